@@ -1,0 +1,1 @@
+"""Pure geometry: coordinate systems, boundaries, the H3 grid, point assignment."""

@@ -1,0 +1,1 @@
+"""folium layer builders: domain data in, folium objects out (no I/O)."""

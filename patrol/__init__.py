@@ -1,0 +1,1 @@
+"""Domain and services: areas, incidents, workflow, routing, patrols, KPIs."""

@@ -1,0 +1,278 @@
+"""Areas service: load the demo district or imported boundaries, and build the cell map."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo.assign import PointAssigner
+from geo.boundaries import BoundaryReport, Level, Problem, read_boundaries
+from geo.grid import DEFAULT_RESOLUTION, cell_owners
+from store.protocol import Store
+from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
+
+UNASSIGNED_CAPTAIN = "待指定"
+DEFAULT_DISTRICT_CODE = "000000"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What importing a boundary file did."""
+
+    report: BoundaryReport
+    saved: bool
+    counts: dict[str, int]
+
+
+def _wkb(geom: BaseGeometry) -> bytes:
+    return bytes(shapely.to_wkb(geom))
+
+
+def save_areas(
+    store: Store,
+    district: DistrictRow,
+    townships: Sequence[TownshipRow],
+    villages: Sequence[VillageRow],
+    teams: Sequence[TeamRow],
+) -> int:
+    """Build the cell map for the villages and replace everything in one transaction.
+
+    Returns
+    -------
+    int
+        Number of cells in the map.
+    """
+    geoms = shapely.from_wkb([v.geometry_wkb for v in villages])
+    cells, owner = cell_owners(geoms, district.h3_resolution)
+    codes = [villages[i].code for i in owner.tolist()]
+    store.replace_areas(district, townships, villages, teams, cells, codes)
+    return int(cells.size)
+
+
+def load_demo_district(store: Store, seed: int = 0, res: int = DEFAULT_RESOLUTION) -> dict[str, int]:
+    """Replace the store's areas with the Nanhu demo partition (deterministic per seed)."""
+    from data.demo_district import build_demo_district
+
+    demo = build_demo_district(seed)
+    district = DistrictRow(demo.code, demo.name, demo.name_en, res, is_demo=True)
+    townships = [
+        TownshipRow(t.code, t.name, t.name_en, t.kind, t.empowerment_class, _wkb(t.geometry))
+        for t in demo.townships
+    ]
+    villages = [VillageRow(v.code, v.township_code, v.name, v.kind, _wkb(v.geometry)) for v in demo.villages]
+    teams = [
+        TeamRow(i, v.code, v.team.name, v.team.captain, v.team.members)
+        for i, v in enumerate(demo.villages, start=1)
+    ]
+    save_areas(store, district, townships, villages, teams)
+    return store.area_counts()
+
+
+def district_info(store: Store) -> dict[str, Any]:
+    """Key figures of the store's district, as printed by ``gridpatrol info``."""
+    district = store.district()
+    counts = store.area_counts()
+    return {
+        "store": store.url,
+        "district": f"{district.name} ({district.code})" if district else "",
+        "demo": bool(district.is_demo) if district else False,
+        **counts,
+        "h3_resolution": district.h3_resolution if district else DEFAULT_RESOLUTION,
+    }
+
+
+def _frame(rows: Sequence[TownshipRow | VillageRow]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"code": [r.code for r in rows], "name": [r.name for r in rows]},
+        geometry=list(shapely.from_wkb([r.geometry_wkb for r in rows])),
+        crs="EPSG:4326",
+    )
+
+
+def _fill_codes(gdf: gpd.GeoDataFrame, prefix: str, report: BoundaryReport, rows: Any = None) -> None:
+    """Give features with no code the next free code ``prefix + NNN`` and report it."""
+    used = {str(c) for c in gdf["code"] if c}
+    n = 0
+    scope = gdf if rows is None else gdf.loc[rows]
+    for i in scope.index[scope["code"].isna()]:
+        n += 1
+        code = f"{prefix}{n:03d}"
+        while code in used:
+            n += 1
+            code = f"{prefix}{n:03d}"
+        used.add(code)
+        gdf.at[i, "code"] = code
+        report.add(Problem("missing_code", str(gdf.at[i, "name"] or code), f"no code; given {code}"))
+
+
+def _dedupe_codes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Keep the first feature of each code (duplicates are already in the report)."""
+    return gdf[~gdf["code"].duplicated(keep="first")].reset_index(drop=True)
+
+
+def import_boundaries(
+    store: Store,
+    path: str | Path,
+    level: Level,
+    *,
+    crs: str | None = None,
+    name_field: str | None = None,
+    code_field: str | None = None,
+    parent_field: str | None = None,
+    district_code: str | None = None,
+    district_name: str | None = None,
+    res: int | None = None,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Validate a boundary file and, unless ``dry_run``, make it the store's areas.
+
+    Importing townships replaces all areas: each township becomes, for now, one grid
+    with one team (属地兜底) until its villages are imported. Importing villages keeps
+    the townships, places each village in the township it lies in (or the one named by
+    ``parent_field``), keeps existing teams by village code and creates a team with no
+    captain yet for each new village. Features without a usable parent are reported
+    and left out.
+
+    Raises
+    ------
+    geo.boundaries.BoundaryError
+        If the file cannot be used at all.
+    ValueError
+        If villages are imported before any township.
+    """
+    current = store.district()
+    if level == "village":
+        townships = store.townships()
+        if not townships:
+            msg = "import townships first: villages are placed inside townships"
+            raise ValueError(msg)
+        gdf, report = read_boundaries(
+            path,
+            "village",
+            crs=crs,
+            name_field=name_field,
+            code_field=code_field,
+            parent_field=parent_field,
+            parents=_frame(townships),
+        )
+    else:
+        gdf, report = read_boundaries(path, "township", crs=crs, name_field=name_field, code_field=code_field)
+    d_code = district_code or (current.code if current else DEFAULT_DISTRICT_CODE)
+    district = DistrictRow(
+        code=d_code,
+        name=district_name or (current.name if current else d_code),
+        name_en=current.name_en if current else "",
+        h3_resolution=res or (current.h3_resolution if current else DEFAULT_RESOLUTION),
+        is_demo=False,
+    )
+    if dry_run:
+        return ImportResult(report, saved=False, counts=store.area_counts())
+
+    if level == "township":
+        _fill_codes(gdf, d_code, report)
+        gdf = _dedupe_codes(gdf)
+        t_rows = [
+            TownshipRow(str(r.code), str(r.name or r.code), "", "township", "", _wkb(r.geometry))
+            for r in gdf.itertuples()
+        ]
+        v_rows = [VillageRow(f"{t.code}000", t.code, t.name, "township_grid", t.geometry_wkb) for t in t_rows]
+    else:
+        t_rows = townships
+        gdf = gdf[gdf["parent_code"].notna()].reset_index(drop=True)
+        for tcode, rows in gdf.groupby("parent_code").groups.items():
+            _fill_codes(gdf, str(tcode), report, rows)
+        gdf = _dedupe_codes(gdf)
+        v_rows = [
+            VillageRow(str(r.code), str(r.parent_code), str(r.name or r.code), "village", _wkb(r.geometry))
+            for r in gdf.itertuples()
+        ]
+    old_teams = {t.village_code: t for t in store.teams()}
+    teams = []
+    for i, v in enumerate(v_rows, start=1):
+        old = old_teams.get(v.code)
+        teams.append(
+            TeamRow(i, v.code, old.name, old.captain, old.members)
+            if old
+            else TeamRow(i, v.code, f"{v.name}网格团队", UNASSIGNED_CAPTAIN, ())
+        )
+    save_areas(store, district, t_rows, v_rows, teams)
+    return ImportResult(report, saved=True, counts=store.area_counts())
+
+
+class AreaIndex:
+    """Everything needed to route a point: villages, their townships and the assigner."""
+
+    def __init__(self, store: Store) -> None:
+        district = store.district()
+        if district is None:
+            msg = "the store holds no district yet: run 'gridpatrol demo' or import boundaries"
+            raise ValueError(msg)
+        self.res = district.h3_resolution
+        self.townships = {t.code: t for t in store.townships()}
+        self.villages = store.villages()
+        self.village_codes = np.array([v.code for v in self.villages], dtype=object)
+        self.village_townships = np.array([v.township_code for v in self.villages], dtype=object)
+        index = {v.code: i for i, v in enumerate(self.villages)}
+        cells, owners = store.cell_map()
+        owner_idx = np.array([index[c] for c in owners], dtype=np.int64)
+        self.cells = cells
+        self.cell_owner = owner_idx
+        self.geoms = shapely.from_wkb([v.geometry_wkb for v in self.villages])
+        self.assigner = PointAssigner(self.geoms, self.res, cells, owner_idx)
+
+
+def area_overview(store: Store) -> dict[str, Any]:
+    """District, townships, villages (with geometries) and teams as plain data for pages."""
+    district = store.district()
+    if district is None:
+        return {"district": None, "townships": [], "villages": [], "teams": [], "counts": store.area_counts()}
+    townships = store.townships()
+    villages = store.villages()
+    return {
+        "district": {
+            "code": district.code,
+            "name": district.name,
+            "name_en": district.name_en,
+            "h3_resolution": district.h3_resolution,
+            "is_demo": district.is_demo,
+        },
+        "townships": [
+            {
+                "code": t.code,
+                "name": t.name,
+                "name_en": t.name_en,
+                "kind": t.kind,
+                "empowerment_class": t.empowerment_class,
+                "geometry": shapely.from_wkb(t.geometry_wkb),
+            }
+            for t in townships
+        ],
+        "villages": [
+            {
+                "code": v.code,
+                "name": v.name,
+                "township_code": v.township_code,
+                "kind": v.kind,
+                "geometry": shapely.from_wkb(v.geometry_wkb),
+            }
+            for v in villages
+        ],
+        "teams": [
+            {
+                "id": t.id,
+                "village_code": t.village_code,
+                "name": t.name,
+                "captain": t.captain,
+                "members": list(t.members),
+            }
+            for t in store.teams()
+        ],
+        "counts": store.area_counts(),
+    }

@@ -1,0 +1,30 @@
+"""Who is using the app: the principal every service call is made as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+Role: TypeAlias = Literal["command_center", "captain", "inspector", "planner", "admin"]
+ROLES: tuple[Role, ...] = ("command_center", "captain", "inspector", "planner", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user: role, and the township or team the role is scoped to."""
+
+    name: str
+    role: Role
+    township_code: str | None = None
+    team_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            msg = f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}"
+            raise ValueError(msg)
+        if self.role == "captain" and not self.township_code:
+            msg = "a township captain needs a township"
+            raise ValueError(msg)
+        if self.role == "inspector" and self.team_id is None:
+            msg = "an inspector needs a team"
+            raise ValueError(msg)

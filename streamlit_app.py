@@ -1,0 +1,47 @@
+"""GridPatrol entry point: page config, sign-in as a role, language, navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages.common import init_session, principal, tr
+from patrol.i18n import LANGS
+
+st.set_page_config(page_title="GridPatrol 网格巡查", page_icon="🗺️", layout="wide")
+init_session()
+
+with st.sidebar:
+    st.radio(
+        tr("app.language"),
+        LANGS,
+        key="lang",
+        horizontal=True,
+        format_func=lambda code: {"zh": "中文", "en": "English"}[code],
+    )
+    who = principal()
+    if who is not None:
+        st.caption(tr("app.signed_in_as", role=tr(f"role.{who.role}")))
+        if st.button(tr("app.sign_out"), key="sign_out"):
+            st.session_state["principal"] = None
+            st.rerun()
+
+PAGES_BY_ROLE = {
+    "command_center": ["overview"],
+    "captain": ["overview"],
+    "inspector": ["overview"],
+    "planner": ["overview"],
+    "admin": ["overview"],
+}
+PAGE_FILES = {
+    "overview": ("app_pages/overview.py", "page.overview", "🗺️"),
+}
+
+who = principal()
+if who is None:
+    pages = [st.Page("app_pages/sign_in.py", title=tr("app.sign_in"), icon="🔑")]
+else:
+    pages = [
+        st.Page(PAGE_FILES[p][0], title=tr(PAGE_FILES[p][1]), icon=PAGE_FILES[p][2], url_path=p)
+        for p in PAGES_BY_ROLE[who.role]
+    ]
+st.navigation(pages).run()

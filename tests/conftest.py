@@ -1,0 +1,80 @@
+"""Shared fixtures: stores on both backends, the demo district, the local PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from store import Store, open_store
+
+PG_ADMIN_URL = os.environ.get("GRIDPATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_base(url: str) -> str:
+    return url.rsplit("/", 1)[0]
+
+
+@pytest.fixture(scope="session")
+def postgis_server() -> str:
+    """The local PostgreSQL with PostGIS; fails (never skips) when it is missing."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_available_extensions WHERE name = 'postgis'"
+            ).fetchone()
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({exc}); run .ci/run or start it")
+    if not row or row[0] == 0:
+        pytest.fail("PostGIS is not installed: apt-get install -y postgresql-15-postgis-3 (see .ci/run)")
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def postgis_url(postgis_server: str) -> Iterator[str]:
+    """A fresh database for one test, dropped afterwards."""
+    name = f"gp_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgis_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    yield f"{_pg_base(postgis_server)}/{name}"
+    with psycopg.connect(postgis_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'gridpatrol.sqlite'}"
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A migrated, empty store on each backend (the contract suite runs on both)."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgis_url")
+    s = open_store(url)
+    s.migrate()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_district():  # type: ignore[no-untyped-def]
+    from data.demo_district import build_demo_district
+
+    return build_demo_district(0)
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite store with the demo district loaded once for the session (read-only use)."""
+    from patrol.areas import load_demo_district
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
+    s = open_store(url)
+    s.migrate()
+    load_demo_district(s, seed=0)
+    s.close()
+    return url

@@ -1,0 +1,171 @@
+import subprocess
+import sys
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import Point, box
+
+from patrol.cli import main
+
+
+def _kv(text: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def test_init_creates_the_store_and_reports_migrations(sqlite_url, capsys):
+    assert main(["init", "--db", sqlite_url]) == 0
+    out = _kv(capsys.readouterr().out)
+    assert out["migrations_applied"] != "0"
+    assert main(["init", "--db", sqlite_url]) == 0
+    assert _kv(capsys.readouterr().out)["migrations_applied"] == "0"
+
+
+def test_info_on_an_empty_store_prints_zero_counts(sqlite_url, capsys):
+    assert main(["info", "--db", sqlite_url]) == 0
+    out = _kv(capsys.readouterr().out)
+    for key in ("townships", "villages", "teams", "cells"):
+        assert out[key] == "0"
+    assert out["h3_resolution"] == "10"
+
+
+def test_demo_then_info_prints_the_demo_district(sqlite_url, capsys):
+    assert main(["demo", "--db", sqlite_url, "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "演示数据" in out and "not official" in out
+    assert main(["info", "--db", sqlite_url]) == 0
+    info = _kv(capsys.readouterr().out)
+    assert info["townships"] == "13"
+    assert 150 <= int(info["villages"]) <= 200
+    assert info["teams"] == info["villages"]
+    assert int(info["cells"]) > 30_000
+
+
+def test_demo_if_empty_leaves_a_loaded_store_alone(sqlite_url, capsys):
+    main(["demo", "--db", sqlite_url, "--seed", "0"])
+    capsys.readouterr()
+    assert main(["demo", "--db", sqlite_url, "--if-empty", "--seed", "3"]) == 0
+    assert "nothing loaded" in capsys.readouterr().out
+
+
+def test_gridpatrol_db_environment_variable_selects_the_store(sqlite_url, monkeypatch, capsys):
+    monkeypatch.setenv("GRIDPATROL_DB", sqlite_url)
+    assert main(["info"]) == 0
+    assert _kv(capsys.readouterr().out)["store"] == sqlite_url
+
+
+def test_importing_townships_then_villages_builds_teams_and_cells(sqlite_url, tmp_path, capsys):
+    towns = gpd.GeoDataFrame(
+        {"name": ["甲镇", "乙镇"], "code": ["330499101", "330499102"]},
+        geometry=[box(120.70, 30.70, 120.72, 30.72), box(120.72, 30.70, 120.74, 30.72)],
+        crs="EPSG:4326",
+    )
+    towns.to_file(tmp_path / "towns.geojson")
+    assert (
+        main(
+            [
+                "import-boundaries",
+                str(tmp_path / "towns.geojson"),
+                "--level",
+                "township",
+                "--db",
+                sqlite_url,
+                "--district-code",
+                "330499",
+            ]
+        )
+        == 0
+    )
+    out = _kv(capsys.readouterr().out)
+    assert out["townships"] == "2" and out["villages"] == "2"  # one grid per township until villages come
+    villages = gpd.GeoDataFrame(
+        {"name": ["一村", "二村", "三村"], "code": ["330499101201", "330499101202", "330499102201"]},
+        geometry=[
+            box(120.70, 30.70, 120.71, 30.72),
+            box(120.71, 30.70, 120.72, 30.72),
+            box(120.72, 30.70, 120.74, 30.72),
+        ],
+        crs="EPSG:4326",
+    )
+    villages.to_file(tmp_path / "villages.geojson")
+    assert (
+        main(
+            [
+                "import-boundaries",
+                str(tmp_path / "villages.geojson"),
+                "--level",
+                "village",
+                "--db",
+                sqlite_url,
+            ]
+        )
+        == 0
+    )
+    out = _kv(capsys.readouterr().out)
+    assert out["villages"] == "3" and out["teams"] == "3"
+    assert int(out["cells"]) > 100
+
+
+def test_villages_before_townships_are_refused_with_exit_2(sqlite_url, tmp_path, capsys):
+    gpd.GeoDataFrame({"name": ["一村"]}, geometry=[box(120.7, 30.7, 120.71, 30.71)], crs="EPSG:4326").to_file(
+        tmp_path / "v.geojson"
+    )
+    assert (
+        main(["import-boundaries", str(tmp_path / "v.geojson"), "--level", "village", "--db", sqlite_url])
+        == 2
+    )
+    assert "import townships first" in capsys.readouterr().err
+
+
+def test_a_point_file_is_refused_with_one_line_and_exit_2(sqlite_url, tmp_path, capsys):
+    gpd.GeoDataFrame({"name": ["x"]}, geometry=[Point(120.7, 30.7)], crs="EPSG:4326").to_file(
+        tmp_path / "p.geojson"
+    )
+    assert (
+        main(["import-boundaries", str(tmp_path / "p.geojson"), "--level", "township", "--db", sqlite_url])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no polygons" in err
+
+
+def test_dry_run_reports_but_saves_nothing(sqlite_url, tmp_path, capsys):
+    gpd.GeoDataFrame(
+        {"name": ["x"], "code": ["1"]}, geometry=[box(120.7, 30.7, 120.71, 30.71)], crs="EPSG:4326"
+    ).to_file(tmp_path / "t.geojson")
+    assert (
+        main(
+            [
+                "import-boundaries",
+                str(tmp_path / "t.geojson"),
+                "--level",
+                "township",
+                "--db",
+                sqlite_url,
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
+    out = _kv(capsys.readouterr().out)
+    assert out["saved"] == "no (dry run)" and out["townships"] == "0"
+
+
+def test_an_unreachable_postgis_is_an_error_line_not_a_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "patrol.cli", "info", "--db", "postgresql://postgres@127.0.0.1:1/none"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("gridpatrol: store error: cannot reach PostGIS")
+
+
+@pytest.mark.parametrize(
+    "argv", [["import-boundaries", "x.geojson"], ["import-boundaries", "x", "--level", "county"]]
+)
+def test_bad_arguments_exit_with_status_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2

@@ -44,7 +44,7 @@ def run(n: int = N_POINTS) -> Report:
     report = Report(f"Geo core: {n:,} points, H3 res {RES}, {len(villages)} villages")
 
     t_idx, s_idx, cells = measure(lambda: latlng_to_cells(lat, lng, RES))
-    t_loop, s_loop, _ = measure(
+    t_loop, _, _ = measure(
         lambda: [h3.latlng_to_cell(a, b, RES) for a, b in zip(lat, lng, strict=True)], runs=1
     )
     report.figures.append(
@@ -67,7 +67,7 @@ def run(n: int = N_POINTS) -> Report:
         pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lng, lat), crs="EPSG:4326")
         return gpd.sjoin(pts, villages, predicate="within", how="left")
 
-    t_sj, s_sj, joined = measure(_sjoin)
+    t_sj, _, joined = measure(_sjoin)
     expected = np.full(n, -1)
     hit = joined["index_right"].notna().to_numpy()
     expected[joined.index.to_numpy()[hit]] = joined["index_right"].to_numpy()[hit].astype(int)

@@ -61,7 +61,7 @@ def load_demo_district(store: Store, seed: int = 0, res: int = DEFAULT_RESOLUTIO
     from data.demo_district import build_demo_district
 
     demo = build_demo_district(seed)
-    district = DistrictRow(demo.code, demo.name, demo.name_en, res, is_demo=True)
+    district = DistrictRow(demo.code, demo.name, demo.name_en, res, is_demo=True, number_prefix="NH")
     townships = [
         TownshipRow(t.code, t.name, t.name_en, t.kind, t.empowerment_class, _wkb(t.geometry))
         for t in demo.townships

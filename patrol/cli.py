@@ -10,13 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
 from geo.grid import DEFAULT_RESOLUTION
+from patrol.catalog import CatalogError
 from store import StoreError, open_store
 from store.protocol import Store
+from store.rows import IncidentQuery
 
 EXIT_BAD_INPUT = 2
 EXIT_STORE = 1
@@ -54,19 +59,97 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """Load the Nanhu demo district."""
-    from data.demo_district import DEMO_NOTICE_EN, DEMO_NOTICE_ZH
-    from patrol.areas import district_info, load_demo_district
+def _progress(label: str) -> Callable[[int, int], None]:
+    def report(done: int, total: int) -> None:
+        sys.stderr.write(f"{label}: {done:,}/{total:,}\n")
+        sys.stderr.flush()
 
+    return report
+
+
+def _parse_day(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        msg = f"--end must be a date like 2026-11-27, got {text!r}"
+        raise CliError(msg) from exc
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Load the Nanhu demo district and a year of demo incidents."""
+    from data.demo_district import DEMO_NOTICE_EN, DEMO_NOTICE_ZH
+    from data.demo_incidents import generate_demo_incidents
+    from patrol.areas import load_demo_district
+    from patrol.incidents import IncidentService
+
+    if args.incidents < 0:
+        raise CliError(f"--incidents must be 0 or more, got {args.incidents}")
+    end = _parse_day(args.end)
     store = _open(args)
     try:
         if args.if_empty and store.district() is not None:
             sys.stdout.write("store already holds a district; nothing loaded (--if-empty)\n")
             return 0
+        if store.count_incidents(IncidentQuery(limit=1)) > 0:
+            raise CliError("the store already holds incidents; use a new store (--db) for the demo")
         load_demo_district(store, seed=args.seed, res=args.res)
+        if args.incidents:
+            svc = IncidentService(store)
+            generate_demo_incidents(
+                svc, args.incidents, seed=args.seed, end=end, progress=_progress("incidents")
+            )
         sys.stdout.write(f"{DEMO_NOTICE_ZH}\n{DEMO_NOTICE_EN}\n")
-        _print_kv(district_info(store))
+        _print_kv(_full_info(store))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_import_incidents(args: argparse.Namespace) -> int:
+    """Import incidents from CSV, XLSX or GeoJSON."""
+    from patrol.importer import IncidentImportError, import_incidents, load_mapping
+    from patrol.incidents import IncidentService
+
+    store = _open(args)
+    try:
+        try:
+            mapping = load_mapping(args.mapping)
+            svc = IncidentService(store)
+            report = import_incidents(
+                svc, args.file, mapping=mapping, crs=args.crs, progress=_progress("imported")
+            )
+        except (IncidentImportError, ValueError) as exc:
+            raise CliError(str(exc)) from exc
+        rejects = Path(args.rejects or f"{args.file}.rejects.csv")
+        if report.rejected:
+            report.write_rejects(rejects)
+        _print_kv(
+            {
+                "rows": report.total,
+                "accepted": report.accepted,
+                "skipped_already_imported": report.skipped_existing,
+                "rejected": len(report.rejected),
+                "suspected_duplicates": report.duplicates_flagged,
+                "rejects_file": str(rejects) if report.rejected else "",
+            }
+        )
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export incidents."""
+    from patrol.catalog import load_catalog
+    from patrol.exporter import export_incidents
+
+    store = _open(args)
+    try:
+        n = export_incidents(store, load_catalog(), args.out, args.format)
+        _print_kv({"format": args.format, "incidents": n, "file": args.out})
     finally:
         store.close()
     return 0
@@ -108,14 +191,24 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print key figures as ``key: value`` lines."""
-    from patrol.areas import district_info
-
     store = _open(args)
     try:
-        _print_kv(district_info(store))
+        _print_kv(_full_info(store))
     finally:
         store.close()
     return 0
+
+
+def _full_info(store: Store) -> dict[str, Any]:
+    from patrol.areas import district_info
+    from patrol.incident import State
+
+    info = district_info(store)
+    states = store.state_counts()
+    info["incidents"] = sum(states.values())
+    for state in State:
+        info[f"state_{state.value}"] = states.get(state.value, 0)
+    return info
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -133,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo": (cmd_demo, "load the Nanhu demo district (演示数据)"),
         "import-boundaries": (cmd_import_boundaries, "validate and load township or village boundaries"),
         "info": (cmd_info, "print key figures as key: value lines"),
+        "import-incidents": (cmd_import_incidents, "import incidents from CSV, XLSX or GeoJSON"),
+        "export": (cmd_export, "export incidents (csv, geojson, gpkg, open311)"),
     }
     parsers = {}
     for name, (func, text) in commands.items():
@@ -144,6 +239,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--res", type=int, default=DEFAULT_RESOLUTION, help="H3 resolution of the cell map")
     demo.add_argument("--if-empty", action="store_true", help="do nothing if a district is already loaded")
+    demo.add_argument(
+        "--incidents", type=int, default=20_000, help="demo incidents to generate (default 20000)"
+    )
+    demo.add_argument("--end", default=None, help="last day of the demo year, YYYY-MM-DD (default today)")
+    ii = parsers["import-incidents"]
+    ii.add_argument("file", help="CSV, XLSX or GeoJSON")
+    ii.add_argument("--mapping", default=None, help="mapping TOML file or preset name (hotline12345)")
+    ii.add_argument(
+        "--crs", choices=CRS_NAMES, default=None, help="coordinate system (overrides the mapping)"
+    )
+    ii.add_argument("--rejects", default=None, help="where to write refused rows (default FILE.rejects.csv)")
+    ex = parsers["export"]
+    ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
+    ex.add_argument("--out", required=True, help="output file")
     ib = parsers["import-boundaries"]
     ib.add_argument("file", help="GeoJSON, GeoPackage, zipped Shapefile or KML")
     ib.add_argument("--level", required=True, choices=["township", "village"])
@@ -166,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
-    except (CliError, BoundaryError, FileNotFoundError) as exc:
+    except (CliError, BoundaryError, FileNotFoundError, CatalogError) as exc:
         sys.stderr.write(f"gridpatrol: error: {exc}\n")
         return EXIT_BAD_INPUT
     except StoreError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,22 @@ import numpy.typing as npt
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from store.protocol import StoreError
-from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
+from store.protocol import DuplicateError, StoreError, VersionConflict
+from store.rows import (
+    EVENT_COLUMNS,
+    FINAL_BUCKETS,
+    INCIDENT_COLUMNS,
+    DistrictRow,
+    EventRow,
+    IncidentQuery,
+    IncidentRow,
+    RollupQuery,
+    TeamRow,
+    TownshipRow,
+    VillageRow,
+    rollup_deltas,
+    state_bucket,
+)
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -44,6 +59,58 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE cells (
             cell BIGINT PRIMARY KEY, village_code TEXT NOT NULL REFERENCES villages(code)
         );
+        """,
+    ),
+    (
+        "0002_incidents",
+        """
+        ALTER TABLE district ADD COLUMN number_prefix TEXT NOT NULL DEFAULT 'GP';
+        CREATE TABLE incidents (
+            id TEXT NOT NULL, district_code TEXT NOT NULL, number TEXT NOT NULL,
+            external_id TEXT, item_code TEXT NOT NULL, source TEXT NOT NULL,
+            lat DOUBLE PRECISION NOT NULL, lng DOUBLE PRECISION NOT NULL, cell BIGINT NOT NULL,
+            village_code TEXT NOT NULL, township_code TEXT NOT NULL, team_id INTEGER NOT NULL,
+            handler TEXT NOT NULL, department TEXT NOT NULL, routing_reason TEXT NOT NULL,
+            description TEXT NOT NULL, reporter_name TEXT NOT NULL, reporter_phone TEXT NOT NULL,
+            reported_at TIMESTAMPTZ NOT NULL, day TEXT NOT NULL, due_at TIMESTAMPTZ NOT NULL,
+            response_minutes INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('discovered','assessing','handling','consulting',
+                'deferred','verifying','closed','rejected','merged')),
+            version INTEGER NOT NULL, first_response_at TIMESTAMPTZ, closed_at TIMESTAMPTZ,
+            rework_count INTEGER NOT NULL, deferral_count INTEGER NOT NULL,
+            assessment_outcome TEXT, consult_departments TEXT NOT NULL,
+            duplicate_of TEXT, repeat_of TEXT, suspected_duplicate_of TEXT, patrol_task_id TEXT,
+            last_seq INTEGER NOT NULL, updated_at TIMESTAMPTZ NOT NULL,
+            geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lng, lat), 4326)) STORED,
+            PRIMARY KEY (district_code, id)
+        );
+        CREATE INDEX incidents_id ON incidents(id);
+        CREATE UNIQUE INDEX incidents_number ON incidents(district_code, number);
+        CREATE UNIQUE INDEX incidents_external ON incidents(district_code, external_id)
+            WHERE external_id IS NOT NULL;
+        CREATE INDEX incidents_state_township ON incidents(state, township_code);
+        CREATE INDEX incidents_item_cell ON incidents(item_code, cell);
+        CREATE INDEX incidents_reported ON incidents(reported_at);
+        CREATE INDEX incidents_geom ON incidents USING gist (geom);
+        CREATE TABLE incident_events (
+            incident_id TEXT NOT NULL, seq INTEGER NOT NULL, district_code TEXT NOT NULL,
+            action TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, actor TEXT NOT NULL,
+            role TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, note TEXT NOT NULL, payload JSONB NOT NULL,
+            PRIMARY KEY (district_code, incident_id, seq)
+        );
+        CREATE INDEX incident_events_incident ON incident_events(incident_id, seq);
+        CREATE FUNCTION gridpatrol_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the event log is append-only'; END $$;
+        CREATE TRIGGER incident_events_append_only BEFORE UPDATE OR DELETE ON incident_events
+            FOR EACH ROW EXECUTE FUNCTION gridpatrol_append_only();
+        CREATE TABLE rollup_cell_day (
+            district_code TEXT NOT NULL, cell BIGINT NOT NULL, day TEXT NOT NULL,
+            item_code TEXT NOT NULL, bucket TEXT NOT NULL, township_code TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (district_code, cell, day, item_code, bucket)
+        );
+        CREATE INDEX rollup_day ON rollup_cell_day(day, township_code);
+        CREATE TABLE number_seq (key TEXT PRIMARY KEY, last INTEGER NOT NULL);
         """,
     ),
 ]
@@ -130,9 +197,16 @@ class PostGISStore:
             for statement in _CLEAR_AREAS:
                 cur.execute(statement)
             cur.execute(
-                "INSERT INTO district (code, name, name_en, h3_resolution, is_demo)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (district.code, district.name, district.name_en, district.h3_resolution, district.is_demo),
+                "INSERT INTO district (code, name, name_en, h3_resolution, is_demo, number_prefix)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    district.code,
+                    district.name,
+                    district.name_en,
+                    district.h3_resolution,
+                    district.is_demo,
+                    district.number_prefix,
+                ),
             )
             cur.executemany(
                 "INSERT INTO townships (code, district_code, name, name_en, kind, empowerment_class, geom)"
@@ -164,11 +238,12 @@ class PostGISStore:
         """The district held, or None when the store is empty."""
         with self._tx() as conn:
             row = conn.execute(
-                "SELECT code, name, name_en, h3_resolution, is_demo FROM district LIMIT %s", (1,)
+                "SELECT code, name, name_en, h3_resolution, is_demo, number_prefix FROM district LIMIT %s",
+                (1,),
             ).fetchone()
         if row is None:
             return None
-        return DistrictRow(row[0], row[1], row[2], int(row[3]), bool(row[4]))
+        return DistrictRow(row[0], row[1], row[2], int(row[3]), bool(row[4]), row[5])
 
     def townships(self) -> list[TownshipRow]:
         """All townships, by code."""
@@ -215,6 +290,233 @@ class PostGISStore:
             ).fetchone()
         assert row is not None
         return {"townships": row[0], "villages": row[1], "teams": row[2], "cells": row[3]}
+
+    # -- incidents ---------------------------------------------------------------------
+    def allocate_numbers(self, key: str, n: int) -> int:
+        """Reserve ``n`` consecutive incident numbers under ``key``; return the first."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO number_seq (key, last) VALUES (%s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET last = number_seq.last + excluded.last RETURNING last",
+                (key, n),
+            ).fetchone()
+        assert row is not None
+        return int(row[0]) - n + 1
+
+    def insert_incidents(self, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> None:
+        """Insert new incidents with their events and rollups (COPY), all or nothing.
+
+        Raises
+        ------
+        DuplicateError
+            If an id, number or external id already exists (nothing is written).
+        """
+        if not rows and not events:
+            return
+        deltas = rollup_deltas(
+            (r.cell, r.day, r.item_code, state_bucket(r.state), r.district_code, r.township_code, 1)
+            for r in rows
+        )
+        try:
+            with self._tx() as conn, conn.cursor() as cur:
+                with cur.copy(_COPY_INCIDENTS) as copy:
+                    for r in rows:
+                        copy.write_row(r)
+                with cur.copy(_COPY_EVENTS) as copy:
+                    for e in events:
+                        copy.write_row(e)
+                self._apply_rollups(cur, deltas)
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"incident already exists or violates a constraint: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+
+    @staticmethod
+    def _apply_rollups(cur: psycopg.Cursor[Any], deltas: Sequence[tuple[Any, ...]]) -> None:
+        if not deltas:
+            return
+        if len(deltas) <= 16:
+            cur.executemany(_UPSERT_ROLLUP, [(d[4], d[0], d[1], d[2], d[3], d[5], d[6]) for d in deltas])
+            return
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_in (LIKE rollup_cell_day) ON COMMIT DELETE ROWS")
+        with cur.copy(
+            "COPY rollup_in (cell, day, item_code, bucket, district_code, township_code, n) FROM STDIN"
+        ) as copy:
+            for d in deltas:
+                copy.write_row(d)
+        cur.execute(
+            "INSERT INTO rollup_cell_day SELECT * FROM rollup_in"
+            " ON CONFLICT (district_code, cell, day, item_code, bucket)"
+            " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
+        )
+
+    def update_incident(self, row: IncidentRow, expected_version: int, events: Sequence[EventRow]) -> None:
+        """Write a changed incident if nobody changed it since ``expected_version``.
+
+        Raises
+        ------
+        VersionConflict
+            If the stored version is not ``expected_version`` (nothing is written).
+        """
+        with self._tx() as conn, conn.cursor() as cur:
+            old = cur.execute(
+                "SELECT state, version FROM incidents WHERE district_code = %s AND id = %s FOR UPDATE",
+                (row.district_code, row.id),
+            ).fetchone()
+            if old is None or old[1] != expected_version:
+                found = old[1] if old else None
+                msg = (
+                    f"incident {row.number} was changed by someone else "
+                    f"(now version {found}, expected {expected_version})"
+                )
+                raise VersionConflict(msg)
+            cur.execute(_UPDATE_INCIDENT, (*row[1:], row.district_code, row.id, expected_version))
+            cur.executemany(_INSERT_EVENT, [tuple(e) for e in events])
+            old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
+            if old_bucket != new_bucket:
+                key = (row.district_code, row.cell, row.day, row.item_code)
+                cur.executemany(
+                    _UPSERT_ROLLUP,
+                    [(*key, old_bucket, row.township_code, -1), (*key, new_bucket, row.township_code, 1)],
+                )
+
+    def _select(self, where: str, params: Sequence[Any]) -> list[IncidentRow]:
+        with self._tx() as conn:
+            rows = conn.execute(_SELECT_INCIDENT + where, params).fetchall()
+        return [IncidentRow(*r) for r in rows]
+
+    def get_incident(self, incident_id: str) -> IncidentRow | None:
+        """The incident with this id, or None."""
+        rows = self._select(" WHERE id = %s", (incident_id,))
+        return rows[0] if rows else None
+
+    def find_incident(self, number: str) -> IncidentRow | None:
+        """The incident with this human number, or None."""
+        rows = self._select(" WHERE number = %s", (number,))
+        return rows[0] if rows else None
+
+    def list_incidents(self, query: IncidentQuery) -> list[IncidentRow]:
+        """Incidents matching ``query``, newest (or oldest) first, paged."""
+        where, params = _where(query)
+        order = " ORDER BY reported_at DESC, id" if query.newest_first else " ORDER BY reported_at ASC, id"
+        return self._select(where + order + " LIMIT %s OFFSET %s", (*params, query.limit, query.offset))
+
+    def count_incidents(self, query: IncidentQuery) -> int:
+        """Number of incidents matching ``query`` (ignores limit and offset)."""
+        where, params = _where(query)
+        with self._tx() as conn:
+            row = conn.execute("SELECT count(*) FROM incidents" + where, params).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def events(self, incident_id: str) -> list[EventRow]:
+        """The event log of one incident, in order."""
+        with self._tx() as conn:
+            rows = conn.execute(_SELECT_EVENTS, (incident_id,)).fetchall()
+        return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
+
+    def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids are already stored."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT external_id FROM incidents WHERE district_code = %s AND external_id = ANY(%s)",
+                (district_code, list(external_ids)),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def open_incidents_near(self, item_code: str, cells: Sequence[int], since: datetime) -> list[IncidentRow]:
+        """Open incidents of one item in any of ``cells`` reported since ``since``."""
+        return self._select(
+            " WHERE item_code = %s AND cell = ANY(%s) AND reported_at >= %s AND NOT (state = ANY(%s))"
+            " ORDER BY reported_at",
+            (item_code, list(cells), since, sorted(FINAL_BUCKETS)),
+        )
+
+    def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
+        """Counts per cell from the rollups (never a scan of incidents)."""
+        where, params = _rollup_where(query)
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT cell, sum(n) FROM rollup_cell_day" + where + " GROUP BY cell HAVING sum(n) > 0",
+                params,
+            ).fetchall()
+        return [(int(c), int(n)) for c, n in rows]
+
+    def rollup_rows(self) -> list[tuple[int, str, str, str, int]]:
+        """Every non-zero rollup row (cell, day, item, bucket, n), sorted."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT cell, day, item_code, bucket, n FROM rollup_cell_day WHERE n <> 0"
+                " ORDER BY cell, day, item_code, bucket"
+            ).fetchall()
+        return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def state_counts(self) -> dict[str, int]:
+        """Number of incidents in each state."""
+        with self._tx() as conn:
+            rows = conn.execute("SELECT state, count(*) FROM incidents GROUP BY state").fetchall()
+        return {s: int(n) for s, n in rows}
+
+
+_COPY_INCIDENTS = f"COPY incidents ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN"
+_COPY_EVENTS = f"COPY incident_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+_INSERT_EVENT = (
+    f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
+    f" VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+)
+_UPDATE_INCIDENT = (
+    "UPDATE incidents SET "
+    + ", ".join(f"{c} = %s" for c in INCIDENT_COLUMNS[1:])
+    + " WHERE district_code = %s AND id = %s AND version = %s"
+)
+_SELECT_INCIDENT = f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM incidents"
+_SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events WHERE incident_id = %s ORDER BY seq"
+_UPSERT_ROLLUP = (
+    "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (district_code, cell, day, item_code, bucket)"
+    " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
+)
+
+
+def _any(column: str, values: Sequence[Any] | None, clauses: list[str], params: list[Any]) -> None:
+    if values is not None:
+        clauses.append(column + " = ANY(%s)")
+        params.append(list(values))
+
+
+def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    _any("township_code", q.township_codes, clauses, params)
+    _any("team_id", q.team_ids, clauses, params)
+    _any("state", q.states, clauses, params)
+    _any("item_code", q.item_codes, clauses, params)
+    _any("source", q.sources, clauses, params)
+    _any("cell", q.cells, clauses, params)
+    for column, op, value in (
+        ("reported_at", ">=", q.reported_from),
+        ("reported_at", "<", q.reported_to),
+        ("due_at", "<", q.due_before),
+    ):
+        if value is not None:
+            clauses.append(column + " " + op + " %s")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _rollup_where(q: RollupQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if q.day_from is not None:
+        clauses.append("day >= %s")
+        params.append(q.day_from)
+    if q.day_to is not None:
+        clauses.append("day <= %s")
+        params.append(q.day_to)
+    _any("item_code", q.item_codes, clauses, params)
+    _any("bucket", q.buckets, clauses, params)
+    _any("township_code", q.township_codes, clauses, params)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def _redact(url: str) -> str:

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
+from store.rows import (
+    DistrictRow,
+    EventRow,
+    IncidentQuery,
+    IncidentRow,
+    RollupQuery,
+    TeamRow,
+    TownshipRow,
+    VillageRow,
+)
 
 
 class StoreError(RuntimeError):
     """The store cannot do what was asked (unreachable, locked, read-only, …)."""
+
+
+class DuplicateError(StoreError):
+    """A row with the same key (id, number or external id) already exists."""
+
+
+class VersionConflict(StoreError):
+    """The row was changed by someone else since it was read."""
 
 
 class Store(Protocol):
@@ -66,4 +84,56 @@ class Store(Protocol):
 
     def area_counts(self) -> dict[str, int]:
         """Counts of townships, villages, teams and cells."""
+        ...
+
+    def allocate_numbers(self, key: str, n: int) -> int:
+        """Reserve ``n`` consecutive incident numbers under ``key``; return the first."""
+        ...
+
+    def insert_incidents(self, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> None:
+        """Insert new incidents, their events and rollups in one transaction (DuplicateError)."""
+        ...
+
+    def update_incident(self, row: IncidentRow, expected_version: int, events: Sequence[EventRow]) -> None:
+        """Write a changed incident, its new events and rollups, or raise VersionConflict."""
+        ...
+
+    def get_incident(self, incident_id: str) -> IncidentRow | None:
+        """The incident with this id, or None."""
+        ...
+
+    def find_incident(self, number: str) -> IncidentRow | None:
+        """The incident with this human number, or None."""
+        ...
+
+    def list_incidents(self, query: IncidentQuery) -> list[IncidentRow]:
+        """Incidents matching the query, paged."""
+        ...
+
+    def count_incidents(self, query: IncidentQuery) -> int:
+        """Number of incidents matching the query."""
+        ...
+
+    def events(self, incident_id: str) -> list[EventRow]:
+        """The event log of one incident, in order."""
+        ...
+
+    def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids are already stored."""
+        ...
+
+    def open_incidents_near(self, item_code: str, cells: Sequence[int], since: datetime) -> list[IncidentRow]:
+        """Open incidents of one item in any of the cells, reported since a time."""
+        ...
+
+    def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
+        """Counts per cell from the rollup tables."""
+        ...
+
+    def rollup_rows(self) -> list[tuple[int, str, str, str, int]]:
+        """Every non-zero rollup row (cell, day, item, bucket, n), sorted."""
+        ...
+
+    def state_counts(self) -> dict[str, int]:
+        """Number of incidents in each state."""
         ...

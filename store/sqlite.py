@@ -7,18 +7,41 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from store.protocol import StoreError
-from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
+from store.protocol import DuplicateError, StoreError, VersionConflict
+from store.rows import (
+    DATETIME_COLUMNS,
+    EVENT_COLUMNS,
+    FINAL_BUCKETS,
+    INCIDENT_COLUMNS,
+    DistrictRow,
+    EventRow,
+    IncidentQuery,
+    IncidentRow,
+    RollupQuery,
+    TeamRow,
+    TownshipRow,
+    VillageRow,
+    rollup_deltas,
+    state_bucket,
+)
 
-MIGRATIONS: list[tuple[str, str]] = [
+_STATES_SQL = (
+    "'discovered','assessing','handling','consulting','deferred','verifying','closed','rejected','merged'"
+)
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
     (
         "0001_areas",
-        """
+        [
+            s
+            for s in """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE district (
             code TEXT PRIMARY KEY, name TEXT NOT NULL, name_en TEXT NOT NULL,
@@ -41,7 +64,54 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE cells (
             cell INTEGER PRIMARY KEY, village_code TEXT NOT NULL REFERENCES villages(code)
         ) WITHOUT ROWID;
-        """,
+        """.split(";")
+            if s.strip()
+        ],
+    ),
+    (
+        "0002_incidents",
+        [
+            "ALTER TABLE district ADD COLUMN number_prefix TEXT NOT NULL DEFAULT 'GP'",
+            f"""CREATE TABLE incidents (
+                id TEXT PRIMARY KEY, district_code TEXT NOT NULL, number TEXT NOT NULL,
+                external_id TEXT, item_code TEXT NOT NULL, source TEXT NOT NULL,
+                lat REAL NOT NULL, lng REAL NOT NULL, cell INTEGER NOT NULL,
+                village_code TEXT NOT NULL, township_code TEXT NOT NULL, team_id INTEGER NOT NULL,
+                handler TEXT NOT NULL, department TEXT NOT NULL, routing_reason TEXT NOT NULL,
+                description TEXT NOT NULL, reporter_name TEXT NOT NULL, reporter_phone TEXT NOT NULL,
+                reported_at TEXT NOT NULL, day TEXT NOT NULL, due_at TEXT NOT NULL,
+                response_minutes INTEGER NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ({_STATES_SQL})),
+                version INTEGER NOT NULL, first_response_at TEXT, closed_at TEXT,
+                rework_count INTEGER NOT NULL, deferral_count INTEGER NOT NULL,
+                assessment_outcome TEXT, consult_departments TEXT NOT NULL,
+                duplicate_of TEXT, repeat_of TEXT, suspected_duplicate_of TEXT, patrol_task_id TEXT,
+                last_seq INTEGER NOT NULL, updated_at TEXT NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX incidents_number ON incidents(district_code, number)",
+            "CREATE UNIQUE INDEX incidents_external ON incidents(district_code, external_id)"
+            " WHERE external_id IS NOT NULL",
+            "CREATE INDEX incidents_state_township ON incidents(state, township_code)",
+            "CREATE INDEX incidents_item_cell ON incidents(item_code, cell)",
+            "CREATE INDEX incidents_reported ON incidents(reported_at)",
+            """CREATE TABLE incident_events (
+                incident_id TEXT NOT NULL, seq INTEGER NOT NULL, district_code TEXT NOT NULL,
+                action TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, actor TEXT NOT NULL,
+                role TEXT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL, payload TEXT NOT NULL,
+                PRIMARY KEY (incident_id, seq)
+            ) WITHOUT ROWID""",
+            """CREATE TRIGGER incident_events_append_only_update BEFORE UPDATE ON incident_events
+               BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
+            """CREATE TRIGGER incident_events_append_only_delete BEFORE DELETE ON incident_events
+               BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
+            """CREATE TABLE rollup_cell_day (
+                cell INTEGER NOT NULL, day TEXT NOT NULL, item_code TEXT NOT NULL, bucket TEXT NOT NULL,
+                district_code TEXT NOT NULL, township_code TEXT NOT NULL, n INTEGER NOT NULL,
+                PRIMARY KEY (cell, day, item_code, bucket)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX rollup_day ON rollup_cell_day(day, township_code)",
+            "CREATE TABLE number_seq (key TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+        ],
     ),
 ]
 
@@ -139,12 +209,11 @@ class SQLiteStore:
                     "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
                 )
                 done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-                for name, sql in MIGRATIONS:
+                for name, statements in MIGRATIONS:
                     if name in done:
                         continue
-                    for statement in sql.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    for statement in statements:
+                        conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
                     applied.append(name)
         except sqlite3.Error as exc:
@@ -175,13 +244,15 @@ class SQLiteStore:
             for statement in _CLEAR_AREAS:
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO district (code, name, name_en, h3_resolution, is_demo) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO district (code, name, name_en, h3_resolution, is_demo, number_prefix)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     district.code,
                     district.name,
                     district.name_en,
                     district.h3_resolution,
                     int(district.is_demo),
+                    district.number_prefix,
                 ),
             )
             conn.executemany(
@@ -212,12 +283,14 @@ class SQLiteStore:
         """The district held, or None when the store is empty."""
         row = (
             self._conn()
-            .execute("SELECT code, name, name_en, h3_resolution, is_demo FROM district LIMIT 1")
+            .execute(
+                "SELECT code, name, name_en, h3_resolution, is_demo, number_prefix FROM district LIMIT 1"
+            )
             .fetchone()
         )
         if row is None:
             return None
-        return DistrictRow(row[0], row[1], row[2], int(row[3]), bool(row[4]))
+        return DistrictRow(row[0], row[1], row[2], int(row[3]), bool(row[4]), row[5])
 
     def townships(self) -> list[TownshipRow]:
         """All townships, by code."""
@@ -259,3 +332,246 @@ class SQLiteStore:
             "teams": conn.execute("SELECT count(*) FROM teams").fetchone()[0],
             "cells": conn.execute("SELECT count(*) FROM cells").fetchone()[0],
         }
+
+    # -- incidents ---------------------------------------------------------------------
+    def allocate_numbers(self, key: str, n: int) -> int:
+        """Reserve ``n`` consecutive incident numbers under ``key``; return the first."""
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO number_seq (key, last) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET last = last + excluded.last RETURNING last",
+                (key, n),
+            ).fetchone()
+        return int(row[0]) - n + 1
+
+    def insert_incidents(self, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> None:
+        """Insert new incidents with their events and rollups, all or nothing.
+
+        Raises
+        ------
+        DuplicateError
+            If an id, number or external id already exists (nothing is written).
+        """
+        if not rows and not events:
+            return
+        deltas = rollup_deltas(
+            (r.cell, r.day, r.item_code, state_bucket(r.state), r.district_code, r.township_code, 1)
+            for r in rows
+        )
+        try:
+            with self._write() as conn:
+                conn.executemany(_INSERT_INCIDENT, [_to_db(r) for r in rows])
+                conn.executemany(_INSERT_EVENT, [_event_to_db(e) for e in events])
+                conn.executemany(_UPSERT_ROLLUP, deltas)
+        except sqlite3.IntegrityError as exc:
+            msg = f"incident already exists or violates a constraint: {exc}"
+            raise DuplicateError(msg) from exc
+
+    def update_incident(self, row: IncidentRow, expected_version: int, events: Sequence[EventRow]) -> None:
+        """Write a changed incident if nobody changed it since ``expected_version``.
+
+        Raises
+        ------
+        VersionConflict
+            If the stored version is not ``expected_version`` (nothing is written).
+        """
+        with self._write() as conn:
+            old = conn.execute("SELECT state, version FROM incidents WHERE id = ?", (row.id,)).fetchone()
+            if old is None or old[1] != expected_version:
+                found = old[1] if old else None
+                msg = (
+                    f"incident {row.number} was changed by someone else "
+                    f"(now version {found}, expected {expected_version})"
+                )
+                raise VersionConflict(msg)
+            conn.execute(_UPDATE_INCIDENT, (*_to_db(row)[1:], row.id, expected_version))
+            conn.executemany(_INSERT_EVENT, [_event_to_db(e) for e in events])
+            old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
+            if old_bucket != new_bucket:
+                key = (row.cell, row.day, row.item_code)
+                conn.executemany(
+                    _UPSERT_ROLLUP,
+                    [
+                        (*key, old_bucket, row.district_code, row.township_code, -1),
+                        (*key, new_bucket, row.district_code, row.township_code, 1),
+                    ],
+                )
+
+    def get_incident(self, incident_id: str) -> IncidentRow | None:
+        """The incident with this id, or None."""
+        row = self._conn().execute(_SELECT_INCIDENT + " WHERE id = ?", (incident_id,)).fetchone()
+        return _from_db(row) if row else None
+
+    def find_incident(self, number: str) -> IncidentRow | None:
+        """The incident with this human number, or None."""
+        row = self._conn().execute(_SELECT_INCIDENT + " WHERE number = ?", (number,)).fetchone()
+        return _from_db(row) if row else None
+
+    def list_incidents(self, query: IncidentQuery) -> list[IncidentRow]:
+        """Incidents matching ``query``, newest (or oldest) first, paged."""
+        where, params = _where(query)
+        order = "DESC" if query.newest_first else "ASC"
+        sql = _SELECT_INCIDENT + where + " ORDER BY reported_at " + order + ", id LIMIT ? OFFSET ?"
+        rows = self._conn().execute(sql, (*params, query.limit, query.offset)).fetchall()
+        return [_from_db(r) for r in rows]
+
+    def count_incidents(self, query: IncidentQuery) -> int:
+        """Number of incidents matching ``query`` (ignores limit and offset)."""
+        where, params = _where(query)
+        return int(self._conn().execute("SELECT count(*) FROM incidents" + where, params).fetchone()[0])
+
+    def events(self, incident_id: str) -> list[EventRow]:
+        """The event log of one incident, in order."""
+        rows = self._conn().execute(_SELECT_EVENTS, (incident_id,)).fetchall()
+        return [_event_from_db(r) for r in rows]
+
+    def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids are already stored."""
+        found: set[str] = set()
+        conn = self._conn()
+        for i in range(0, len(external_ids), 500):
+            chunk = list(external_ids[i : i + 500])
+            sql = "SELECT external_id FROM incidents WHERE district_code = ? AND external_id IN " + _marks(
+                len(chunk)
+            )
+            found.update(r[0] for r in conn.execute(sql, (district_code, *chunk)))
+        return found
+
+    def open_incidents_near(self, item_code: str, cells: Sequence[int], since: datetime) -> list[IncidentRow]:
+        """Open incidents of one item in any of ``cells`` reported since ``since``."""
+        sql = (
+            _SELECT_INCIDENT
+            + " WHERE item_code = ? AND cell IN "
+            + _marks(len(cells))
+            + " AND reported_at >= ? AND state NOT IN "
+            + _marks(len(FINAL_BUCKETS))
+            + " ORDER BY reported_at"
+        )
+        rows = self._conn().execute(sql, (item_code, *cells, _dt(since), *sorted(FINAL_BUCKETS))).fetchall()
+        return [_from_db(r) for r in rows]
+
+    def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
+        """Counts per cell from the rollups (never a scan of incidents)."""
+        where, params = _rollup_where(query)
+        sql = "SELECT cell, sum(n) FROM rollup_cell_day" + where + " GROUP BY cell HAVING sum(n) > 0"
+        return [(int(c), int(n)) for c, n in self._conn().execute(sql, params)]
+
+    def rollup_rows(self) -> list[tuple[int, str, str, str, int]]:
+        """Every non-zero rollup row (cell, day, item, bucket, n), sorted."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT cell, day, item_code, bucket, n FROM rollup_cell_day WHERE n <> 0"
+                " ORDER BY cell, day, item_code, bucket"
+            )
+            .fetchall()
+        )
+        return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
+
+    def state_counts(self) -> dict[str, int]:
+        """Number of incidents in each state."""
+        return {
+            s: int(n) for s, n in self._conn().execute("SELECT state, count(*) FROM incidents GROUP BY state")
+        }
+
+
+_INSERT_INCIDENT = (
+    f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}) VALUES ({', '.join('?' * len(INCIDENT_COLUMNS))})"
+)
+_INSERT_EVENT = (
+    f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+)
+_UPDATE_INCIDENT = (
+    "UPDATE incidents SET "
+    + ", ".join(f"{c} = ?" for c in INCIDENT_COLUMNS[1:])
+    + " WHERE id = ? AND version = ?"
+)
+_SELECT_INCIDENT = f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM incidents"
+_SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events WHERE incident_id = ? ORDER BY seq"
+_UPSERT_ROLLUP = (
+    "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (cell, day, item_code, bucket) DO UPDATE SET n = n + excluded.n"
+)
+_DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
+_EVENT_AT = EVENT_COLUMNS.index("at")
+
+
+def _dt(value: datetime) -> str:
+    if value.tzinfo is None:
+        msg = f"naive datetime {value!r}: times must carry a timezone"
+        raise ValueError(msg)
+    return value.astimezone(UTC).isoformat()
+
+
+def _to_db(row: IncidentRow) -> tuple[Any, ...]:
+    values: list[Any] = list(row)
+    for i in _DT_INDEXES:
+        if values[i] is not None:
+            values[i] = _dt(values[i])
+    return tuple(values)
+
+
+def _from_db(row: Sequence[Any]) -> IncidentRow:
+    values = list(row)
+    for i in _DT_INDEXES:
+        if values[i] is not None:
+            values[i] = datetime.fromisoformat(values[i])
+    return IncidentRow(*values)
+
+
+def _event_to_db(event: EventRow) -> tuple[Any, ...]:
+    values: list[Any] = list(event)
+    values[_EVENT_AT] = _dt(values[_EVENT_AT])
+    return tuple(values)
+
+
+def _event_from_db(row: Sequence[Any]) -> EventRow:
+    values = list(row)
+    values[_EVENT_AT] = datetime.fromisoformat(values[_EVENT_AT])
+    return EventRow(*values)
+
+
+def _marks(n: int) -> str:
+    return "(" + ",".join("?" * n) + ")"
+
+
+def _in(column: str, values: Sequence[Any] | None, clauses: list[str], params: list[Any]) -> None:
+    if values is not None:
+        clauses.append(column + " IN " + _marks(len(values)) if values else "0")
+        params.extend(values)
+
+
+def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    _in("township_code", q.township_codes, clauses, params)
+    _in("team_id", q.team_ids, clauses, params)
+    _in("state", q.states, clauses, params)
+    _in("item_code", q.item_codes, clauses, params)
+    _in("source", q.sources, clauses, params)
+    _in("cell", q.cells, clauses, params)
+    for column, op, value in (
+        ("reported_at", ">=", q.reported_from),
+        ("reported_at", "<", q.reported_to),
+        ("due_at", "<", q.due_before),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {op} ?")
+            params.append(_dt(value))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _rollup_where(q: RollupQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if q.day_from is not None:
+        clauses.append("day >= ?")
+        params.append(q.day_from)
+    if q.day_to is not None:
+        clauses.append("day <= ?")
+        params.append(q.day_to)
+    _in("item_code", q.item_codes, clauses, params)
+    _in("bucket", q.buckets, clauses, params)
+    _in("township_code", q.township_codes, clauses, params)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -1,0 +1,346 @@
+"""Deterministic demo incidents: a year of realistic reports with their workflow histories.
+
+Hot spots sit around residential compounds, markets and construction sites (and, in the
+towns, fields and rivers); noise comes at night and at weekends, parking in the evening,
+construction in the daytime, straw burning in early summer and autumn; zombie vehicles
+are reported again and again for weeks. Every history is played through the domain's
+transition table, so it is valid by construction: assessment delays, dispatch, some
+consultations, deferrals, failed verifications, rejections, merges, and the recent ones
+still open, some overdue. The same seed and end date always give the same data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from patrol.incident import Action, Incident, Source
+from patrol.incidents import IncidentService, event_to_row, to_row
+from store.rows import EventRow, IncidentRow
+
+SOURCES = (
+    (Source.PATROL, 0.38),
+    (Source.HOTLINE, 0.30),
+    (Source.CITIZEN, 0.12),
+    (Source.CAMERA, 0.09),
+    (Source.REFERRAL, 0.06),
+    (Source.PETITION, 0.05),
+)
+# item → (place kind, relative frequency, hour profile)
+ITEMS: dict[str, tuple[str, float, str]] = {
+    "PARK_COMPOUND": ("residential", 14, "evening"),
+    "ILLEGAL_BUILD": ("residential", 6, "day"),
+    "NOISE_CONSTRUCTION": ("construction", 5, "construction_noise"),
+    "NOISE_COMMERCIAL": ("market", 4, "night"),
+    "NOISE_SOCIAL": ("residential", 6, "night"),
+    "ZOMBIE_VEHICLE": ("residential", 4, "day"),
+    "CONSTRUCTION_WASTE": ("construction", 5, "day"),
+    "MUCK_SPILL": ("construction", 4, "night"),
+    "BOTTLED_GAS": ("market", 3, "day"),
+    "GAS_UNSAFE_USE": ("market", 2, "day"),
+    "FITNESS_VENUE": ("residential", 1.5, "day"),
+    "STUDY_TOUR": ("rural", 0.6, "day"),
+    "STREET_VENDING": ("market", 10, "evening"),
+    "CLUTTER": ("residential", 6, "day"),
+    "ILLEGAL_AD": ("market", 3, "day"),
+    "FLYPOSTING": ("residential", 2.5, "day"),
+    "CATERING_FUMES": ("market", 4, "evening"),
+    "OUTDOOR_CATERING": ("market", 6, "evening"),
+    "OPEN_BURNING": ("rural", 2, "day"),
+    "STRAW_BURNING": ("rural", 2, "day"),
+    "UNLICENSED_BUSINESS": ("market", 3, "day"),
+    "FOOD_SAFETY": ("market", 2, "day"),
+    "PESTICIDE_SALE": ("rural", 0.6, "day"),
+    "ILLEGAL_FISHING": ("rural", 1, "day"),
+    "SEWAGE": ("rural", 1.2, "day"),
+    "INTERNET_CAFE": ("market", 0.6, "night"),
+    "FIRE_EXIT": ("residential", 3, "day"),
+    "GREEN_DAMAGE": ("residential", 2, "day"),
+}
+HOUR_PROFILES: dict[str, list[float]] = {
+    "day": [0.2] * 7 + [1, 2, 3, 3, 3, 2, 2, 3, 3, 3, 2, 1] + [0.5] * 5,
+    "evening": [0.3] * 7 + [0.5] * 10 + [2, 3, 4, 4, 3, 1, 0.5],
+    "night": [2, 1.5, 1, 0.5, 0.3, 0.2, 0.3] + [0.5] * 12 + [1, 2, 3, 3, 3],
+    "construction_noise": [1, 0.8, 0.5, 0.3, 0.2, 0.5, 2] + [3] * 11 + [1, 1.5, 2, 2, 1.5, 1.2],
+}
+WEEKEND_BOOST = {"night": 1.6, "evening": 1.3, "day": 0.9, "construction_noise": 0.7}
+ANCHORS_PER_VILLAGE = {"residential": 3, "market": 1.2, "construction": 0.6, "rural": 2}
+BATCH = 50_000
+DESCRIPTION_HINTS = ("群众来电反映", "巡查发现", "多次反映未解决", "影响周边居民", "请尽快处理", "现场有照片")
+
+
+@dataclass(frozen=True)
+class DemoIncidentsResult:
+    """What the generator made."""
+
+    created: int
+    by_state: dict[str, int]
+
+
+def _hour_weights(profile: str) -> np.ndarray:
+    w = np.asarray(HOUR_PROFILES[profile], dtype=float)
+    return np.asarray(w / w.sum(), dtype=float)
+
+
+def _anchors(svc: IncidentService, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Hot-spot anchors (lng, lat) of each place kind, inside village grids."""
+    areas = svc.areas
+    towns = {c for c, t in areas.townships.items() if t.kind != "street"}
+    out: dict[str, list[tuple[float, float]]] = {k: [] for k in ANCHORS_PER_VILLAGE}
+    for geom, township in zip(areas.geoms, areas.village_townships, strict=True):
+        rural = township in towns
+        for kind, per in ANCHORS_PER_VILLAGE.items():
+            if kind == "rural" and not rural:
+                continue
+            scale = 0.4 if rural and kind != "rural" else 1.0
+            k = rng.poisson(per * scale) + (1 if kind == "residential" else 0)
+            minx, miny, maxx, maxy = geom.bounds
+            while k > 0:
+                x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
+                if geom.contains(shapely.Point(x, y)):
+                    out[kind].append((x, y))
+                    k -= 1
+    return {k: np.asarray(v, dtype=float) for k, v in out.items()}
+
+
+def _reports(
+    svc: IncidentService, n: int, end: datetime, months: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    anchors = _anchors(svc, rng)
+    codes = list(ITEMS)
+    freq = np.array([ITEMS[c][1] for c in codes], dtype=float)
+    item_idx = rng.choice(len(codes), size=n, p=freq / freq.sum())
+    start = end - timedelta(days=int(months * 30.4))
+    span_days = (end - start).days
+    # days: gentle growth over the year, seasonal straw burning
+    day = rng.integers(0, span_days, size=n)
+    lat = np.empty(n)
+    lng = np.empty(n)
+    hours = np.empty(n)
+    stamps = np.empty(n, dtype="datetime64[s]")
+    base = np.datetime64(start.replace(tzinfo=None), "s")
+    for k, code in enumerate(codes):
+        sel = np.flatnonzero(item_idx == k)
+        if sel.size == 0:
+            continue
+        kind, _, profile = ITEMS[code]
+        if code == "STRAW_BURNING":
+            # mostly in the early-summer and autumn harvests
+            months_of_day = (pd.Timestamp(start) + pd.to_timedelta(np.arange(span_days), unit="D")).month
+            season = np.flatnonzero(np.isin(months_of_day, [5, 6, 10, 11]))
+            in_season = rng.random(sel.size) < 0.85
+            if season.size:
+                day[sel[in_season]] = rng.choice(season, size=int(in_season.sum()))
+        pts = anchors[kind]
+        which = rng.integers(0, len(pts), sel.size)
+        scatter = rng.random(sel.size) < 0.08
+        sd = 0.0009 if kind != "rural" else 0.002
+        lng[sel] = pts[which, 0] + rng.normal(0, sd, sel.size)
+        lat[sel] = pts[which, 1] + rng.normal(0, sd * 0.9, sel.size)
+        if scatter.any():
+            bx = shapely.total_bounds(svc.areas.geoms)
+            lng[sel[scatter]] = rng.uniform(bx[0], bx[2], scatter.sum())
+            lat[sel[scatter]] = rng.uniform(bx[1], bx[3], scatter.sum())
+        wd = (pd.Timestamp(start) + pd.to_timedelta(day[sel], unit="D")).weekday
+        weekend = np.asarray(wd) >= 5
+        h = rng.choice(24, size=sel.size, p=_hour_weights(profile))
+        boost = WEEKEND_BOOST[profile]
+        if boost > 1:  # more on weekends: move some weekday reports to the weekend
+            move = (~weekend) & (rng.random(sel.size) < (boost - 1) / boost)
+            day[sel[move]] = day[sel[move]] + (5 - np.asarray(wd)[move])
+        hours[sel] = h + rng.random(sel.size)
+        stamps[sel] = base + (day[sel] * 86400 + (hours[sel] * 3600).astype(int)).astype("timedelta64[s]")
+    # local time (UTC+8) to UTC
+    reported = pd.to_datetime(stamps).tz_localize("Asia/Shanghai").tz_convert("UTC")
+    source_names = [s.value for s, _ in SOURCES]
+    sw = np.array([w for _, w in SOURCES])
+    sources = rng.choice(len(source_names), size=n, p=sw / sw.sum())
+    frame = pd.DataFrame(
+        {
+            "item_code": np.asarray(codes, dtype=object)[item_idx],
+            "lat": lat,
+            "lng": lng,
+            "source": np.asarray(source_names, dtype=object)[sources],
+            "reported_at": reported,
+        }
+    )
+    frame = frame[frame["reported_at"] < pd.Timestamp(end)]
+    frame = frame.sort_values("reported_at", kind="stable").reset_index(drop=True)
+    names = {code: item.name_zh for code, item in svc.catalog.items.items()}
+    frame["description"] = [
+        f"{names[c]}，{DESCRIPTION_HINTS[k % len(DESCRIPTION_HINTS)]}（演示）"
+        for k, c in enumerate(frame["item_code"])
+    ]
+    return frame
+
+
+def _lognormal_minutes(rng: np.random.Generator, median: float, sigma: float, size: int) -> np.ndarray:
+    return np.asarray(np.exp(np.log(median) + sigma * rng.standard_normal(size)), dtype=float)
+
+
+def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | None) -> None:
+    """Play one incident's history through the workflow, stopping at ``end``."""
+    captain, cc, inspector = "中队长", "指挥中心", "网格员"
+    t = inc.reported_at + timedelta(minutes=float(r["respond"]))
+    if t >= end:
+        return
+    inc.apply(Action.ASSESS, actor=cc, role="command_center", at=t)
+    t += timedelta(minutes=float(r["assess"]))
+    if t >= end:
+        return
+    if canonical and r["merge"] < 0.6:
+        inc.apply(
+            Action.MERGE, actor=captain, role="captain", at=t, canonical_id=canonical, note="重复上报，合并"
+        )
+        return
+    if r["reject"] < 0.05:
+        inc.apply(Action.REJECT, actor=captain, role="captain", at=t, reason="经核查非执法事项")
+        return
+    outcome = (
+        "enforce"
+        if r["outcome"] < 0.8
+        else ("first_offence_no_penalty" if r["outcome"] < 0.9 else "education")
+    )
+    inc.apply(Action.DISPATCH, actor=captain, role="captain", at=t, team_id=inc.team_id, outcome=outcome)
+    due_span = inc.due_at - inc.reported_at
+    # zombie vehicles linger for weeks: towing needs notices and waiting periods
+    t += due_span * float(r["handle"]) * (3.0 if inc.item_code == "ZOMBIE_VEHICLE" else 1.0)
+    if r["consult"] < 0.08:
+        if t >= end:
+            return
+        inc.apply(Action.CONSULT, actor=captain, role="captain", at=t, departments=[inc.department, "ga"])
+        t += timedelta(hours=float(r["consult_h"]))
+        if t >= end:
+            return
+        decision = "close" if r["decision"] < 0.3 else ("reject" if r["decision"] < 0.4 else "handle")
+        inc.apply(Action.DECIDE, actor=cc, role="command_center", at=t, decision=decision, note="会商决定")
+        if decision != "handle":
+            return
+        t += due_span * 0.2
+    if r["defer"] < 0.05:
+        if t >= end:
+            return
+        new_due = max(inc.due_at, t) + timedelta(days=float(r["defer_days"]))
+        inc.apply(
+            Action.DEFER, actor=captain, role="captain", at=t, reason="当事人申请整改期", new_due_at=new_due
+        )
+        t += timedelta(days=float(r["defer_days"]) * 0.7)
+        if t >= end:
+            return
+        inc.apply(Action.RESUME, actor=inspector, role="inspector", at=t)
+        t += timedelta(hours=8)
+    for attempt in range(2):
+        if t >= end:
+            return
+        inc.apply(Action.SUBMIT, actor=inspector, role="inspector", at=t, result="已现场处置")
+        t += timedelta(hours=float(r["verify_h"]))
+        if t >= end:
+            return
+        fail = attempt == 0 and r["rework"] < 0.06
+        inc.apply(Action.VERIFY, actor=captain, role="captain", at=t, result="fail" if fail else "pass")
+        if not fail:
+            return
+        t += due_span * 0.15
+
+
+def _draws(rng: np.random.Generator, sources: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    urgent = np.isin(sources, [Source.HOTLINE.value, Source.PETITION.value])
+    respond = np.where(urgent, _lognormal_minutes(rng, 9, 0.7, n), _lognormal_minutes(rng, 35, 0.9, n))
+    return {
+        "respond": respond,
+        "assess": _lognormal_minutes(rng, 40, 0.8, n),
+        "merge": rng.random(n),
+        "reject": rng.random(n),
+        "outcome": rng.random(n),
+        "handle": np.clip(rng.lognormal(math.log(0.45), 0.7, n), 0.02, 3.0),
+        "consult": rng.random(n),
+        "consult_h": rng.uniform(4, 72, n),
+        "decision": rng.random(n),
+        "defer": rng.random(n),
+        "defer_days": rng.uniform(3, 20, n),
+        "rework": rng.random(n),
+        "verify_h": rng.uniform(1, 30, n),
+    }
+
+
+def _incidents(svc: IncidentService, prepared: pd.DataFrame) -> Iterator[Incident]:
+    rep = prepared["reported_at"].dt.to_pydatetime()
+    due = prepared["due_at"].dt.to_pydatetime()
+    cols = {c: prepared[c].tolist() for c in prepared.columns if c not in ("reported_at", "due_at")}
+    d = svc.district.code
+    for i in range(len(prepared)):
+        sus = cols["suspected_duplicate_of"][i]
+        yield Incident(
+            id=cols["id"][i], number=cols["number"][i], district_code=d, item_code=cols["item_code"][i],
+            source=Source(cols["source"][i]), lat=cols["lat"][i], lng=cols["lng"][i], cell=cols["cell"][i],
+            village_code=cols["village_code"][i], township_code=cols["township_code"][i],
+            team_id=cols["team_id"][i], handler=cols["handler"][i], department=cols["department"][i],
+            routing_reason=cols["routing_reason"][i], description=cols["description"][i], reported_at=rep[i],
+            due_at=due[i], response_minutes=cols["response_minutes"][i],
+            suspected_duplicate_of=sus if isinstance(sus, str) else None,
+        )  # fmt: skip
+
+
+def generate_demo_incidents(
+    svc: IncidentService,
+    n: int = 20_000,
+    *,
+    seed: int = 0,
+    end: datetime | None = None,
+    months: int = 12,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoIncidentsResult:
+    """Generate ``n`` demo incidents over ``months`` months ending at ``end`` and store them.
+
+    Parameters
+    ----------
+    svc : IncidentService
+        On a store holding a district.
+    n : int
+        How many reports to make (a few may fall outside the district and are dropped).
+    seed : int
+        Random seed; with the same ``end``, the same data.
+    end : datetime, optional
+        End of the period (tz-aware); default: today's local midnight.
+    progress : callable, optional
+        Called with (done, total) after each stored batch.
+    """
+    if end is None:
+        end = pd.Timestamp.now(tz="Asia/Shanghai").normalize().to_pydatetime()
+    rng = np.random.default_rng(seed)
+    frame = _reports(svc, n, end, months, rng)
+    prepared, _ = svc.prepare_many(frame, flag_duplicates=True)
+    total = len(prepared)
+    draws = _draws(rng, prepared["source"].to_numpy(), total)
+    keys = list(draws)
+    values = np.column_stack([draws[k] for k in keys]).tolist()
+    created = 0
+    by_state: dict[str, int] = {}
+    rows: list[IncidentRow] = []
+    events: list[EventRow] = []
+    for i, inc in enumerate(_incidents(svc, prepared)):
+        created_at = inc.reported_at + timedelta(minutes=1)
+        inc.record_creation("系统导入", "admin", min(created_at, end), routing=inc.routing_reason)
+        _play(inc, dict(zip(keys, values[i], strict=True)), end, inc.suspected_duplicate_of)
+        by_state[inc.state.value] = by_state.get(inc.state.value, 0) + 1
+        last_at = inc.pending[-1].at
+        rows.append(to_row(inc, last_at))
+        events.extend(event_to_row(e, inc.district_code) for e in inc.pending)
+        if len(rows) >= BATCH:
+            svc.store.insert_incidents(rows, events)
+            created += len(rows)
+            rows, events = [], []
+            if progress:
+                progress(created, total)
+    if rows:
+        svc.store.insert_incidents(rows, events)
+        created += len(rows)
+        if progress:
+            progress(created, total)
+    return DemoIncidentsResult(created=created, by_state=dict(sorted(by_state.items())))

@@ -1,0 +1,94 @@
+"""Suspected duplicates in bulk: same item, within a radius and a time window of an open one.
+
+Space and time are put on one scale (the window maps onto the radius) and a KD-tree finds
+every pair inside the box |dx|, |dy| ≤ r, |dt| ≤ window; the exact distance then decides.
+Each new incident is flagged against the nearest earlier open incident, whether stored
+already or earlier in the same batch.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from geo.crs import metres_per_degree
+from store.protocol import Store
+from store.rows import FINAL_BUCKETS, IncidentQuery
+
+_OPEN_STATES = ("discovered", "assessing", "handling", "consulting", "deferred", "verifying")
+_MAX_EXISTING = 2_000_000
+
+
+def flag_duplicates(
+    store: Store,
+    items: npt.NDArray[np.object_],
+    lat: npt.NDArray[np.float64],
+    lng: npt.NDArray[np.float64],
+    reported: pd.Series,
+    ids: list[str],
+    radius_m: float,
+    window: timedelta,
+) -> list[str | None]:
+    """For each new incident, the id of the open incident it probably duplicates, or None."""
+    n = len(ids)
+    t_hours = (reported - pd.Timestamp("2000-01-01", tz="UTC")).dt.total_seconds().to_numpy() / 3600.0
+    existing = store.list_incidents(
+        IncidentQuery(
+            states=_OPEN_STATES,
+            item_codes=tuple(sorted(set(items.tolist()))),
+            reported_from=(reported.min() - window).to_pydatetime(),
+            reported_to=(reported.max() + timedelta(seconds=1)).to_pydatetime(),
+            limit=_MAX_EXISTING,
+        )
+    )
+    assert not FINAL_BUCKETS & set(_OPEN_STATES)
+    e_items = np.array([r.item_code for r in existing], dtype=object)
+    e_lat = np.array([r.lat for r in existing], dtype=float)
+    e_lng = np.array([r.lng for r in existing], dtype=float)
+    e_t = np.array(
+        [
+            (pd.Timestamp(r.reported_at) - pd.Timestamp("2000-01-01", tz="UTC")).total_seconds() / 3600.0
+            for r in existing
+        ],
+        dtype=float,
+    )
+    e_ids = [r.id for r in existing]
+
+    all_items = np.concatenate([items, e_items]) if existing else items
+    all_lat = np.concatenate([lat, e_lat]) if existing else lat
+    all_lng = np.concatenate([lng, e_lng]) if existing else lng
+    all_t = np.concatenate([t_hours, e_t]) if existing else t_hours
+    all_ids = ids + e_ids
+    lat0 = float(np.mean(all_lat))
+    m_lat, m_lng = metres_per_degree(lat0)
+    x = (all_lng - float(np.mean(all_lng))) * float(m_lng)
+    y = (all_lat - lat0) * float(m_lat)
+    window_h = window.total_seconds() / 3600.0
+    tt = all_t * (radius_m / window_h)
+
+    out: list[str | None] = [None] * n
+    for item in pd.unique(items):
+        idx = np.flatnonzero(all_items == item)
+        if idx.size < 2:
+            continue
+        pts = np.column_stack([x[idx], y[idx], tt[idx]])
+        pairs = cKDTree(pts).query_pairs(radius_m, p=np.inf, output_type="ndarray")
+        if pairs.size == 0:
+            continue
+        a, b = idx[pairs[:, 0]], idx[pairs[:, 1]]
+        later = np.where(all_t[a] >= all_t[b], a, b)
+        earlier = np.where(later == a, b, a)
+        dist = np.hypot(x[a] - x[b], y[a] - y[b])
+        keep = (dist <= radius_m) & (later < n) & (all_t[later] - all_t[earlier] <= window_h)
+        later, earlier, dist = later[keep], earlier[keep], dist[keep]
+        order = np.lexsort((dist, later))
+        later, earlier = later[order], earlier[order]
+        first = np.ones(later.size, dtype=bool)
+        first[1:] = later[1:] != later[:-1]
+        for li, ei in zip(later[first].tolist(), earlier[first].tolist(), strict=True):
+            out[li] = all_ids[ei]
+    return out

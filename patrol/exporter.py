@@ -1,0 +1,114 @@
+"""Export incidents as CSV, GeoJSON, GeoPackage or Open311 GeoReport v2 ``requests.json``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+import geopandas as gpd
+import pandas as pd
+
+from patrol.catalog import Catalog
+from patrol.importer import safe_cell
+from patrol.incident import FINAL_STATES, State
+from store.protocol import Store
+from store.rows import INCIDENT_COLUMNS, IncidentQuery, IncidentRow
+
+ExportFormat: TypeAlias = Literal["csv", "geojson", "gpkg", "open311"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "geojson", "gpkg", "open311")
+PAGE = 50_000
+STATUS_NOTES = {
+    "discovered": "已受理，待研判 / received, awaiting assessment",
+    "assessing": "研判中 / being assessed",
+    "handling": "处置中 / being handled",
+    "consulting": "部门会商中 / in cross-department consultation",
+    "deferred": "挂账缓办 / deferred with a new due time",
+    "verifying": "处置完成，待核查 / handled, awaiting verification",
+    "closed": "已办结 / closed",
+    "rejected": "不予受理（非执法事项）/ rejected: not an enforcement matter",
+    "merged": "重复件，已合并 / duplicate, merged",
+}
+
+
+def iter_incidents(store: Store, query: IncidentQuery | None = None) -> Iterator[IncidentRow]:
+    """Every incident matching ``query``, oldest first, read in pages."""
+    base = query or IncidentQuery()
+    offset = 0
+    while True:
+        page = store.list_incidents(
+            IncidentQuery(**{**base.__dict__, "limit": PAGE, "offset": offset, "newest_first": False})
+        )
+        yield from page
+        if len(page) < PAGE:
+            return
+        offset += PAGE
+
+
+def incidents_frame(rows: list[IncidentRow]) -> pd.DataFrame:
+    """Incidents as a table (one column per stored field)."""
+    return pd.DataFrame(rows, columns=list(INCIDENT_COLUMNS))
+
+
+def open311_requests(rows: list[IncidentRow], catalog: Catalog) -> list[dict[str, Any]]:
+    """GeoReport v2 service requests: our states become open/closed with status notes."""
+    out = []
+    for r in rows:
+        item = catalog.items.get(r.item_code)
+        out.append(
+            {
+                "service_request_id": r.number,
+                "status": "closed" if State(r.state) in FINAL_STATES else "open",
+                "status_notes": STATUS_NOTES[r.state],
+                "service_name": item.name_zh if item else r.item_code,
+                "service_code": r.item_code,
+                "description": r.description,
+                "agency_responsible": catalog.departments[r.department].name_zh
+                if r.department in catalog.departments
+                else r.department,
+                "service_notice": r.routing_reason,
+                "requested_datetime": r.reported_at.isoformat(),
+                "updated_datetime": r.updated_at.isoformat(),
+                "expected_datetime": r.due_at.isoformat(),
+                "address": "",
+                "address_id": r.village_code,
+                "zipcode": "",
+                "lat": r.lat,
+                "long": r.lng,
+                "media_url": "",
+            }
+        )
+    return out
+
+
+def export_incidents(
+    store: Store, catalog: Catalog, path: str | Path, fmt: ExportFormat, query: IncidentQuery | None = None
+) -> int:
+    """Write incidents to ``path`` in ``fmt``; return how many were written."""
+    rows = list(iter_incidents(store, query))
+    path = Path(path)
+    if fmt == "open311":
+        path.write_text(
+            json.dumps(open311_requests(rows, catalog), ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        return len(rows)
+    frame = incidents_frame(rows)
+    if fmt == "csv":
+        text_cols = ["description", "reporter_name", "reporter_phone", "routing_reason", "external_id"]
+        for c in text_cols:
+            frame[c] = frame[c].map(safe_cell)
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+        return len(rows)
+    for c in ("reported_at", "due_at", "first_response_at", "closed_at", "updated_at"):
+        frame[c] = frame[c].map(lambda v: v.isoformat() if v is not None and v == v else None)
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["lng"], frame["lat"]), crs="EPSG:4326")
+    gdf["cell"] = gdf["cell"].astype("int64")
+    if fmt == "geojson":
+        gdf.to_file(path, driver="GeoJSON")
+    elif fmt == "gpkg":
+        gdf.to_file(path, driver="GPKG", layer="incidents")
+    else:
+        msg = f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
+        raise ValueError(msg)
+    return len(rows)

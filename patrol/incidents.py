@@ -1,0 +1,531 @@
+"""Incident services: report, route, flag duplicates, move through the loop, bulk create.
+
+Every service call is made as a :class:`~patrol.roles.Principal` and checks what that
+principal may see and do. Writes go through the store protocol in one transaction each.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import h3.api.basic_int as h3i
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from geo.crs import to_wgs84
+from patrol.areas import AreaIndex
+from patrol.catalog import Catalog, load_catalog
+from patrol.incident import (
+    URGENT_RESPONSE_MINUTES,
+    URGENT_SOURCES,
+    Action,
+    ConflictError,
+    Event,
+    Incident,
+    Source,
+    State,
+)
+from patrol.permissions import AccessDeniedError, check_act, check_read
+from patrol.roles import Principal
+from patrol.routing import OutsideDistrictError, Router
+from store.protocol import Store, VersionConflict
+from store.rows import EventRow, IncidentQuery, IncidentRow
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+DUPLICATE_RADIUS_M = 50.0
+DUPLICATE_WINDOW_H = 72.0
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def local_day(at: datetime) -> str:
+    """The local calendar day (YYYY-MM-DD) of a time."""
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres between two ``(lat, lng)`` points."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def new_ids(n: int) -> list[str]:
+    """``n`` random 128-bit identifiers as 32 hex characters."""
+    h = os.urandom(16 * n).hex()
+    return [h[i : i + 32] for i in range(0, 32 * n, 32)]
+
+
+def response_minutes(source: str, item_minutes: int) -> int:
+    """Response time target: 15 minutes for hotline and petition sources, else the item's."""
+    return min(URGENT_RESPONSE_MINUTES, item_minutes) if source in URGENT_SOURCES else item_minutes
+
+
+# -- mapping between the aggregate and the stored rows ------------------------------------
+def to_row(inc: Incident, updated_at: datetime) -> IncidentRow:
+    """The stored form of an incident."""
+    return IncidentRow(
+        inc.id, inc.district_code, inc.number, inc.external_id, inc.item_code, inc.source.value,
+        inc.lat, inc.lng, inc.cell, inc.village_code, inc.township_code, inc.team_id, inc.handler,
+        inc.department, inc.routing_reason, inc.description, inc.reporter_name, inc.reporter_phone,
+        inc.reported_at, local_day(inc.reported_at), inc.due_at, inc.response_minutes, inc.state.value,
+        inc.version, inc.first_response_at, inc.closed_at, inc.rework_count, inc.deferral_count,
+        inc.assessment_outcome, json.dumps(list(inc.consult_departments), ensure_ascii=False),
+        inc.duplicate_of, inc.repeat_of, inc.suspected_duplicate_of, inc.patrol_task_id, inc.last_seq,
+        updated_at,
+    )  # fmt: skip
+
+
+def from_row(r: IncidentRow) -> Incident:
+    """The aggregate of a stored incident."""
+    return Incident(
+        id=r.id, number=r.number, district_code=r.district_code, item_code=r.item_code,
+        source=Source(r.source), lat=r.lat, lng=r.lng, cell=int(r.cell), village_code=r.village_code,
+        township_code=r.township_code, team_id=int(r.team_id), handler=r.handler, department=r.department,
+        routing_reason=r.routing_reason, description=r.description, reported_at=r.reported_at,
+        due_at=r.due_at, response_minutes=int(r.response_minutes), reporter_name=r.reporter_name,
+        reporter_phone=r.reporter_phone, external_id=r.external_id, state=State(r.state),
+        version=int(r.version), first_response_at=r.first_response_at, closed_at=r.closed_at,
+        rework_count=int(r.rework_count), deferral_count=int(r.deferral_count),
+        assessment_outcome=r.assessment_outcome, consult_departments=tuple(json.loads(r.consult_departments)),
+        duplicate_of=r.duplicate_of, repeat_of=r.repeat_of, suspected_duplicate_of=r.suspected_duplicate_of,
+        patrol_task_id=r.patrol_task_id, last_seq=int(r.last_seq),
+    )  # fmt: skip
+
+
+def event_to_row(e: Event, district_code: str) -> EventRow:
+    """The stored form of an event."""
+    return EventRow(
+        e.incident_id, e.seq, district_code, e.action.value, e.from_state.value if e.from_state else None,
+        e.to_state.value, e.actor, e.role, e.at, e.note, json.dumps(e.payload, ensure_ascii=False),
+    )  # fmt: skip
+
+
+def event_from_row(r: EventRow) -> Event:
+    """The event of a stored row."""
+    return Event(
+        r.incident_id, int(r.seq), Action(r.action), State(r.from_state) if r.from_state else None,
+        State(r.to_state), r.actor, r.role, r.at, r.note, json.loads(r.payload),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """What a person reports: an item at a point, with the point's coordinate system."""
+
+    item_code: str
+    lat: float
+    lng: float
+    source: Source | str = Source.PATROL
+    description: str = ""
+    crs: str = "wgs84"
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    reported_at: datetime | None = None
+    external_id: str | None = None
+    patrol_task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The created incident and, if any, the open incident it probably duplicates."""
+
+    incident: Incident
+    suspected_duplicate: Incident | None
+
+
+@dataclass
+class BulkResult:
+    """Outcome of a bulk create: how many were created, and why each refused row was refused."""
+
+    created: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    duplicates_flagged: int = 0
+
+
+class IncidentService:
+    """The incident use cases, as one principal or another."""
+
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        duplicate_radius_m: float = DUPLICATE_RADIUS_M,
+        duplicate_window_h: float = DUPLICATE_WINDOW_H,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog or load_catalog()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.duplicate_radius_m = duplicate_radius_m
+        self.duplicate_window = timedelta(hours=duplicate_window_h)
+        self.areas = AreaIndex(store)
+        district = store.district()
+        assert district is not None  # AreaIndex refused an empty store
+        self.district = district
+        self.teams = {t.id: t for t in store.teams()}
+        self.router = Router(self.areas, self.catalog, {t.village_code: t.id for t in self.teams.values()})
+        edge_m = h3i.average_hexagon_edge_length(self.areas.res, unit="m")
+        self._ring_k = max(1, math.ceil(duplicate_radius_m / (math.sqrt(3) * edge_m)) + 1)
+
+    # -- reading ---------------------------------------------------------------------------
+    def _load(self, incident_id: str) -> Incident:
+        row = self.store.get_incident(incident_id) or self.store.find_incident(incident_id)
+        if row is None:
+            msg = f"no incident {incident_id!r}"
+            raise KeyError(msg)
+        return from_row(row)
+
+    def get(self, who: Principal, incident_id: str) -> Incident:
+        """One incident by id or number, if ``who`` may see it."""
+        inc = self._load(incident_id)
+        check_read(who, inc)
+        return inc
+
+    def timeline(self, who: Principal, incident_id: str) -> list[Event]:
+        """The full event log of an incident, if ``who`` may see it."""
+        inc = self.get(who, incident_id)
+        return [event_from_row(r) for r in self.store.events(inc.id)]
+
+    def scoped(self, who: Principal, query: IncidentQuery) -> IncidentQuery:
+        """Narrow a query to what ``who`` may see."""
+        if who.role == "captain":
+            if query.township_codes is not None and set(query.township_codes) - {who.township_code}:
+                msg = f"captain of {who.township_code} may not list other townships"
+                raise AccessDeniedError(msg)
+            return _replace_query(query, township_codes=(str(who.township_code),))
+        if who.role == "inspector":
+            return _replace_query(query, team_ids=(int(who.team_id or -1),))
+        return query
+
+    def list_incidents(self, who: Principal, query: IncidentQuery) -> list[Incident]:
+        """Incidents matching ``query`` within what ``who`` may see."""
+        return [from_row(r) for r in self.store.list_incidents(self.scoped(who, query))]
+
+    def count_incidents(self, who: Principal, query: IncidentQuery) -> int:
+        """How many incidents match ``query`` within what ``who`` may see."""
+        return self.store.count_incidents(self.scoped(who, query))
+
+    # -- duplicates --------------------------------------------------------------------------
+    def find_duplicate(self, item_code: str, lat: float, lng: float, at: datetime) -> Incident | None:
+        """The nearest open incident of the same item within the radius and time window."""
+        cell = h3i.latlng_to_cell(lat, lng, self.areas.res)
+        ring = [int(c) for c in h3i.grid_disk(cell, self._ring_k)]
+        candidates = self.store.open_incidents_near(item_code, ring, at - self.duplicate_window)
+        best: tuple[float, IncidentRow] | None = None
+        for row in candidates:
+            if row.reported_at > at:
+                continue
+            d = haversine_m(lat, lng, row.lat, row.lng)
+            if d <= self.duplicate_radius_m and (best is None or d < best[0]):
+                best = (d, row)
+        return from_row(best[1]) if best else None
+
+    # -- creating --------------------------------------------------------------------------
+    def _number_key(self, at: datetime) -> str:
+        return f"{self.district.number_prefix}-{at.astimezone(LOCAL_TZ):%Y%m%d}"
+
+    def build(self, cmd: NewIncident, at: datetime) -> Incident:
+        """Route a report into a new incident (not yet stored, no number)."""
+        try:
+            item = self.catalog.item(cmd.item_code)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from exc
+        source = Source(cmd.source)
+        lat_a, lng_a = to_wgs84(cmd.lat, cmd.lng, cmd.crs)
+        lat, lng = float(lat_a), float(lng_a)
+        routes = self.router.route([lat], [lng], [item.code])
+        if not routes.ok[0]:
+            msg = f"the point ({lat:.6f}, {lng:.6f}) lies outside the district"
+            raise OutsideDistrictError(msg)
+        reported = cmd.reported_at or at
+        if reported.tzinfo is None:
+            msg = "reported_at must carry a timezone"
+            raise ValueError(msg)
+        return Incident(
+            id=new_ids(1)[0], number="", district_code=self.district.code, item_code=item.code,
+            source=source, lat=lat, lng=lng, cell=int(routes.cells[0]),
+            village_code=str(routes.village_codes[0]), township_code=str(routes.township_codes[0]),
+            team_id=int(routes.team_ids[0]), handler=str(routes.handlers[0]),
+            department=str(routes.departments[0]), routing_reason=str(routes.reasons[0]),
+            description=cmd.description, reported_at=reported,
+            due_at=reported + timedelta(days=item.handling_days),
+            response_minutes=response_minutes(source.value, item.response_minutes),
+            reporter_name=cmd.reporter_name, reporter_phone=cmd.reporter_phone,
+            external_id=cmd.external_id, patrol_task_id=cmd.patrol_task_id,
+        )  # fmt: skip
+
+    def report(self, who: Principal, cmd: NewIncident, *, repeat_of: str | None = None) -> ReportResult:
+        """Create an incident: route it, flag a suspected duplicate, record the creation.
+
+        Raises
+        ------
+        ValueError
+            For an unknown item, a bad coordinate system or a naive time.
+        OutsideDistrictError
+            If the point lies outside the district.
+        AccessDeniedError
+            If the principal may not report here.
+        """
+        now = self.clock()
+        inc = self.build(cmd, now)
+        check_act(who, inc, Action.CREATE)
+        dup = self.find_duplicate(inc.item_code, inc.lat, inc.lng, inc.reported_at)
+        if dup is not None:
+            inc.suspected_duplicate_of = dup.id
+        inc.repeat_of = repeat_of
+        first = self.store.allocate_numbers(self._number_key(inc.reported_at), 1)
+        inc.number = f"{self._number_key(inc.reported_at)}-{first:04d}"
+        inc.record_creation(
+            who.name, who.role, now, note=cmd.description[:200],
+            routing=inc.routing_reason, handler=inc.handler, department=inc.department,
+            suspected_duplicate_of=inc.suspected_duplicate_of, repeat_of=repeat_of,
+        )  # fmt: skip
+        self.store.insert_incidents(
+            [to_row(inc, now)], [event_to_row(e, inc.district_code) for e in inc.pending]
+        )
+        inc.pending.clear()
+        return ReportResult(inc, dup)
+
+    def report_repeat(self, who: Principal, closed_id: str, cmd: NewIncident) -> ReportResult:
+        """A complaint about a closed case: a new incident linked as a repeat (反复发案)."""
+        old = self.get(who, closed_id)
+        if old.state != State.CLOSED:
+            msg = f"incident {old.number} is {old.state.value}, not closed: add to it instead of a repeat"
+            raise ValueError(msg)
+        return self.report(who, cmd, repeat_of=old.id)
+
+    # -- the loop --------------------------------------------------------------------------
+    def act(
+        self,
+        who: Principal,
+        incident_id: str,
+        action: Action | str,
+        *,
+        expected_version: int,
+        note: str = "",
+        **fields: Any,
+    ) -> Incident:
+        """Apply one workflow action as ``who``, refusing a stale version.
+
+        Raises
+        ------
+        ConflictError
+            If the incident changed since ``expected_version`` (nothing is written).
+        AccessDeniedError, IllegalTransitionError, MissingFieldError
+            As the permissions and the transition table say.
+        """
+        act = Action(action)
+        inc = self._load(incident_id)
+        check_act(who, inc, act)
+        if inc.version != expected_version:
+            msg = f"incident {inc.number} was changed by someone else (now version {inc.version}); reload it"
+            raise ConflictError(msg)
+        if act in (Action.DISPATCH, Action.REASSIGN):
+            self._check_team(who, fields.get("team_id"))
+        if act == Action.MERGE:
+            canonical = self._load(str(fields.get("canonical_id", "")))
+            check_read(who, canonical)
+            fields["canonical_id"] = canonical.id
+        now = self.clock()
+        inc.apply(act, actor=who.name, role=who.role, at=now, note=note, **fields)
+        try:
+            self.store.update_incident(
+                to_row(inc, now), expected_version, [event_to_row(e, inc.district_code) for e in inc.pending]
+            )
+        except VersionConflict as exc:
+            raise ConflictError(str(exc)) from exc
+        inc.pending.clear()
+        return inc
+
+    def _check_team(self, who: Principal, team_id: Any) -> None:
+        team = self.teams.get(int(team_id)) if team_id not in (None, "") else None
+        if team is None:
+            return  # the domain reports the missing field
+        township = self.areas.village_townships[list(self.areas.village_codes).index(team.village_code)]
+        if who.role == "captain" and township != who.township_code:
+            msg = f"captain of {who.township_code} may not assign to a team of township {township}"
+            raise AccessDeniedError(msg)
+
+    # -- bulk ------------------------------------------------------------------------------
+    def prepare_many(
+        self, frame: pd.DataFrame, *, flag_duplicates: bool = True
+    ) -> tuple[pd.DataFrame, BulkResult]:
+        """Route, number and time many reports at once; return one row per routable report.
+
+        ``frame`` has columns item_code, lat, lng (WGS84), source, reported_at (tz-aware),
+        and optionally description, external_id, reporter_name, reporter_phone. Rows that
+        cannot be routed are refused in the result with their index and reason.
+        """
+        result = BulkResult()
+        routes = self.router.route(
+            frame["lat"].to_numpy(), frame["lng"].to_numpy(), frame["item_code"].to_numpy()
+        )
+        result.rejected.extend(
+            (int(frame.index[i]), "outside the district") for i in np.flatnonzero(~routes.ok).tolist()
+        )
+        ok = routes.ok
+        df = frame.loc[ok].reset_index(drop=True)
+        n = len(df)
+        out = pd.DataFrame(index=range(n))
+        if n == 0:
+            return out, result
+        reported = pd.to_datetime(df["reported_at"], utc=True)
+        items = df["item_code"].astype(str)
+        sources = df["source"].astype(str)
+        cat = self.catalog.items
+        handling_days = items.map({c: i.handling_days for c, i in cat.items()}).to_numpy()
+        item_minutes = items.map({c: i.response_minutes for c, i in cat.items()}).to_numpy()
+        urgent = sources.isin([s.value for s in URGENT_SOURCES]).to_numpy()
+        local = reported.dt.tz_convert(LOCAL_TZ)
+        out["id"] = new_ids(n)
+        out["number"] = self._allocate_bulk(local.dt.strftime("%Y%m%d").to_numpy())
+        out["item_code"] = items
+        out["source"] = sources
+        out["lat"] = df["lat"].to_numpy(float)
+        out["lng"] = df["lng"].to_numpy(float)
+        out["cell"] = routes.cells[ok]
+        out["village_code"] = routes.village_codes[ok]
+        out["township_code"] = routes.township_codes[ok]
+        out["team_id"] = routes.team_ids[ok]
+        out["handler"] = routes.handlers[ok]
+        out["department"] = routes.departments[ok]
+        out["routing_reason"] = routes.reasons[ok]
+        out["reported_at"] = reported
+        out["day"] = local.dt.strftime("%Y-%m-%d")
+        out["due_at"] = reported + pd.to_timedelta(handling_days, unit="D")
+        out["response_minutes"] = np.where(
+            urgent, np.minimum(URGENT_RESPONSE_MINUTES, item_minutes), item_minutes
+        )
+        for col in ("description", "reporter_name", "reporter_phone"):
+            out[col] = df[col].fillna("").astype(str).to_numpy() if col in df else ""
+        out["external_id"] = (
+            df["external_id"].astype(object).where(df["external_id"].notna(), None).to_numpy()
+            if "external_id" in df
+            else None
+        )
+        out["suspected_duplicate_of"] = None
+        if flag_duplicates:
+            out["suspected_duplicate_of"] = self._bulk_duplicates(out, reported, list(out["id"]))
+            result.duplicates_flagged = int(out["suspected_duplicate_of"].notna().sum())
+        return out, result
+
+    def create_many(
+        self, frame: pd.DataFrame, *, actor: str, role: str, flag_duplicates: bool = True
+    ) -> BulkResult:
+        """Create many incidents at once (import): routing, numbers, creation events, rollups.
+
+        The incidents that can be routed commit together in one transaction.
+        """
+        now = self.clock()
+        prepared, result = self.prepare_many(frame, flag_duplicates=flag_duplicates)
+        n = len(prepared)
+        if n == 0:
+            return result
+        d = self.district.code
+        cols = {c: prepared[c].tolist() for c in prepared.columns if c not in ("reported_at", "due_at")}
+        rep_py = prepared["reported_at"].dt.to_pydatetime()
+        due_py = prepared["due_at"].dt.to_pydatetime()
+        suspected = [None if s is None or s != s else s for s in cols["suspected_duplicate_of"]]
+        rows = [
+            IncidentRow(
+                cols["id"][i],
+                d,
+                cols["number"][i],
+                cols["external_id"][i],
+                cols["item_code"][i],
+                cols["source"][i],
+                cols["lat"][i],
+                cols["lng"][i],
+                cols["cell"][i],
+                cols["village_code"][i],
+                cols["township_code"][i],
+                cols["team_id"][i],
+                cols["handler"][i],
+                cols["department"][i],
+                cols["routing_reason"][i],
+                cols["description"][i],
+                cols["reporter_name"][i],
+                cols["reporter_phone"][i],
+                rep_py[i],
+                cols["day"][i],
+                due_py[i],
+                cols["response_minutes"][i],
+                "discovered",
+                1,
+                None,
+                None,
+                0,
+                0,
+                None,
+                "[]",
+                None,
+                None,
+                suspected[i],
+                None,
+                1,
+                now,
+            )
+            for i in range(n)
+        ]
+        events = [
+            EventRow(
+                cols["id"][i],
+                1,
+                d,
+                "create",
+                None,
+                "discovered",
+                actor,
+                role,
+                now,
+                "",
+                _creation_payload(cols["routing_reason"][i], suspected[i]),
+            )
+            for i in range(n)
+        ]
+        self.store.insert_incidents(rows, events)
+        result.created = n
+        return result
+
+    def _allocate_bulk(self, day_keys: npt.NDArray[Any]) -> list[str]:
+        numbers: list[str] = [""] * len(day_keys)
+        order = pd.Series(day_keys).groupby(day_keys).indices
+        for day, idx in order.items():
+            key = f"{self.district.number_prefix}-{day}"
+            first = self.store.allocate_numbers(key, len(idx))
+            for k, i in enumerate(idx):
+                numbers[i] = f"{key}-{first + k:04d}"
+        return numbers
+
+    def _bulk_duplicates(self, df: pd.DataFrame, reported: pd.Series, ids: Sequence[str]) -> list[str | None]:
+        """Suspected duplicates of a batch, against the store and earlier rows of the batch."""
+        from patrol.duplicates import flag_duplicates
+
+        items = df["item_code"].astype(str).to_numpy()
+        lat, lng = df["lat"].to_numpy(float), df["lng"].to_numpy(float)
+        return flag_duplicates(
+            self.store, items, lat, lng, reported, list(ids), self.duplicate_radius_m, self.duplicate_window
+        )
+
+
+def _creation_payload(reason: str, suspected: str | None) -> str:
+    payload: dict[str, Any] = {"routing": reason}
+    if suspected:
+        payload["suspected_duplicate_of"] = suspected
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def _replace_query(q: IncidentQuery, **changes: Any) -> IncidentQuery:
+    from dataclasses import replace
+
+    return replace(q, **changes)

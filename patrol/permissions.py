@@ -1,0 +1,54 @@
+"""Who may read and change which incidents: enforced in the services, not only the UI."""
+
+from __future__ import annotations
+
+from patrol.incident import Action, Incident
+from patrol.roles import Principal
+
+_ACTIONS_BY_ROLE: dict[str, frozenset[Action]] = {
+    "command_center": frozenset(Action),
+    "captain": frozenset(Action),
+    "inspector": frozenset({Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT}),
+    "planner": frozenset(),
+    "admin": frozenset({Action.CREATE}),
+}
+
+
+class AccessDeniedError(PermissionError):
+    """The principal may not see or do this."""
+
+
+def can_read(who: Principal, incident: Incident) -> bool:
+    """Whether ``who`` may see the incident."""
+    if who.role == "captain":
+        return incident.township_code == who.township_code
+    if who.role == "inspector":
+        return incident.team_id == who.team_id
+    return True
+
+
+def check_read(who: Principal, incident: Incident) -> None:
+    """Raise AccessDeniedError unless ``who`` may see the incident."""
+    if not can_read(who, incident):
+        msg = f"{who.role} {who.name} may not see incident {incident.number} of another township or team"
+        raise AccessDeniedError(msg)
+
+
+def allowed(who: Principal, action: Action) -> bool:
+    """Whether the role may take the action at all."""
+    return action in _ACTIONS_BY_ROLE.get(who.role, frozenset())
+
+
+def check_act(who: Principal, incident: Incident, action: Action) -> None:
+    """Raise AccessDeniedError unless ``who`` may take ``action`` on the incident."""
+    check_read(who, incident)
+    if not allowed(who, action):
+        msg = f"a {who.role} may not {action.value} incidents"
+        raise AccessDeniedError(msg)
+
+
+def check_township(who: Principal, township_code: str | None) -> None:
+    """Raise AccessDeniedError when a captain reaches outside their township."""
+    if who.role == "captain" and township_code != who.township_code:
+        msg = f"captain of {who.township_code} may not act in township {township_code}"
+        raise AccessDeniedError(msg)

@@ -46,7 +46,7 @@ lint: install-test
 	$(BIN)/mypy
 
 test: install-test assets lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 bench: install-test assets
 	$(PY) -m bench

@@ -113,6 +113,11 @@ def _reports(
     svc: IncidentService, n: int, end: datetime, months: int, rng: np.random.Generator
 ) -> pd.DataFrame:
     anchors = _anchors(svc, rng)
+    # a few places draw most complaints: heavy-tailed anchor weights
+    weights = {}
+    for kind, pts in anchors.items():
+        w = rng.pareto(1.1, len(pts)) + 0.1
+        weights[kind] = w / w.sum()
     codes = list(ITEMS)
     freq = np.array([ITEMS[c][1] for c in codes], dtype=float)
     item_idx = rng.choice(len(codes), size=n, p=freq / freq.sum())
@@ -138,16 +143,16 @@ def _reports(
             if season.size:
                 day[sel[in_season]] = rng.choice(season, size=int(in_season.sum()))
         pts = anchors[kind]
-        which = rng.integers(0, len(pts), sel.size)
+        which = rng.choice(len(pts), size=sel.size, p=weights[kind])
         scatter = rng.random(sel.size) < 0.08
-        sd = 0.0009 if kind != "rural" else 0.002
+        sd = 0.0006 if kind != "rural" else 0.0015
         lng[sel] = pts[which, 0] + rng.normal(0, sd, sel.size)
         lat[sel] = pts[which, 1] + rng.normal(0, sd * 0.9, sel.size)
         if scatter.any():
             bx = shapely.total_bounds(svc.areas.geoms)
             lng[sel[scatter]] = rng.uniform(bx[0], bx[2], scatter.sum())
             lat[sel[scatter]] = rng.uniform(bx[1], bx[3], scatter.sum())
-        wd = (pd.Timestamp(start) + pd.to_timedelta(day[sel], unit="D")).weekday
+        wd = (pd.Timestamp(start) + pd.to_timedelta(day[sel], unit="D")).day_of_week
         weekend = np.asarray(wd) >= 5
         h = rng.choice(24, size=sel.size, p=_hour_weights(profile))
         boost = WEEKEND_BOOST[profile]

@@ -179,16 +179,33 @@ class SQLiteStore:
                 raise StoreError(msg) from exc
             try:
                 yield conn
+            except sqlite3.IntegrityError:
+                self._rollback_or_drop(conn)
+                raise
+            except sqlite3.Error as exc:
+                self._rollback_or_drop(conn)
+                msg = f"SQLite store {self.path}: write failed, nothing was saved: {exc}"
+                raise StoreError(msg) from exc
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback_or_drop(conn)
                 raise
             else:
                 try:
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    conn.execute("ROLLBACK")
+                    self._rollback_or_drop(conn)
                     msg = f"SQLite store {self.path}: commit failed: {exc}"
                     raise StoreError(msg) from exc
+
+    def _rollback_or_drop(self, conn: sqlite3.Connection) -> None:
+        """Roll back; if the connection itself is gone, forget it so the next call reopens."""
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            with self._all_lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            self._local.conn = None
 
     def close(self) -> None:
         """Close every connection this store opened."""

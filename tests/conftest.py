@@ -78,3 +78,23 @@ def demo_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     load_demo_district(s, seed=0)
     s.close()
     return url
+
+
+@pytest.fixture
+def district_sqlite_url(demo_sqlite_url: str, tmp_path: Path) -> str:
+    """A private copy of the demo-district SQLite store, free to change."""
+    import shutil
+
+    src = Path(demo_sqlite_url.removeprefix("sqlite:///"))
+    dest = tmp_path / "district.sqlite"
+    shutil.copy(src, dest)
+    return f"sqlite:///{dest}"
+
+
+@pytest.fixture
+def district_store(store: Store) -> Store:
+    """A store on each backend holding the demo district (no incidents)."""
+    from patrol.areas import load_demo_district
+
+    load_demo_district(store, seed=0)
+    return store

@@ -29,7 +29,7 @@ def test_info_on_an_empty_store_prints_zero_counts(sqlite_url, capsys):
 
 
 def test_demo_then_info_prints_the_demo_district(sqlite_url, capsys):
-    assert main(["demo", "--db", sqlite_url, "--seed", "0"]) == 0
+    assert main(["demo", "--db", sqlite_url, "--seed", "0", "--incidents", "0"]) == 0
     out = capsys.readouterr().out
     assert "演示数据" in out and "not official" in out
     assert main(["info", "--db", sqlite_url]) == 0
@@ -41,9 +41,9 @@ def test_demo_then_info_prints_the_demo_district(sqlite_url, capsys):
 
 
 def test_demo_if_empty_leaves_a_loaded_store_alone(sqlite_url, capsys):
-    main(["demo", "--db", sqlite_url, "--seed", "0"])
+    main(["demo", "--db", sqlite_url, "--seed", "0", "--incidents", "0"])
     capsys.readouterr()
-    assert main(["demo", "--db", sqlite_url, "--if-empty", "--seed", "3"]) == 0
+    assert main(["demo", "--db", sqlite_url, "--if-empty", "--seed", "3", "--incidents", "0"]) == 0
     assert "nothing loaded" in capsys.readouterr().out
 
 
@@ -169,3 +169,50 @@ def test_bad_arguments_exit_with_status_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_demo_generates_incidents_and_info_counts_them_by_state(sqlite_url, capsys):
+    assert main(["demo", "--db", sqlite_url, "--incidents", "1500", "--end", "2026-11-27"]) == 0
+    assert "incidents: " in capsys.readouterr().err  # progress
+    assert main(["info", "--db", sqlite_url]) == 0
+    info = _kv(capsys.readouterr().out)
+    states = {k: int(v) for k, v in info.items() if k.startswith("state_")}
+    assert int(info["incidents"]) == sum(states.values()) > 1300
+    assert states["state_closed"] > 0 and states["state_rejected"] > 0
+
+
+def test_demo_refuses_a_bad_end_date(sqlite_url, capsys):
+    assert main(["demo", "--db", sqlite_url, "--end", "27/11/2026"]) == 2
+    assert "--end must be a date" in capsys.readouterr().err
+
+
+def test_import_incidents_prints_counts_and_writes_rejects_then_export(sqlite_url, tmp_path, capsys):
+    main(["demo", "--db", sqlite_url, "--incidents", "0"])
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "id,time,lat,lng,item,source,description\n"
+        "A1,2026-11-20 08:30,30.7552,120.7601,PARK_COMPOUND,patrol,小区乱停车\n"
+        "A2,2026-11-20 08:30,,120.7601,PARK_COMPOUND,patrol,缺坐标\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert main(["import-incidents", str(path), "--db", sqlite_url]) == 0
+    out = _kv(capsys.readouterr().out)
+    assert (out["accepted"], out["rejected"]) == ("1", "1")
+    assert "A2" in (tmp_path / "in.csv.rejects.csv").read_text(encoding="utf-8-sig")
+    assert main(["import-incidents", str(path), "--db", sqlite_url]) == 0
+    assert _kv(capsys.readouterr().out)["skipped_already_imported"] == "1"
+    assert (
+        main(["export", "--db", sqlite_url, "--format", "geojson", "--out", str(tmp_path / "o.geojson")]) == 0
+    )
+    assert _kv(capsys.readouterr().out)["incidents"] == "1"
+
+
+def test_import_of_an_unreadable_file_is_one_line_and_exit_2(sqlite_url, tmp_path, capsys):
+    main(["demo", "--db", sqlite_url, "--incidents", "0"])
+    bad = tmp_path / "x.csv"
+    bad.write_bytes(b"a,b\n1,2\n")
+    capsys.readouterr()
+    assert main(["import-incidents", str(bad), "--db", sqlite_url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give a --mapping" in err

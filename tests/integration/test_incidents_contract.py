@@ -1,0 +1,227 @@
+"""Contract suite for incidents: the same tests on SQLite and PostGIS."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from patrol.incident import Action, ConflictError, State
+from patrol.incidents import IncidentService, NewIncident, local_day
+from patrol.roles import Principal
+from store.protocol import DuplicateError, StoreError
+from store.rows import IncidentQuery, RollupQuery, state_bucket
+
+CC = Principal("指挥员", "command_center")
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+POINTS = [
+    (30.7552, 120.7601),
+    (30.7461, 120.7702),
+    (30.7204, 120.8301),
+    (30.6602, 120.8011),
+    (30.7702, 120.8602),
+]
+
+
+@pytest.fixture
+def svc(district_store) -> IncidentService:
+    clock = iter(NOW + timedelta(seconds=i) for i in range(100_000))
+    return IncidentService(district_store, clock=lambda: next(clock))
+
+
+def _report(svc: IncidentService, k: int = 0, item: str = "PARK_COMPOUND", **kw):
+    lat, lng = POINTS[k % len(POINTS)]
+    return svc.report(CC, NewIncident(item, lat, lng, kw.pop("source", "patrol"), f"事件{k}", **kw)).incident
+
+
+def _recount(store) -> list[tuple[int, str, str, str, int]]:
+    counts: Counter[tuple[int, str, str, str]] = Counter()
+    offset = 0
+    while True:
+        page = store.list_incidents(IncidentQuery(limit=1000, offset=offset))
+        for r in page:
+            counts[(r.cell, r.day, r.item_code, state_bucket(r.state))] += 1
+        if len(page) < 1000:
+            break
+        offset += 1000
+    return sorted((*k, n) for k, n in counts.items())
+
+
+def test_a_report_is_stored_with_its_number_route_and_creation_event(svc):
+    inc = _report(svc)
+    got = svc.get(CC, inc.id)
+    assert got.number.startswith("NH-20261127-") and len(got.number) == len("NH-20261127-0001")
+    assert got.state == State.DISCOVERED and got.version == 1
+    assert got.village_code and got.team_id > 0 and got.township_code == got.village_code[:9]
+    (event,) = svc.timeline(CC, inc.id)
+    assert event.action == Action.CREATE and event.actor == "指挥员" and "routing" in event.payload
+
+
+def test_numbers_are_consecutive_per_day(svc):
+    a, b = _report(svc, 0), _report(svc, 1)
+    assert int(b.number[-4:]) == int(a.number[-4:]) + 1
+    assert svc.store.allocate_numbers("X-1", 5) == 1 and svc.store.allocate_numbers("X-1", 2) == 6
+
+
+def test_transitions_are_stored_with_events_and_versions(svc):
+    inc = _report(svc)
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce", note="派单")
+    got = svc.get(CC, inc.id)
+    assert got.state == State.HANDLING and got.version == 3 and got.first_response_at is not None
+    events = svc.timeline(CC, inc.id)
+    assert [e.to_state.value for e in events] == ["discovered", "assessing", "handling"]
+    assert events[-1].note == "派单" and events[-1].payload["outcome"] == "enforce"
+
+
+def test_two_captains_assigning_the_same_incident_one_wins_the_other_is_told(svc):
+    inc = _report(svc)
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    captain = Principal("甲", "captain", township_code=inc.township_code)
+    svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce")
+    with pytest.raises(ConflictError, match="changed by someone else"):
+        svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="education")
+    assert svc.get(CC, inc.id).assessment_outcome == "enforce"
+    assert len(svc.timeline(CC, inc.id)) == 3
+
+
+def test_a_stale_write_is_refused_by_the_store_itself(svc):
+    inc = _report(svc)
+    row = svc.store.get_incident(inc.id)
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    with pytest.raises(StoreError, match="changed by someone else"):
+        svc.store.update_incident(row._replace(state="assessing", version=2), 1, [])
+
+
+def _raw_sql(store, sql: str) -> None:
+    if store.url.startswith("sqlite"):
+        store._conn().execute(sql)
+    else:
+        with psycopg.connect(store.url, autocommit=True) as conn:
+            conn.execute(sql.encode())
+
+
+@pytest.mark.parametrize("sql", ["UPDATE incident_events SET note = 'x'", "DELETE FROM incident_events"])
+def test_the_event_log_is_append_only(svc, sql):
+    _report(svc)
+    with pytest.raises(Exception, match="append-only"):
+        _raw_sql(svc.store, sql)
+
+
+def test_rollups_equal_a_direct_recount_after_a_random_mix_of_writes(svc):
+    rng = random.Random(7)
+    items = ["PARK_COMPOUND", "STREET_VENDING", "NOISE_SOCIAL", "SEWAGE"]
+    ids = [_report(svc, k, rng.choice(items)).id for k in range(30)]
+    for _ in range(80):
+        inc = svc.get(CC, rng.choice(ids))
+        options = {
+            State.DISCOVERED: [("assess", {})],
+            State.ASSESSING: [
+                ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
+                ("reject", {"reason": "非执法事项"}),
+            ],
+            State.HANDLING: [("submit", {"result": "ok"}), ("consult", {"departments": ["ga"]})],
+            State.CONSULTING: [("decide", {"decision": rng.choice(["handle", "close", "reject"])})],
+            State.VERIFYING: [("verify", {"result": rng.choice(["pass", "fail"])})],
+        }.get(inc.state, [])
+        if options:
+            action, fields = rng.choice(options)
+            svc.act(CC, inc.id, action, expected_version=inc.version, **fields)
+    assert svc.store.rollup_rows() == _recount(svc.store)
+    states = Counter(r.state for r in svc.store.list_incidents(IncidentQuery(limit=1000)))
+    assert len(states) >= 3
+    assert svc.store.state_counts() == dict(states)
+
+
+def test_heatmap_counts_come_from_rollups_filtered_by_day_item_bucket_and_township(svc):
+    a = _report(svc, 0, "PARK_COMPOUND")
+    _report(svc, 0, "PARK_COMPOUND")
+    _report(svc, 1, "STREET_VENDING")
+    day = local_day(NOW)
+    by_cell = dict(
+        svc.store.rollup_by_cell(RollupQuery(day_from=day, day_to=day, item_codes=("PARK_COMPOUND",)))
+    )
+    assert by_cell == {a.cell: 2}
+    assert svc.store.rollup_by_cell(RollupQuery(buckets=("closed",))) == []
+    other = svc.store.rollup_by_cell(RollupQuery(township_codes=("nowhere",)))
+    assert other == []
+
+
+def test_a_constraint_violation_mid_batch_leaves_nothing(svc):
+    _report(svc)
+    before = (svc.store.state_counts(), svc.store.rollup_rows())
+    row = svc.store.list_incidents(IncidentQuery(limit=1))[0]
+    fresh = row._replace(id="fresh-id", number="NH-X-0001", external_id=None)
+    clash = row._replace(number="NH-X-0002")  # same id as the stored incident
+    with pytest.raises(DuplicateError):
+        svc.store.insert_incidents([fresh, clash], [])
+    assert (svc.store.state_counts(), svc.store.rollup_rows()) == before
+    assert svc.store.get_incident("fresh-id") is None
+
+
+def test_a_connection_dropped_mid_write_leaves_nothing_and_the_store_recovers(svc, monkeypatch):
+    first = _report(svc)
+    before = (svc.store.state_counts(), svc.store.rollup_rows(), len(svc.store.events(first.id)))
+    store = svc.store
+    if store.url.startswith("sqlite"):
+        import store.sqlite as backend
+
+        def drop(_event):
+            store._conn().close()  # the connection goes away after the incident row was written
+            raise backend.sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(backend, "_event_to_db", drop)
+        with pytest.raises(StoreError, match="nothing was saved"):
+            _report(svc, 1)
+    else:
+
+        def terminate(cur, deltas):
+            cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+        monkeypatch.setattr(type(store), "_apply_rollups", staticmethod(terminate))
+        with pytest.raises(StoreError):
+            _report(svc, 1)
+    monkeypatch.undo()
+    assert (store.state_counts(), store.rollup_rows(), len(store.events(first.id))) == before
+    assert store.count_incidents(IncidentQuery()) == 1
+    _report(svc, 2)  # the store reconnects and goes on
+    assert store.count_incidents(IncidentQuery()) == 2
+
+
+def test_lists_filter_and_count(svc):
+    for k in range(6):
+        _report(
+            svc,
+            k,
+            "PARK_COMPOUND" if k % 2 else "STREET_VENDING",
+            source="hotline_12345" if k < 2 else "patrol",
+        )
+    store = svc.store
+    assert store.count_incidents(IncidentQuery()) == 6
+    assert store.count_incidents(IncidentQuery(item_codes=("PARK_COMPOUND",))) == 3
+    assert store.count_incidents(IncidentQuery(sources=("hotline_12345",))) == 2
+    assert store.count_incidents(IncidentQuery(states=("closed",))) == 0
+    assert store.count_incidents(IncidentQuery(reported_from=NOW + timedelta(days=1))) == 0
+    page = store.list_incidents(IncidentQuery(limit=4, offset=4))
+    assert len(page) == 2
+
+
+def test_external_ids_are_found_and_unique(svc):
+    inc = _report(svc, 0, external_id="EXT-1")
+    assert svc.store.existing_external_ids("330402", ["EXT-1", "EXT-2"]) == {"EXT-1"}
+    row = svc.store.get_incident(inc.id)
+    with pytest.raises(DuplicateError):
+        svc.store.insert_incidents([row._replace(id="other", number="NH-Y-1")], [])
+
+
+def test_open_incidents_near_finds_only_open_ones_of_the_item(svc):
+    inc = _report(svc, 0)
+    near = svc.store.open_incidents_near("PARK_COMPOUND", [inc.cell], NOW - timedelta(hours=1))
+    assert [r.id for r in near] == [inc.id]
+    assert svc.store.open_incidents_near("SEWAGE", [inc.cell], NOW - timedelta(hours=1)) == []
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    svc.act(CC, inc.id, "reject", expected_version=2, reason="非执法事项")
+    assert svc.store.open_incidents_near("PARK_COMPOUND", [inc.cell], NOW - timedelta(hours=1)) == []

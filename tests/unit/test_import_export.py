@@ -1,0 +1,197 @@
+"""Importing incident files (CSV, XLSX, GeoJSON, the 12345 preset) and exporting them."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from geo.crs import wgs84_to_gcj02
+from patrol.catalog import load_catalog
+from patrol.exporter import export_incidents
+from patrol.importer import IncidentImportError, import_incidents, load_mapping
+from patrol.incidents import IncidentService
+from store import open_store
+from store.rows import IncidentQuery
+
+P = (30.7552, 120.7601)
+
+
+@pytest.fixture
+def svc(district_sqlite_url):
+    store = open_store(district_sqlite_url)
+    yield IncidentService(store, clock=lambda: datetime(2026, 11, 27, tzinfo=UTC))
+    store.close()
+
+
+def _csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8") -> Path:
+    with path.open("w", encoding=encoding, newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+GOOD = {"id": "A1", "time": "2026-11-20 08:30", "lat": str(P[0]), "lng": str(P[1]), "item": "PARK_COMPOUND",
+        "source": "patrol", "description": "小区乱停车"}  # fmt: skip
+
+
+def test_a_csv_imports_good_rows_and_rejects_each_bad_one_with_its_line_and_reason(svc, tmp_path):
+    rows = [
+        GOOD,
+        {**GOOD, "id": "A2", "lat": ""},
+        {**GOOD, "id": "A3", "lat": "abc"},
+        {**GOOD, "id": "A4", "lat": "31.9", "lng": "121.9"},
+        {**GOOD, "id": "A5", "item": "外星人入侵"},
+        {**GOOD, "id": "A6", "time": "昨天下午"},
+        {**GOOD, "id": "A1"},
+        {**GOOD, "id": "A7", "lat": "95"},
+        {**GOOD, "id": "A8", "item": "小区乱停车", "source": "12345"},
+    ]
+    report = import_incidents(svc, _csv(tmp_path / "in.csv", rows))
+    assert report.accepted == 2
+    assert [(line, why) for line, why, _ in report.rejected] == [
+        (3, "missing or non-numeric coordinates"),
+        (4, "missing or non-numeric coordinates"),
+        (5, "outside the district"),
+        (6, "unknown item"),
+        (7, "unparseable time"),
+        (8, "duplicate external id in this file"),
+        (9, "coordinates out of range"),
+    ]
+    report.write_rejects(tmp_path / "rejects.csv")
+    back = list(csv.DictReader((tmp_path / "rejects.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert back[0]["line"] == "3" and back[0]["id"] == "A2"
+    hotline = svc.store.list_incidents(IncidentQuery(sources=("hotline_12345",)))
+    assert len(hotline) == 1 and hotline[0].response_minutes == 15
+
+
+def test_reimporting_the_same_file_adds_nothing(svc, tmp_path):
+    path = _csv(tmp_path / "in.csv", [GOOD, {**GOOD, "id": "B2"}])
+    first = import_incidents(svc, path)
+    second = import_incidents(svc, path)
+    assert (first.accepted, second.accepted, second.skipped_existing) == (2, 0, 2)
+    assert svc.store.count_incidents(IncidentQuery()) == 2
+
+
+def test_rows_without_an_id_are_still_imported_only_once(svc, tmp_path):
+    rows = [{k: v for k, v in GOOD.items() if k != "id"}]
+    path = _csv(tmp_path / "noid.csv", rows)
+    assert import_incidents(svc, path).accepted == 1
+    assert import_incidents(svc, path).accepted == 0
+
+
+def test_the_12345_preset_reads_a_gbk_export_with_gcj02_coordinates(svc, tmp_path):
+    g_lat, g_lng = wgs84_to_gcj02(*P)
+    row = {"工单编号": "GD2026112000001", "受理时间": "2026/11/20 09:15:00", "经度": f"{float(g_lng):.6f}",
+           "纬度": f"{float(g_lat):.6f}", "诉求分类": "油烟扰民", "诉求内容": "楼下饭店油烟很大", "来电人": "王女士",
+           "联系电话": "13800000000"}  # fmt: skip
+    path = _csv(tmp_path / "12345.csv", [row], encoding="gbk")
+    report = import_incidents(svc, path, mapping=load_mapping("hotline12345"))
+    assert report.accepted == 1, report.rejected
+    (inc,) = svc.store.list_incidents(IncidentQuery())
+    assert (
+        inc.item_code == "CATERING_FUMES"
+        and inc.source == "hotline_12345"
+        and inc.external_id == "GD2026112000001"
+    )
+    assert inc.lat == pytest.approx(P[0], abs=1e-6) and inc.reporter_phone == "13800000000"
+    assert inc.reported_at == datetime(2026, 11, 20, 1, 15, tzinfo=UTC)  # 09:15 Beijing time
+
+
+def test_an_xlsx_file_imports(svc, tmp_path):
+    path = tmp_path / "in.xlsx"
+    pd.DataFrame([GOOD, {**GOOD, "id": "X2"}]).to_excel(path, index=False)
+    assert import_incidents(svc, path).accepted == 2
+
+
+def test_a_geojson_file_imports_point_geometries(svc, tmp_path):
+    gdf = gpd.GeoDataFrame(
+        [{k: v for k, v in GOOD.items() if k not in ("lat", "lng")}],
+        geometry=gpd.points_from_xy([P[1]], [P[0]]),
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "in.geojson"
+    gdf.to_file(path)
+    assert import_incidents(svc, path).accepted == 1
+
+
+def test_a_mapping_file_names_columns_and_maps_foreign_labels(svc, tmp_path):
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\nid = "编号"\ntime = "时间"\nlat = "y"\nlng = "x"\nitem = "类别"\n'
+                       '[items]\n"乱停" = "PARK_COMPOUND"\n', encoding="utf-8")  # fmt: skip
+    path = _csv(
+        tmp_path / "m.csv",
+        [{"编号": "M1", "时间": "2026-11-20T10:00:00+08:00", "y": str(P[0]), "x": str(P[1]), "类别": "乱停"}],
+    )
+    assert import_incidents(svc, path, mapping=load_mapping(mapping)).accepted == 1
+
+
+def test_a_file_without_the_needed_columns_is_refused_in_one_line(svc, tmp_path):
+    path = _csv(tmp_path / "bad.csv", [{"a": "1", "b": "2"}])
+    with pytest.raises(IncidentImportError, match=r"not in the file .* give a --mapping"):
+        import_incidents(svc, path)
+
+
+def test_an_unknown_mapping_names_the_presets():
+    with pytest.raises(IncidentImportError, match="hotline12345"):
+        load_mapping("no-such-mapping")
+
+
+def test_formula_injection_is_neutralised_in_exports_and_rejects(svc, tmp_path):
+    path = _csv(
+        tmp_path / "f.csv",
+        [{**GOOD, "description": '=HYPERLINK("http://x","点我")'}, {**GOOD, "id": "F2", "item": "=1+1"}],
+    )
+    report = import_incidents(svc, path)
+    report.write_rejects(tmp_path / "rej.csv")
+    assert "'=1+1" in (tmp_path / "rej.csv").read_text(encoding="utf-8-sig")
+    export_incidents(svc.store, load_catalog(), tmp_path / "out.csv", "csv")
+    assert "'=HYPERLINK" in (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
+
+
+@pytest.fixture
+def filled(svc, tmp_path):
+    import_incidents(svc, _csv(tmp_path / "in.csv", [GOOD, {**GOOD, "id": "E2", "item": "SEWAGE"}]))
+    return svc
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "gpkg"])
+def test_exports_round_trip_every_incident(filled, tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    assert export_incidents(filled.store, load_catalog(), out, fmt) == 2
+    frame = pd.read_csv(out) if fmt == "csv" else gpd.read_file(out)
+    assert sorted(frame["external_id"]) == ["A1", "E2"]
+    if fmt != "csv":
+        assert frame.geometry.iloc[0].x == pytest.approx(P[1])
+
+
+def test_the_open311_export_maps_states_to_open_and_closed_with_notes(filled, tmp_path):
+    inc = filled.store.list_incidents(IncidentQuery())[0]
+    from patrol.roles import Principal
+
+    cc = Principal("指挥员", "command_center")
+    filled.act(cc, inc.id, "assess", expected_version=1)
+    filled.act(cc, inc.id, "reject", expected_version=2, reason="非执法事项")
+    out = tmp_path / "requests.json"
+    export_incidents(filled.store, load_catalog(), out, "open311")
+    reqs = {r["service_request_id"]: r for r in json.loads(out.read_text(encoding="utf-8"))}
+    assert reqs[inc.number]["status"] == "closed" and "rejected" in reqs[inc.number]["status_notes"]
+    other = next(r for k, r in reqs.items() if k != inc.number)
+    assert other["status"] == "open"
+    for key in (
+        "service_request_id",
+        "status",
+        "service_name",
+        "service_code",
+        "requested_datetime",
+        "lat",
+        "long",
+        "agency_responsible",
+    ):
+        assert key in other

@@ -1,0 +1,197 @@
+"""Incident services on the embedded store: routing, duplicates, repeats, role scoping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo.crs import wgs84_to_gcj02
+from patrol.incident import State
+from patrol.incidents import IncidentService, NewIncident
+from patrol.permissions import AccessDeniedError
+from patrol.roles import Principal
+from patrol.routing import OutsideDistrictError
+from store import open_store
+from store.rows import IncidentQuery
+
+CC = Principal("指挥员", "command_center")
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+P = (30.7552, 120.7601)  # in a street (commercial_service class)
+
+
+@pytest.fixture
+def svc(district_sqlite_url):
+    store = open_store(district_sqlite_url)
+    clock = {"now": NOW}
+    service = IncidentService(store, clock=lambda: clock["now"])
+    service.test_clock = clock  # type: ignore[attr-defined]
+    yield service
+    store.close()
+
+
+def _offset(lat: float, lng: float, north_m: float, east_m: float) -> tuple[float, float]:
+    return lat + north_m / 110_900, lng + east_m / (111_320 * np.cos(np.radians(lat)))
+
+
+def report(svc, item="PARK_COMPOUND", at=None, point=P, **kw):
+    return svc.report(
+        CC,
+        NewIncident(item, point[0], point[1], kw.pop("source", "patrol"), "d", reported_at=at or NOW, **kw),
+    )
+
+
+def test_routing_keeps_empowered_items_and_refers_professional_ones(svc):
+    kept = report(svc, "PARK_COMPOUND").incident
+    assert kept.handler == "township" and "乡镇承接" in kept.routing_reason
+    referred = report(svc, "FOOD_SAFETY").incident
+    assert referred.handler == "department" and referred.department == "scjg"
+    assert "专业事项，移交市场监管" in referred.routing_reason
+
+
+def test_an_item_not_empowered_to_the_townships_class_is_referred(svc):
+    # straw burning is empowered to agriculture_rural townships only; P lies in a commercial street
+    inc = report(svc, "STRAW_BURNING").incident
+    assert inc.handler == "department" and inc.department == "ny"
+    assert "未向商业服务业类乡镇赋权" in inc.routing_reason
+
+
+def test_the_team_is_the_one_of_the_village_the_point_lies_in(svc):
+    inc = report(svc).incident
+    idx = svc.areas.assigner.assign([P[0]], [P[1]]).village[0]
+    assert inc.village_code == svc.areas.village_codes[idx]
+    assert svc.teams[inc.team_id].village_code == inc.village_code
+
+
+def test_a_point_outside_the_district_is_refused(svc):
+    with pytest.raises(OutsideDistrictError, match="outside the district"):
+        report(svc, point=(31.5, 121.5))
+
+
+def test_gcj02_input_is_converted_to_wgs84_before_routing(svc):
+    g_lat, g_lng = wgs84_to_gcj02(*P)
+    inc = svc.report(CC, NewIncident("CLUTTER", float(g_lat), float(g_lng), crs="gcj02")).incident
+    assert inc.lat == pytest.approx(P[0], abs=1e-7) and inc.lng == pytest.approx(P[1], abs=1e-7)
+
+
+def test_an_unknown_item_is_refused(svc):
+    with pytest.raises(ValueError, match="unknown enforcement item 'NOPE'"):
+        report(svc, "NOPE")
+
+
+def test_hotline_and_petition_reports_get_a_fifteen_minute_response_target(svc):
+    assert report(svc, source="hotline_12345").incident.response_minutes == 15
+    assert report(svc, source="petition").incident.response_minutes == 15
+    assert report(svc, "ILLEGAL_BUILD", source="patrol").incident.response_minutes == 60
+
+
+def test_the_due_time_follows_the_items_handling_days(svc):
+    inc = report(svc, "ILLEGAL_BUILD").incident
+    assert inc.due_at - inc.reported_at == timedelta(days=15)
+
+
+@pytest.mark.parametrize(
+    ("north_m", "hours", "item", "flagged"),
+    [(30, 10, "PARK_COMPOUND", True), (45, 71, "PARK_COMPOUND", True), (60, 10, "PARK_COMPOUND", False),
+     (30, 73, "PARK_COMPOUND", False), (30, 10, "CLUTTER", False)],
+)  # fmt: skip
+def test_a_same_item_report_within_50_m_and_72_h_of_an_open_one_is_a_suspected_duplicate(
+    svc, north_m, hours, item, flagged
+):
+    first = report(svc, "PARK_COMPOUND", at=NOW).incident
+    later = report(svc, item, at=NOW + timedelta(hours=hours), point=_offset(*P, north_m, 0)).incident
+    assert (later.suspected_duplicate_of == first.id) is flagged
+
+
+def test_a_closed_incident_does_not_attract_duplicates(svc):
+    first = report(svc).incident
+    svc.act(CC, first.id, "assess", expected_version=1)
+    svc.act(CC, first.id, "reject", expected_version=2, reason="非执法事项")
+    assert report(svc, point=_offset(*P, 10, 0)).incident.suspected_duplicate_of is None
+
+
+def test_the_duplicate_radius_and_window_are_configurable(district_sqlite_url):
+    store = open_store(district_sqlite_url)
+    svc = IncidentService(store, clock=lambda: NOW, duplicate_radius_m=100, duplicate_window_h=24)
+    first = report(svc).incident
+    assert report(svc, point=_offset(*P, 90, 0)).incident.suspected_duplicate_of == first.id
+    assert report(svc, at=NOW + timedelta(hours=25)).incident.suspected_duplicate_of is None
+    store.close()
+
+
+def test_a_complaint_about_a_closed_case_is_a_new_incident_linked_as_a_repeat(svc):
+    inc = report(svc).incident
+    for action, fields in [("assess", {}), ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
+                           ("submit", {"result": "ok"}), ("verify", {"result": "pass"})]:  # fmt: skip
+        inc = svc.act(CC, inc.id, action, expected_version=inc.version, **fields)
+    repeat = svc.report_repeat(CC, inc.id, NewIncident("PARK_COMPOUND", *P)).incident
+    assert repeat.repeat_of == inc.id and repeat.id != inc.id
+    assert svc.timeline(CC, repeat.id)[0].payload["repeat_of"] == inc.id
+
+
+def test_a_repeat_of_an_open_case_is_refused(svc):
+    inc = report(svc).incident
+    with pytest.raises(ValueError, match="not closed"):
+        svc.report_repeat(CC, inc.id, NewIncident("PARK_COMPOUND", *P))
+
+
+def test_a_captain_cannot_see_or_change_another_townships_incident(svc):
+    inc = report(svc).incident
+    other = next(c for c in svc.areas.townships if c != inc.township_code)
+    intruder = Principal("乙", "captain", township_code=other)
+    with pytest.raises(AccessDeniedError):
+        svc.get(intruder, inc.id)
+    with pytest.raises(AccessDeniedError):
+        svc.act(intruder, inc.id, "assess", expected_version=1)
+    assert svc.list_incidents(intruder, IncidentQuery()) == []
+    with pytest.raises(AccessDeniedError):
+        svc.list_incidents(intruder, IncidentQuery(township_codes=(inc.township_code,)))
+    assert svc.get(CC, inc.id).state == State.DISCOVERED
+
+
+def test_a_captain_cannot_dispatch_to_a_team_of_another_township(svc):
+    inc = report(svc).incident
+    captain = Principal("甲", "captain", township_code=inc.township_code)
+    svc.act(captain, inc.id, "assess", expected_version=1)
+    foreign = next(t for t in svc.teams.values() if not t.village_code.startswith(inc.township_code))
+    with pytest.raises(AccessDeniedError, match="may not assign"):
+        svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=foreign.id, outcome="enforce")
+
+
+def test_an_inspector_sees_only_their_team_and_may_not_dispatch(svc):
+    inc = report(svc).incident
+    mine = Principal("网格员", "inspector", team_id=inc.team_id)
+    other = Principal("网格员", "inspector", team_id=inc.team_id + 1)
+    assert [i.id for i in svc.list_incidents(mine, IncidentQuery())] == [inc.id]
+    assert svc.list_incidents(other, IncidentQuery()) == []
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    with pytest.raises(AccessDeniedError, match="may not dispatch"):
+        svc.act(mine, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce")
+
+
+def test_a_planner_may_read_but_not_act(svc):
+    inc = report(svc).incident
+    planner = Principal("规划", "planner")
+    assert svc.get(planner, inc.id).id == inc.id
+    with pytest.raises(AccessDeniedError):
+        svc.act(planner, inc.id, "assess", expected_version=1)
+
+
+def test_bulk_creation_routes_numbers_and_flags_duplicates_within_the_batch(svc):
+    near = _offset(*P, 20, 0)
+    frame = pd.DataFrame({
+        "item_code": ["PARK_COMPOUND", "PARK_COMPOUND", "SEWAGE", "CLUTTER"],
+        "lat": [P[0], near[0], P[0], 31.9], "lng": [P[1], near[1], P[1], 121.9],
+        "source": ["patrol", "citizen", "camera", "patrol"],
+        "reported_at": pd.to_datetime([NOW, NOW + timedelta(hours=1), NOW, NOW], utc=True),
+    })  # fmt: skip
+    result = svc.create_many(frame, actor="导入", role="admin")
+    assert result.created == 3 and result.rejected == [(3, "outside the district")]
+    assert result.duplicates_flagged == 1
+    rows = svc.store.list_incidents(IncidentQuery(newest_first=False))
+    first, second = (r for r in rows if r.item_code == "PARK_COMPOUND")
+    assert second.suspected_duplicate_of == first.id
+    assert len({r.number for r in rows}) == 3
+    assert all(len(svc.store.events(r.id)) == 1 for r in rows)

@@ -22,7 +22,7 @@ import shapely
 
 from patrol.incident import Action, Incident, Source
 from patrol.incidents import IncidentService, event_to_row, to_row
-from store.rows import EventRow, IncidentRow
+from store.rows import EventRow, IncidentBatch, IncidentRow
 
 SOURCES = (
     (Source.PATROL, 0.38),
@@ -338,13 +338,13 @@ def generate_demo_incidents(
         rows.append(to_row(inc, last_at))
         events.extend(event_to_row(e, inc.district_code) for e in inc.pending)
         if len(rows) >= BATCH:
-            svc.store.insert_incidents(rows, events)
+            svc.store.insert_incidents(IncidentBatch.from_rows(rows, events))
             created += len(rows)
             rows, events = [], []
             if progress:
                 progress(created, total)
     if rows:
-        svc.store.insert_incidents(rows, events)
+        svc.store.insert_incidents(IncidentBatch.from_rows(rows, events))
         created += len(rows)
         if progress:
             progress(created, total)

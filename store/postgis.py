@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import psycopg
 from psycopg_pool import ConnectionPool
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
+    DATETIME_COLUMNS,
     EVENT_COLUMNS,
     FINAL_BUCKETS,
     INCIDENT_COLUMNS,
     DistrictRow,
     EventRow,
+    IncidentBatch,
     IncidentQuery,
     IncidentRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
     VillageRow,
-    rollup_deltas,
+    datetime_column,
     state_bucket,
 )
 
@@ -85,7 +88,6 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (district_code, id)
         );
         CREATE INDEX incidents_id ON incidents(id);
-        CREATE UNIQUE INDEX incidents_number ON incidents(district_code, number);
         CREATE UNIQUE INDEX incidents_external ON incidents(district_code, external_id)
             WHERE external_id IS NOT NULL;
         CREATE INDEX incidents_state_township ON incidents(state, township_code);
@@ -292,18 +294,21 @@ class PostGISStore:
         return {"townships": row[0], "villages": row[1], "teams": row[2], "cells": row[3]}
 
     # -- incidents ---------------------------------------------------------------------
-    def allocate_numbers(self, key: str, n: int) -> int:
-        """Reserve ``n`` consecutive incident numbers under ``key``; return the first."""
+    def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve consecutive incident numbers per key in one transaction; return each first."""
+        firsts: dict[str, int] = {}
         with self._tx() as conn:
-            row = conn.execute(
-                "INSERT INTO number_seq (key, last) VALUES (%s, %s)"
-                " ON CONFLICT (key) DO UPDATE SET last = number_seq.last + excluded.last RETURNING last",
-                (key, n),
-            ).fetchone()
-        assert row is not None
-        return int(row[0]) - n + 1
+            for key, n in counts.items():
+                row = conn.execute(
+                    "INSERT INTO number_seq (key, last) VALUES (%s, %s)"
+                    " ON CONFLICT (key) DO UPDATE SET last = number_seq.last + excluded.last RETURNING last",
+                    (key, n),
+                ).fetchone()
+                assert row is not None
+                firsts[key] = int(row[0]) - n + 1
+        return firsts
 
-    def insert_incidents(self, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> None:
+    def insert_incidents(self, batch: IncidentBatch) -> None:
         """Insert new incidents with their events and rollups (COPY), all or nothing.
 
         Raises
@@ -311,20 +316,19 @@ class PostGISStore:
         DuplicateError
             If an id, number or external id already exists (nothing is written).
         """
-        if not rows and not events:
+        if batch.n_incidents == 0 and batch.n_events == 0:
             return
-        deltas = rollup_deltas(
-            (r.cell, r.day, r.item_code, state_bucket(r.state), r.district_code, r.township_code, 1)
-            for r in rows
-        )
+        deltas = batch.rollup_deltas()
         try:
             with self._tx() as conn, conn.cursor() as cur:
                 with cur.copy(_COPY_INCIDENTS) as copy:
-                    for r in rows:
-                        copy.write_row(r)
+                    for row in zip(
+                        *(_pg_column(batch, "incidents", c) for c in INCIDENT_COLUMNS), strict=True
+                    ):
+                        copy.write_row(row)
                 with cur.copy(_COPY_EVENTS) as copy:
-                    for e in events:
-                        copy.write_row(e)
+                    for row in zip(*(_pg_column(batch, "events", c) for c in EVENT_COLUMNS), strict=True):
+                        copy.write_row(row)
                 self._apply_rollups(cur, deltas)
         except psycopg.errors.IntegrityError as exc:
             msg = f"incident already exists or violates a constraint: {str(exc).splitlines()[0]}"
@@ -476,6 +480,20 @@ _UPSERT_ROLLUP = (
     " ON CONFLICT (district_code, cell, day, item_code, bucket)"
     " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
 )
+
+
+def _pg_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
+    values = batch.column(table, name)
+    if name in DATETIME_COLUMNS:
+        arr = datetime_column(values)
+        text: list[Any] = np.datetime_as_string(arr, unit="us", timezone="UTC").tolist()
+        nat = np.isnat(arr)
+        if nat.any():
+            text = [None if n else v for v, n in zip(text, nat.tolist(), strict=True)]
+        return text
+    if isinstance(values, np.ndarray | pd.Series):
+        return values.tolist()
+    return values
 
 
 def _any(column: str, values: Sequence[Any] | None, clauses: list[str], params: list[Any]) -> None:

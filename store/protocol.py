@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -12,6 +12,7 @@ import numpy.typing as npt
 from store.rows import (
     DistrictRow,
     EventRow,
+    IncidentBatch,
     IncidentQuery,
     IncidentRow,
     RollupQuery,
@@ -86,11 +87,11 @@ class Store(Protocol):
         """Counts of townships, villages, teams and cells."""
         ...
 
-    def allocate_numbers(self, key: str, n: int) -> int:
-        """Reserve ``n`` consecutive incident numbers under ``key``; return the first."""
+    def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve consecutive incident numbers per key in one transaction; return each first."""
         ...
 
-    def insert_incidents(self, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> None:
+    def insert_incidents(self, batch: IncidentBatch) -> None:
         """Insert new incidents, their events and rollups in one transaction (DuplicateError)."""
         ...
 

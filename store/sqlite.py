@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
@@ -22,14 +23,17 @@ from store.rows import (
     INCIDENT_COLUMNS,
     DistrictRow,
     EventRow,
+    IncidentBatch,
     IncidentQuery,
     IncidentRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
     VillageRow,
-    rollup_deltas,
+    datetime_column,
+    datetime_to_us,
     state_bucket,
+    us_to_datetime,
 )
 
 _STATES_SQL = (
@@ -79,16 +83,16 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 village_code TEXT NOT NULL, township_code TEXT NOT NULL, team_id INTEGER NOT NULL,
                 handler TEXT NOT NULL, department TEXT NOT NULL, routing_reason TEXT NOT NULL,
                 description TEXT NOT NULL, reporter_name TEXT NOT NULL, reporter_phone TEXT NOT NULL,
-                reported_at TEXT NOT NULL, day TEXT NOT NULL, due_at TEXT NOT NULL,
+                reported_at INTEGER NOT NULL, day TEXT NOT NULL, due_at INTEGER NOT NULL,
                 response_minutes INTEGER NOT NULL,
                 state TEXT NOT NULL CHECK (state IN ({_STATES_SQL})),
-                version INTEGER NOT NULL, first_response_at TEXT, closed_at TEXT,
+                version INTEGER NOT NULL, first_response_at INTEGER, closed_at INTEGER,
                 rework_count INTEGER NOT NULL, deferral_count INTEGER NOT NULL,
                 assessment_outcome TEXT, consult_departments TEXT NOT NULL,
                 duplicate_of TEXT, repeat_of TEXT, suspected_duplicate_of TEXT, patrol_task_id TEXT,
-                last_seq INTEGER NOT NULL, updated_at TEXT NOT NULL
+                last_seq INTEGER NOT NULL, updated_at INTEGER NOT NULL
             )""",
-            "CREATE UNIQUE INDEX incidents_number ON incidents(district_code, number)",
+            # the id is the human number, so the primary key already makes numbers unique
             "CREATE UNIQUE INDEX incidents_external ON incidents(district_code, external_id)"
             " WHERE external_id IS NOT NULL",
             "CREATE INDEX incidents_state_township ON incidents(state, township_code)",
@@ -97,7 +101,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             """CREATE TABLE incident_events (
                 incident_id TEXT NOT NULL, seq INTEGER NOT NULL, district_code TEXT NOT NULL,
                 action TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL, actor TEXT NOT NULL,
-                role TEXT NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL, payload TEXT NOT NULL,
+                role TEXT NOT NULL, at INTEGER NOT NULL, note TEXT NOT NULL, payload TEXT NOT NULL,
                 PRIMARY KEY (incident_id, seq)
             ) WITHOUT ROWID""",
             """CREATE TRIGGER incident_events_append_only_update BEFORE UPDATE ON incident_events
@@ -160,6 +164,8 @@ class SQLiteStore:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA cache_size=-524288")  # 512 MiB of page cache (bulk imports)
+                conn.execute("PRAGMA temp_store=MEMORY")
             except (sqlite3.Error, OSError) as exc:
                 msg = f"cannot open SQLite store {self.path}: {exc}"
                 raise StoreError(msg) from exc
@@ -351,17 +357,20 @@ class SQLiteStore:
         }
 
     # -- incidents ---------------------------------------------------------------------
-    def allocate_numbers(self, key: str, n: int) -> int:
-        """Reserve ``n`` consecutive incident numbers under ``key``; return the first."""
+    def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve consecutive incident numbers per key in one transaction; return each first."""
+        firsts: dict[str, int] = {}
         with self._write() as conn:
-            row = conn.execute(
-                "INSERT INTO number_seq (key, last) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET last = last + excluded.last RETURNING last",
-                (key, n),
-            ).fetchone()
-        return int(row[0]) - n + 1
+            for key, n in counts.items():
+                row = conn.execute(
+                    "INSERT INTO number_seq (key, last) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET last = last + excluded.last RETURNING last",
+                    (key, n),
+                ).fetchone()
+                firsts[key] = int(row[0]) - n + 1
+        return firsts
 
-    def insert_incidents(self, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> None:
+    def insert_incidents(self, batch: IncidentBatch) -> None:
         """Insert new incidents with their events and rollups, all or nothing.
 
         Raises
@@ -369,17 +378,32 @@ class SQLiteStore:
         DuplicateError
             If an id, number or external id already exists (nothing is written).
         """
-        if not rows and not events:
+        if batch.n_incidents == 0 and batch.n_events == 0:
             return
-        deltas = rollup_deltas(
-            (r.cell, r.day, r.item_code, state_bucket(r.state), r.district_code, r.township_code, 1)
-            for r in rows
-        )
+        incidents = zip(*(_db_column(batch, "incidents", c) for c in INCIDENT_COLUMNS), strict=True)
         try:
             with self._write() as conn:
-                conn.executemany(_INSERT_INCIDENT, [_to_db(r) for r in rows])
-                conn.executemany(_INSERT_EVENT, [_event_to_db(e) for e in events])
-                conn.executemany(_UPSERT_ROLLUP, deltas)
+                last = conn.execute("SELECT coalesce(max(rowid), 0) FROM incidents").fetchone()[0]
+                conn.executemany(_INSERT_INCIDENT, incidents)
+                if batch.creation_event is not None:
+                    ce = batch.creation_event
+                    conn.execute(
+                        _INSERT_CREATION_EVENTS,
+                        (
+                            ce["action"],
+                            ce["actor"],
+                            ce["role"],
+                            _dt_any(ce["at"]),
+                            ce["note"],
+                            ce["payload"],
+                            last,
+                        ),
+                    )
+                else:
+                    events = zip(*(_db_column(batch, "events", c) for c in EVENT_COLUMNS), strict=True)
+                    conn.executemany(_INSERT_EVENT, events)
+                # the rollups of the new rows, counted by the database itself
+                conn.execute(_ROLLUP_NEW_ROWS, (last,))
         except sqlite3.IntegrityError as exc:
             msg = f"incident already exists or violates a constraint: {exc}"
             raise DuplicateError(msg) from exc
@@ -510,15 +534,43 @@ _UPSERT_ROLLUP = (
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (cell, day, item_code, bucket) DO UPDATE SET n = n + excluded.n"
 )
+_BUCKET_SQL = "CASE WHEN state IN ('closed', 'rejected', 'merged') THEN state ELSE 'open' END"
+_INSERT_CREATION_EVENTS = (
+    f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
+    " SELECT id, 1, district_code, ?, NULL, state, ?, ?, ?, ?, ? FROM incidents WHERE rowid > ?"
+)
+_ROLLUP_NEW_ROWS = (
+    "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
+    f" SELECT cell, day, item_code, {_BUCKET_SQL}, max(district_code), max(township_code), count(*)"
+    " FROM incidents WHERE rowid > ? GROUP BY cell, day, item_code, 4"
+    " ON CONFLICT (cell, day, item_code, bucket) DO UPDATE SET n = n + excluded.n"
+)
 _DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
 _EVENT_AT = EVENT_COLUMNS.index("at")
 
 
-def _dt(value: datetime) -> str:
-    if value.tzinfo is None:
-        msg = f"naive datetime {value!r}: times must carry a timezone"
-        raise ValueError(msg)
-    return value.astimezone(UTC).isoformat()
+def _dt(value: datetime) -> int:
+    return datetime_to_us(value)
+
+
+def _dt_any(value: Any) -> int:
+    """A datetime or a numpy datetime64 as microseconds since the epoch."""
+    if isinstance(value, np.datetime64):
+        return int(value.astype("datetime64[us]").astype(np.int64))
+    return _dt(value)
+
+
+def _db_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
+    values = batch.column(table, name)
+    if name in DATETIME_COLUMNS:
+        arr = datetime_column(values)
+        ints: list[Any] = arr.astype(np.int64).tolist()
+        if np.isnat(arr).any():
+            ints = [None if nat else v for v, nat in zip(ints, np.isnat(arr).tolist(), strict=True)]
+        return ints
+    if isinstance(values, np.ndarray | pd.Series):
+        return values.tolist()
+    return values
 
 
 def _to_db(row: IncidentRow) -> tuple[Any, ...]:
@@ -532,8 +584,7 @@ def _to_db(row: IncidentRow) -> tuple[Any, ...]:
 def _from_db(row: Sequence[Any]) -> IncidentRow:
     values = list(row)
     for i in _DT_INDEXES:
-        if values[i] is not None:
-            values[i] = datetime.fromisoformat(values[i])
+        values[i] = us_to_datetime(values[i])
     return IncidentRow(*values)
 
 
@@ -545,7 +596,7 @@ def _event_to_db(event: EventRow) -> tuple[Any, ...]:
 
 def _event_from_db(row: Sequence[Any]) -> EventRow:
     values = list(row)
-    values[_EVENT_AT] = datetime.fromisoformat(values[_EVENT_AT])
+    values[_EVENT_AT] = us_to_datetime(values[_EVENT_AT])
     return EventRow(*values)
 
 

@@ -13,7 +13,7 @@ from patrol.incident import Action, ConflictError, State
 from patrol.incidents import IncidentService, NewIncident, local_day
 from patrol.roles import Principal
 from store.protocol import DuplicateError, StoreError
-from store.rows import IncidentQuery, RollupQuery, state_bucket
+from store.rows import IncidentBatch, IncidentQuery, RollupQuery, state_bucket
 
 CC = Principal("指挥员", "command_center")
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -63,7 +63,8 @@ def test_a_report_is_stored_with_its_number_route_and_creation_event(svc):
 def test_numbers_are_consecutive_per_day(svc):
     a, b = _report(svc, 0), _report(svc, 1)
     assert int(b.number[-4:]) == int(a.number[-4:]) + 1
-    assert svc.store.allocate_numbers("X-1", 5) == 1 and svc.store.allocate_numbers("X-1", 2) == 6
+    assert svc.store.allocate_numbers({"X-1": 5, "X-2": 1}) == {"X-1": 1, "X-2": 1}
+    assert svc.store.allocate_numbers({"X-1": 2}) == {"X-1": 6}
 
 
 def test_transitions_are_stored_with_events_and_versions(svc):
@@ -157,7 +158,7 @@ def test_a_constraint_violation_mid_batch_leaves_nothing(svc):
     fresh = row._replace(id="fresh-id", number="NH-X-0001", external_id=None)
     clash = row._replace(number="NH-X-0002")  # same id as the stored incident
     with pytest.raises(DuplicateError):
-        svc.store.insert_incidents([fresh, clash], [])
+        svc.store.insert_incidents(IncidentBatch.from_rows([fresh, clash], []))
     assert (svc.store.state_counts(), svc.store.rollup_rows()) == before
     assert svc.store.get_incident("fresh-id") is None
 
@@ -169,11 +170,15 @@ def test_a_connection_dropped_mid_write_leaves_nothing_and_the_store_recovers(sv
     if store.url.startswith("sqlite"):
         import store.sqlite as backend
 
-        def drop(_event):
-            store._conn().close()  # the connection goes away after the incident row was written
-            raise backend.sqlite3.OperationalError("disk I/O error")
+        real = backend._db_column
 
-        monkeypatch.setattr(backend, "_event_to_db", drop)
+        def drop(batch, table, name):
+            if table == "events":  # reached after the incident row was written
+                store._conn().close()
+                raise backend.sqlite3.OperationalError("disk I/O error")
+            return real(batch, table, name)
+
+        monkeypatch.setattr(backend, "_db_column", drop)
         with pytest.raises(StoreError, match="nothing was saved"):
             _report(svc, 1)
     else:
@@ -214,7 +219,7 @@ def test_external_ids_are_found_and_unique(svc):
     assert svc.store.existing_external_ids("330402", ["EXT-1", "EXT-2"]) == {"EXT-1"}
     row = svc.store.get_incident(inc.id)
     with pytest.raises(DuplicateError):
-        svc.store.insert_incidents([row._replace(id="other", number="NH-Y-1")], [])
+        svc.store.insert_incidents(IncidentBatch.from_rows([row._replace(id="other", number="NH-Y-1")], []))
 
 
 def test_open_incidents_near_finds_only_open_ones_of_the_item(svc):
@@ -225,3 +230,27 @@ def test_open_incidents_near_finds_only_open_ones_of_the_item(svc):
     svc.act(CC, inc.id, "assess", expected_version=1)
     svc.act(CC, inc.id, "reject", expected_version=2, reason="非执法事项")
     assert svc.store.open_incidents_near("PARK_COMPOUND", [inc.cell], NOW - timedelta(hours=1)) == []
+
+
+def test_a_bulk_import_writes_creation_events_and_rollups_equal_to_a_recount(svc):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame({
+        "item_code": rng.choice(["PARK_COMPOUND", "SEWAGE", "CLUTTER"], n),
+        "lat": 30.75 + rng.normal(0, 0.01, n), "lng": 120.78 + rng.normal(0, 0.01, n),
+        "source": "hotline_12345",
+        "reported_at": pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 86400, n), unit="s"),
+    })  # fmt: skip
+    _report(svc, 0)
+    result = svc.create_many(frame, actor="导入员", role="admin")
+    assert result.created + len(result.rejected) == n and result.created > 300
+    assert svc.store.rollup_rows() == _recount(svc.store)
+    rows = svc.store.list_incidents(IncidentQuery(limit=1000, newest_first=False))
+    bulk = [r for r in rows if r.source == "hotline_12345"]
+    assert [r.reported_at for r in bulk] == sorted(r.reported_at for r in bulk)
+    events = svc.store.events(bulk[0].id)
+    assert [(e.seq, e.action, e.to_state, e.actor) for e in events] == [(1, "create", "discovered", "导入员")]
+    assert all(r.response_minutes == 15 for r in bulk)

@@ -1,0 +1,159 @@
+"""Import speed: incidents/s for 100k and 1M rows on SQLite and PostGIS, against a bare insert.
+
+The bare insert writes the very same incident rows (already routed) into an unindexed
+table with one ``executemany`` (SQLite) or one ``COPY`` (PostGIS), no events, no rollups:
+the floor of what the database can take. Our figure is the whole import: routing (exact
+village, team, township, handler), numbers, duplicate flags, the creation event and the
+rollups, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from bench.common import Figure, Report
+from patrol.areas import load_demo_district
+from patrol.incidents import IncidentService
+from store import open_store
+from store.rows import INCIDENT_COLUMNS, IncidentQuery
+
+PG_ADMIN = os.environ.get("GRIDPATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+BUDGET_SQLITE_1M = 100_000.0
+
+
+def reports(svc: IncidentService, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` hotline-like reports: points inside the district, a year of times, external ids."""
+    rng = np.random.default_rng(seed)
+    geoms = svc.areas.geoms
+    weights = np.asarray([g.area for g in geoms])
+    pick = rng.choice(len(geoms), size=n, p=weights / weights.sum())
+    reps = np.asarray([g.representative_point() for g in geoms])
+    lng = np.asarray([p.x for p in reps])[pick] + rng.normal(0, 0.004, n)
+    lat = np.asarray([p.y for p in reps])[pick] + rng.normal(0, 0.004, n)
+    return pd.DataFrame(
+        {
+            "item_code": rng.choice(sorted(svc.catalog.items), n),
+            "lat": lat,
+            "lng": lng,
+            "source": rng.choice(["patrol", "hotline_12345", "citizen", "camera"], n),
+            "reported_at": pd.Timestamp("2026-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 330 * 86400, n), unit="s"),
+            "description": "群众反映",
+            "external_id": [f"E{seed}-{i}" for i in range(n)],
+        }
+    )
+
+
+def _bare_sqlite(rows: list[tuple], path: Path) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"CREATE TABLE bare ({', '.join(INCIDENT_COLUMNS)})")
+    sql = f"INSERT INTO bare VALUES ({', '.join('?' * len(INCIDENT_COLUMNS))})"
+    t = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany(sql, rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t
+    conn.close()
+    return elapsed
+
+
+def _bare_copy(rows: list[tuple], url: str) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE bare ({', '.join(c + ' text' for c in INCIDENT_COLUMNS)})".encode())
+        t = time.perf_counter()
+        with (
+            conn.transaction(),
+            conn.cursor() as cur,
+            cur.copy(f"COPY bare ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN".encode()) as copy,
+        ):
+            for r in rows:
+                copy.write_row(r)
+        return time.perf_counter() - t
+
+
+def _as_db_rows(store_url: str, n: int) -> list[tuple]:
+    store = open_store(store_url)
+    rows = store.list_incidents(IncidentQuery(limit=n + 1, newest_first=False))
+    store.close()
+    return [tuple(str(v) if v is not None else None for v in r) for r in rows]
+
+
+def _pg_db() -> str:
+    name = f"gp_bench_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+
+
+def _drop_pg(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def measure_one(backend: str, n: int, workdir: Path) -> Figure:
+    url = f"sqlite:///{workdir / f'ingest_{n}.sqlite'}" if backend == "sqlite" else _pg_db()
+    try:
+        store = open_store(url)
+        store.migrate()
+        load_demo_district(store, seed=0)
+        svc = IncidentService(store)
+        frame = reports(svc, n)
+        svc.create_many(
+            frame.head(200).assign(external_id=lambda f: "warm-" + f["external_id"]),
+            actor="bench",
+            role="admin",
+        )
+        gc.collect()
+        t = time.perf_counter()
+        result = svc.create_many(frame, actor="bench", role="admin")
+        ours = time.perf_counter() - t
+        store.close()
+        rows = _as_db_rows(url, n)
+        bare = (
+            _bare_sqlite(rows, workdir / f"bare_{n}.sqlite") if backend == "sqlite" else _bare_copy(rows, url)
+        )
+        rate, bare_rate = result.created / ours, len(rows) / bare
+        budget = BUDGET_SQLITE_1M if (backend == "sqlite" and n >= 1_000_000) else None
+        return Figure(
+            f"import {n:,} on {backend}", "incidents/s", rate, 0.0, 1, bare_rate,
+            "bare executemany, unindexed" if backend == "sqlite" else "bare COPY, unindexed",
+            budget, "min",
+            note=f"{result.created:,} imported in {ours:.2f} s (bare: {bare:.2f} s); "
+            f"ratio {rate / bare_rate:.2f} of bare",
+        )  # fmt: skip
+    finally:
+        if backend != "sqlite":
+            _drop_pg(url)
+
+
+def run(
+    sizes: tuple[int, ...] = (100_000, 1_000_000), backends: tuple[str, ...] = ("sqlite", "postgis")
+) -> Report:
+    report = Report("Import: routing + numbers + duplicate flags + creation event + rollups, one transaction")
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            for n in sizes:
+                report.figures.append(measure_one(backend, n, Path(tmp)))
+                sys.stderr.write(f"{report.figures[-1].name}: {report.figures[-1].note}\n")
+    return report
+
+
+if __name__ == "__main__":
+    sizes = tuple(int(s) for s in sys.argv[1].split(",")) if len(sys.argv) > 1 else (100_000, 1_000_000)
+    backends = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ("sqlite", "postgis")
+    r = run(sizes, backends)
+    r.write("ingest")
+    sys.stdout.write(r.markdown() + "\n")

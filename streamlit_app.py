@@ -25,20 +25,26 @@ with st.sidebar:
             st.session_state["principal"] = None
             st.rerun()
 
+# which pages each role sees; the services enforce the same limits on every call
 PAGES_BY_ROLE = {
-    "command_center": ["overview"],
-    "captain": ["overview"],
-    "inspector": ["overview"],
-    "planner": ["overview"],
-    "admin": ["overview"],
+    "command_center": ["command", "incident", "dispatch", "overview"],
+    "captain": ["dispatch", "incident", "report", "overview"],
+    "inspector": ["report", "incident", "overview"],
+    "planner": ["overview", "incident"],
+    "admin": ["data", "overview", "incident"],
 }
 PAGE_FILES = {
-    "overview": ("app_pages/overview.py", "page.overview", "🗺️"),
+    "command": ("app_pages/command.py", "page.command", ":material/monitor_heart:"),
+    "dispatch": ("app_pages/dispatch.py", "page.dispatch", ":material/assignment_ind:"),
+    "incident": ("app_pages/incident.py", "page.incident", ":material/description:"),
+    "report": ("app_pages/report.py", "page.report", ":material/add_location_alt:"),
+    "data": ("app_pages/data.py", "page.data", ":material/database:"),
+    "overview": ("app_pages/overview.py", "page.overview", ":material/map:"),
 }
 
 who = principal()
 if who is None:
-    pages = [st.Page("app_pages/sign_in.py", title=tr("app.sign_in"), icon="🔑")]
+    pages = [st.Page("app_pages/sign_in.py", title=tr("app.sign_in"), icon=":material/login:")]
 else:
     pages = [
         st.Page(PAGE_FILES[p][0], title=tr(PAGE_FILES[p][1]), icon=PAGE_FILES[p][2], url_path=p)

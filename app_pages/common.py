@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 
 from layers.base import BASEMAP_KINDS, Basemap
 from patrol.i18n import DEFAULT_LANG, Lang, t
+from patrol.incidents import LOCAL_TZ, IncidentService
+from patrol.patrols import PatrolService
 from patrol.roles import Principal
 from store import Store, StoreError, open_store, resolve_url
 
-SESSION_DEFAULTS: dict[str, Any] = {"lang": DEFAULT_LANG, "principal": None}
+SESSION_DEFAULTS: dict[str, Any] = {
+    "lang": DEFAULT_LANG,
+    "principal": None,
+    "incident_id": None,
+}
 
 
 def init_session() -> None:
@@ -89,4 +96,78 @@ def basemap_from_env() -> Basemap:
         kind=kind,  # type: ignore[arg-type]
         url=os.environ.get("GRIDPATROL_TILE_URL", ""),
         key=os.environ.get("GRIDPATROL_TIANDITU_KEY", ""),
+    )
+
+
+def now_utc() -> datetime:
+    """The current time (UTC, tz-aware)."""
+    return datetime.now(UTC)
+
+
+def _areas_signature(store: Store) -> tuple[Any, ...]:
+    district = store.district()
+    return (district, tuple(sorted(store.area_counts().items())))
+
+
+@st.cache_resource(show_spinner=False)
+def _incident_service(url: str, signature: tuple[Any, ...]) -> IncidentService:
+    return IncidentService(_store(url))
+
+
+@st.cache_resource(show_spinner=False)
+def _patrol_service(url: str, signature: tuple[Any, ...]) -> PatrolService:
+    return PatrolService(_store(url))
+
+
+def incident_service() -> IncidentService:
+    """The incident service of this process (rebuilt when the areas change)."""
+    store = get_store()
+    return _incident_service(store.url, _areas_signature(store))
+
+
+def patrol_service() -> PatrolService:
+    """The patrol service of this process (rebuilt when the areas change)."""
+    store = get_store()
+    return _patrol_service(store.url, _areas_signature(store))
+
+
+def require_principal() -> Principal:
+    """The signed-in principal (the navigation shows pages only after sign-in)."""
+    who = principal()
+    if who is None:
+        st.stop()
+        raise RuntimeError("unreachable")
+    return who
+
+
+def local_time(value: datetime | None) -> str:
+    """A time as local (Beijing) minutes, or a dash."""
+    return "—" if value is None else value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def item_name(code: str) -> str:
+    """The item's name in the session's language."""
+    item = incident_service().catalog.items.get(code)
+    if item is None:
+        return code
+    return item.name_zh if lang() == "zh" else item.name_en
+
+
+def state_name(state: str) -> str:
+    """A workflow state in the session's language."""
+    return tr(f"state.{state}")
+
+
+def open_incident(incident_id: str) -> None:
+    """Go to the incident page for one incident."""
+    st.session_state["incident_id"] = incident_id
+    st.switch_page("app_pages/incident.py")
+
+
+def big_screen_css() -> None:
+    """Large tiles and text for a wall screen."""
+    st.markdown(
+        "<style>[data-testid='stMetricValue']{font-size:3.2rem}"
+        "[data-testid='stMetricLabel'] p{font-size:1.3rem}</style>",
+        unsafe_allow_html=True,
     )

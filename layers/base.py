@@ -95,7 +95,7 @@ def base_map(
     root: Any = m.get_root()
     root.header.add_child(folium.Element(_LABEL_CSS))
     if basemap.kind in _TILES or basemap.kind == "custom":
-        url, attribution = _TILES.get(basemap.kind, (basemap.url, basemap.attribution))
+        url, attribution = _TILES.get(basemap.kind, (basemap.url, basemap.attribution or "custom tiles"))
         url = url.replace("{key}", basemap.key)
         subdomains = (
             "1234" if basemap.kind == "amap" else ("01234567" if basemap.kind == "tianditu" else "abc")

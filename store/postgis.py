@@ -25,6 +25,7 @@ from store.rows import (
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
+    PatrolTaskRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
@@ -109,10 +110,25 @@ MIGRATIONS: list[tuple[str, str]] = [
             district_code TEXT NOT NULL, cell BIGINT NOT NULL, day TEXT NOT NULL,
             item_code TEXT NOT NULL, bucket TEXT NOT NULL, township_code TEXT NOT NULL,
             n INTEGER NOT NULL,
-            PRIMARY KEY (district_code, cell, day, item_code, bucket)
+            PRIMARY KEY (district_code, cell, day, item_code, bucket, township_code)
         );
         CREATE INDEX rollup_day ON rollup_cell_day(day, township_code);
         CREATE TABLE number_seq (key TEXT PRIMARY KEY, last INTEGER NOT NULL);
+        """,
+    ),
+    (
+        "0003_patrol_tasks",
+        """
+        CREATE TABLE patrol_tasks (
+            id TEXT NOT NULL, district_code TEXT NOT NULL, township_code TEXT NOT NULL,
+            team_id INTEGER NOT NULL, cells BIGINT[] NOT NULL, shift_start TIMESTAMPTZ NOT NULL,
+            shift_end TIMESTAMPTZ NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('planned', 'active', 'done', 'cancelled')),
+            created_by TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, note TEXT NOT NULL,
+            PRIMARY KEY (district_code, id)
+        );
+        CREATE INDEX patrol_tasks_team ON patrol_tasks(team_id, shift_start);
+        CREATE INDEX patrol_tasks_township ON patrol_tasks(township_code, shift_start);
         """,
     ),
 ]
@@ -349,7 +365,7 @@ class PostGISStore:
                 copy.write_row(d)
         cur.execute(
             "INSERT INTO rollup_cell_day SELECT * FROM rollup_in"
-            " ON CONFLICT (district_code, cell, day, item_code, bucket)"
+            " ON CONFLICT (district_code, cell, day, item_code, bucket, township_code)"
             " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
         )
 
@@ -412,6 +428,25 @@ class PostGISStore:
         assert row is not None
         return int(row[0])
 
+    def count_by_cell(self, query: IncidentQuery) -> list[tuple[int, int]]:
+        """Counts per cell of the incidents matching ``query`` (for filters rollups lack)."""
+        where, params = _where(query)
+        sql = "SELECT cell, count(*) FROM incidents" + where + " GROUP BY cell"
+        return [(int(c), int(n)) for c, n in self._read(sql, params)]
+
+    def incident_columns(self, query: IncidentQuery, columns: Sequence[str]) -> dict[str, list[Any]]:
+        """Some columns of every incident matching ``query`` (no limit), for figures."""
+        bad = [c for c in columns if c not in INCIDENT_COLUMNS]
+        if bad:
+            msg = f"unknown incident column(s): {', '.join(bad)}"
+            raise ValueError(msg)
+        where, params = _where(query)
+        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
+        out: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+        for c in DATETIME_COLUMNS & set(columns):
+            out[c] = [_from_db_time(v) for v in out[c]]
+        return out
+
     def events(self, incident_id: str) -> list[EventRow]:
         """The event log of one incident, in order."""
         with self._tx() as conn:
@@ -445,14 +480,60 @@ class PostGISStore:
             ).fetchall()
         return [(int(c), int(n)) for c, n in rows]
 
-    def rollup_rows(self) -> list[tuple[int, str, str, str, int]]:
-        """Every non-zero rollup row (cell, day, item, bucket, n), sorted."""
+    def rollup_rows(self) -> list[tuple[int, str, str, str, str, int]]:
+        """Every non-zero rollup row (cell, day, item, bucket, township, n), sorted."""
         with self._tx() as conn:
             rows = conn.execute(
-                "SELECT cell, day, item_code, bucket, n FROM rollup_cell_day WHERE n <> 0"
-                " ORDER BY cell, day, item_code, bucket"
+                "SELECT cell, day, item_code, bucket, township_code, n FROM rollup_cell_day WHERE n <> 0"
+                " ORDER BY cell, day, item_code, bucket, township_code"
             ).fetchall()
-        return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
+        return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
+
+    # -- patrol tasks ------------------------------------------------------------------
+    def insert_patrol_task(self, task: PatrolTaskRow) -> None:
+        """Store a new patrol task."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
+                " shift_end, status, created_by, created_at, note)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    task.id, task.district_code, task.township_code, task.team_id, list(task.cells),
+                    task.shift_start, task.shift_end, task.status, task.created_by, task.created_at,
+                    task.note,
+                ),
+            )  # fmt: skip
+
+    def set_patrol_status(self, task_id: str, status: str) -> None:
+        """Change a patrol task's status."""
+        with self._tx() as conn:
+            conn.execute("UPDATE patrol_tasks SET status = %s WHERE id = %s", (status, task_id))
+
+    def patrol_tasks(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        ending_after: datetime | None = None,
+    ) -> list[PatrolTaskRow]:
+        """Patrol tasks, newest shift first, optionally of one township or team, or still running."""
+        rows = self._read(
+            "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
+            " created_by, created_at, note FROM patrol_tasks"
+            " WHERE (%s::text IS NULL OR township_code = %s) AND (%s::int IS NULL OR team_id = %s)"
+            " AND (%s::timestamptz IS NULL OR shift_end > %s) ORDER BY shift_start DESC LIMIT %s",
+            (township_code, township_code, team_id, team_id, ending_after, ending_after, 500),
+        )
+        return [
+            PatrolTaskRow(
+                r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in r[4]), r[5], r[6], r[7], r[8], r[9], r[10]
+            )
+            for r in rows
+        ]
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._tx() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def state_counts(self) -> dict[str, int]:
         """Number of incidents in each state."""
@@ -477,9 +558,13 @@ _SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events WHERE 
 _UPSERT_ROLLUP = (
     "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (district_code, cell, day, item_code, bucket)"
+    " ON CONFLICT (district_code, cell, day, item_code, bucket, township_code)"
     " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
 )
+
+
+def _from_db_time(value: datetime | None) -> datetime | None:
+    return value
 
 
 def _pg_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
@@ -515,6 +600,8 @@ def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
         ("reported_at", ">=", q.reported_from),
         ("reported_at", "<", q.reported_to),
         ("due_at", "<", q.due_before),
+        ("closed_at", ">=", q.closed_from),
+        ("closed_at", "<", q.closed_to),
     ):
         if value is not None:
             clauses.append(column + " " + op + " %s")

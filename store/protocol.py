@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ from store.rows import (
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
+    PatrolTaskRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
@@ -115,6 +116,14 @@ class Store(Protocol):
         """Number of incidents matching the query."""
         ...
 
+    def count_by_cell(self, query: IncidentQuery) -> list[tuple[int, int]]:
+        """Counts per cell of the incidents matching the query."""
+        ...
+
+    def incident_columns(self, query: IncidentQuery, columns: Sequence[str]) -> dict[str, list[Any]]:
+        """Some columns of every incident matching the query."""
+        ...
+
     def events(self, incident_id: str) -> list[EventRow]:
         """The event log of one incident, in order."""
         ...
@@ -131,10 +140,28 @@ class Store(Protocol):
         """Counts per cell from the rollup tables."""
         ...
 
-    def rollup_rows(self) -> list[tuple[int, str, str, str, int]]:
-        """Every non-zero rollup row (cell, day, item, bucket, n), sorted."""
+    def rollup_rows(self) -> list[tuple[int, str, str, str, str, int]]:
+        """Every non-zero rollup row (cell, day, item, bucket, township, n), sorted."""
         ...
 
     def state_counts(self) -> dict[str, int]:
         """Number of incidents in each state."""
+        ...
+
+    def insert_patrol_task(self, task: PatrolTaskRow) -> None:
+        """Store a new patrol task."""
+        ...
+
+    def set_patrol_status(self, task_id: str, status: str) -> None:
+        """Change a patrol task's status."""
+        ...
+
+    def patrol_tasks(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        ending_after: datetime | None = None,
+    ) -> list[PatrolTaskRow]:
+        """Patrol tasks, newest shift first, optionally of one township or team, or still running."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -139,6 +139,8 @@ class IncidentQuery:
     reported_from: datetime | None = None
     reported_to: datetime | None = None
     due_before: datetime | None = None
+    closed_from: datetime | None = None
+    closed_to: datetime | None = None
     cells: tuple[int, ...] | None = None
     limit: int = 500
     offset: int = 0
@@ -154,20 +156,6 @@ class RollupQuery:
     item_codes: tuple[str, ...] | None = None
     buckets: tuple[str, ...] | None = None
     township_codes: tuple[str, ...] | None = None
-
-
-def rollup_deltas(
-    rows: Iterable[tuple[int, str, str, str, str, str, int]],
-) -> list[tuple[int, str, str, str, str, str, int]]:
-    """Sum (cell, day, item, bucket, district, township, n) deltas per rollup key."""
-    sums: dict[tuple[int, str, str, str], list[Any]] = {}
-    for cell, day, item, bucket, district, township, n in rows:
-        key = (cell, day, item, bucket)
-        if key in sums:
-            sums[key][2] += n
-        else:
-            sums[key] = [district, township, n]
-    return [(*k, d, t, n) for k, (d, t, n) in sums.items() if n != 0]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -294,3 +282,20 @@ class IncidentBatch:
             (int(k[0]), str(k[1]), str(k[2]), str(k[3]), str(k[4]), str(k[5]), int(v))
             for k, v in zip(grouped.index.tolist(), grouped.tolist(), strict=True)
         ]
+
+
+@dataclass(frozen=True)
+class PatrolTaskRow:
+    """A patrol task: a team walks a set of cells in a shift window."""
+
+    id: str
+    district_code: str
+    township_code: str
+    team_id: int
+    cells: tuple[int, ...]
+    shift_start: datetime
+    shift_end: datetime
+    status: str
+    created_by: str
+    created_at: datetime
+    note: str = ""

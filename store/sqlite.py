@@ -26,6 +26,7 @@ from store.rows import (
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
+    PatrolTaskRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
@@ -111,10 +112,24 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             """CREATE TABLE rollup_cell_day (
                 cell INTEGER NOT NULL, day TEXT NOT NULL, item_code TEXT NOT NULL, bucket TEXT NOT NULL,
                 district_code TEXT NOT NULL, township_code TEXT NOT NULL, n INTEGER NOT NULL,
-                PRIMARY KEY (cell, day, item_code, bucket)
+                PRIMARY KEY (cell, day, item_code, bucket, township_code)
             ) WITHOUT ROWID""",
             "CREATE INDEX rollup_day ON rollup_cell_day(day, township_code)",
             "CREATE TABLE number_seq (key TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+        ],
+    ),
+    (
+        "0003_patrol_tasks",
+        [
+            """CREATE TABLE patrol_tasks (
+                id TEXT PRIMARY KEY, district_code TEXT NOT NULL, township_code TEXT NOT NULL,
+                team_id INTEGER NOT NULL, cells TEXT NOT NULL, shift_start INTEGER NOT NULL,
+                shift_end INTEGER NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('planned', 'active', 'done', 'cancelled')),
+                created_by TEXT NOT NULL, created_at INTEGER NOT NULL, note TEXT NOT NULL
+            )""",
+            "CREATE INDEX patrol_tasks_team ON patrol_tasks(team_id, shift_start)",
+            "CREATE INDEX patrol_tasks_township ON patrol_tasks(township_code, shift_start)",
         ],
     ),
 ]
@@ -461,6 +476,25 @@ class SQLiteStore:
         where, params = _where(query)
         return int(self._conn().execute("SELECT count(*) FROM incidents" + where, params).fetchone()[0])
 
+    def count_by_cell(self, query: IncidentQuery) -> list[tuple[int, int]]:
+        """Counts per cell of the incidents matching ``query`` (for filters rollups lack)."""
+        where, params = _where(query)
+        sql = "SELECT cell, count(*) FROM incidents" + where + " GROUP BY cell"
+        return [(int(c), int(n)) for c, n in self._read(sql, params)]
+
+    def incident_columns(self, query: IncidentQuery, columns: Sequence[str]) -> dict[str, list[Any]]:
+        """Some columns of every incident matching ``query`` (no limit), for figures."""
+        bad = [c for c in columns if c not in INCIDENT_COLUMNS]
+        if bad:
+            msg = f"unknown incident column(s): {', '.join(bad)}"
+            raise ValueError(msg)
+        where, params = _where(query)
+        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
+        out: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+        for c in DATETIME_COLUMNS & set(columns):
+            out[c] = [_from_db_time(v) for v in out[c]]
+        return out
+
     def events(self, incident_id: str) -> list[EventRow]:
         """The event log of one incident, in order."""
         rows = self._conn().execute(_SELECT_EVENTS, (incident_id,)).fetchall()
@@ -497,17 +531,76 @@ class SQLiteStore:
         sql = "SELECT cell, sum(n) FROM rollup_cell_day" + where + " GROUP BY cell HAVING sum(n) > 0"
         return [(int(c), int(n)) for c, n in self._conn().execute(sql, params)]
 
-    def rollup_rows(self) -> list[tuple[int, str, str, str, int]]:
-        """Every non-zero rollup row (cell, day, item, bucket, n), sorted."""
+    def rollup_rows(self) -> list[tuple[int, str, str, str, str, int]]:
+        """Every non-zero rollup row (cell, day, item, bucket, township, n), sorted."""
         rows = (
             self._conn()
             .execute(
-                "SELECT cell, day, item_code, bucket, n FROM rollup_cell_day WHERE n <> 0"
-                " ORDER BY cell, day, item_code, bucket"
+                "SELECT cell, day, item_code, bucket, township_code, n FROM rollup_cell_day WHERE n <> 0"
+                " ORDER BY cell, day, item_code, bucket, township_code"
             )
             .fetchall()
         )
-        return [(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
+        return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
+
+    # -- patrol tasks ------------------------------------------------------------------
+    def insert_patrol_task(self, task: PatrolTaskRow) -> None:
+        """Store a new patrol task."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
+                " shift_end, status, created_by, created_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    task.id, task.district_code, task.township_code, task.team_id,
+                    json.dumps([str(c) for c in task.cells]), _dt(task.shift_start), _dt(task.shift_end),
+                    task.status, task.created_by, _dt(task.created_at), task.note,
+                ),
+            )  # fmt: skip
+
+    def set_patrol_status(self, task_id: str, status: str) -> None:
+        """Change a patrol task's status."""
+        with self._write() as conn:
+            conn.execute("UPDATE patrol_tasks SET status = ? WHERE id = ?", (status, task_id))
+
+    def patrol_tasks(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        ending_after: datetime | None = None,
+    ) -> list[PatrolTaskRow]:
+        """Patrol tasks, newest shift first, optionally of one township or team, or still running."""
+        after = None if ending_after is None else _dt(ending_after)
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
+                " created_by, created_at, note FROM patrol_tasks"
+                " WHERE (? IS NULL OR township_code = ?) AND (? IS NULL OR team_id = ?)"
+                " AND (? IS NULL OR shift_end > ?) ORDER BY shift_start DESC LIMIT ?",
+                (township_code, township_code, team_id, team_id, after, after, 500),
+            )
+            .fetchall()
+        )
+        return [
+            PatrolTaskRow(
+                r[0],
+                r[1],
+                r[2],
+                int(r[3]),
+                tuple(int(c) for c in json.loads(r[4])),
+                _time(r[5]),
+                _time(r[6]),
+                r[7],
+                r[8],
+                _time(r[9]),
+                r[10],
+            )
+            for r in rows
+        ]
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._conn().execute(sql, params).fetchall()
 
     def state_counts(self) -> dict[str, int]:
         """Number of incidents in each state."""
@@ -532,7 +625,7 @@ _SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events WHERE 
 _UPSERT_ROLLUP = (
     "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (cell, day, item_code, bucket) DO UPDATE SET n = n + excluded.n"
+    " ON CONFLICT (cell, day, item_code, bucket, township_code) DO UPDATE SET n = n + excluded.n"
 )
 _BUCKET_SQL = "CASE WHEN state IN ('closed', 'rejected', 'merged') THEN state ELSE 'open' END"
 _INSERT_CREATION_EVENTS = (
@@ -541,9 +634,9 @@ _INSERT_CREATION_EVENTS = (
 )
 _ROLLUP_NEW_ROWS = (
     "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
-    f" SELECT cell, day, item_code, {_BUCKET_SQL}, max(district_code), max(township_code), count(*)"
-    " FROM incidents WHERE rowid > ? GROUP BY cell, day, item_code, 4"
-    " ON CONFLICT (cell, day, item_code, bucket) DO UPDATE SET n = n + excluded.n"
+    f" SELECT cell, day, item_code, {_BUCKET_SQL}, max(district_code), township_code, count(*)"
+    " FROM incidents WHERE rowid > ? GROUP BY cell, day, item_code, 4, township_code"
+    " ON CONFLICT (cell, day, item_code, bucket, township_code) DO UPDATE SET n = n + excluded.n"
 )
 _DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
 _EVENT_AT = EVENT_COLUMNS.index("at")
@@ -571,6 +664,16 @@ def _db_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
     if isinstance(values, np.ndarray | pd.Series):
         return values.tolist()
     return values
+
+
+def _from_db_time(value: int | None) -> datetime | None:
+    return us_to_datetime(value)
+
+
+def _time(value: int) -> datetime:
+    out = us_to_datetime(value)
+    assert out is not None
+    return out
 
 
 def _to_db(row: IncidentRow) -> tuple[Any, ...]:
@@ -623,6 +726,8 @@ def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
         ("reported_at", ">=", q.reported_from),
         ("reported_at", "<", q.reported_to),
         ("due_at", "<", q.due_before),
+        ("closed_at", ">=", q.closed_from),
+        ("closed_at", "<", q.closed_to),
     ):
         if value is not None:
             clauses.append(f"{column} {op} ?")

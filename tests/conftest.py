@@ -98,3 +98,36 @@ def district_store(store: Store) -> Store:
 
     load_demo_district(store, seed=0)
     return store
+
+
+DEMO_END = "2026-11-27"
+
+
+@pytest.fixture(scope="session")
+def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The demo district with 3000 demo incidents (read-only use, or copy it)."""
+    import shutil
+
+    import pandas as pd
+
+    from data.demo_incidents import generate_demo_incidents
+    from patrol.incidents import IncidentService
+
+    dest = tmp_path_factory.mktemp("demo_inc") / "demo_incidents.sqlite"
+    shutil.copy(Path(demo_sqlite_url.removeprefix("sqlite:///")), dest)
+    url = f"sqlite:///{dest}"
+    s = open_store(url)
+    end = pd.Timestamp(DEMO_END, tz="Asia/Shanghai").to_pydatetime()
+    generate_demo_incidents(IncidentService(s, clock=lambda: end), 3000, seed=1, end=end)
+    s.close()
+    return url
+
+
+@pytest.fixture
+def incidents_sqlite_url(demo_incidents_sqlite_url: str, tmp_path: Path) -> str:
+    """A private copy of the demo store with incidents, free to change."""
+    import shutil
+
+    dest = tmp_path / "incidents.sqlite"
+    shutil.copy(Path(demo_incidents_sqlite_url.removeprefix("sqlite:///")), dest)
+    return f"sqlite:///{dest}"

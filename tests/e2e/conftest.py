@@ -91,8 +91,8 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def app_url(demo_sqlite_url: str) -> Iterator[str]:
-    proc, url = start_app(demo_sqlite_url)
+def app_url(incidents_sqlite_url: str) -> Iterator[str]:
+    proc, url = start_app(incidents_sqlite_url)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -100,6 +100,8 @@ def app_url(demo_sqlite_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser, request):  # type: ignore[no-untyped-def]
+    if "app_url" in request.fixturenames:
+        request.getfixturevalue("app_url")  # the app outlives the page: the screenshot sees it
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     pg = context.new_page()
     pg.external_requests = []

@@ -1,14 +1,100 @@
-"""The district map renders in a real browser with no internet, from the app's own assets."""
+"""Key journeys in a real browser (Debian Chromium), offline: nothing but localhost is fetched."""
+
+from __future__ import annotations
+
+import re
+
+from journeys import sign_in
 
 MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
 
 
-def test_the_command_center_sees_the_district_map_drawn_offline(page, app_url):
-    page.goto(app_url, wait_until="networkidle")
-    page.get_by_role("button", name="进入").click()
-    frame = page.frame_locator(MAP_FRAME).first
-    frame.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
-    # 13 township outlines + 166 village outlines drawn as SVG paths
-    assert frame.locator("path.leaflet-interactive").count() >= 13 + 150
-    assert frame.locator(".gp-label").count() == 13
+def _wait_for_paths(page, minimum: int, timeout_ms: int = 40_000) -> int:  # type: ignore[no-untyped-def]
+    frame = page.frame_locator(MAP_FRAME).last
+    paths = frame.locator("path.leaflet-interactive")
+    paths.first.wait_for(timeout=timeout_ms)
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll("{MAP_FRAME}")].some(f =>
+              f.contentDocument && f.contentDocument.querySelectorAll('path.leaflet-interactive').length >= {minimum})""",
+        timeout=timeout_ms,
+    )
+    return paths.count()
+
+
+def test_the_command_center_map_draws_hexagons_offline(page, app_url):
+    sign_in(page, app_url, "指挥中心")
+    page.get_by_text("事件热力网格").first.wait_for(timeout=30_000)
+    # 13 township outlines plus the hexagons of the last 30 days, drawn as SVG paths
+    assert _wait_for_paths(page, 13 + 30) >= 13 + 30
+    assert page.frame_locator(MAP_FRAME).last.locator(".gp-legend").count() == 1
+    assert page.external_requests == []
+
+
+def test_the_district_overview_draws_every_village_offline(page, app_url):
+    sign_in(page, app_url, "系统管理员")
+    page.get_by_role("link", name="辖区总览").click()
+    assert _wait_for_paths(page, 13 + 150) >= 13 + 150
+    assert page.external_requests == []
+
+
+def _multiselect_pick(page, label: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    box = page.locator("[data-testid=stMultiSelect]").filter(has_text=label).first
+    box.click()
+    box.locator("input").fill(text)
+    page.get_by_role("option").filter(has_text=text).first.click()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(500)
+
+
+def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
+    page, app_url, incidents_sqlite_url
+):
+    from patrol.incidents import IncidentService, NewIncident
+    from patrol.roles import Principal
+    from store import open_store
+
+    store = open_store(incidents_sqlite_url)
+    inc = (
+        IncidentService(store)
+        .report(
+            Principal("热线", "command_center"),
+            NewIncident("STREET_VENDING", 30.7600, 120.7500, "hotline_12345", "门口占道经营"),
+        )
+        .incident
+    )
+    store.close()
+    sign_in(page, app_url, "中队长/网格长", ("乡镇/街道", "解放街道"))
+    page.get_by_text("网格调度：解放街道").wait_for(timeout=30_000)
+    _multiselect_pick(page, "已选事件", inc.number)
+    page.get_by_role("button", name="批量派遣").click()
+    page.get_by_text(re.compile("已将 1 件派给")).wait_for(timeout=30_000)
+    page.get_by_role("button", name="打开所选第一件").click()
+    page.get_by_text(f"{inc.number} · ").first.wait_for(timeout=30_000)
+    timeline = page.locator("[data-testid=stDataFrame]").first
+    timeline.wait_for()
+    page.wait_for_timeout(1000)
+    assert page.locator("[role=gridcell]").filter(has_text="派遣处置").count() >= 1
+    assert page.external_requests == []
+
+
+def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
+    sign_in(page, app_url, "执法队员/网格员", ("网格团队", None))
+    page.get_by_text("事件上报").first.wait_for(timeout=30_000)
+    page.get_by_label("纬度").fill("30.7552")
+    page.get_by_label("经度").fill("120.7601")
+    page.get_by_label("描述").fill("楼道乱堆杂物，影响通行")
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="提交上报").click()
+    page.wait_for_timeout(1500)
+    if page.get_by_text("可能重复").count():
+        page.get_by_role("button", name="提交上报").click()
+    saved = page.get_by_text(re.compile(r"已上报，编号 NH-\d{8}-\d{4}"))
+    saved.wait_for(timeout=30_000)
+    number = re.search(r"NH-\d{8}-\d{4}", saved.inner_text()).group(0)
+    page.get_by_role("button", name="切换身份").click()
+    sign_in(page, app_url, "指挥中心")
+    page.get_by_text("最新事件").wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("[role=gridcell]").filter(has_text=number).count() == 1
     assert page.external_requests == []

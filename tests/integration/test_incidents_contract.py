@@ -37,13 +37,13 @@ def _report(svc: IncidentService, k: int = 0, item: str = "PARK_COMPOUND", **kw)
     return svc.report(CC, NewIncident(item, lat, lng, kw.pop("source", "patrol"), f"事件{k}", **kw)).incident
 
 
-def _recount(store) -> list[tuple[int, str, str, str, int]]:
-    counts: Counter[tuple[int, str, str, str]] = Counter()
+def _recount(store) -> list[tuple[int, str, str, str, str, int]]:
+    counts: Counter[tuple[int, str, str, str, str]] = Counter()
     offset = 0
     while True:
         page = store.list_incidents(IncidentQuery(limit=1000, offset=offset))
         for r in page:
-            counts[(r.cell, r.day, r.item_code, state_bucket(r.state))] += 1
+            counts[(r.cell, r.day, r.item_code, state_bucket(r.state), r.township_code)] += 1
         if len(page) < 1000:
             break
         offset += 1000

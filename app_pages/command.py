@@ -1,0 +1,179 @@
+import pandas as pd
+import shapely
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app_pages.common import (
+    basemap_from_env,
+    big_screen_css,
+    get_store,
+    incident_service,
+    item_name,
+    lang,
+    local_time,
+    now_utc,
+    open_incident,
+    require_district,
+    require_principal,
+    state_name,
+    tr,
+)
+from geo.grid import cells_to_parents
+from layers.base import area_layer, base_map
+from layers.hexes import add_legend, choose_resolution, hex_layer, resolution_for_zoom
+from patrol.dashboard import OPEN, HeatFilter, heat_counts, kpi_tiles, live_feed
+from patrol.incident import Source
+
+WINDOWS = (1, 7, 30, 90, 365)
+FEED_REFRESH_S = 30
+
+data = require_district()
+who = require_principal()
+svc = incident_service()
+store = get_store()
+catalog = svc.catalog
+
+top = st.columns([4, 1])
+top[0].header(tr("cc.header"))
+big = top[1].toggle(tr("cc.big_screen"), key="cc_big")
+if big:
+    big_screen_css()
+
+tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+with st.expander(tr("cc.filters"), expanded=not big):
+    c = st.columns(3)
+    days = c[0].selectbox(
+        tr("cc.window"), WINDOWS, index=2, key="cc_days", format_func=lambda d: tr("cc.days", n=d)
+    )
+    theme = c[1].selectbox(
+        tr("cc.theme"),
+        [None, *catalog.themes],
+        key="cc_theme",
+        format_func=lambda t: (
+            tr("cc.all")
+            if t is None
+            else (catalog.themes[t].name_zh if lang() == "zh" else catalog.themes[t].name_en)
+        ),
+    )
+    items = c[2].multiselect(
+        tr("cc.items"),
+        list(catalog.items),
+        key="cc_items",
+        placeholder=tr("app.choose"),
+        format_func=item_name,
+    )
+    c = st.columns(3)
+    states = c[0].multiselect(
+        tr("cc.states"),
+        ["open", "closed", "rejected", "merged", *OPEN],
+        key="cc_states",
+        placeholder=tr("app.choose"),
+        format_func=lambda s: tr("cc.all_open") if s == "open" else state_name(s),
+    )
+    sources = c[1].multiselect(
+        tr("cc.sources"),
+        [s.value for s in Source],
+        key="cc_sources",
+        placeholder=tr("app.choose"),
+        format_func=lambda s: tr(f"source.{s}"),
+    )
+    townships = c[2].multiselect(
+        tr("cc.townships"),
+        list(tw_names),
+        key="cc_townships",
+        placeholder=tr("app.choose"),
+        format_func=tw_names.get,
+    )
+
+state_filter = (
+    tuple(sorted({*(OPEN if "open" in states else ()), *(s for s in states if s != "open")})) or None
+)
+scope = tuple(townships) or None
+heat_filter = HeatFilter(
+    days=days,
+    item_codes=tuple(items) or None,
+    theme=theme,
+    states=state_filter,
+    sources=tuple(sources) or None,
+    township_codes=scope,
+)
+
+
+@st.fragment(run_every=FEED_REFRESH_S)
+def live_parts() -> None:
+    now = now_utc()
+    tiles = kpi_tiles(store, now, scope)
+    cols = st.columns(5)
+    cols[0].metric(tr("cc.open"), f"{tiles.open:,}")
+    cols[1].metric(tr("cc.overdue"), f"{tiles.overdue:,}")
+    cols[2].metric(tr("cc.alarm"), f"{tiles.awaiting_alarm:,}")
+    cols[3].metric(
+        tr("cc.median_response"),
+        "—" if tiles.median_response_min is None else tr("cc.minutes", n=round(tiles.median_response_min, 1)),
+    )
+    cols[4].metric(tr("cc.on_time"), "—" if tiles.on_time_closure is None else f"{tiles.on_time_closure:.1%}")
+    newest, overdue = live_feed(store, now, scope)
+    feed_cols = st.columns(2)
+    for col, title, rows, key in (
+        (feed_cols[0], tr("cc.feed_new"), newest, "cc_feed_new"),
+        (feed_cols[1], tr("cc.feed_overdue"), overdue, "cc_feed_overdue"),
+    ):
+        col.subheader(title)
+        frame = pd.DataFrame(
+            {
+                tr("col.number"): [r.number for r in rows],
+                tr("col.time"): [local_time(r.reported_at) for r in rows],
+                tr("col.item"): [item_name(r.item_code) for r in rows],
+                tr("col.township"): [tw_names.get(r.township_code, r.township_code) for r in rows],
+                tr("col.state"): [state_name(r.state) for r in rows],
+                tr("col.due"): [local_time(r.due_at) for r in rows],
+            }
+        )
+        event = col.dataframe(
+            frame, hide_index=True, width="stretch", key=key, on_select="rerun", selection_mode="single-row"
+        )
+        picked = event.selection.rows if event is not None else []
+        if picked:
+            open_incident(rows[picked[0]].id)
+    st.caption(tr("cc.refreshed", time=local_time(now), s=FEED_REFRESH_S))
+
+
+live_parts()
+
+st.subheader(tr("cc.heatmap"))
+now = now_utc()
+cells, counts = heat_counts(store, catalog, heat_filter, now)
+view = st.session_state.get("cc_map") or {}
+bounds = None
+if view.get("bounds"):
+    b = view["bounds"]
+    bounds = (b["_southWest"]["lng"], b["_southWest"]["lat"], b["_northEast"]["lng"], b["_northEast"]["lat"])
+finest = resolution_for_zoom(view.get("zoom"), data["district"]["h3_resolution"])
+cells = cells_to_parents(cells, finest) if cells.size else cells
+hexes = choose_resolution(cells, counts, bounds, finest)
+basemap = basemap_from_env()
+shown = [tw for tw in data["townships"] if scope is None or tw["code"] in scope]
+m = base_map(shapely.union_all([tw["geometry"] for tw in shown]).bounds, basemap)
+area_layer(
+    [tw["geometry"] for tw in shown],
+    [tw["name"] for tw in shown],
+    [tw["code"] for tw in shown],
+    name=tr("overview.layer_townships"),
+    color="#555",
+    weight=1.5,
+    basemap=basemap,
+    labels=not big,
+).add_to(m)
+layer, legend = hex_layer(
+    hexes,
+    name=tr("cc.heatmap"),
+    legend_title=tr("cc.legend", res=hexes.res),
+    tooltip_label=tr("cc.count"),
+    basemap=basemap,
+)
+layer.add_to(m)
+add_legend(m, legend)
+st.caption(tr("cc.hex_note", n=len(hexes.cells), res=hexes.res, total=int(counts.sum())))
+st_folium(
+    m, height=700 if big else 560, use_container_width=True, returned_objects=["bounds", "zoom"], key="cc_map"
+)

@@ -1,0 +1,185 @@
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app_pages.common import area_data, basemap_from_env, get_store, incident_service, require_principal, tr
+from geo.boundaries import BoundaryError
+from geo.crs import CRS_NAMES
+from layers.base import area_layer, base_map
+from patrol.areas import import_boundaries
+from patrol.exporter import EXPORT_FORMATS, export_incidents
+from patrol.importer import (
+    DEFAULT_COLUMNS,
+    IncidentImportError,
+    Mapping,
+    import_incidents,
+    load_mapping,
+    read_table,
+)
+
+MAX_UPLOAD_MB = 200
+who = require_principal()
+store = get_store()
+st.header(tr("data.header"))
+
+
+def _saved(upload) -> Path:  # type: ignore[no-untyped-def]
+    folder = Path(tempfile.mkdtemp(prefix="gridpatrol-"))
+    path = folder / Path(upload.name).name
+    path.write_bytes(upload.getvalue())
+    return path
+
+
+tab_areas, tab_incidents, tab_export = st.tabs(
+    [tr("data.boundaries"), tr("data.incidents"), tr("data.export")]
+)
+
+with tab_areas:
+    upload = st.file_uploader(
+        tr("data.boundary_file"), type=["geojson", "json", "gpkg", "zip", "kml"], key="data_boundaries_file"
+    )
+    c = st.columns(3)
+    level = c[0].radio(
+        tr("data.level"),
+        ["township", "village"],
+        key="data_level",
+        format_func=lambda v: tr(f"data.level_{v}"),
+        horizontal=True,
+    )
+    crs = c[1].selectbox(
+        tr("report.crs"),
+        [None, *CRS_NAMES],
+        key="data_boundary_crs",
+        format_func=lambda v: tr("data.crs_auto") if v is None else tr(f"crs.{v}"),
+    )
+    code_field = c[2].text_input(tr("data.code_field"), key="data_code_field") or None
+    if upload is not None:
+        path = _saved(upload)
+        try:
+            result = import_boundaries(store, path, level, crs=crs, code_field=code_field, dry_run=True)
+        except (BoundaryError, ValueError) as exc:
+            st.error(tr("data.unusable", error=str(exc)))
+        else:
+            report = result.report
+            st.write(tr("data.report", n=report.n_features, problems=len(report.problems)))
+            if report.problems:
+                st.dataframe(report.to_frame(), hide_index=True, width="stretch", key="data_report_table")
+                bad = report.problem_geometries()
+                if len(bad):
+                    m = base_map(tuple(bad.total_bounds), basemap_from_env(), height=380)
+                    area_layer(
+                        list(bad.geometry),
+                        list(bad["kind"]),
+                        list(bad["feature"]),
+                        name=tr("data.problems"),
+                        color="#d7301f",
+                        weight=2,
+                        fill_opacity=0.3,
+                    ).add_to(m)
+                    st_folium(
+                        m, height=380, use_container_width=True, returned_objects=[], key="data_problem_map"
+                    )
+            else:
+                st.success(tr("data.clean"))
+            if st.button(tr("data.load_boundaries"), key="data_load_boundaries", type="primary"):
+                with st.spinner(tr("data.loading")):
+                    done = import_boundaries(store, path, level, crs=crs, code_field=code_field)
+                area_data.clear()
+                st.success(tr("data.loaded", **done.counts))
+
+with tab_incidents:
+    upload = st.file_uploader(
+        tr("data.incident_file"), type=["csv", "xlsx", "geojson", "json"], key="data_incidents_file"
+    )
+    preset = st.selectbox(
+        tr("data.mapping"),
+        [None, "hotline12345"],
+        key="data_mapping",
+        format_func=lambda p: tr("data.mapping_manual") if p is None else tr(f"data.preset_{p}"),
+    )
+    if upload is not None:
+        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
+            st.error(tr("data.too_large", mb=MAX_UPLOAD_MB))
+            st.stop()
+        path = _saved(upload)
+        try:
+            frame, _ = read_table(path)
+        except IncidentImportError as exc:
+            st.error(tr("data.unusable", error=str(exc)))
+            st.stop()
+        st.caption(tr("data.preview", n=len(frame)))
+        st.dataframe(frame.head(20), hide_index=True, width="stretch", key="data_preview")
+        if preset:
+            mapping = load_mapping(preset)
+        else:
+            columns = [None, *frame.columns]
+            chosen = {}
+            c = st.columns(4)
+            for i, role in enumerate(DEFAULT_COLUMNS):
+                guess = DEFAULT_COLUMNS[role] if DEFAULT_COLUMNS[role] in frame.columns else None
+                chosen[role] = c[i % 4].selectbox(
+                    tr(f"data.col_{role}"),
+                    columns,
+                    index=columns.index(guess),
+                    key=f"data_col_{role}",
+                    format_func=lambda v: "—" if v is None else str(v),
+                )
+            in_crs = st.selectbox(
+                tr("report.crs"), CRS_NAMES, key="data_incident_crs", format_func=lambda v: tr(f"crs.{v}")
+            )
+            mapping = Mapping(
+                columns={k: (v if v is not None else f"__missing_{k}") for k, v in chosen.items()}, crs=in_crs
+            )
+        if st.button(tr("data.import"), key="data_import", type="primary"):
+            bar = st.progress(0.0, text=tr("data.importing"))
+            try:
+                report = import_incidents(
+                    incident_service(),
+                    path,
+                    mapping=mapping,
+                    actor=who.name,
+                    progress=lambda done, total: bar.progress(
+                        done / max(total, 1), text=tr("data.progress", done=done, total=total)
+                    ),
+                )
+            except IncidentImportError as exc:
+                st.error(tr("data.unusable", error=str(exc)))
+            else:
+                bar.progress(1.0, text=tr("data.progress", done=report.accepted, total=report.total))
+                st.success(
+                    tr(
+                        "data.imported",
+                        accepted=report.accepted,
+                        rejected=len(report.rejected),
+                        skipped=report.skipped_existing,
+                        dups=report.duplicates_flagged,
+                    )
+                )
+                if report.rejected:
+                    rejects = path.with_suffix(".rejects.csv")
+                    report.write_rejects(rejects)
+                    st.download_button(
+                        tr("data.rejects"),
+                        rejects.read_bytes(),
+                        file_name=rejects.name,
+                        mime="text/csv",
+                        key="data_rejects_download",
+                    )
+
+with tab_export:
+    fmt = st.selectbox(tr("data.format"), EXPORT_FORMATS, key="data_export_format")
+    if st.button(tr("data.prepare_export"), key="data_export"):
+        suffix = {"csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "open311": ".json"}[fmt]
+        out = Path(tempfile.mkdtemp(prefix="gridpatrol-")) / f"incidents{suffix}"
+        n = export_incidents(store, incident_service().catalog, out, fmt)
+        st.download_button(
+            tr("data.download", n=n), out.read_bytes(), file_name=out.name, key="data_export_download"
+        )
+    st.caption(tr("data.counts", **{k: f"{v:,}" for k, v in store.area_counts().items()}))
+    st.dataframe(
+        pd.DataFrame(sorted(store.state_counts().items()), columns=[tr("col.state"), tr("data.n")]),
+        hide_index=True,
+    )

@@ -1,0 +1,237 @@
+from datetime import datetime, time, timedelta
+
+import pandas as pd
+import shapely
+import streamlit as st
+from folium import plugins
+from shapely.geometry import shape
+from streamlit_folium import st_folium
+
+from app_pages.common import (
+    basemap_from_env,
+    incident_service,
+    item_name,
+    local_time,
+    now_utc,
+    open_incident,
+    patrol_service,
+    require_district,
+    require_principal,
+    state_name,
+    tr,
+)
+from geo.crs import geometry_to_wgs84
+from geo.grid import geometry_to_cells
+from layers.assets import localize
+from layers.base import area_layer, base_map
+from layers.incidents import MarkerData, marker_layer
+from patrol.dashboard import OPEN
+from patrol.incident import Action, ConflictError, State, WorkflowError
+from patrol.incidents import LOCAL_TZ
+from patrol.permissions import AccessDeniedError
+from store.rows import IncidentQuery
+
+data = require_district()
+who = require_principal()
+svc = incident_service()
+tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+
+if who.role == "captain":
+    township = who.township_code
+else:
+    township = st.selectbox(
+        tr("app.township"), list(tw_names), key="dispatch_township", format_func=tw_names.get
+    )
+st.header(tr("dispatch.header", township=tw_names.get(township, township)))
+
+now = now_utc()
+incidents = svc.list_incidents(who, IncidentQuery(states=OPEN, township_codes=(township,), limit=3000))
+by_id = {i.id: i for i in incidents}
+teams = [t for t in svc.teams.values() if t.village_code.startswith(township)]
+team_names = {t.id: t.name for t in teams}
+villages = [v for v in data["villages"] if v["township_code"] == township]
+
+# -- selection: clicks and drawings on the map, or the list --------------------------------
+picked = st.session_state.get("dispatch_map") or {}
+clicked = picked.get("last_object_clicked_tooltip")
+if clicked and clicked in by_id and clicked != st.session_state.get("dispatch_last_click"):
+    st.session_state["dispatch_last_click"] = clicked
+    current = list(st.session_state.get("dispatch_selected", []))
+    st.session_state["dispatch_selected"] = (
+        [c for c in current if c != clicked] if clicked in current else [*current, clicked]
+    )
+basemap = basemap_from_env()
+drawn = []
+for feature in picked.get("all_drawings") or []:
+    geom = shape(feature["geometry"])
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        drawn.append(geometry_to_wgs84(geom, basemap.display_crs))
+if drawn:
+    area = shapely.union_all(drawn)
+    inside = [i.id for i in incidents if area.contains(shapely.Point(i.lng, i.lat))]
+    signature = area.wkt[:200]
+    if signature != st.session_state.get("dispatch_last_drawing"):
+        st.session_state["dispatch_last_drawing"] = signature
+        st.session_state["dispatch_selected"] = sorted(
+            {*st.session_state.get("dispatch_selected", []), *inside}
+        )
+selected = [s for s in st.session_state.get("dispatch_selected", []) if s in by_id]
+st.session_state["dispatch_selected"] = selected
+
+m = base_map(shapely.union_all([v["geometry"] for v in villages]).bounds, basemap)
+area_layer(
+    [v["geometry"] for v in villages],
+    [v["name"] for v in villages],
+    [v["code"] for v in villages],
+    name=tr("overview.layer_villages"),
+    color="#3388ff",
+    weight=1,
+    fill_opacity=0.03,
+    basemap=basemap,
+    labels=True,
+).add_to(m)
+markers = [
+    MarkerData(
+        i.id,
+        i.lat,
+        i.lng,
+        i.state.value,
+        f"{i.number} {item_name(i.item_code)}",
+        f"{state_name(i.state.value)} · {i.description}",
+        overdue=i.is_overdue(now),
+    )
+    for i in incidents
+]
+marker_layer(markers, name=tr("dispatch.incidents"), basemap=basemap, selected=selected).add_to(m)
+localize(
+    plugins.Draw(
+        export=False,
+        draw_options={"polyline": False, "circle": False, "marker": False, "circlemarker": False},
+    )
+).add_to(m)
+st.caption(tr("dispatch.map_help"))
+st_folium(
+    m,
+    height=520,
+    use_container_width=True,
+    returned_objects=["last_object_clicked_tooltip", "all_drawings"],
+    key="dispatch_map",
+)
+
+st.multiselect(
+    tr("dispatch.selected"),
+    list(by_id),
+    key="dispatch_selected",
+    placeholder=tr("app.choose"),
+    format_func=lambda i: (
+        f"{by_id[i].number} · {item_name(by_id[i].item_code)} · {state_name(by_id[i].state.value)}"
+    ),
+)
+cols = st.columns([2, 1])
+team = cols[0].selectbox(
+    tr("dispatch.team"), list(team_names), key="dispatch_team", format_func=team_names.get
+)
+if cols[1].button(
+    tr("dispatch.assign"),
+    key="dispatch_assign",
+    type="primary",
+    disabled=not st.session_state["dispatch_selected"],
+):
+    done, conflicts, refused = [], [], []
+    for incident_id in st.session_state["dispatch_selected"]:
+        inc = svc.get(who, incident_id)
+        try:
+            if inc.state == State.DISCOVERED:
+                inc = svc.act(
+                    who, inc.id, Action.ASSESS, expected_version=inc.version, note=tr("dispatch.note")
+                )
+            if inc.state == State.ASSESSING:
+                svc.act(
+                    who,
+                    inc.id,
+                    Action.DISPATCH,
+                    expected_version=inc.version,
+                    team_id=team,
+                    outcome="enforce",
+                )
+            elif inc.state == State.HANDLING:
+                svc.act(who, inc.id, Action.REASSIGN, expected_version=inc.version, team_id=team)
+            else:
+                refused.append(f"{inc.number}: {state_name(inc.state.value)}")
+                continue
+            done.append(inc.number)
+        except ConflictError:
+            conflicts.append(inc.number)
+        except (WorkflowError, AccessDeniedError) as exc:
+            refused.append(f"{inc.number}: {exc}")
+    if done:
+        st.success(tr("dispatch.assigned", n=len(done), team=team_names[team], numbers=", ".join(done)))
+    if conflicts:
+        st.warning(tr("dispatch.conflicts", numbers=", ".join(conflicts)))
+    if refused:
+        st.error(tr("dispatch.refused", items="; ".join(refused)))
+    st.session_state["dispatch_done"] = done
+
+if selected:
+    if st.button(tr("dispatch.open_first"), key="dispatch_open"):
+        open_incident(selected[0])
+
+st.subheader(tr("dispatch.workload"))
+load = pd.DataFrame(
+    [
+        {
+            tr("dispatch.team"): team_names[t],
+            tr("cc.open"): sum(i.team_id == t and i.state != State.DISCOVERED for i in incidents),
+            tr("cc.overdue"): sum(i.team_id == t and i.is_overdue(now) for i in incidents),
+            tr("dispatch.waiting"): sum(i.team_id == t and i.state == State.DISCOVERED for i in incidents),
+        }
+        for t in team_names
+    ]
+)
+st.dataframe(load, hide_index=True, width="stretch")
+
+st.subheader(tr("dispatch.patrol"))
+cells_from_drawing = sorted(
+    {int(c) for g in drawn for c in geometry_to_cells(g, data["district"]["h3_resolution"], "overlap")}
+)
+cells_from_selection = sorted({by_id[i].cell for i in selected})
+patrol_cells = cells_from_drawing or cells_from_selection
+st.caption(tr("dispatch.patrol_cells", n=len(patrol_cells)))
+with st.form("dispatch_patrol_form"):
+    p_team = st.selectbox(
+        tr("dispatch.team"), list(team_names), key="patrol_team", format_func=team_names.get
+    )
+    local_now = now.astimezone(LOCAL_TZ)
+    c = st.columns(3)
+    day = c[0].date_input(tr("dispatch.shift_day"), value=local_now.date(), key="patrol_day")
+    start = c[1].time_input(tr("dispatch.shift_start"), value=time(8, 0), key="patrol_start")
+    hours = c[2].number_input(
+        tr("dispatch.shift_hours"), min_value=1, max_value=12, value=4, key="patrol_hours"
+    )
+    note = st.text_input(tr("dispatch.patrol_note"), key="patrol_note")
+    if st.form_submit_button(tr("dispatch.create_patrol")):
+        begin = datetime.combine(day, start, tzinfo=LOCAL_TZ)
+        try:
+            task = patrol_service().create(
+                who, p_team, patrol_cells, begin, begin + timedelta(hours=int(hours)), note
+            )
+            st.success(tr("dispatch.patrol_created", id=task.id, n=len(task.cells)))
+        except (ValueError, AccessDeniedError) as exc:
+            st.error(str(exc))
+
+tasks = patrol_service().for_township(township)[:20]
+if tasks:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                tr("col.number"): [t.id for t in tasks],
+                tr("dispatch.team"): [team_names.get(t.team_id, t.team_id) for t in tasks],
+                tr("dispatch.shift_start"): [local_time(t.shift_start) for t in tasks],
+                tr("dispatch.shift_end"): [local_time(t.shift_end) for t in tasks],
+                tr("dispatch.cells"): [len(t.cells) for t in tasks],
+                tr("col.state"): [tr(f"patrol.{t.status}") for t in tasks],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )

@@ -1,0 +1,210 @@
+from datetime import datetime, time, timedelta
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app_pages.common import (
+    basemap_from_env,
+    incident_service,
+    item_name,
+    local_time,
+    now_utc,
+    require_district,
+    require_principal,
+    state_name,
+    tr,
+)
+from layers.base import area_layer, base_map
+from layers.incidents import MarkerData, marker_layer
+from patrol.incident import (
+    ASSESSMENT_OUTCOMES,
+    DECISIONS,
+    Action,
+    ConflictError,
+    WorkflowError,
+    allowed_actions,
+)
+from patrol.incidents import LOCAL_TZ
+from patrol.permissions import AccessDeniedError, allowed
+
+data = require_district()
+who = require_principal()
+svc = incident_service()
+st.header(tr("incident.header"))
+
+typed = st.text_input(tr("incident.open_by_number"), key="incident_number", placeholder="NH-20261127-0001")
+if typed:
+    st.session_state["incident_id"] = typed.strip()
+incident_id = st.session_state.get("incident_id")
+if not incident_id:
+    st.info(tr("incident.none"))
+    st.stop()
+try:
+    inc = svc.get(who, incident_id)
+except KeyError:
+    st.error(tr("incident.not_found", id=incident_id))
+    st.stop()
+except AccessDeniedError:
+    st.error(tr("incident.denied", id=incident_id))
+    st.stop()
+
+now = now_utc()
+tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+village = next((v for v in data["villages"] if v["code"] == inc.village_code), None)
+team = svc.teams.get(inc.team_id)
+dept = svc.catalog.departments.get(inc.department)
+st.subheader(f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state.value)}")
+if inc.is_overdue(now):
+    st.error(tr("incident.overdue", due=local_time(inc.due_at)))
+if inc.awaiting_response_overdue(now):
+    st.warning(tr("incident.alarm", minutes=inc.response_minutes))
+left, right = st.columns([3, 2])
+fields = {
+    tr("col.number"): inc.number,
+    tr("col.item"): item_name(inc.item_code),
+    tr("col.state"): state_name(inc.state.value),
+    tr("col.source"): tr(f"source.{inc.source.value}"),
+    tr("col.time"): local_time(inc.reported_at),
+    tr("col.due"): local_time(inc.due_at),
+    tr("incident.first_response"): local_time(inc.first_response_at),
+    tr("col.township"): tw_names.get(inc.township_code, inc.township_code),
+    tr("incident.village"): village["name"] if village else inc.village_code,
+    tr("dispatch.team"): team.name if team else str(inc.team_id),
+    tr("incident.handler"): tr(f"handler.{inc.handler}") + (f" · {dept.name_zh}" if dept else ""),
+    tr("incident.routing"): inc.routing_reason,
+    tr("incident.description"): inc.description,
+    tr("incident.reporter"): f"{inc.reporter_name} {inc.reporter_phone}".strip() or "—",
+    tr("incident.coordinates"): f"{inc.lat:.6f}, {inc.lng:.6f} (WGS84)",
+    tr("incident.cell"): hex(inc.cell),
+    tr("incident.version"): str(inc.version),
+}
+for label, value in (
+    (tr("incident.duplicate_of"), inc.suspected_duplicate_of),
+    (tr("incident.repeat_of"), inc.repeat_of),
+    (tr("incident.merged_into"), inc.duplicate_of),
+    (tr("incident.patrol"), inc.patrol_task_id),
+):
+    if value:
+        fields[label] = value
+left.table(
+    pd.DataFrame({tr("incident.field"): list(fields), tr("incident.value"): list(fields.values())}).set_index(
+        tr("incident.field")
+    )
+)
+with right:
+    basemap = basemap_from_env()
+    box = (inc.lng - 0.006, inc.lat - 0.005, inc.lng + 0.006, inc.lat + 0.005)
+    m = base_map(box, basemap, height=320)
+    if village:
+        area_layer(
+            [village["geometry"]],
+            [village["name"]],
+            [village["code"]],
+            name=tr("incident.village"),
+            color="#3388ff",
+            weight=1.5,
+            basemap=basemap,
+        ).add_to(m)
+    marker_layer(
+        [MarkerData(inc.id, inc.lat, inc.lng, inc.state.value, inc.number, inc.description)],
+        name=inc.number,
+        basemap=basemap,
+    ).add_to(m)
+    st_folium(m, height=320, use_container_width=True, returned_objects=[], key="incident_map")
+
+st.subheader(tr("incident.timeline"))
+events = svc.timeline(who, inc.id)
+st.dataframe(
+    pd.DataFrame(
+        {
+            "#": [e.seq for e in events],
+            tr("col.time"): [local_time(e.at) for e in events],
+            tr("incident.action"): [tr(f"action.{e.action.value}") for e in events],
+            tr("incident.to_state"): [state_name(e.to_state.value) for e in events],
+            tr("incident.actor"): [f"{e.actor} ({tr(f'role.{e.role}')})" for e in events],
+            tr("incident.note"): [e.note for e in events],
+            tr("incident.details"): [
+                ", ".join(f"{k}={v}" for k, v in e.payload.items() if v not in (None, "", [])) for e in events
+            ],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    key="incident_timeline",
+)
+
+actions = [a for a in allowed_actions(inc.state) if allowed(who, a)]
+if not actions:
+    st.caption(tr("incident.no_actions"))
+    st.stop()
+st.subheader(tr("incident.actions"))
+township_teams = {t.id: t.name for t in svc.teams.values() if t.village_code.startswith(inc.township_code)}
+tabs = st.tabs([tr(f"action.{a.value}") for a in actions])
+for tab, action in zip(tabs, actions, strict=True):
+    with tab, st.form(f"act_{action.value}"):
+        fields_in: dict[str, object] = {}
+        if action in (Action.DISPATCH, Action.REASSIGN):
+            ids = list(township_teams)
+            fields_in["team_id"] = st.selectbox(
+                tr("dispatch.team"),
+                ids,
+                index=ids.index(inc.team_id) if inc.team_id in ids else 0,
+                format_func=township_teams.get,
+                key=f"act_{action.value}_team",
+            )
+        if action == Action.DISPATCH:
+            fields_in["outcome"] = st.selectbox(
+                tr("incident.outcome"),
+                ASSESSMENT_OUTCOMES,
+                format_func=lambda o: tr(f"outcome.{o}"),
+                key="act_dispatch_outcome",
+            )
+        if action in (Action.REJECT, Action.DEFER):
+            fields_in["reason"] = st.text_input(tr("incident.reason"), key=f"act_{action.value}_reason")
+        if action == Action.MERGE:
+            fields_in["canonical_id"] = st.text_input(
+                tr("incident.canonical"), value=inc.suspected_duplicate_of or "", key="act_merge_canonical"
+            )
+        if action == Action.CONSULT:
+            fields_in["departments"] = st.multiselect(
+                tr("incident.departments"),
+                list(svc.catalog.departments),
+                format_func=lambda d: svc.catalog.departments[d].name_zh,
+                key="act_consult_departments",
+                placeholder=tr("app.choose"),
+            )
+        if action == Action.DECIDE:
+            fields_in["decision"] = st.selectbox(
+                tr("incident.decision"),
+                list(DECISIONS),
+                format_func=lambda d: tr(f"decision.{d}"),
+                key="act_decide_decision",
+            )
+        if action == Action.DEFER:
+            due_local = max(inc.due_at, now).astimezone(LOCAL_TZ) + timedelta(days=7)
+            new_day = st.date_input(tr("incident.new_due"), value=due_local.date(), key="act_defer_day")
+            fields_in["new_due_at"] = datetime.combine(new_day, time(18, 0), tzinfo=LOCAL_TZ)
+        if action == Action.SUBMIT:
+            fields_in["result"] = st.text_area(tr("incident.result"), key="act_submit_result")
+        if action == Action.VERIFY:
+            fields_in["result"] = st.radio(
+                tr("incident.verify_result"),
+                ["pass", "fail"],
+                format_func=lambda r: tr(f"verify.{r}"),
+                key="act_verify_result",
+                horizontal=True,
+            )
+        note = st.text_input(tr("incident.note"), key=f"act_{action.value}_note")
+        if st.form_submit_button(tr(f"action.{action.value}"), type="primary"):
+            try:
+                svc.act(who, inc.id, action, expected_version=inc.version, note=note, **fields_in)
+            except ConflictError:
+                st.error(tr("incident.conflict"))
+            except KeyError as exc:
+                st.error(str(exc.args[0]))
+            except (WorkflowError, AccessDeniedError) as exc:
+                st.error(str(exc))
+            else:
+                st.success(tr("incident.done", action=tr(f"action.{action.value}")))
+                st.rerun()

@@ -1,0 +1,98 @@
+"""Incident markers (clustered above a threshold), the kernel heat layer, selection highlight."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import folium
+import numpy as np
+from folium import plugins
+
+from geo.crs import from_wgs84
+from layers.assets import localize
+from layers.base import Basemap
+
+CLUSTER_ABOVE = 300
+STATE_COLOURS = {
+    "discovered": "#d7301f",
+    "assessing": "#fc8d59",
+    "handling": "#2b8cbe",
+    "consulting": "#756bb1",
+    "deferred": "#969696",
+    "verifying": "#41ab5d",
+    "closed": "#005a32",
+    "rejected": "#737373",
+    "merged": "#bdbdbd",
+}
+
+
+@dataclass(frozen=True)
+class MarkerData:
+    """What a marker shows: position (WGS84), state, and texts (escaped when drawn)."""
+
+    id: str
+    lat: float
+    lng: float
+    state: str
+    title: str
+    detail: str
+    overdue: bool = False
+
+
+def _display(lat: Sequence[float], lng: Sequence[float], basemap: Basemap) -> tuple[np.ndarray, np.ndarray]:
+    la, ln = np.asarray(lat, dtype=float), np.asarray(lng, dtype=float)
+    if basemap.display_crs == "wgs84":
+        return la, ln
+    return from_wgs84(la, ln, basemap.display_crs)
+
+
+def marker_layer(
+    markers: Sequence[MarkerData],
+    *,
+    name: str,
+    basemap: Basemap | None = None,
+    selected: Sequence[str] = (),
+    cluster_above: int = CLUSTER_ABOVE,
+) -> folium.FeatureGroup:
+    """Circle markers coloured by state; a MarkerCluster when there are many.
+
+    Every user-supplied text is HTML-escaped; the tooltip carries the incident id, which
+    a click returns to the page.
+    """
+    basemap = basemap or Basemap()
+    group = folium.FeatureGroup(name=name)
+    target: folium.FeatureGroup | plugins.MarkerCluster = group
+    if len(markers) > cluster_above:
+        target = localize(plugins.MarkerCluster(name=name, disable_clustering_at_zoom=17))
+        target.add_to(group)
+    lat, lng = _display([m.lat for m in markers], [m.lng for m in markers], basemap)
+    chosen = set(selected)
+    for m, y, x in zip(markers, lat.tolist(), lng.tolist(), strict=True):
+        is_sel = m.id in chosen
+        folium.CircleMarker(
+            [y, x],
+            radius=9 if is_sel else 6,
+            color="#0050b3" if is_sel else ("#000" if m.overdue else "#fff"),
+            weight=3 if is_sel or m.overdue else 1,
+            fill=True,
+            fill_color=STATE_COLOURS.get(m.state, "#333"),
+            fill_opacity=0.9,
+            tooltip=html.escape(m.id),
+            popup=folium.Popup(f"<b>{html.escape(m.title)}</b><br>{html.escape(m.detail)}", max_width=320),
+        ).add_to(target)
+    return group
+
+
+def heat_layer(
+    lat: Sequence[float], lng: Sequence[float], *, name: str, basemap: Basemap | None = None
+) -> folium.FeatureGroup:
+    """A kernel density heat layer of points (Leaflet.heat, served locally)."""
+    basemap = basemap or Basemap()
+    la, ln = _display(lat, lng, basemap)
+    group = folium.FeatureGroup(name=name, show=False)
+    localize(
+        plugins.HeatMap(np.column_stack([la, ln]).round(6).tolist(), radius=14, blur=18, min_opacity=0.3)
+    ).add_to(group)
+    return group

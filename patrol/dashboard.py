@@ -1,0 +1,150 @@
+"""The command center's figures: heatmap counts, KPI tiles, live feed (read-only, cheap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from patrol.catalog import Catalog
+from patrol.incident import OPEN_STATES, State
+from patrol.incidents import LOCAL_TZ, local_day
+from store.protocol import Store
+from store.rows import BUCKETS, IncidentQuery, IncidentRow, RollupQuery
+
+OPEN = tuple(sorted(s.value for s in OPEN_STATES))
+ALARM_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class HeatFilter:
+    """What the heatmap counts: a time window (days back), items, theme, states, sources, townships."""
+
+    days: int = 30
+    item_codes: tuple[str, ...] | None = None
+    theme: str | None = None
+    states: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+    township_codes: tuple[str, ...] | None = None
+
+    def items(self, catalog: Catalog) -> tuple[str, ...] | None:
+        """Item codes after applying the theme."""
+        codes = set(self.item_codes) if self.item_codes else None
+        if self.theme:
+            theme_codes = {i.code for i in catalog.items_of_theme(self.theme)}
+            codes = theme_codes if codes is None else codes & theme_codes
+        return tuple(sorted(codes)) if codes is not None else None
+
+
+def _buckets(states: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The rollup buckets of a state filter, or None if the filter needs single states."""
+    if states is None:
+        return None
+    chosen = set(states)
+    if chosen == set(OPEN):
+        return ("open",)
+    if chosen <= set(BUCKETS) - {"open"}:
+        return tuple(sorted(chosen))
+    return None
+
+
+def heat_counts(
+    store: Store, catalog: Catalog, f: HeatFilter, now: datetime
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Counts per finest cell for the filter: from the rollups when they can answer it.
+
+    The rollups hold cell × day × item × state bucket; a filter on source, or on single
+    open states, is answered by counting incidents instead (still grouped in the database).
+    """
+    start = now - timedelta(days=f.days)
+    items = f.items(catalog)
+    buckets = _buckets(f.states)
+    if f.sources is None and (f.states is None or buckets is not None):
+        pairs = store.rollup_by_cell(
+            RollupQuery(day_from=local_day(start), day_to=local_day(now), item_codes=items, buckets=buckets,
+                        township_codes=f.township_codes)
+        )  # fmt: skip
+    else:
+        pairs = store.count_by_cell(
+            IncidentQuery(reported_from=start, reported_to=now, item_codes=items, states=f.states,
+                          sources=f.sources, township_codes=f.township_codes)
+        )  # fmt: skip
+    if not pairs:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    cells, counts = zip(*pairs, strict=True)
+    return np.asarray(cells, dtype=np.int64), np.asarray(counts, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """KPI tiles of the command center."""
+
+    open: int
+    overdue: int
+    awaiting_alarm: int
+    median_response_min: float | None
+    on_time_closure: float | None
+    closed_this_month: int
+
+
+def month_start(now: datetime) -> datetime:
+    """Midnight of the first day of ``now``'s local month."""
+    local = now.astimezone(LOCAL_TZ)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def kpi_tiles(store: Store, now: datetime, township_codes: tuple[str, ...] | None = None) -> Tiles:
+    """Open, overdue, awaiting assessment past 15 minutes, median response and on-time closure this month.
+
+    Median response: minutes from report to the first assessment action, over incidents
+    reported this month that have one. On-time closure: closed this month by their due
+    time ÷ closed this month (deferrals move the due time).
+    """
+    open_n = store.count_incidents(IncidentQuery(states=OPEN, township_codes=township_codes))
+    overdue = store.count_incidents(IncidentQuery(states=OPEN, due_before=now, township_codes=township_codes))
+    alarm = store.count_incidents(
+        IncidentQuery(
+            states=(State.DISCOVERED.value,),
+            reported_to=now - timedelta(minutes=ALARM_MINUTES),
+            township_codes=township_codes,
+        )
+    )
+    start = month_start(now)
+    reported = store.incident_columns(
+        IncidentQuery(reported_from=start, township_codes=township_codes),
+        ["reported_at", "first_response_at"],
+    )
+    waits = [
+        (f - r).total_seconds() / 60
+        for r, f in zip(reported["reported_at"], reported["first_response_at"], strict=True)
+        if f is not None
+    ]
+    closed = store.incident_columns(
+        IncidentQuery(states=(State.CLOSED.value,), closed_from=start, township_codes=township_codes),
+        ["closed_at", "due_at"],
+    )
+    on_time = sum(c <= d for c, d in zip(closed["closed_at"], closed["due_at"], strict=True))
+    n_closed = len(closed["closed_at"])
+    return Tiles(
+        open=open_n,
+        overdue=overdue,
+        awaiting_alarm=alarm,
+        median_response_min=float(np.median(waits)) if waits else None,
+        on_time_closure=on_time / n_closed if n_closed else None,
+        closed_this_month=n_closed,
+    )
+
+
+def live_feed(
+    store: Store, now: datetime, township_codes: tuple[str, ...] | None = None, limit: int = 15
+) -> tuple[list[IncidentRow], list[IncidentRow]]:
+    """The newest incidents and the most overdue open ones."""
+    newest = store.list_incidents(IncidentQuery(township_codes=township_codes, limit=limit))
+    overdue = store.list_incidents(
+        IncidentQuery(
+            states=OPEN, due_before=now, township_codes=township_codes, limit=limit, newest_first=False
+        )
+    )
+    return newest, overdue

@@ -1,0 +1,121 @@
+"""Map builders: offline assets only, escaped user text, at most 5,000 hexagons per view."""
+
+from __future__ import annotations
+
+import re
+
+import folium
+import folium.elements
+import numpy as np
+import pytest
+from folium import plugins
+from shapely.geometry import box
+
+from geo.grid import geometry_to_cells
+from layers.assets import STATIC_URL, UnknownAssetError, localize
+from layers.base import Basemap, area_layer, base_map
+from layers.hexes import (
+    MAX_HEXES,
+    add_legend,
+    choose_resolution,
+    class_breaks,
+    hex_layer,
+    resolution_for_zoom,
+)
+from layers.incidents import MarkerData, heat_layer, marker_layer
+
+BOUNDS = (120.70, 30.70, 120.80, 30.78)
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def _walk(element):
+    yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _walk(child)
+
+
+def _full_map() -> folium.Map:
+    m = base_map(BOUNDS)
+    area_layer([box(*BOUNDS)], [HOSTILE], ["c1"], name="t", color="#000", weight=1, labels=True).add_to(m)
+    cells = geometry_to_cells(box(*BOUNDS), 9)
+    hexes = choose_resolution(cells, np.arange(cells.size, dtype=float), None, 9)
+    layer, legend = hex_layer(hexes, name="h", legend_title=HOSTILE, tooltip_label="n")
+    layer.add_to(m)
+    add_legend(m, legend)
+    markers = [
+        MarkerData(f"id{i}", 30.72 + i * 1e-4, 120.75, "discovered", HOSTILE, HOSTILE) for i in range(400)
+    ]
+    marker_layer(markers, name="m").add_to(m)
+    heat_layer([30.72, 30.73], [120.75, 120.76], name="heat").add_to(m)
+    localize(plugins.Draw()).add_to(m)
+    return m
+
+
+def test_every_js_and_css_asset_is_served_by_the_app():
+    m = _full_map()
+    links = [
+        url for el in _walk(m) for attr in ("default_js", "default_css") for _, url in getattr(el, attr, [])
+    ]
+    assert links and all(url.startswith(STATIC_URL) for url in links), links
+
+
+def test_the_rendered_map_html_references_no_external_host():
+    html = _full_map().get_root().render()
+    hosts = set(re.findall(r"https?://([^/\"'\s)]+)", html))
+    assert hosts == set(), hosts
+
+
+def test_a_tile_basemap_is_the_only_external_reference_when_one_is_chosen():
+    html = (
+        base_map(BOUNDS, Basemap(kind="custom", url="http://tiles.intranet.local/{z}/{x}/{y}.png"))
+        .get_root()
+        .render()
+    )
+    assert set(re.findall(r"https?://([^/\"'\s)]+)", html)) == {"tiles.intranet.local"}
+
+
+def test_user_text_in_popups_tooltips_labels_and_legends_is_escaped():
+    html = _full_map().get_root().render()
+    assert "<script>alert" not in html and "<img src=x onerror" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_an_element_with_an_unknown_asset_is_refused():
+    class Odd(folium.elements.JSCSSMixin, folium.MacroElement):
+        default_js = [("mystery", "https://cdn.example.com/mystery.js")]  # noqa: RUF012
+
+    with pytest.raises(UnknownAssetError, match="mystery"):
+        localize(Odd())
+
+
+def test_no_view_ever_carries_more_than_5000_hexagons():
+    cells = geometry_to_cells(box(120.6, 30.6, 121.0, 30.85), 10)
+    assert cells.size > MAX_HEXES
+    hexes = choose_resolution(cells, np.ones(cells.size), None, 10)
+    assert hexes.cells.size <= MAX_HEXES and hexes.res < 10
+    assert hexes.counts.sum() == cells.size
+
+
+def test_a_small_view_keeps_the_finest_resolution_and_only_cells_in_view():
+    cells = geometry_to_cells(box(120.6, 30.6, 121.0, 30.85), 10)
+    hexes = choose_resolution(cells, np.ones(cells.size), (120.70, 30.70, 120.71, 30.71), 10)
+    assert hexes.res == 10 and 0 < hexes.cells.size < 200
+
+
+@pytest.mark.parametrize(("zoom", "res"), [(None, 8), (8, 6), (10, 7), (11, 8), (12, 9), (13, 9), (15, 10)])
+def test_the_resolution_follows_the_zoom(zoom, res):
+    assert resolution_for_zoom(zoom, 10) == res
+
+
+def test_class_breaks_are_quantiles_and_cover_the_maximum():
+    values = np.arange(1, 101, dtype=float)
+    breaks = class_breaks(values)
+    assert breaks[-1] == 100 and len(breaks) == 6
+    assert class_breaks([1, 1, 1, 2]) == [1.0, 2.0]
+    assert class_breaks([]) == []
+
+
+def test_amap_basemap_shifts_the_data_to_gcj02_for_display():
+    wgs = base_map(BOUNDS).location
+    gcj = base_map(BOUNDS, Basemap(kind="amap")).location
+    assert gcj[0] - wgs[0] < 0 and gcj[1] - wgs[1] > 0.004  # GCJ-02 lies ~500 m to the east in Jiaxing

@@ -472,7 +472,7 @@ class PostGISStore:
 
     def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
         """Counts per cell from the rollups (never a scan of incidents)."""
-        where, params = _rollup_where(query)
+        where, params = _where(query)
         with self._tx() as conn:
             rows = conn.execute(
                 "SELECT cell, sum(n) FROM rollup_cell_day" + where + " GROUP BY cell HAVING sum(n) > 0",
@@ -581,46 +581,17 @@ def _pg_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
     return values
 
 
-def _any(column: str, values: Sequence[Any] | None, clauses: list[str], params: list[Any]) -> None:
-    if values is not None:
-        clauses.append(column + " = ANY(%s)")
-        params.append(list(values))
-
-
-def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
+def _where(q: IncidentQuery | RollupQuery) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters of a query's conditions (column names are fixed by the query)."""
     clauses: list[str] = []
     params: list[Any] = []
-    _any("township_code", q.township_codes, clauses, params)
-    _any("team_id", q.team_ids, clauses, params)
-    _any("state", q.states, clauses, params)
-    _any("item_code", q.item_codes, clauses, params)
-    _any("source", q.sources, clauses, params)
-    _any("cell", q.cells, clauses, params)
-    for column, op, value in (
-        ("reported_at", ">=", q.reported_from),
-        ("reported_at", "<", q.reported_to),
-        ("due_at", "<", q.due_before),
-        ("closed_at", ">=", q.closed_from),
-        ("closed_at", "<", q.closed_to),
-    ):
-        if value is not None:
+    for column, op, value in q.conditions():
+        if op == "in":
+            clauses.append(column + " = ANY(%s)")
+            params.append(list(value))
+        else:
             clauses.append(column + " " + op + " %s")
             params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _rollup_where(q: RollupQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if q.day_from is not None:
-        clauses.append("day >= %s")
-        params.append(q.day_from)
-    if q.day_to is not None:
-        clauses.append("day <= %s")
-        params.append(q.day_to)
-    _any("item_code", q.item_codes, clauses, params)
-    _any("bucket", q.buckets, clauses, params)
-    _any("township_code", q.township_codes, clauses, params)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 

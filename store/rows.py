@@ -127,6 +127,9 @@ def state_bucket(state: str) -> str:
     return state if state in FINAL_BUCKETS else "open"
 
 
+Condition = tuple[str, str, Any]
+
+
 @dataclass(frozen=True)
 class IncidentQuery:
     """A filter over incidents; None means no restriction."""
@@ -146,6 +149,21 @@ class IncidentQuery:
     offset: int = 0
     newest_first: bool = True
 
+    def conditions(self) -> list[Condition]:
+        """The filter as (column, operator, value) triples; each backend writes its own SQL."""
+        members = (
+            ("township_code", self.township_codes), ("team_id", self.team_ids), ("state", self.states),
+            ("item_code", self.item_codes), ("source", self.sources), ("cell", self.cells),
+        )  # fmt: skip
+        ranges = (
+            ("reported_at", ">=", self.reported_from), ("reported_at", "<", self.reported_to),
+            ("due_at", "<", self.due_before), ("closed_at", ">=", self.closed_from),
+            ("closed_at", "<", self.closed_to),
+        )  # fmt: skip
+        return [(c, "in", tuple(v)) for c, v in members if v is not None] + [
+            r for r in ranges if r[2] is not None
+        ]
+
 
 @dataclass(frozen=True)
 class RollupQuery:
@@ -156,6 +174,18 @@ class RollupQuery:
     item_codes: tuple[str, ...] | None = None
     buckets: tuple[str, ...] | None = None
     township_codes: tuple[str, ...] | None = None
+
+    def conditions(self) -> list[Condition]:
+        """The filter as (column, operator, value) triples; each backend writes its own SQL."""
+        members = (
+            ("item_code", self.item_codes),
+            ("bucket", self.buckets),
+            ("township_code", self.township_codes),
+        )
+        ranges = (("day", ">=", self.day_from), ("day", "<=", self.day_to))
+        return [(c, "in", tuple(v)) for c, v in members if v is not None] + [
+            r for r in ranges if r[2] is not None
+        ]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

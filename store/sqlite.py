@@ -527,7 +527,7 @@ class SQLiteStore:
 
     def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
         """Counts per cell from the rollups (never a scan of incidents)."""
-        where, params = _rollup_where(query)
+        where, params = _where(query)
         sql = "SELECT cell, sum(n) FROM rollup_cell_day" + where + " GROUP BY cell HAVING sum(n) > 0"
         return [(int(c), int(n)) for c, n in self._conn().execute(sql, params)]
 
@@ -707,44 +707,15 @@ def _marks(n: int) -> str:
     return "(" + ",".join("?" * n) + ")"
 
 
-def _in(column: str, values: Sequence[Any] | None, clauses: list[str], params: list[Any]) -> None:
-    if values is not None:
-        clauses.append(column + " IN " + _marks(len(values)) if values else "0")
-        params.extend(values)
-
-
-def _where(q: IncidentQuery) -> tuple[str, list[Any]]:
+def _where(q: IncidentQuery | RollupQuery) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters of a query's conditions (column names are fixed by the query)."""
     clauses: list[str] = []
     params: list[Any] = []
-    _in("township_code", q.township_codes, clauses, params)
-    _in("team_id", q.team_ids, clauses, params)
-    _in("state", q.states, clauses, params)
-    _in("item_code", q.item_codes, clauses, params)
-    _in("source", q.sources, clauses, params)
-    _in("cell", q.cells, clauses, params)
-    for column, op, value in (
-        ("reported_at", ">=", q.reported_from),
-        ("reported_at", "<", q.reported_to),
-        ("due_at", "<", q.due_before),
-        ("closed_at", ">=", q.closed_from),
-        ("closed_at", "<", q.closed_to),
-    ):
-        if value is not None:
-            clauses.append(f"{column} {op} ?")
-            params.append(_dt(value))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _rollup_where(q: RollupQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if q.day_from is not None:
-        clauses.append("day >= ?")
-        params.append(q.day_from)
-    if q.day_to is not None:
-        clauses.append("day <= ?")
-        params.append(q.day_to)
-    _in("item_code", q.item_codes, clauses, params)
-    _in("bucket", q.buckets, clauses, params)
-    _in("township_code", q.township_codes, clauses, params)
+    for column, op, value in q.conditions():
+        if op == "in":
+            clauses.append(column + " IN " + _marks(len(value)) if value else "0")
+            params.extend(value)
+        else:
+            clauses.append(column + " " + op + " ?")
+            params.append(_dt(value) if isinstance(value, datetime) else value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

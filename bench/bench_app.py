@@ -1,0 +1,103 @@
+"""Command center: server time of one rerun and the map payload, for 20k, 100k and 1M incidents.
+
+The rerun is the whole page script run by Streamlit's AppTest (tiles, feed, heat counts
+from the rollups, hexagons, map HTML), after a first run that warms the caches, as a
+second browser poll would. The payload is the map HTML handed to the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import shapely
+
+from bench.common import Figure, Report
+from bench.stores import END, demo_store
+from geo.grid import cells_to_parents
+from layers.base import area_layer, base_map
+from layers.hexes import add_legend, choose_resolution, hex_layer, resolution_for_zoom
+from patrol.areas import area_overview
+from patrol.catalog import load_catalog
+from patrol.dashboard import HeatFilter, heat_counts
+from store import open_store
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+RUNS = 5
+
+
+def _rerun_seconds(url: str) -> tuple[float, float]:
+    from streamlit.testing.v1 import AppTest
+
+    from patrol.roles import Principal
+
+    os.environ["GRIDPATROL_DB"] = url
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["principal"] = Principal("bench", "command_center")
+    at.run()
+    if at.exception:
+        raise RuntimeError(at.exception[0].message)
+    times = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), max(times) - min(times)
+
+
+def _payload_bytes(url: str, days: int, zoom: int | None) -> tuple[int, int]:
+    store = open_store(url)
+    catalog = load_catalog()
+    areas = area_overview(store)
+    now = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    cells, counts = heat_counts(store, catalog, HeatFilter(days=days), now)
+    finest = resolution_for_zoom(zoom, areas["district"]["h3_resolution"])
+    hexes = choose_resolution(cells_to_parents(cells, finest), counts, None, finest)
+    m = base_map(shapely.union_all([t["geometry"] for t in areas["townships"]]).bounds)
+    towns = areas["townships"]
+    geoms, names = [t["geometry"] for t in towns], [t["name"] for t in towns]
+    codes = [t["code"] for t in towns]
+    area_layer(geoms, names, codes, name="t", color="#555", weight=1.5, labels=True).add_to(m)
+    layer, legend = hex_layer(hexes, name="h", legend_title="n", tooltip_label="n")
+    layer.add_to(m)
+    add_legend(m, legend)
+    store.close()
+    return len(m.get_root().render().encode()), int(hexes.cells.size)
+
+
+def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000)) -> Report:
+    report = Report("Command center: one rerun (server) and the map payload")
+    for n in sizes:
+        url = demo_store(n)
+        med, spread = _rerun_seconds(url)
+        report.figures.append(
+            Figure(
+                f"command-center rerun, {n:,} incidents",
+                "s",
+                med,
+                spread,
+                RUNS,
+                budget=1.5 if n >= 1_000_000 else None,
+            )
+        )
+        for days, zoom, label in ((30, None, "30 days, district view"), (365, 15, "365 days, finest hexes")):
+            size, n_hex = _payload_bytes(url, days, zoom)
+            report.figures.append(
+                Figure(f"map payload, {n:,} incidents, {label}", "MB", size / 1e6, 0.0, 1,
+                       budget=3.0 if n >= 1_000_000 else None, note=f"{n_hex:,} hexagons")
+            )  # fmt: skip
+        sys.stderr.write(f"{n:,}: rerun {med:.2f} s\n")
+    return report
+
+
+if __name__ == "__main__":
+    sizes = (
+        tuple(int(s) for s in sys.argv[1].split(",")) if len(sys.argv) > 1 else (20_000, 100_000, 1_000_000)
+    )
+    r = run(sizes)
+    r.write("app")
+    sys.stdout.write(r.markdown() + "\n")

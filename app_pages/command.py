@@ -1,3 +1,4 @@
+import folium
 import pandas as pd
 import shapely
 import streamlit as st
@@ -18,9 +19,10 @@ from app_pages.common import (
     state_name,
     tr,
 )
-from geo.grid import cells_to_parents
+from geo.grid import cells_to_latlng, cells_to_parents
 from layers.base import area_layer, base_map
 from layers.hexes import add_legend, choose_resolution, hex_layer, resolution_for_zoom
+from layers.incidents import heat_layer
 from patrol.dashboard import OPEN, HeatFilter, heat_counts, kpi_tiles, live_feed
 from patrol.incident import Source
 
@@ -173,6 +175,10 @@ layer, legend = hex_layer(
 )
 layer.add_to(m)
 add_legend(m, legend)
+if hexes.cells.size:
+    centre_lat, centre_lng = cells_to_latlng(hexes.cells)
+    heat_layer(centre_lat, centre_lng, weights=hexes.counts, name=tr("cc.kernel"), basemap=basemap).add_to(m)
+folium.LayerControl(collapsed=True).add_to(m)
 st.caption(tr("cc.hex_note", n=len(hexes.cells), res=hexes.res, total=int(counts.sum())))
 st_folium(
     m, height=700 if big else 560, use_container_width=True, returned_objects=["bounds", "zoom"], key="cc_map"

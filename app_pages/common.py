@@ -171,3 +171,28 @@ def big_screen_css() -> None:
         "[data-testid='stMetricLabel'] p{font-size:1.3rem}</style>",
         unsafe_allow_html=True,
     )
+
+
+def error_text(exc: Exception) -> str:
+    """A refusal from the services in the session's language (no mixed-language screens)."""
+    from patrol.importer import IncidentImportError
+    from patrol.incident import ConflictError, IllegalTransitionError, MissingFieldError
+    from patrol.permissions import AccessDeniedError
+    from patrol.routing import OutsideDistrictError
+
+    if isinstance(exc, MissingFieldError):
+        names = "、".join(tr(f"field.{f}") for f in exc.fields) or "—"
+        return tr("err.missing", fields=names)
+    for kind, key in (
+        (ConflictError, "incident.conflict"),
+        (IllegalTransitionError, "err.illegal"),
+        (AccessDeniedError, "err.denied"),
+        (OutsideDistrictError, "err.outside"),
+    ):
+        if isinstance(exc, kind):
+            return tr(key)
+    if isinstance(exc, KeyError):
+        return tr("err.not_found")
+    if isinstance(exc, IncidentImportError):
+        return tr("data.unusable", error=str(exc)) if lang() == "en" else tr("err.unusable_file")
+    return tr("err.invalid") if lang() == "zh" else f"{tr('err.invalid')}: {exc}"

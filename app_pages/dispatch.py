@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
+    error_text,
     incident_service,
     item_name,
     local_time,
@@ -24,6 +25,7 @@ from geo.crs import geometry_to_wgs84
 from geo.grid import geometry_to_cells
 from layers.assets import localize
 from layers.base import area_layer, base_map
+from layers.hexes import cells_outline_layer
 from layers.incidents import MarkerData, marker_layer
 from patrol.dashboard import OPEN
 from patrol.incident import Action, ConflictError, State, WorkflowError
@@ -102,6 +104,22 @@ markers = [
     )
     for i in incidents
 ]
+today = [
+    t
+    for t in patrol_service().for_township(township)
+    if t.shift_end > now and t.status in ("planned", "active")
+]
+for task in today[:10]:
+    cells_outline_layer(
+        task.cells,
+        name=tr("dispatch.patrol_layer", id=task.id),
+        basemap=basemap,
+        tooltip=tr(
+            "dispatch.patrol_tip",
+            team=team_names.get(task.team_id, task.team_id),
+            start=local_time(task.shift_start),
+        ),
+    ).add_to(m)
 marker_layer(markers, name=tr("dispatch.incidents"), basemap=basemap, selected=selected).add_to(m)
 localize(
     plugins.Draw(
@@ -217,7 +235,7 @@ with st.form("dispatch_patrol_form"):
             )
             st.success(tr("dispatch.patrol_created", id=task.id, n=len(task.cells)))
         except (ValueError, AccessDeniedError) as exc:
-            st.error(str(exc))
+            st.error(error_text(exc))
 
 tasks = patrol_service().for_township(township)[:20]
 if tasks:

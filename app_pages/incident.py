@@ -6,6 +6,7 @@ from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
+    error_text,
     incident_service,
     item_name,
     local_time,
@@ -21,7 +22,6 @@ from patrol.incident import (
     ASSESSMENT_OUTCOMES,
     DECISIONS,
     Action,
-    ConflictError,
     WorkflowError,
     allowed_actions,
 )
@@ -199,12 +199,8 @@ for tab, action in zip(tabs, actions, strict=True):
         if st.form_submit_button(tr(f"action.{action.value}"), type="primary"):
             try:
                 svc.act(who, inc.id, action, expected_version=inc.version, note=note, **fields_in)
-            except ConflictError:
-                st.error(tr("incident.conflict"))
-            except KeyError as exc:
-                st.error(str(exc.args[0]))
-            except (WorkflowError, AccessDeniedError) as exc:
-                st.error(str(exc))
+            except (WorkflowError, AccessDeniedError, KeyError) as exc:
+                st.error(error_text(exc))
             else:
                 st.success(tr("incident.done", action=tr(f"action.{action.value}")))
                 st.rerun()

@@ -4,6 +4,7 @@ from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
+    error_text,
     incident_service,
     item_name,
     local_time,
@@ -107,4 +108,4 @@ if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=
                 )
             )
     except (ValueError, OutsideDistrictError, AccessDeniedError) as exc:
-        st.error(tr("report.failed", error=str(exc)))
+        st.error(tr("report.failed", error=error_text(exc)))

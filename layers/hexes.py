@@ -194,3 +194,31 @@ def add_legend(m: folium.Map, legend: str) -> None:
     """Put a legend box on the map."""
     root: Any = m.get_root()
     root.html.add_child(folium.Element(legend))
+
+
+def cells_outline_layer(
+    cells: Sequence[int], *, name: str, tooltip: str, color: str = "#1a7f37", basemap: Basemap | None = None
+) -> folium.FeatureGroup:
+    """Outlines of a set of cells, e.g. the cells a patrol task covers (tooltip escaped)."""
+    basemap = basemap or Basemap()
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"tip": html.escape(tooltip)},
+            "geometry": {"type": "Polygon", "coordinates": [_ring(int(c), basemap)]},
+        }
+        for c in cells
+    ]
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda _f: {
+            "color": color,
+            "weight": 2,
+            "fillColor": color,
+            "fillOpacity": 0.12,
+            "dashArray": "4 3",
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(group)
+    return group

@@ -86,13 +86,23 @@ def marker_layer(
 
 
 def heat_layer(
-    lat: Sequence[float], lng: Sequence[float], *, name: str, basemap: Basemap | None = None
+    lat: Sequence[float],
+    lng: Sequence[float],
+    *,
+    name: str,
+    weights: Sequence[float] | None = None,
+    basemap: Basemap | None = None,
 ) -> folium.FeatureGroup:
-    """A kernel density heat layer of points (Leaflet.heat, served locally)."""
+    """A kernel density heat layer of (weighted) points (Leaflet.heat, served locally); hidden at first."""
     basemap = basemap or Basemap()
     la, ln = _display(lat, lng, basemap)
+    columns = (
+        [la, ln]
+        if weights is None
+        else [la, ln, np.asarray(weights, dtype=float) / max(np.max(weights), 1.0)]
+    )
     group = folium.FeatureGroup(name=name, show=False)
     localize(
-        plugins.HeatMap(np.column_stack([la, ln]).round(6).tolist(), radius=14, blur=18, min_opacity=0.3)
+        plugins.HeatMap(np.column_stack(columns).round(6).tolist(), radius=14, blur=18, min_opacity=0.3)
     ).add_to(group)
     return group

@@ -110,7 +110,11 @@ class IllegalTransitionError(WorkflowError):
 
 
 class MissingFieldError(WorkflowError):
-    """The action lacks a field it needs (or a field has a wrong value)."""
+    """The action lacks a field it needs (or a field has a wrong value); ``fields`` names them."""
+
+    def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class ConflictError(WorkflowError):
@@ -224,10 +228,10 @@ class Incident:
         missing = [f for f in REQUIRED[act] if fields.get(f) in (None, "", (), [])]
         if missing:
             msg = f"{act.value} needs {', '.join(missing)}"
-            raise MissingFieldError(msg)
+            raise MissingFieldError(msg, tuple(missing))
         if not actor:
             msg = f"{act.value} needs an actor"
-            raise MissingFieldError(msg)
+            raise MissingFieldError(msg, ("actor",))
         target = self._target(act, fields)
         changes = self._changes(act, fields, at)
         before = self.state
@@ -254,19 +258,19 @@ class Incident:
             decision = fields["decision"]
             if decision not in DECISIONS:
                 msg = f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}"
-                raise MissingFieldError(msg)
+                raise MissingFieldError(msg, ("decision",))
             return DECISIONS[decision]
         result = fields["result"]
         if result not in VERIFY_RESULTS:
             msg = f"verification result must be pass or fail, got {result!r}"
-            raise MissingFieldError(msg)
+            raise MissingFieldError(msg, ("result",))
         return State.CLOSED if result == "pass" else State.HANDLING
 
     def _changes(self, act: Action, fields: dict[str, Any], at: datetime) -> dict[str, Any]:
         if act in (Action.DISPATCH, Action.REASSIGN):
             if act == Action.DISPATCH and fields["outcome"] not in ASSESSMENT_OUTCOMES:
                 msg = f"outcome must be one of {', '.join(ASSESSMENT_OUTCOMES)}, got {fields['outcome']!r}"
-                raise MissingFieldError(msg)
+                raise MissingFieldError(msg, ("outcome",))
             out: dict[str, Any] = {"team_id": int(fields["team_id"])}
             if act == Action.DISPATCH:
                 out["assessment_outcome"] = fields["outcome"]
@@ -274,7 +278,7 @@ class Incident:
         if act == Action.MERGE:
             if fields["canonical_id"] == self.id:
                 msg = "an incident cannot be merged into itself"
-                raise MissingFieldError(msg)
+                raise MissingFieldError(msg, ("canonical_id",))
             return {"duplicate_of": str(fields["canonical_id"])}
         if act == Action.CONSULT:
             return {"consult_departments": tuple(fields["departments"])}
@@ -282,7 +286,7 @@ class Incident:
             new_due = fields["new_due_at"]
             if not isinstance(new_due, datetime) or new_due <= at:
                 msg = "a deferral needs a new due time in the future"
-                raise MissingFieldError(msg)
+                raise MissingFieldError(msg, ("new_due_at",))
             return {"due_at": new_due, "deferral_count": self.deferral_count + 1}
         if act == Action.VERIFY and fields["result"] == "fail":
             return {"rework_count": self.rework_count + 1}

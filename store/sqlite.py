@@ -132,6 +132,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX patrol_tasks_township ON patrol_tasks(township_code, shift_start)",
         ],
     ),
+    ("0004_closed_index", ["CREATE INDEX incidents_state_closed ON incidents(state, closed_at)"]),
 ]
 
 

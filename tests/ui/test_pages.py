@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages.navigation import PAGES_BY_ROLE
 from patrol.roles import ROLES, Principal
 from store import open_store
 from store.rows import IncidentQuery
@@ -70,6 +71,18 @@ def test_the_overview_page_renders_for_every_role(app, role):
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["乡镇/街道"] == "13"
     assert any("演示数据" in c.value for c in app.caption)
+
+
+PAGE_CASES = [(role, page) for role, pages in PAGES_BY_ROLE.items() for page in pages]
+
+
+@pytest.mark.parametrize(("role", "page"), PAGE_CASES, ids=[f"{r}-{p}" for r, p in PAGE_CASES])
+def test_every_page_of_every_role_renders(app, incidents_sqlite_url, role, page):
+    store = open_store(incidents_sqlite_url)
+    row = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=1))[0]
+    store.close()
+    _as(app, role, page, incident_id=row.id)
+    assert app.header, f"{page} has a header"
 
 
 def test_the_command_center_shows_tiles_feed_filters_and_the_map(app):
@@ -196,7 +209,7 @@ def test_the_report_page_refuses_a_point_outside_the_district(app):
     app.number_input(key="report_lat").set_value(31.9)
     app.number_input(key="report_lng").set_value(121.9).run()
     app.button(key="report_submit").click().run()
-    assert any("outside the district" in e.value for e in app.error)
+    assert any("不在辖区内" in e.value for e in app.error)
 
 
 def test_the_data_page_offers_uploads_and_exports_to_admins(app):

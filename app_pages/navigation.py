@@ -1,0 +1,17 @@
+"""Which pages each role sees (the services enforce the same limits on every call)."""
+
+PAGES_BY_ROLE = {
+    "command_center": ["command", "incident", "dispatch", "overview"],
+    "captain": ["dispatch", "incident", "report", "overview"],
+    "inspector": ["report", "incident", "overview"],
+    "planner": ["overview", "incident"],
+    "admin": ["data", "overview", "incident"],
+}
+PAGE_FILES = {
+    "command": ("app_pages/command.py", "page.command", ":material/monitor_heart:"),
+    "dispatch": ("app_pages/dispatch.py", "page.dispatch", ":material/assignment_ind:"),
+    "incident": ("app_pages/incident.py", "page.incident", ":material/description:"),
+    "report": ("app_pages/report.py", "page.report", ":material/add_location_alt:"),
+    "data": ("app_pages/data.py", "page.data", ":material/database:"),
+    "overview": ("app_pages/overview.py", "page.overview", ":material/map:"),
+}

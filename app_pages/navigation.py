@@ -1,10 +1,10 @@
 """Which pages each role sees (the services enforce the same limits on every call)."""
 
 PAGES_BY_ROLE = {
-    "command_center": ["command", "incident", "dispatch", "overview"],
+    "command_center": ["command", "incident", "dispatch", "ranking", "hotspots", "overview"],
     "captain": ["dispatch", "incident", "report", "overview"],
     "inspector": ["report", "incident", "overview"],
-    "planner": ["overview", "incident"],
+    "planner": ["hotspots", "ranking", "overview", "incident"],
     "admin": ["data", "overview", "incident"],
 }
 PAGE_FILES = {
@@ -13,5 +13,7 @@ PAGE_FILES = {
     "incident": ("app_pages/incident.py", "page.incident", ":material/description:"),
     "report": ("app_pages/report.py", "page.report", ":material/add_location_alt:"),
     "data": ("app_pages/data.py", "page.data", ":material/database:"),
+    "ranking": ("app_pages/ranking.py", "page.ranking", ":material/leaderboard:"),
+    "hotspots": ("app_pages/hotspots.py", "page.hotspots", ":material/local_fire_department:"),
     "overview": ("app_pages/overview.py", "page.overview", ":material/map:"),
 }

@@ -131,7 +131,8 @@ def legend_html(title: str, breaks: Sequence[float], unit: str = "") -> str:
     )
 
 
-def _ring(cell: int, basemap: Basemap) -> list[list[float]]:
+def ring(cell: int, basemap: Basemap) -> list[list[float]]:
+    """The closed ring (lng, lat) of a cell's hexagon in the basemap's display system."""
     pts = h3i.cell_to_boundary(cell)
     lats = np.array([p[0] for p in pts])
     lngs = np.array([p[1] for p in pts])
@@ -171,7 +172,7 @@ def hex_layer(
                     "sel": cell in chosen,
                     "tip": f"{html.escape(tooltip_label)}: {count:g}",
                 },
-                "geometry": {"type": "Polygon", "coordinates": [_ring(cell, basemap)]},
+                "geometry": {"type": "Polygon", "coordinates": [ring(cell, basemap)]},
             }
         )
     group = folium.FeatureGroup(name=name)
@@ -205,7 +206,7 @@ def cells_outline_layer(
         {
             "type": "Feature",
             "properties": {"tip": html.escape(tooltip)},
-            "geometry": {"type": "Polygon", "coordinates": [_ring(int(c), basemap)]},
+            "geometry": {"type": "Polygon", "coordinates": [ring(int(c), basemap)]},
         }
         for c in cells
     ]

@@ -211,6 +211,92 @@ def _full_info(store: Store) -> dict[str, Any]:
     return info
 
 
+def cmd_kpis(args: argparse.Namespace) -> int:
+    """KPIs of one month per township, team or item."""
+    import json
+    from datetime import UTC, datetime
+
+    from patrol.kpis import KPI_COLUMNS, month_kpis
+
+    store = _open(args)
+    try:
+        try:
+            table = month_kpis(store, args.month, args.by, datetime.now(UTC))
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+    finally:
+        store.close()
+    columns = ["group", "rank", *KPI_COLUMNS]
+    table = table[columns]
+    if args.format == "json":
+        records = json.loads(table.to_json(orient="records", force_ascii=False))
+        sys.stdout.write(
+            json.dumps({"month": args.month, "by": args.by, "rows": records}, ensure_ascii=False, indent=1)
+            + "\n"
+        )
+    elif args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+    else:
+        sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n")
+    return 0
+
+
+def _ring(cell: int) -> list[list[float]]:
+    import h3.api.basic_int as h3i
+
+    ring = [[lng, lat] for lat, lng in h3i.cell_to_boundary(cell)]
+    return [*ring, ring[0]]
+
+
+def cmd_hotspots(args: argparse.Namespace) -> int:
+    """Gi* hot spots of the last N days, as GeoJSON or JSON."""
+    import json
+    from datetime import UTC, datetime
+
+    import h3.api.basic_int as h3i
+
+    from patrol.catalog import load_catalog
+    from patrol.dashboard import HeatFilter, hot_spots
+
+    store = _open(args)
+    try:
+        catalog = load_catalog()
+        if args.item and args.item not in catalog.items:
+            raise CliError(f"unknown item {args.item!r}")
+        f = HeatFilter(days=args.days, item_codes=(args.item,) if args.item else None)
+        hs = hot_spots(store, catalog, f, datetime.now(UTC), res=args.res, k=args.k)
+    finally:
+        store.close()
+    keep = hs.klass != 0 if not args.all else slice(None)
+    rows = [
+        {
+            "cell": h3i.int_to_str(int(c)),
+            "count": float(v),
+            "z": round(float(z), 4),
+            "p": float(p),
+            "class": int(k),
+        }
+        for c, v, z, p, k in zip(
+            hs.cells[keep], hs.values[keep], hs.z[keep], hs.p[keep], hs.klass[keep], strict=True
+        )
+    ]
+    if args.format == "json":
+        sys.stdout.write(
+            json.dumps({"res": args.res, "k": args.k, "days": args.days, "cells": rows}, indent=1) + "\n"
+        )
+    else:
+        features = [
+            {
+                "type": "Feature",
+                "properties": r,
+                "geometry": {"type": "Polygon", "coordinates": [_ring(h3i.str_to_int(r["cell"]))]},
+            }
+            for r in rows
+        ]  # fmt: skip
+        sys.stdout.write(json.dumps({"type": "FeatureCollection", "features": features}) + "\n")
+    return 0
+
+
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db", default=None, help="store URL (postgresql://… or sqlite:///path); default $GRIDPATROL_DB"
@@ -228,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
         "info": (cmd_info, "print key figures as key: value lines"),
         "import-incidents": (cmd_import_incidents, "import incidents from CSV, XLSX or GeoJSON"),
         "export": (cmd_export, "export incidents (csv, geojson, gpkg, open311)"),
+        "kpis": (cmd_kpis, "KPIs of a month per township, team or item (ranked)"),
+        "hotspots": (cmd_hotspots, "Getis-Ord Gi* hot spots over H3 cells"),
     }
     parsers = {}
     for name, (func, text) in commands.items():
@@ -250,6 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--crs", choices=CRS_NAMES, default=None, help="coordinate system (overrides the mapping)"
     )
     ii.add_argument("--rejects", default=None, help="where to write refused rows (default FILE.rejects.csv)")
+    kp = parsers["kpis"]
+    kp.add_argument("--month", required=True, help="YYYY-MM")
+    kp.add_argument("--by", choices=["township", "team", "item"], default="township")
+    kp.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    hs = parsers["hotspots"]
+    hs.add_argument("--item", default=None, help="one enforcement item code")
+    hs.add_argument("--res", type=int, default=9, help="H3 resolution of the analysis (default 9)")
+    hs.add_argument("--k", type=int, default=1, help="k-ring radius of the neighbourhood (default 1)")
+    hs.add_argument("--days", type=int, default=90, help="time window in days (default 90)")
+    hs.add_argument("--all", action="store_true", help="include cells that are not significant")
+    hs.add_argument("--format", choices=["geojson", "json"], default="geojson")
     ex = parsers["export"]
     ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
     ex.add_argument("--out", required=True, help="output file")

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from geo.grid import cells_to_parents
+from geo.hotspots import HotSpots, gi_star
 from patrol.catalog import Catalog
 from patrol.incident import OPEN_STATES, State
 from patrol.incidents import LOCAL_TZ, local_day
@@ -148,3 +150,24 @@ def live_feed(
         )
     )
     return newest, overdue
+
+
+def area_cells(store: Store, res: int) -> npt.NDArray[np.int64]:
+    """Every cell of the district at resolution ``res`` (parents of the cell map)."""
+    cells, _ = store.cell_map()
+    return np.unique(cells_to_parents(cells, res)) if cells.size else cells
+
+
+def hot_spots(
+    store: Store, catalog: Catalog, f: HeatFilter, now: datetime, res: int = 9, k: int = 1
+) -> HotSpots:
+    """Gi* hot spots of the filtered counts over all district cells at ``res`` (zeros included)."""
+    cells, counts = heat_counts(store, catalog, f, now)
+    universe = area_cells(store, res)
+    values = np.zeros(universe.size, dtype=np.float64)
+    if cells.size:
+        parents = cells_to_parents(cells, res)
+        pos = np.searchsorted(universe, parents)
+        ok = (pos < universe.size) & (universe[np.minimum(pos, universe.size - 1)] == parents)
+        np.add.at(values, pos[ok], counts[ok])
+    return gi_star(universe, values, k)

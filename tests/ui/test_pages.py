@@ -233,3 +233,22 @@ def test_an_empty_store_says_how_to_load_a_district(sqlite_url, monkeypatch):
     at.run()
     assert not at.exception
     assert "gridpatrol demo" in at.info[0].value
+
+
+def test_the_ranking_page_ranks_townships_and_offers_the_excel_and_report(app):
+    _as(app, "command_center", "ranking", rank_month="2026-10")
+    assert not app.exception
+    app.selectbox(key="rank_month").set_value("2026-10").run()
+    table = app.dataframe[0].value
+    assert len(table) == 13
+    app.radio(key="rank_view").set_value("quarter").run()
+    app.selectbox(key="rank_by").set_value("item").run()
+    assert not app.exception
+
+
+def test_the_hotspot_page_shows_classes_for_a_planner(app):
+    _as(app, "planner", "hotspots")
+    labels = [m.label for m in app.metric]
+    assert labels == ["99% 热点", "95% 热点", "90% 热点", "冷点"]
+    app.selectbox(key="hs_k").set_value(2).run()
+    assert not app.exception

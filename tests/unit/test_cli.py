@@ -216,3 +216,20 @@ def test_import_of_an_unreadable_file_is_one_line_and_exit_2(sqlite_url, tmp_pat
     assert main(["import-incidents", str(bad), "--db", sqlite_url]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give a --mapping" in err
+
+
+def test_kpis_and_hotspots_commands_print_machine_readable_figures(sqlite_url, capsys):
+    import json
+
+    main(["demo", "--db", sqlite_url, "--incidents", "3000", "--end", "2026-11-27"])
+    capsys.readouterr()
+    assert main(["kpis", "--db", sqlite_url, "--month", "2026-10", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["rows"]) == 13 and {"on_time_rate", "rank", "received"} <= set(doc["rows"][0])
+    assert main(["kpis", "--db", sqlite_url, "--month", "2026-10", "--by", "item", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("group,rank,received")
+    assert main(["hotspots", "--db", sqlite_url, "--days", "365", "--format", "geojson"]) == 0
+    fc = json.loads(capsys.readouterr().out)
+    assert fc["type"] == "FeatureCollection" and fc["features"]
+    assert all(f["properties"]["class"] != 0 for f in fc["features"])
+    assert main(["kpis", "--db", sqlite_url, "--month", "Oct"]) == 2

@@ -1,0 +1,90 @@
+import h3.api.basic_int as h3i
+import pandas as pd
+import shapely
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app_pages.common import (
+    basemap_from_env,
+    get_store,
+    incident_service,
+    item_name,
+    now_utc,
+    require_district,
+    require_principal,
+    tr,
+)
+from layers.base import area_layer, base_map
+from layers.hexes import add_legend
+from layers.hotspots import hotspot_layer
+from patrol.dashboard import HeatFilter, hot_spots
+
+data = require_district()
+who = require_principal()
+store = get_store()
+catalog = incident_service().catalog
+st.header(tr("hs.header"))
+st.caption(tr("hs.explain"))
+c = st.columns(4)
+days = c[0].selectbox(
+    tr("cc.window"), (30, 90, 180, 365), index=1, key="hs_days", format_func=lambda d: tr("cc.days", n=d)
+)
+item = c[1].selectbox(
+    tr("col.item"),
+    [None, *catalog.items],
+    key="hs_item",
+    format_func=lambda i: tr("cc.all") if i is None else item_name(i),
+)
+res = c[2].selectbox(tr("hs.res"), (8, 9), index=1, key="hs_res")
+k = c[3].selectbox(tr("hs.k"), (1, 2, 3), key="hs_k")
+
+hs = hot_spots(
+    store, catalog, HeatFilter(days=days, item_codes=(item,) if item else None), now_utc(), res=res, k=k
+)
+cols = st.columns(4)
+cols[0].metric(tr("hs.hot99"), hs.count(3))
+cols[1].metric(tr("hs.hot95"), hs.count(2))
+cols[2].metric(tr("hs.hot90"), hs.count(1))
+cols[3].metric(tr("hs.cold"), int((hs.klass < 0).sum()))
+basemap = basemap_from_env()
+m = base_map(shapely.union_all([tw["geometry"] for tw in data["townships"]]).bounds, basemap)
+area_layer(
+    [tw["geometry"] for tw in data["townships"]],
+    [tw["name"] for tw in data["townships"]],
+    [tw["code"] for tw in data["townships"]],
+    name=tr("overview.layer_townships"),
+    color="#555",
+    weight=1.5,
+    basemap=basemap,
+    labels=True,
+).add_to(m)
+layer, legend = hotspot_layer(
+    hs,
+    name=tr("hs.header"),
+    labels={k: tr(f"hs.class_{k}") for k in range(-3, 4)},
+    title=tr("hs.legend"),
+    basemap=basemap,
+)
+layer.add_to(m)
+add_legend(m, legend)
+st_folium(m, height=560, use_container_width=True, returned_objects=[], key="hs_map")
+top = pd.DataFrame(
+    {
+        "cell": [h3i.int_to_str(int(x)) for x in hs.cells],
+        "n": hs.values,
+        "z": hs.z,
+        "p": hs.p,
+        "class": hs.klass,
+    }
+)
+top = top[top["class"] > 0].sort_values("z", ascending=False).head(30)
+st.dataframe(
+    top.rename(columns={"cell": tr("incident.cell"), "n": tr("cc.count"), "class": tr("hs.class")}),
+    column_config={
+        "p": st.column_config.NumberColumn(format="%.2e"),
+        "z": st.column_config.NumberColumn(format="%.2f"),
+    },
+    hide_index=True,
+    width="stretch",
+    key="hs_table",
+)

@@ -1,0 +1,61 @@
+"""Hot spot layer: Gi* classes on hexagons with a diverging legend that says what they mean."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+import folium
+import h3.api.basic_int as h3i
+
+from geo.hotspots import HotSpots
+from layers.base import Basemap
+from layers.hexes import ring
+
+CLASS_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
+
+
+def hotspot_layer(
+    hs: HotSpots, *, name: str, labels: Mapping[int, str], title: str, basemap: Basemap | None = None
+) -> tuple[folium.FeatureGroup, str]:
+    """Significant cells coloured by class (hot red, cold blue), and the legend HTML."""
+    basemap = basemap or Basemap()
+    features: list[dict[str, Any]] = []
+    for cell, klass, z, value in zip(
+        hs.cells.tolist(), hs.klass.tolist(), hs.z.tolist(), hs.values.tolist(), strict=True
+    ):
+        if klass == 0:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "fill": CLASS_COLOURS[klass],
+                    "tip": f"{html.escape(labels[klass])} · z={z:.2f} · n={value:g} · {h3i.int_to_str(cell)}",
+                },
+                "geometry": {"type": "Polygon", "coordinates": [ring(cell, basemap)]},
+            }
+        )
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.75,
+            "color": "#666",
+            "weight": 0.4,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(group)
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:10px;background:{CLASS_COLOURS[k]};'
+        f'border:1px solid #999;margin-right:4px"></span>{html.escape(labels[k])}</div>'
+        for k in (3, 2, 1, -1, -2, -3)
+    )
+    legend = (
+        '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;'
+        'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font:12px sans-serif">'
+        f"<b>{html.escape(title)}</b>{rows}</div>"
+    )
+    return group, legend

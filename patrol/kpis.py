@@ -1,0 +1,210 @@
+"""KPI definitions, written once: every figure of the monthly ranking (月晾晒) comes from here.
+
+All KPIs of a month are computed over the cohort of incidents *received* (reported) in
+that month, as they stand at ``now``. Rates whose denominator is zero are ``None`` (shown
+as a dash), never 0 or 100%.
+
+=========================  =====================================================================
+KPI                        formula
+=========================  =====================================================================
+received                   incidents reported in the month
+closed                     of those, now closed
+closure_rate               closed ÷ received
+due                        of those received, whose due time has passed (or that are closed)
+deferred                   of the due ones, formally deferred (挂账/缓办 approved at least once)
+on_time                    of the due, not deferred ones, closed no later than their due time
+on_time_rate               on_time ÷ (due − deferred)
+response_median_min        median minutes from report to the first assessment action
+response_p90_min           90th percentile of the same
+urgent_within_15_share     hotline/petition incidents answered within 15 minutes ÷ those answered
+rework_rate                closed incidents that failed verification at least once ÷ closed
+consultation_share         incidents taken to a cross-department consultation ÷ received
+repeat_rate                incidents that repeat a closed case (反复发案) ÷ received
+proactive_share            incidents discovered on patrol ÷ received
+overdue_open               incidents still open past their due time
+=========================  =====================================================================
+
+Fair ranking: a group with fewer than ``MIN_CASES_TO_RANK`` received incidents is shown but
+not ranked (its rates are too noisy to compare). Ranks order by on-time rate, then closure
+rate, then median response (faster first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from store.protocol import Store
+from store.rows import IncidentQuery
+
+GroupBy: TypeAlias = Literal["township", "team", "item"]
+GROUP_COLUMNS: dict[str, str] = {"township": "township_code", "team": "team_id", "item": "item_code"}
+MIN_CASES_TO_RANK = 20
+URGENT_SOURCES = ("hotline_12345", "petition")
+URGENT_MINUTES = 15
+OPEN_STATES = ("discovered", "assessing", "handling", "consulting", "deferred", "verifying")
+KPI_COLUMNS = (
+    "received", "closed", "closure_rate", "due", "deferred", "on_time", "on_time_rate",
+    "response_median_min", "response_p90_min", "urgent_within_15_share", "rework_rate",
+    "consultation_share", "repeat_rate", "proactive_share", "overdue_open",
+)  # fmt: skip
+NEEDED_COLUMNS = (
+    "reported_at", "first_response_at", "due_at", "closed_at", "state", "source", "township_code",
+    "team_id", "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of",
+)  # fmt: skip
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    """``numerator ÷ denominator``, or None when the denominator is zero."""
+    return None if denominator == 0 else numerator / denominator
+
+
+def _kpis_of(frame: pd.DataFrame, now: datetime) -> dict[str, float | int | None]:
+    received = len(frame)
+    closed_mask = frame["state"] == "closed"
+    closed = int(closed_mask.sum())
+    due_mask = (frame["due_at"] <= now) | closed_mask
+    deferred_mask = due_mask & (frame["deferral_count"] > 0)
+    on_time = int((due_mask & ~deferred_mask & closed_mask & (frame["closed_at"] <= frame["due_at"])).sum())
+    due, deferred = int(due_mask.sum()), int(deferred_mask.sum())
+    answered = frame["first_response_at"].notna()
+    minutes = (
+        frame.loc[answered, "first_response_at"] - frame.loc[answered, "reported_at"]
+    ).dt.total_seconds() / 60
+    urgent = answered & frame["source"].isin(URGENT_SOURCES)
+    urgent_minutes = (
+        frame.loc[urgent, "first_response_at"] - frame.loc[urgent, "reported_at"]
+    ).dt.total_seconds() / 60
+    return {
+        "received": received,
+        "closed": closed,
+        "closure_rate": ratio(closed, received),
+        "due": due,
+        "deferred": deferred,
+        "on_time": on_time,
+        "on_time_rate": ratio(on_time, due - deferred),
+        "response_median_min": float(np.median(minutes)) if len(minutes) else None,
+        "response_p90_min": float(np.percentile(minutes, 90)) if len(minutes) else None,
+        "urgent_within_15_share": ratio(int((urgent_minutes <= URGENT_MINUTES).sum()), len(urgent_minutes)),
+        "rework_rate": ratio(int((closed_mask & (frame["rework_count"] > 0)).sum()), closed),
+        "consultation_share": ratio(int((frame["consult_departments"] != "[]").sum()), received),
+        "repeat_rate": ratio(int(frame["repeat_of"].notna().sum()), received),
+        "proactive_share": ratio(int((frame["source"] == "patrol").sum()), received),
+        "overdue_open": int((frame["state"].isin(OPEN_STATES) & (frame["due_at"] < now)).sum()),
+    }
+
+
+def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.DataFrame:
+    """KPIs per group (or one row for all when ``by`` is None), with rank and a ranked flag.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per incident of the cohort, with ``NEEDED_COLUMNS`` (times tz-aware).
+    by : {'township', 'team', 'item'} or None
+    now : datetime
+        The moment the figures describe (due and overdue are judged at it).
+    """
+    rows: list[dict[str, Any]]
+    if by is None:
+        rows = [{"group": "all", **_kpis_of(frame, now)}]
+    else:
+        column = GROUP_COLUMNS[by]
+        rows = [{"group": key, **_kpis_of(part, now)} for key, part in frame.groupby(column, sort=True)]
+    out = pd.DataFrame(rows, columns=["group", *KPI_COLUMNS])
+    return rank(out)
+
+
+def rank(table: pd.DataFrame, min_cases: int = MIN_CASES_TO_RANK) -> pd.DataFrame:
+    """Add ``ranked`` (enough cases) and ``rank`` (1 = best; None when not ranked)."""
+    out = table.copy()
+    out["ranked"] = out["received"] >= min_cases
+    keys = pd.DataFrame(
+        {
+            "a": -out["on_time_rate"].astype(float).fillna(-1.0),
+            "b": -out["closure_rate"].astype(float).fillna(-1.0),
+            "c": out["response_median_min"].astype(float).fillna(np.inf),
+        }
+    )
+    order = keys[out["ranked"]].sort_values(["a", "b", "c"], kind="stable").index
+    out["rank"] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    for position, idx in enumerate(order, start=1):
+        out.at[idx, "rank"] = position
+    return out
+
+
+def month_bounds(month: str, tz: str = "Asia/Shanghai") -> tuple[datetime, datetime]:
+    """Start and end (exclusive) of a month given as ``YYYY-MM``, local time.
+
+    Raises
+    ------
+    ValueError
+        If ``month`` is not ``YYYY-MM``.
+    """
+    try:
+        start = pd.Timestamp(f"{month}-01", tz=tz)
+    except ValueError as exc:
+        msg = f"month must look like 2026-11, got {month!r}"
+        raise ValueError(msg) from exc
+    if len(month) != 7 or month[4] != "-":
+        msg = f"month must look like 2026-11, got {month!r}"
+        raise ValueError(msg)
+    return start.to_pydatetime(), (start + pd.offsets.MonthBegin(1)).to_pydatetime()
+
+
+def previous_months(month: str, n: int) -> list[str]:
+    """``month`` and the ``n - 1`` months before it, oldest first."""
+    end = pd.Period(month, freq="M")
+    return [str(end - k) for k in range(n - 1, -1, -1)]
+
+
+def change_arrow(current: float | None, previous: float | None) -> str:
+    """↑ (rose), ↓ (fell) or → (unchanged) from last month to this one; blank when unknown."""
+    if current is None or previous is None or pd.isna(current) or pd.isna(previous):
+        return ""
+    if abs(float(current) - float(previous)) < 1e-9:
+        return "→"
+    return "↑" if current > previous else "↓"
+
+
+def frame_from_columns(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """The cohort frame from a store's ``incident_columns`` answer (times as tz-aware UTC)."""
+    frame = pd.DataFrame(columns)
+    for c in ("reported_at", "first_response_at", "due_at", "closed_at"):
+        frame[c] = pd.to_datetime(frame[c], utc=True)
+    return frame
+
+
+def month_kpis(
+    store: Store,
+    month: str,
+    by: GroupBy | None,
+    now: datetime,
+    township_codes: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """KPIs of the incidents received in ``month`` (``YYYY-MM``), per group, ranked."""
+    start, end = month_bounds(month)
+    cols = store.incident_columns(
+        IncidentQuery(reported_from=start, reported_to=end, township_codes=township_codes), NEEDED_COLUMNS
+    )
+    return compute_kpis(frame_from_columns(cols), by, now)
+
+
+def period_kpis(
+    store: Store,
+    months: Sequence[str],
+    by: GroupBy | None,
+    now: datetime,
+    township_codes: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """KPIs of the incidents received over several consecutive months (a quarter: 季复盘)."""
+    start, _ = month_bounds(months[0])
+    _, end = month_bounds(months[-1])
+    cols = store.incident_columns(
+        IncidentQuery(reported_from=start, reported_to=end, township_codes=township_codes), NEEDED_COLUMNS
+    )
+    return compute_kpis(frame_from_columns(cols), by, now)

@@ -1,0 +1,129 @@
+"""KPI formulas on hand-computed cases, zero denominators, and the ranking rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from patrol.kpis import (
+    MIN_CASES_TO_RANK,
+    change_arrow,
+    compute_kpis,
+    month_bounds,
+    previous_months,
+    rank,
+    ratio,
+)
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def row(**kw):
+    base = {
+        "reported_at": T0, "first_response_at": T0 + timedelta(minutes=10), "due_at": T0 + timedelta(days=3),
+        "closed_at": None, "state": "handling", "source": "patrol", "township_code": "A", "team_id": 1,
+        "item_code": "X", "rework_count": 0, "deferral_count": 0, "consult_departments": "[]", "repeat_of": None,
+    }  # fmt: skip
+    base.update(kw)
+    return base
+
+
+def frame(rows):
+    f = pd.DataFrame(rows)
+    for c in ("reported_at", "first_response_at", "due_at", "closed_at"):
+        f[c] = pd.to_datetime(f[c], utc=True)
+    return f
+
+
+def test_a_hand_made_month_gives_the_hand_computed_figures():
+    rows = [
+        # closed on time, answered in 10 min, hotline
+        row(state="closed", closed_at=T0 + timedelta(days=1), source="hotline_12345"),
+        # closed late, answered in 30 min, hotline, reworked once
+        row(state="closed", closed_at=T0 + timedelta(days=5), source="hotline_12345",
+            first_response_at=T0 + timedelta(minutes=30), rework_count=1),
+        # deferred and still open past its original due: due, deferred, not counted against on-time
+        row(state="deferred", deferral_count=1, first_response_at=T0 + timedelta(minutes=50)),
+        # open, overdue, consulted, repeat of an old case
+        row(state="consulting", consult_departments='["ga"]', repeat_of="NH-1", first_response_at=None),
+        # open, not yet due, citizen
+        row(state="handling", source="citizen", due_at=NOW + timedelta(days=2), first_response_at=T0 + timedelta(minutes=20)),
+    ]  # fmt: skip
+    k = compute_kpis(frame(rows), None, NOW).iloc[0]
+    assert (k.received, k.closed, k.due, k.deferred, k.on_time) == (5, 2, 4, 1, 1)
+    assert k.closure_rate == pytest.approx(2 / 5)
+    assert k.on_time_rate == pytest.approx(1 / (4 - 1))
+    assert k.response_median_min == pytest.approx(25.0)  # 10, 30, 50, 20
+    assert k.response_p90_min == pytest.approx(44.0)  # numpy linear interpolation of 10, 20, 30, 50
+    assert k.urgent_within_15_share == pytest.approx(1 / 2)
+    assert k.rework_rate == pytest.approx(1 / 2)
+    assert k.consultation_share == pytest.approx(1 / 5)
+    assert k.repeat_rate == pytest.approx(1 / 5)
+    assert k.proactive_share == pytest.approx(2 / 5)  # rows 3 and 4 were found on patrol
+    assert k.overdue_open == 2  # the deferred one (original due passed) and the consulting one
+
+
+def test_zero_denominators_give_none_not_zero():
+    k = compute_kpis(
+        frame(
+            [row(state="handling", due_at=NOW + timedelta(days=1), first_response_at=None, source="citizen")]
+        ),
+        None,
+        NOW,
+    ).iloc[0]
+    assert k.received == 1
+    assert k.on_time_rate is None or pd.isna(k.on_time_rate)
+    assert k.rework_rate is None or pd.isna(k.rework_rate)
+    assert k.response_median_min is None or pd.isna(k.response_median_min)
+    assert k.urgent_within_15_share is None or pd.isna(k.urgent_within_15_share)
+    assert ratio(1, 0) is None and ratio(0, 4) == 0
+
+
+def test_an_empty_month_has_zero_counts_and_no_rates():
+    empty = frame([row()]).iloc[0:0]
+    k = compute_kpis(empty, None, NOW).iloc[0]
+    assert k.received == 0 and (k.closure_rate is None or pd.isna(k.closure_rate))
+
+
+def test_groups_below_the_minimum_are_shown_but_not_ranked():
+    table = pd.DataFrame(
+        {
+            "group": ["big-good", "big-bad", "small-perfect"],
+            "received": [MIN_CASES_TO_RANK, MIN_CASES_TO_RANK + 5, 3],
+            "on_time_rate": [0.9, 0.5, 1.0],
+            "closure_rate": [0.9, 0.8, 1.0],
+            "response_median_min": [10.0, 5.0, 1.0],
+        }
+    )
+    ranked = rank(table)
+    assert list(ranked["rank"]) == [1, 2, None]
+    assert list(ranked["ranked"]) == [True, True, False]
+
+
+def test_ties_on_on_time_rate_go_to_the_higher_closure_then_faster_response():
+    table = pd.DataFrame({"group": ["a", "b", "c"], "received": [50, 50, 50], "on_time_rate": [0.8, 0.8, 0.8],
+                          "closure_rate": [0.7, 0.9, 0.9], "response_median_min": [5.0, 20.0, 10.0]})  # fmt: skip
+    assert list(rank(table).sort_values("rank")["group"]) == ["c", "b", "a"]
+
+
+def test_kpis_per_township_cover_every_township():
+    rows = [
+        row(township_code="A"),
+        row(township_code="B"),
+        row(township_code="B", state="closed", closed_at=T0),
+    ]
+    out = compute_kpis(frame(rows), "township", NOW)
+    assert list(out["group"]) == ["A", "B"] and list(out["received"]) == [1, 2]
+
+
+def test_month_helpers():
+    start, end = month_bounds("2026-11")
+    assert start.isoformat() == "2026-11-01T00:00:00+08:00" and end.isoformat() == "2026-12-01T00:00:00+08:00"
+    assert previous_months("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
+    with pytest.raises(ValueError, match="2026-11"):
+        month_bounds("Nov 2026")
+    assert change_arrow(0.8, 0.7) == "↑" and change_arrow(0.6, 0.7) == "↓" and change_arrow(0.7, 0.7) == "→"
+    assert change_arrow(None, 0.7) == ""

@@ -1,25 +1,67 @@
-"""Run every benchmark and write bench/results/ (``make bench``).
+"""Run the benchmarks and write bench/results/ (``make bench``, ``gridpatrol bench``).
 
-``python -m bench [geo,ingest,app]`` runs a subset.
+``python -m bench [--sizes 20k,100k,1M] [--backend sqlite|postgis] [--suites geo,ingest,app,analytics]``
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable, Sequence
 
-from bench import bench_app, bench_geo, bench_ingest
+from bench import bench_analytics, bench_app, bench_geo, bench_ingest
+from bench.common import Report
 
-SUITES = {"geo": bench_geo.run, "ingest": bench_ingest.run, "app": bench_app.run}
+SUITE_NAMES = ("geo", "ingest", "app", "analytics")
 
 
-def main(argv: list[str]) -> int:
-    names = argv[0].split(",") if argv else list(SUITES)
-    unknown = [n for n in names if n not in SUITES]
+def parse_size(text: str) -> int:
+    """``20k`` → 20000, ``1M`` → 1000000, ``5000`` → 5000."""
+    t = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    number = t[:-1] if scale != 1 else t
+    try:
+        value = int(float(number) * scale)
+    except ValueError as exc:
+        msg = f"not a size: {text!r} (use e.g. 20k, 100k, 1M)"
+        raise argparse.ArgumentTypeError(msg) from exc
+    if value <= 0:
+        msg = f"sizes must be positive, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def suites(sizes: tuple[int, ...], backends: tuple[str, ...]) -> dict[str, Callable[[], Report]]:
+    """The runnable suites for these sizes and backends."""
+    return {
+        "geo": bench_geo.run,
+        "ingest": lambda: bench_ingest.run(sizes, backends),
+        "app": lambda: bench_app.run(sizes),
+        "analytics": lambda: bench_analytics.run(sizes),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gridpatrol bench", description="GridPatrol benchmarks")
+    parser.add_argument("--sizes", default="20k,100k,1M", help="incident counts, e.g. 20k,100k,1M")
+    parser.add_argument("--backend", choices=["sqlite", "postgis", "both"], default="both",
+                        help="store for the import benchmark (the others use SQLite)")  # fmt: skip
+    parser.add_argument(
+        "--suites", default=",".join(SUITE_NAMES), help="which suites: " + ",".join(SUITE_NAMES)
+    )
+    args = parser.parse_args(argv)
+    try:
+        sizes = tuple(parse_size(s) for s in args.sizes.split(","))
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    names = [n.strip() for n in args.suites.split(",")]
+    unknown = [n for n in names if n not in SUITE_NAMES]
     if unknown:
-        sys.stderr.write(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(SUITES)}\n")
-        return 2
+        parser.error(f"unknown suite(s): {', '.join(unknown)}")
+    backends = ("sqlite", "postgis") if args.backend == "both" else (args.backend,)
+    runnable = suites(sizes, backends)
     for name in names:
-        report = SUITES[name]()
+        report = runnable[name]()
         report.write(name)
         sys.stdout.write(report.markdown() + "\n\n")
         for f in report.figures:
@@ -30,4 +72,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main())

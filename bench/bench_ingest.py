@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ def reports(svc: IncidentService, n: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def _bare_sqlite(rows: list[tuple], path: Path) -> float:
+def _bare_sqlite(rows: list[tuple[Any, ...]], path: Path) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -69,7 +70,7 @@ def _bare_sqlite(rows: list[tuple], path: Path) -> float:
     return elapsed
 
 
-def _bare_copy(rows: list[tuple], url: str) -> float:
+def _bare_copy(rows: list[tuple[Any, ...]], url: str) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE TABLE bare ({', '.join(c + ' text' for c in INCIDENT_COLUMNS)})".encode())
         t = time.perf_counter()
@@ -83,7 +84,7 @@ def _bare_copy(rows: list[tuple], url: str) -> float:
         return time.perf_counter() - t
 
 
-def _as_db_rows(store_url: str, n: int) -> list[tuple]:
+def _as_db_rows(store_url: str, n: int) -> list[tuple[Any, ...]]:
     store = open_store(store_url)
     rows = store.list_incidents(IncidentQuery(limit=n + 1, newest_first=False))
     store.close()

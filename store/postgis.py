@@ -132,6 +132,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("0004_closed_index", "CREATE INDEX incidents_state_closed ON incidents(state, closed_at);"),
+    (
+        "0005_rollup_covering_index",
+        "DROP INDEX rollup_day; CREATE INDEX rollup_day_cover ON rollup_cell_day(day, cell)"
+        " INCLUDE (n, item_code, bucket, township_code);",
+    ),
 ]
 
 _CLEAR_AREAS = (

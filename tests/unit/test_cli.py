@@ -233,3 +233,18 @@ def test_kpis_and_hotspots_commands_print_machine_readable_figures(sqlite_url, c
     assert fc["type"] == "FeatureCollection" and fc["features"]
     assert all(f["properties"]["class"] != 0 for f in fc["features"])
     assert main(["kpis", "--db", sqlite_url, "--month", "Oct"]) == 2
+
+
+@pytest.mark.parametrize(("text", "value"), [("20k", 20_000), ("1M", 1_000_000), ("5000", 5000), ("0.5m", 500_000)])
+def test_bench_sizes_read_like_people_write_them(text, value):
+    from bench.__main__ import parse_size
+
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("argv", [["bench", "--sizes", "2x"], ["bench", "--suites", "nope"], ["bench", "--sizes", "-5"]])
+def test_bench_refuses_bad_options_with_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "gridpatrol bench: error" in capsys.readouterr().err

@@ -1,0 +1,118 @@
+"""Heat map queries, KPIs of a month and hot spots, against what a notebook analyst would do.
+
+The baseline loads every incident into pandas once (not timed) and answers each heat map
+with a groupby over all of them; ours reads the rollup tables. The map payload baseline is
+a folium map with the GeoJSON of every non-empty cell and a marker per incident.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from functools import partial
+
+import folium
+import h3.api.basic_int as h3i
+import numpy as np
+import pandas as pd
+
+from bench.common import Figure, Report, measure
+from bench.stores import END, demo_store
+from patrol.catalog import load_catalog
+from patrol.dashboard import HeatFilter, heat_counts, hot_spots
+from patrol.kpis import month_kpis
+from store import open_store
+from store.rows import IncidentQuery
+
+TOWNSHIP = "330402001"
+MAX_BASELINE_MARKERS = 100_000
+
+
+def _all_incidents(store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    cols = store.incident_columns(
+        IncidentQuery(), ["cell", "reported_at", "township_code", "item_code", "state"]
+    )
+    frame = pd.DataFrame(cols)
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
+    return frame
+
+
+def _groupby_cells(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
+    return frame[mask].groupby("cell").size()
+
+
+def _baseline_payload(frame: pd.DataFrame, lat: np.ndarray, lng: np.ndarray) -> int:
+    counts = frame.groupby("cell").size()
+    features = [
+        {"type": "Feature", "properties": {"n": int(n)},
+         "geometry": {"type": "Polygon", "coordinates": [[[x, y] for y, x in h3i.cell_to_boundary(int(c))]]}}
+        for c, n in zip(counts.index.tolist(), counts.tolist(), strict=True)
+    ]  # fmt: skip
+    m = folium.Map(location=[30.75, 120.8], zoom_start=11)
+    folium.GeoJson({"type": "FeatureCollection", "features": features}).add_to(m)
+    for y, x in zip(lat.tolist(), lng.tolist(), strict=True):
+        folium.CircleMarker([y, x], radius=3).add_to(m)
+    return len(m.get_root().render().encode())
+
+
+def _one_size(report: Report, n: int, catalog, now) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(demo_store(n))
+    t_load, _, frame = measure(lambda: _all_incidents(store), runs=1)
+    report.figures.append(
+        Figure(f"baseline: load all incidents into pandas, {n:,}", "s", t_load, 0.0, 1,
+               note="a notebook redoes this to see new incidents; ours reads live rollups")
+    )  # fmt: skip
+    start30 = pd.Timestamp(now) - pd.Timedelta(days=30)
+    cases = (
+        ("district", HeatFilter(days=30), frame["reported_at"] >= start30),
+        ("township", HeatFilter(days=30, township_codes=(TOWNSHIP,)),
+         (frame["reported_at"] >= start30) & (frame["township_code"] == TOWNSHIP)),
+    )  # fmt: skip
+    for label, heat_filter, mask in cases:
+        t, s, _ = measure(partial(heat_counts, store, catalog, heat_filter, now), runs=5)
+        tb, _, _ = measure(partial(_groupby_cells, frame, mask), runs=5)
+        report.figures.append(
+            Figure(f"heat map query, {label} view, 30 days, {n:,}", "ms", t * 1e3, s * 1e3, 5, tb * 1e3,
+                   "pandas groupby, data already in memory", 100.0 if n >= 1_000_000 else None)
+        )  # fmt: skip
+    month = (pd.Timestamp(now) - pd.offsets.MonthBegin(1)).strftime("%Y-%m")
+    t, s, _ = measure(lambda: month_kpis(store, month, "township", now), runs=3)
+    report.figures.append(
+        Figure(f"KPIs of a month by township, {n:,}", "s", t, s, 3, budget=1.0 if n >= 1_000_000 else None)
+    )
+    t, s, hs = measure(lambda: hot_spots(store, catalog, HeatFilter(days=365), now, res=9), runs=3)
+    report.figures.append(
+        Figure(f"Gi* hot spots, 365 days, res 9, {n:,}", "s", t, s, 3, budget=2.0 if n >= 1_000_000 else None,
+               note=f"{hs.cells.size:,} cells, {int((hs.klass > 0).sum()):,} hot")
+    )  # fmt: skip
+    if n <= MAX_BASELINE_MARKERS:
+        rows = store.incident_columns(
+            IncidentQuery(reported_from=start30.to_pydatetime()), ["lat", "lng", "cell"]
+        )
+        size = _baseline_payload(pd.DataFrame(rows), np.asarray(rows["lat"]), np.asarray(rows["lng"]))
+        report.figures.append(
+            Figure(f"baseline map payload, 30 days, {n:,}", "MB", size / 1e6, 0.0, 1,
+                   note="folium: every non-empty res-10 cell plus a marker per incident")
+        )  # fmt: skip
+    store.close()
+
+
+def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000)) -> Report:
+    report = Report("Analytics: heat map queries, KPIs of a month, hot spots (SQLite)")
+    catalog = load_catalog()
+    now = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    for n in sizes:
+        _one_size(report, n, catalog, now)
+        sys.stderr.write(f"analytics {n:,} done\n")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report.figures.append(Figure("peak memory of the analytics run", "MB", peak_mb, 0.0, 1, note="ru_maxrss"))
+    return report
+
+
+if __name__ == "__main__":
+    sizes = (
+        tuple(int(s) for s in sys.argv[1].split(",")) if len(sys.argv) > 1 else (20_000, 100_000, 1_000_000)
+    )
+    r = run(sizes)
+    r.write("analytics")
+    sys.stdout.write(r.markdown() + "\n")

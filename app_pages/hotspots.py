@@ -16,14 +16,21 @@ from app_pages.common import (
 )
 from layers.base import area_layer, base_map
 from layers.hexes import add_legend
-from layers.hotspots import hotspot_layer
-from patrol.dashboard import HeatFilter, hot_spots
+from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
+from patrol.dashboard import EmergingHotSpots, HeatFilter, emerging_hot_spots, hot_spots
 
 data = require_district()
 who = require_principal()
 store = get_store()
 catalog = incident_service().catalog
 st.header(tr("hs.header"))
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _emerging(url: str, day: str, item: str | None, res: int, k: int) -> EmergingHotSpots:
+    return emerging_hot_spots(store, catalog, now_utc(), item_codes=(item,) if item else None, res=res, k=k)
+
+
 st.caption(tr("hs.explain"))
 c = st.columns(4)
 days = c[0].selectbox(
@@ -37,6 +44,47 @@ item = c[1].selectbox(
 )
 res = c[2].selectbox(tr("hs.res"), (8, 9), index=1, key="hs_res")
 k = c[3].selectbox(tr("hs.k"), (1, 2, 3), key="hs_k")
+
+mode = st.radio(
+    tr("hs.mode"),
+    ["gi", "emerging"],
+    key="hs_mode",
+    horizontal=True,
+    format_func=lambda m: tr(f"hs.mode_{m}"),
+)
+if mode == "emerging":
+    em = _emerging(store.url, now_utc().strftime("%Y-%m-%d"), item, res, k)
+    counts = pd.Series(em.category).value_counts()
+    labels = {c: tr(f"em.{c}") for c in EMERGING_COLOURS}
+    st.dataframe(
+        pd.DataFrame({tr("hs.class"): [labels.get(c, c) for c in counts.index if c != "no_pattern"],
+                      tr("sc.hot_cells"): [int(n) for c, n in counts.items() if c != "no_pattern"]}),
+        hide_index=True, key="hs_emerging_table",
+    )  # fmt: skip
+    basemap = basemap_from_env()
+    m = base_map(shapely.union_all([tw["geometry"] for tw in data["townships"]]).bounds, basemap)
+    area_layer(
+        [tw["geometry"] for tw in data["townships"]],
+        [tw["name"] for tw in data["townships"]],
+        [tw["code"] for tw in data["townships"]],
+        name=tr("overview.layer_townships"),
+        color="#555",
+        weight=1.5,
+        basemap=basemap,
+        labels=True,
+    ).add_to(m)
+    layer, legend = emerging_layer(
+        em.cells.tolist(),
+        em.category,
+        name=tr("hs.mode_emerging"),
+        labels=labels,
+        title=tr("hs.emerging_legend", n=len(em.slices)),
+        basemap=basemap,
+    )
+    layer.add_to(m)
+    add_legend(m, legend)
+    st_folium(m, height=560, use_container_width=True, returned_objects=[], key="hs_emerging_map")
+    st.stop()
 
 hs = hot_spots(
     store, catalog, HeatFilter(days=days, item_codes=(item,) if item else None), now_utc(), res=res, k=k

@@ -4,7 +4,7 @@ PAGES_BY_ROLE = {
     "command_center": ["command", "incident", "dispatch", "ranking", "hotspots", "overview"],
     "captain": ["dispatch", "incident", "report", "overview"],
     "inspector": ["report", "incident", "overview"],
-    "planner": ["hotspots", "ranking", "overview", "incident"],
+    "planner": ["scenarios", "hotspots", "ranking", "overview", "incident"],
     "admin": ["data", "overview", "incident"],
 }
 PAGE_FILES = {
@@ -15,5 +15,6 @@ PAGE_FILES = {
     "data": ("app_pages/data.py", "page.data", ":material/database:"),
     "ranking": ("app_pages/ranking.py", "page.ranking", ":material/leaderboard:"),
     "hotspots": ("app_pages/hotspots.py", "page.hotspots", ":material/local_fire_department:"),
+    "scenarios": ("app_pages/scenarios.py", "page.scenarios", ":material/insights:"),
     "overview": ("app_pages/overview.py", "page.overview", ":material/map:"),
 }

@@ -83,3 +83,74 @@ def gi_star(cells: npt.ArrayLike, values: npt.ArrayLike, k: int = 1, *, fdr: boo
         klass[significant & (z > 0)] = level
         klass[significant & (z < 0)] = -level
     return HotSpots(c, y, z, p, klass)
+
+
+EMERGING_CLASSES = (
+    "new", "consecutive", "intensifying", "persistent",
+    "diminishing", "sporadic", "oscillating", "historical",
+)  # fmt: skip
+TREND_ALPHA = 0.05
+
+
+def mann_kendall(series: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Mann-Kendall trend test along the last axis: z-score and two-sided p-value per row.
+
+    ``S = Σ sign(x_j − x_i)`` over all pairs i < j, ``Var(S) = n(n−1)(2n+5)/18`` (no tie
+    correction), ``z = (S ∓ 1)/√Var(S)`` (continuity correction).
+    """
+    from scipy.stats import norm
+
+    x = np.atleast_2d(np.asarray(series, dtype=np.float64))
+    n = x.shape[1]
+    if n < 3:
+        return np.zeros(x.shape[0]), np.ones(x.shape[0])
+    i, j = np.triu_indices(n, k=1)
+    s = np.sign(x[:, j] - x[:, i]).sum(axis=1)
+    var = n * (n - 1) * (2 * n + 5) / 18.0
+    z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
+    p = 2.0 * norm.sf(np.abs(z))
+    return z, p
+
+
+def emerging_classes(klass: npt.ArrayLike, z: npt.ArrayLike) -> list[str]:
+    """Emerging hot/cold spot category of each cell from its Gi* classes and z-scores per slice.
+
+    ``klass`` and ``z`` have one row per cell and one column per time slice, oldest first.
+    Categories follow the usual space-time definitions (new, consecutive, intensifying,
+    persistent, diminishing, sporadic, oscillating, historical), each as ``<name>_hot`` or
+    ``<name>_cold``; ``no_pattern`` otherwise.
+    """
+    k = np.atleast_2d(np.asarray(klass))
+    zz = np.atleast_2d(np.asarray(z, dtype=np.float64))
+    t = k.shape[1]
+    trend_z, trend_p = mann_kendall(zz)
+    out: list[str] = []
+    for row, tz, tp in zip(k, trend_z.tolist(), trend_p.tolist(), strict=True):
+        label = "no_pattern"
+        for sign, suffix in ((1, "hot"), (-1, "cold")):
+            same = (row * sign) > 0
+            other = (row * sign) < 0
+            n_same = int(same.sum())
+            share = n_same / t
+            rising = tp < TREND_ALPHA and tz * sign > 0
+            falling = tp < TREND_ALPHA and tz * sign < 0
+            if same[-1]:
+                if n_same == 1:
+                    name = "new"
+                elif share >= 0.9:
+                    name = "intensifying" if rising else ("diminishing" if falling else "persistent")
+                else:
+                    run = int(np.argmin(same[::-1])) if not same.all() else t
+                    if run >= 2 and not same[: t - run].any():
+                        name = "consecutive"
+                    elif other[:-1].any():
+                        name = "oscillating"
+                    else:
+                        name = "sporadic"
+                label = f"{name}_{suffix}"
+                break
+            if share >= 0.9:  # hot in nine slices of ten, but not in the last
+                label = f"historical_{suffix}"
+                break
+        out.append(label)
+    return out

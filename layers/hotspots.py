@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import folium
@@ -52,6 +52,68 @@ def hotspot_layer(
         f'<div><span style="display:inline-block;width:14px;height:10px;background:{CLASS_COLOURS[k]};'
         f'border:1px solid #999;margin-right:4px"></span>{html.escape(labels[k])}</div>'
         for k in (3, 2, 1, -1, -2, -3)
+    )
+    legend = (
+        '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;'
+        'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font:12px sans-serif">'
+        f"<b>{html.escape(title)}</b>{rows}</div>"
+    )
+    return group, legend
+
+
+EMERGING_COLOURS = {
+    "new_hot": "#fdae61",
+    "consecutive_hot": "#f46d43",
+    "intensifying_hot": "#a50026",
+    "persistent_hot": "#d73027",
+    "diminishing_hot": "#fee090",
+    "sporadic_hot": "#fdd0a2",
+    "oscillating_hot": "#e08214",
+    "historical_hot": "#bcbddc",
+    "new_cold": "#abd9e9",
+    "consecutive_cold": "#74add1",
+    "intensifying_cold": "#313695",
+    "persistent_cold": "#4575b4",
+    "diminishing_cold": "#e0f3f8",
+    "sporadic_cold": "#c6dbef",
+    "oscillating_cold": "#8073ac",
+    "historical_cold": "#d9d9d9",
+}
+
+
+def emerging_layer(
+    cells: Sequence[int],
+    categories: Sequence[str],
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    title: str,
+    basemap: Basemap | None = None,
+) -> tuple[folium.FeatureGroup, str]:
+    """Cells coloured by emerging hot/cold spot category, and a legend of the categories shown."""
+    basemap = basemap or Basemap()
+    shown = [c for c in EMERGING_COLOURS if c in set(categories)]
+    features = [
+        {"type": "Feature", "properties": {"fill": EMERGING_COLOURS[cat], "tip": html.escape(labels[cat])},
+         "geometry": {"type": "Polygon", "coordinates": [ring(int(cell), basemap)]}}
+        for cell, cat in zip(cells, categories, strict=True)
+        if cat in EMERGING_COLOURS
+    ]  # fmt: skip
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.8,
+            "color": "#666",
+            "weight": 0.4,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(group)
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:10px;background:{EMERGING_COLOURS[c]};'
+        f'border:1px solid #999;margin-right:4px"></span>{html.escape(labels[c])}</div>'
+        for c in shown
     )
     legend = (
         '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;'

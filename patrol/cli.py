@@ -241,6 +241,45 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """Evidence per "一件事" theme over the last twelve months."""
+    import json
+    from datetime import UTC, datetime
+
+    from patrol.catalog import load_catalog
+    from patrol.dashboard import area_cells
+    from patrol.scenarios import HOTSPOT_RES, load_year, theme_figures
+
+    store = _open(args)
+    try:
+        now = datetime.now(UTC)
+        themes = theme_figures(load_year(store, now), load_catalog(), now, area_cells(store, HOTSPOT_RES))
+    finally:
+        store.close()
+    rows = [
+        {"theme": t.code, "name": t.name_zh, "volume": t.volume, "trend": t.trend, "recurrence": t.recurrence,
+         "departments": list(t.departments), "median_response_min": t.median_response_min,
+         "on_time_rate": t.on_time_rate, "top10_share": t.top10_share, "hot_cells": t.hot_cells,
+         "coverage": {str(k): v for k, v in t.coverage.items()}}
+        for t in themes
+    ]  # fmt: skip
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+        return 0
+    for r, t in zip(rows, themes, strict=True):
+        cover = t.coverage.get(10)
+        sys.stdout.write(
+            f"{r['theme']}  {r['name']}  volume {r['volume']}  trend {_fmt(r['trend'])}  recurrence "
+            f"{_fmt(r['recurrence'])}  top10 {_fmt(r['top10_share'])}  hot cells {r['hot_cells']}  "
+            f"top-10 coverage {_fmt(cover)}\n"
+        )
+    return 0
+
+
+def _fmt(value: object) -> str:
+    return "—" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
+
+
 def _ring(cell: int) -> list[list[float]]:
     import h3.api.basic_int as h3i
 
@@ -316,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export": (cmd_export, "export incidents (csv, geojson, gpkg, open311)"),
         "kpis": (cmd_kpis, "KPIs of a month per township, team or item (ranked)"),
         "hotspots": (cmd_hotspots, "Getis-Ord Gi* hot spots over H3 cells"),
+        "scenarios": (cmd_scenarios, 'evidence per "一件事" theme: volume, trend, concentration, backtest'),
     }
     parsers = {}
     for name, (func, text) in commands.items():
@@ -349,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     hs.add_argument("--days", type=int, default=90, help="time window in days (default 90)")
     hs.add_argument("--all", action="store_true", help="include cells that are not significant")
     hs.add_argument("--format", choices=["geojson", "json"], default="geojson")
+    parsers["scenarios"].add_argument("--format", choices=["table", "json"], default="table")
     ex = parsers["export"]
     ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
     ex.add_argument("--out", required=True, help="output file")

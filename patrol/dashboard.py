@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geo.grid import cells_to_parents
-from geo.hotspots import HotSpots, gi_star
+from geo.hotspots import HotSpots, emerging_classes, gi_star
 from patrol.catalog import Catalog
 from patrol.incident import OPEN_STATES, State
 from patrol.incidents import LOCAL_TZ, local_day
@@ -171,3 +171,51 @@ def hot_spots(
         ok = (pos < universe.size) & (universe[np.minimum(pos, universe.size - 1)] == parents)
         np.add.at(values, pos[ok], counts[ok])
     return gi_star(universe, values, k)
+
+
+@dataclass(frozen=True)
+class EmergingHotSpots:
+    """Gi* per time slice and the emerging category of each cell."""
+
+    cells: npt.NDArray[np.int64]
+    slices: list[str]
+    z: npt.NDArray[np.float64]
+    klass: npt.NDArray[np.int64]
+    category: list[str]
+
+
+def emerging_hot_spots(
+    store: Store,
+    catalog: Catalog,
+    now: datetime,
+    *,
+    item_codes: tuple[str, ...] | None = None,
+    months: int = 12,
+    res: int = 9,
+    k: int = 1,
+) -> EmergingHotSpots:
+    """Gi* for each of the last ``months`` 30-day slices (oldest first) and a Mann-Kendall trend per cell."""
+    universe = area_cells(store, res)
+    zs, ks, labels = [], [], []
+    for m in range(months - 1, -1, -1):
+        end = now - timedelta(days=30 * m)
+        start = end - timedelta(days=30)
+        pairs = store.rollup_by_cell(
+            RollupQuery(
+                day_from=local_day(start), day_to=local_day(end - timedelta(seconds=1)), item_codes=item_codes
+            )
+        )
+        values = np.zeros(universe.size)
+        if pairs:
+            cells, counts = (np.asarray(v) for v in zip(*pairs, strict=True))
+            parents = cells_to_parents(cells.astype(np.int64), res)
+            pos = np.searchsorted(universe, parents)
+            ok = (pos < universe.size) & (universe[np.minimum(pos, universe.size - 1)] == parents)
+            np.add.at(values, pos[ok], counts[ok].astype(float))
+        hs = gi_star(universe, values, k)
+        zs.append(hs.z)
+        ks.append(hs.klass)
+        labels.append(local_day(start))
+    z = np.column_stack(zs)
+    klass = np.column_stack(ks)
+    return EmergingHotSpots(universe, labels, z, klass, emerging_classes(klass, z))

@@ -98,3 +98,20 @@ def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
     page.wait_for_timeout(1500)
     assert page.locator("[role=gridcell]").filter(has_text=number).count() == 1
     assert page.external_requests == []
+
+
+def test_a_planner_opens_the_monthly_ranking_and_downloads_the_excel_workbook(page, app_url, tmp_path):
+    from openpyxl import load_workbook
+
+    sign_in(page, app_url, "规划研判")
+    page.get_by_role("link", name="月晾晒").click()
+    page.get_by_text("月晾晒 · 乡镇考评排名").wait_for(timeout=30_000)
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="导出 Excel").click()
+    path = tmp_path / "ranking.xlsx"
+    info.value.save_as(path)
+    workbook = load_workbook(path)
+    assert workbook.sheetnames == ["排名", "全部指标", "超期最久的事件"]
+    ranking = workbook["排名"]
+    assert ranking.max_row == 1 + 13  # a header and the 13 townships
+    assert page.external_requests == []

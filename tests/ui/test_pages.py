@@ -252,3 +252,19 @@ def test_the_hotspot_page_shows_classes_for_a_planner(app):
     assert labels == ["99% 热点", "95% 热点", "90% 热点", "冷点"]
     app.selectbox(key="hs_k").set_value(2).run()
     assert not app.exception
+
+
+def test_the_scenario_page_shows_every_theme_a_backtest_and_a_recommendation(app):
+    _as(app, "planner", "scenarios")
+    assert len(app.dataframe[0].value) >= 10
+    app.selectbox(key="sc_theme").set_value("T06").run()
+    app.number_input(key="sc_minutes").set_value(30).run()
+    assert not app.exception
+    assert any("建议每周巡查" in c.value for c in app.caption)
+
+
+def test_the_hotspot_page_shows_emerging_hot_spots(app):
+    _as(app, "planner", "hotspots")
+    app.radio(key="hs_mode").set_value("emerging").run()
+    assert not app.exception
+    assert app.dataframe  # category counts

@@ -235,16 +235,31 @@ def test_kpis_and_hotspots_commands_print_machine_readable_figures(sqlite_url, c
     assert main(["kpis", "--db", sqlite_url, "--month", "Oct"]) == 2
 
 
-@pytest.mark.parametrize(("text", "value"), [("20k", 20_000), ("1M", 1_000_000), ("5000", 5000), ("0.5m", 500_000)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("20k", 20_000), ("1M", 1_000_000), ("5000", 5000), ("0.5m", 500_000)]
+)
 def test_bench_sizes_read_like_people_write_them(text, value):
     from bench.__main__ import parse_size
 
     assert parse_size(text) == value
 
 
-@pytest.mark.parametrize("argv", [["bench", "--sizes", "2x"], ["bench", "--suites", "nope"], ["bench", "--sizes", "-5"]])
+@pytest.mark.parametrize(
+    "argv", [["bench", "--sizes", "2x"], ["bench", "--suites", "nope"], ["bench", "--sizes", "-5"]]
+)
 def test_bench_refuses_bad_options_with_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
     assert "gridpatrol bench: error" in capsys.readouterr().err
+
+
+def test_scenarios_command_reports_every_theme(sqlite_url, capsys):
+    import json
+
+    main(["demo", "--db", sqlite_url, "--incidents", "2000"])
+    capsys.readouterr()
+    assert main(["scenarios", "--db", sqlite_url, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) >= 10 and {"volume", "trend", "top10_share", "coverage", "hot_cells"} <= set(rows[0])
+    assert rows[0]["volume"] >= rows[-1]["volume"]

@@ -59,3 +59,38 @@ def test_flat_or_tiny_inputs_give_no_hot_spots():
     assert gi_star(_area(1), np.ones(7)).count(0) == 7
     with pytest.raises(ValueError, match="same length"):
         gi_star(_area(1), np.ones(3))
+
+
+def test_mann_kendall_sees_a_rising_series_and_not_a_flat_one():
+    from geo.hotspots import mann_kendall
+
+    z, p = mann_kendall([np.arange(12.0), np.ones(12), np.arange(12.0)[::-1]])
+    assert z[0] > 3 and p[0] < 0.01
+    assert z[1] == 0 and p[1] == 1
+    assert z[2] < -3
+    # S for 1..5 is 10, Var = 5*4*15/18: z = (10 - 1) / sqrt(16.667)
+    z5, _ = mann_kendall([[1, 2, 3, 4, 5]])
+    assert z5[0] == pytest.approx(9 / np.sqrt(5 * 4 * 15 / 18))
+
+
+@pytest.mark.parametrize(
+    ("classes", "z", "expected"),
+    [
+        ([0] * 11 + [2], None, "new_hot"),
+        ([0] * 8 + [1, 2, 3, 3], None, "consecutive_hot"),
+        ([2] * 12, list(range(12)), "intensifying_hot"),
+        ([2] * 12, [3.0] * 12, "persistent_hot"),
+        ([3] * 12, list(range(12, 0, -1)), "diminishing_hot"),
+        ([0, 2, 0, 0, 1, 0, 0, 2, 0, 0, 0, 2], None, "sporadic_hot"),
+        ([-2, 0, 0, 2, 0, 0, -1, 0, 0, 0, 0, 2], None, "oscillating_hot"),
+        ([2] * 11 + [0], [3.0] * 11 + [0.5], "historical_hot"),
+        ([0] * 11 + [-3], None, "new_cold"),
+        ([-2] * 12, [-3.0] * 12, "persistent_cold"),
+        ([0] * 12, None, "no_pattern"),
+    ],
+)
+def test_emerging_categories_follow_their_definitions(classes, z, expected):
+    from geo.hotspots import emerging_classes
+
+    zs = np.asarray(z if z is not None else [2.0 * c for c in classes], dtype=float)
+    assert emerging_classes([classes], [zs]) == [expected]

@@ -14,6 +14,7 @@ from app_pages.common import (
     state_name,
     tr,
 )
+from layers.svg import choropleth_svg
 from patrol.dashboard import OPEN
 from patrol.incidents import LOCAL_TZ
 from patrol.kpis import KPI_COLUMNS, MIN_CASES_TO_RANK, change_arrow, month_kpis, period_kpis, previous_months
@@ -143,11 +144,23 @@ st.download_button(
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="rank_excel",
 )
+svg = ""
+if by == "township":
+    geoms = {tw["code"]: tw["geometry"] for tw in data["townships"]}
+    codes = [g for g in table["group"] if g in geoms]
+    rates = dict(zip(table["group"], table["on_time_rate"], strict=True))
+    svg = choropleth_svg(
+        [geoms[c] for c in codes],
+        [None if pd.isna(rates[c]) else float(rates[c]) for c in codes],
+        [f"{tw_names[c]} {rates[c]:.0%}" if not pd.isna(rates[c]) else tw_names[c] for c in codes],
+        title=tr("kpi.on_time_rate"),
+    )
 html = (
     f"<html><head><meta charset='utf-8'><title>{tr('rank.header')} {month}</title>"
     "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
     "td,th{border:1px solid #999;padding:4px 8px}</style>"
     f"</head><body><h1>{tr('rank.header')} · {month}</h1><p>{tr('rank.rule', n=MIN_CASES_TO_RANK)}</p>"
+    + svg
     + display.drop(columns=[tr("rank.trend")], errors="ignore").to_html(
         index=False, float_format=lambda v: f"{v:.3f}"
     )

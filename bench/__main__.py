@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 from collections.abc import Callable, Sequence
 
 from bench import bench_analytics, bench_app, bench_geo, bench_ingest
-from bench.common import Report
+from bench.common import Figure, Report
 
 SUITE_NAMES = ("geo", "ingest", "app", "analytics")
 
@@ -62,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     runnable = suites(sizes, backends)
     for name in names:
         report = runnable[name]()
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        report.figures.append(
+            Figure("peak memory of the process so far", "MB", peak_mb, 0.0, 1, note="ru_maxrss")
+        )
         report.write(name)
         sys.stdout.write(report.markdown() + "\n\n")
         for f in report.figures:

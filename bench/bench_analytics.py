@@ -1,19 +1,14 @@
 """Heat map queries, KPIs of a month and hot spots, against what a notebook analyst would do.
 
-The baseline loads every incident into pandas once (not timed) and answers each heat map
-with a groupby over all of them; ours reads the rollup tables. The map payload baseline is
-a folium map with the GeoJSON of every non-empty cell and a marker per incident.
+The baseline loads every incident into pandas once (timed separately) and answers each heat
+map with a groupby over all of them; ours reads the rollup tables.
 """
 
 from __future__ import annotations
 
-import resource
 import sys
 from functools import partial
 
-import folium
-import h3.api.basic_int as h3i
-import numpy as np
 import pandas as pd
 
 from bench.common import Figure, Report, measure
@@ -25,7 +20,6 @@ from store import open_store
 from store.rows import IncidentQuery
 
 TOWNSHIP = "330402001"
-MAX_BASELINE_MARKERS = 100_000
 
 
 def _all_incidents(store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -39,20 +33,6 @@ def _all_incidents(store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
 
 def _groupby_cells(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
     return frame[mask].groupby("cell").size()
-
-
-def _baseline_payload(frame: pd.DataFrame, lat: np.ndarray, lng: np.ndarray) -> int:
-    counts = frame.groupby("cell").size()
-    features = [
-        {"type": "Feature", "properties": {"n": int(n)},
-         "geometry": {"type": "Polygon", "coordinates": [[[x, y] for y, x in h3i.cell_to_boundary(int(c))]]}}
-        for c, n in zip(counts.index.tolist(), counts.tolist(), strict=True)
-    ]  # fmt: skip
-    m = folium.Map(location=[30.75, 120.8], zoom_start=11)
-    folium.GeoJson({"type": "FeatureCollection", "features": features}).add_to(m)
-    for y, x in zip(lat.tolist(), lng.tolist(), strict=True):
-        folium.CircleMarker([y, x], radius=3).add_to(m)
-    return len(m.get_root().render().encode())
 
 
 def _one_size(report: Report, n: int, catalog, now) -> None:  # type: ignore[no-untyped-def]
@@ -85,15 +65,6 @@ def _one_size(report: Report, n: int, catalog, now) -> None:  # type: ignore[no-
         Figure(f"Gi* hot spots, 365 days, res 9, {n:,}", "s", t, s, 3, budget=2.0 if n >= 1_000_000 else None,
                note=f"{hs.cells.size:,} cells, {int((hs.klass > 0).sum()):,} hot")
     )  # fmt: skip
-    if n <= MAX_BASELINE_MARKERS:
-        rows = store.incident_columns(
-            IncidentQuery(reported_from=start30.to_pydatetime()), ["lat", "lng", "cell"]
-        )
-        size = _baseline_payload(pd.DataFrame(rows), np.asarray(rows["lat"]), np.asarray(rows["lng"]))
-        report.figures.append(
-            Figure(f"baseline map payload, 30 days, {n:,}", "MB", size / 1e6, 0.0, 1,
-                   note="folium: every non-empty res-10 cell plus a marker per incident")
-        )  # fmt: skip
     store.close()
 
 
@@ -104,8 +75,6 @@ def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000)) -> Report:
     for n in sizes:
         _one_size(report, n, catalog, now)
         sys.stderr.write(f"analytics {n:,} done\n")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report.figures.append(Figure("peak memory of the analytics run", "MB", peak_mb, 0.0, 1, note="ru_maxrss"))
     return report
 
 

@@ -11,8 +11,11 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
+import folium
+import h3.api.basic_int as h3i
 import pandas as pd
 import shapely
 
@@ -25,6 +28,7 @@ from patrol.areas import area_overview
 from patrol.catalog import load_catalog
 from patrol.dashboard import HeatFilter, heat_counts
 from store import open_store
+from store.rows import IncidentQuery
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 RUNS = 5
@@ -69,6 +73,30 @@ def _payload_bytes(url: str, days: int, zoom: int | None) -> tuple[int, int]:
     return len(m.get_root().render().encode()), int(hexes.cells.size)
 
 
+MAX_BASELINE_MARKERS = 100_000
+
+
+def _baseline_payload(url: str, days: int) -> int:
+    """Bytes of what a notebook would draw: every non-empty res-10 cell and a marker per incident."""
+    store = open_store(url)
+    now = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    rows = store.incident_columns(
+        IncidentQuery(reported_from=now - timedelta(days=days)), ["lat", "lng", "cell"]
+    )
+    store.close()
+    counts = pd.Series(rows["cell"]).value_counts()
+    features = [
+        {"type": "Feature", "properties": {"n": int(n)},
+         "geometry": {"type": "Polygon", "coordinates": [[[x, y] for y, x in h3i.cell_to_boundary(int(c))]]}}
+        for c, n in zip(counts.index.tolist(), counts.tolist(), strict=True)
+    ]  # fmt: skip
+    m = folium.Map(location=[30.75, 120.8], zoom_start=11)
+    folium.GeoJson({"type": "FeatureCollection", "features": features}).add_to(m)
+    for y, x in zip(rows["lat"], rows["lng"], strict=True):
+        folium.CircleMarker([y, x], radius=3).add_to(m)
+    return len(m.get_root().render().encode())
+
+
 def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000)) -> Report:
     report = Report("Command center: one rerun (server) and the map payload")
     for n in sizes:
@@ -86,9 +114,12 @@ def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000)) -> Report:
         )
         for days, zoom, label in ((30, None, "30 days, district view"), (365, 15, "365 days, finest hexes")):
             size, n_hex = _payload_bytes(url, days, zoom)
+            base = _baseline_payload(url, days) / 1e6 if n <= MAX_BASELINE_MARKERS else None
             report.figures.append(
-                Figure(f"map payload, {n:,} incidents, {label}", "MB", size / 1e6, 0.0, 1,
-                       budget=3.0 if n >= 1_000_000 else None, note=f"{n_hex:,} hexagons")
+                Figure(f"map payload, {n:,} incidents, {label}", "MB", size / 1e6, 0.0, 1, base,
+                       "folium: every non-empty cell + a marker per incident" if base else "",
+                       budget=3.0 if n >= 1_000_000 else None,
+                       note=f"{n_hex:,} hexagons" + ("" if base else "; no baseline above 100k markers"))
             )  # fmt: skip
         sys.stderr.write(f"{n:,}: rerun {med:.2f} s\n")
     return report

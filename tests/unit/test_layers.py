@@ -119,3 +119,14 @@ def test_amap_basemap_shifts_the_data_to_gcj02_for_display():
     wgs = base_map(BOUNDS).location
     gcj = base_map(BOUNDS, Basemap(kind="amap")).location
     assert gcj[0] - wgs[0] < 0 and gcj[1] - wgs[1] > 0.004  # GCJ-02 lies ~500 m to the east in Jiaxing
+
+
+def test_the_printable_choropleth_is_plain_svg_with_escaped_labels_and_classes():
+    from layers.svg import choropleth_svg
+
+    svg = choropleth_svg([box(120.7, 30.7, 120.8, 30.8), box(120.8, 30.7, 120.9, 30.8), box(120.9, 30.7, 121.0, 30.8)],
+                         [0.2, 0.9, None], ["甲", HOSTILE, "丙"], title="按期办结率")  # fmt: skip
+    assert svg.startswith("<svg") and svg.count("<path") == 3
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "#dddddd" in svg  # no value: grey
+    assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")

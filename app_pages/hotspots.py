@@ -86,9 +86,17 @@ if mode == "emerging":
     st_folium(m, height=560, use_container_width=True, returned_objects=[], key="hs_emerging_map")
     st.stop()
 
-hs = hot_spots(
-    store, catalog, HeatFilter(days=days, item_codes=(item,) if item else None), now_utc(), res=res, k=k
+measure = st.radio(
+    tr("hs.measure"),
+    ["count", "share"],
+    key="hs_measure",
+    horizontal=True,
+    format_func=lambda m: tr(f"hs.measure_{m}"),
 )
+hs = hot_spots(
+    store, catalog, HeatFilter(days=days, item_codes=(item,) if item else None), now_utc(), res=res, k=k,
+    measure=measure,
+)  # fmt: skip
 cols = st.columns(4)
 cols[0].metric(tr("hs.hot99"), hs.count(3))
 cols[1].metric(tr("hs.hot95"), hs.count(2))

@@ -35,8 +35,8 @@ def _groupby_cells(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:
     return frame[mask].groupby("cell").size()
 
 
-def _one_size(report: Report, n: int, catalog, now) -> None:  # type: ignore[no-untyped-def]
-    store = open_store(demo_store(n))
+def _one_size(report: Report, n: int, catalog, now, backend: str) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(demo_store(n, backend=backend))
     t_load, _, frame = measure(lambda: _all_incidents(store), runs=1)
     report.figures.append(
         Figure(f"baseline: load all incidents into pandas, {n:,}", "s", t_load, 0.0, 1,
@@ -68,12 +68,12 @@ def _one_size(report: Report, n: int, catalog, now) -> None:  # type: ignore[no-
     store.close()
 
 
-def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000)) -> Report:
-    report = Report("Analytics: heat map queries, KPIs of a month, hot spots (SQLite)")
+def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000), backend: str = "sqlite") -> Report:
+    report = Report(f"Analytics: heat map queries, KPIs of a month, hot spots ({backend})")
     catalog = load_catalog()
     now = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
     for n in sizes:
-        _one_size(report, n, catalog, now)
+        _one_size(report, n, catalog, now, backend)
         sys.stderr.write(f"analytics {n:,} done\n")
     return report
 

@@ -97,10 +97,10 @@ def _baseline_payload(url: str, days: int) -> int:
     return len(m.get_root().render().encode())
 
 
-def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000)) -> Report:
-    report = Report("Command center: one rerun (server) and the map payload")
+def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000), backend: str = "sqlite") -> Report:
+    report = Report(f"Command center: one rerun (server) and the map payload ({backend})")
     for n in sizes:
-        url = demo_store(n)
+        url = demo_store(n, backend=backend)
         med, spread = _rerun_seconds(url)
         report.figures.append(
             Figure(

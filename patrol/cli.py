@@ -303,14 +303,16 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         if args.item and args.item not in catalog.items:
             raise CliError(f"unknown item {args.item!r}")
         f = HeatFilter(days=args.days, item_codes=(args.item,) if args.item else None)
-        hs = hot_spots(store, catalog, f, datetime.now(UTC), res=args.res, k=args.k)
+        if args.measure == "share" and not args.item:
+            raise CliError("--measure share needs --item (the share of that item among all incidents)")
+        hs = hot_spots(store, catalog, f, datetime.now(UTC), res=args.res, k=args.k, measure=args.measure)
     finally:
         store.close()
     keep = hs.klass != 0 if not args.all else slice(None)
     rows = [
         {
             "cell": h3i.int_to_str(int(c)),
-            "count": float(v),
+            "value": float(v),
             "z": round(float(z), 4),
             "p": float(p),
             "class": int(k),
@@ -388,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     hs.add_argument("--k", type=int, default=1, help="k-ring radius of the neighbourhood (default 1)")
     hs.add_argument("--days", type=int, default=90, help="time window in days (default 90)")
     hs.add_argument("--all", action="store_true", help="include cells that are not significant")
+    hs.add_argument("--measure", choices=["count", "share"], default="count",
+                    help="count, or the item's share of all incidents in the cell (a rate)")  # fmt: skip
     hs.add_argument("--format", choices=["geojson", "json"], default="geojson")
     parsers["scenarios"].add_argument("--format", choices=["table", "json"], default="table")
     ex = parsers["export"]

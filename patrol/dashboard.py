@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -158,18 +159,40 @@ def area_cells(store: Store, res: int) -> npt.NDArray[np.int64]:
     return np.unique(cells_to_parents(cells, res)) if cells.size else cells
 
 
-def hot_spots(
-    store: Store, catalog: Catalog, f: HeatFilter, now: datetime, res: int = 9, k: int = 1
-) -> HotSpots:
-    """Gi* hot spots of the filtered counts over all district cells at ``res`` (zeros included)."""
-    cells, counts = heat_counts(store, catalog, f, now)
-    universe = area_cells(store, res)
+def _per_cell(
+    universe: npt.NDArray[np.int64], cells: npt.NDArray[np.int64], counts: npt.NDArray[np.float64], res: int
+) -> npt.NDArray[np.float64]:
     values = np.zeros(universe.size, dtype=np.float64)
     if cells.size:
         parents = cells_to_parents(cells, res)
         pos = np.searchsorted(universe, parents)
         ok = (pos < universe.size) & (universe[np.minimum(pos, universe.size - 1)] == parents)
         np.add.at(values, pos[ok], counts[ok])
+    return values
+
+
+def hot_spots(
+    store: Store,
+    catalog: Catalog,
+    f: HeatFilter,
+    now: datetime,
+    res: int = 9,
+    k: int = 1,
+    measure: Literal["count", "share"] = "count",
+    min_total: int = 5,
+) -> HotSpots:
+    """Gi* hot spots over all district cells at ``res`` (zeros included).
+
+    ``measure='count'`` analyses the filtered counts. ``measure='share'`` analyses a rate:
+    the filtered incidents as a share of all incidents of the same window in the cell
+    (0 for cells with fewer than ``min_total`` incidents, too few for a rate).
+    """
+    universe = area_cells(store, res)
+    values = _per_cell(universe, *heat_counts(store, catalog, f, now), res)
+    if measure == "share":
+        everything = HeatFilter(days=f.days, township_codes=f.township_codes)
+        totals = _per_cell(universe, *heat_counts(store, catalog, everything, now), res)
+        values = np.where(totals >= min_total, values / np.maximum(totals, 1), 0.0)
     return gi_star(universe, values, k)
 
 

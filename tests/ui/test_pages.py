@@ -268,3 +268,10 @@ def test_the_hotspot_page_shows_emerging_hot_spots(app):
     app.radio(key="hs_mode").set_value("emerging").run()
     assert not app.exception
     assert app.dataframe  # category counts
+
+
+def test_the_hotspot_page_analyses_an_items_share(app):
+    _as(app, "planner", "hotspots")
+    app.selectbox(key="hs_item").set_value("PARK_COMPOUND").run()
+    app.radio(key="hs_measure").set_value("share").run()
+    assert not app.exception

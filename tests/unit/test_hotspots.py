@@ -94,3 +94,21 @@ def test_emerging_categories_follow_their_definitions(classes, z, expected):
 
     zs = np.asarray(z if z is not None else [2.0 * c for c in classes], dtype=float)
     assert emerging_classes([classes], [zs]) == [expected]
+
+
+def test_hot_spots_of_a_share_are_rates_between_zero_and_one(demo_incidents_sqlite_url):
+    import pandas as pd
+
+    from patrol.catalog import load_catalog
+    from patrol.dashboard import HeatFilter, hot_spots
+    from store import open_store
+
+    store = open_store(demo_incidents_sqlite_url)
+    now = pd.Timestamp("2026-11-27", tz="Asia/Shanghai").to_pydatetime()
+    f = HeatFilter(days=365, item_codes=("PARK_COMPOUND",))
+    counts = hot_spots(store, load_catalog(), f, now)
+    shares = hot_spots(store, load_catalog(), f, now, measure="share", min_total=3)
+    store.close()
+    assert counts.values.max() > 1
+    assert 0 <= shares.values.min() and shares.values.max() <= 1 and shares.values.max() > 0
+    assert np.array_equal(counts.cells, shares.cells)

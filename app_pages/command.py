@@ -1,12 +1,12 @@
 import folium
 import pandas as pd
-import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
     big_screen_css,
+    district_map,
     get_store,
     incident_service,
     item_name,
@@ -20,7 +20,6 @@ from app_pages.common import (
     tr,
 )
 from geo.grid import cells_to_latlng, cells_to_parents
-from layers.base import area_layer, base_map
 from layers.hexes import add_legend, choose_resolution, hex_layer, resolution_for_zoom
 from layers.incidents import heat_layer
 from patrol.dashboard import OPEN, HeatFilter, heat_counts, kpi_tiles, live_feed
@@ -154,18 +153,7 @@ finest = resolution_for_zoom(view.get("zoom"), data["district"]["h3_resolution"]
 cells = cells_to_parents(cells, finest) if cells.size else cells
 hexes = choose_resolution(cells, counts, bounds, finest)
 basemap = basemap_from_env()
-shown = [tw for tw in data["townships"] if scope is None or tw["code"] in scope]
-m = base_map(shapely.union_all([tw["geometry"] for tw in shown]).bounds, basemap)
-area_layer(
-    [tw["geometry"] for tw in shown],
-    [tw["name"] for tw in shown],
-    [tw["code"] for tw in shown],
-    name=tr("overview.layer_townships"),
-    color="#555",
-    weight=1.5,
-    basemap=basemap,
-    labels=not big,
-).add_to(m)
+m = district_map(data, basemap, scope, labels=not big)
 layer, legend = hex_layer(
     hexes,
     name=tr("cc.heatmap"),

@@ -196,3 +196,25 @@ def error_text(exc: Exception) -> str:
     if isinstance(exc, IncidentImportError):
         return tr("data.unusable", error=str(exc)) if lang() == "en" else tr("err.unusable_file")
     return tr("err.invalid") if lang() == "zh" else f"{tr('err.invalid')}: {exc}"
+
+
+def district_map(
+    data: dict[str, Any],
+    basemap: Basemap,
+    township_codes: Any = None,
+    *,
+    labels: bool = True,
+    height: int = 560,
+) -> Any:
+    """A base map fitted to the townships shown, with their outlines and names."""
+    import shapely
+
+    from layers.base import area_layer, base_map
+
+    towns = [tw for tw in data["townships"] if township_codes is None or tw["code"] in township_codes]
+    m = base_map(shapely.union_all([tw["geometry"] for tw in towns]).bounds, basemap, height=height)
+    area_layer(
+        [tw["geometry"] for tw in towns], [tw["name"] for tw in towns], [tw["code"] for tw in towns],
+        name=tr("overview.layer_townships"), color="#555", weight=1.5, basemap=basemap, labels=labels,
+    ).add_to(m)  # fmt: skip
+    return m

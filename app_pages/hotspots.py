@@ -1,11 +1,11 @@
 import h3.api.basic_int as h3i
 import pandas as pd
-import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
+    district_map,
     get_store,
     incident_service,
     item_name,
@@ -14,7 +14,6 @@ from app_pages.common import (
     require_principal,
     tr,
 )
-from layers.base import area_layer, base_map
 from layers.hexes import add_legend
 from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
 from patrol.dashboard import EmergingHotSpots, HeatFilter, emerging_hot_spots, hot_spots
@@ -62,17 +61,7 @@ if mode == "emerging":
         hide_index=True, key="hs_emerging_table",
     )  # fmt: skip
     basemap = basemap_from_env()
-    m = base_map(shapely.union_all([tw["geometry"] for tw in data["townships"]]).bounds, basemap)
-    area_layer(
-        [tw["geometry"] for tw in data["townships"]],
-        [tw["name"] for tw in data["townships"]],
-        [tw["code"] for tw in data["townships"]],
-        name=tr("overview.layer_townships"),
-        color="#555",
-        weight=1.5,
-        basemap=basemap,
-        labels=True,
-    ).add_to(m)
+    m = district_map(data, basemap)
     layer, legend = emerging_layer(
         em.cells.tolist(),
         em.category,
@@ -103,17 +92,7 @@ cols[1].metric(tr("hs.hot95"), hs.count(2))
 cols[2].metric(tr("hs.hot90"), hs.count(1))
 cols[3].metric(tr("hs.cold"), int((hs.klass < 0).sum()))
 basemap = basemap_from_env()
-m = base_map(shapely.union_all([tw["geometry"] for tw in data["townships"]]).bounds, basemap)
-area_layer(
-    [tw["geometry"] for tw in data["townships"]],
-    [tw["name"] for tw in data["townships"]],
-    [tw["code"] for tw in data["townships"]],
-    name=tr("overview.layer_townships"),
-    color="#555",
-    weight=1.5,
-    basemap=basemap,
-    labels=True,
-).add_to(m)
+m = district_map(data, basemap)
 layer, legend = hotspot_layer(
     hs,
     name=tr("hs.header"),

@@ -1,12 +1,12 @@
 import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
-import shapely
 import streamlit as st
 from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
+    district_map,
     get_store,
     incident_service,
     lang,
@@ -15,7 +15,6 @@ from app_pages.common import (
     require_principal,
     tr,
 )
-from layers.base import area_layer, base_map
 from layers.hexes import HexCounts, add_legend, hex_layer
 from patrol.dashboard import area_cells
 from patrol.scenarios import DEFAULT_K, HOTSPOT_RES, load_year, recommend, theme_figures
@@ -132,17 +131,7 @@ st.caption(
 )
 if len(plan):
     basemap = basemap_from_env()
-    m = base_map(shapely.union_all([tw["geometry"] for tw in data["townships"]]).bounds, basemap)
-    area_layer(
-        [tw["geometry"] for tw in data["townships"]],
-        list(tw_names.values()),
-        list(tw_names),
-        name=tr("overview.layer_townships"),
-        color="#555",
-        weight=1.5,
-        basemap=basemap,
-        labels=True,
-    ).add_to(m)
+    m = district_map(data, basemap)
     layer, legend = hex_layer(
         HexCounts(10, plan["cell"].to_numpy(dtype=np.int64), plan["expected_per_week"].to_numpy(dtype=float)),
         name=tr("sc.recommend"),

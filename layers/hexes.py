@@ -113,21 +113,28 @@ def _colour(value: float, breaks: Sequence[float], colours: Sequence[str]) -> st
     return colours[-1] if colours else PALETTE[-1]
 
 
-def legend_html(title: str, breaks: Sequence[float], unit: str = "") -> str:
-    """A small legend box: one swatch per class with its range (title and unit escaped)."""
-    rows = []
-    lo = 0.0
-    for i, (b, colour) in enumerate(zip(breaks, palette(len(breaks)), strict=True)):
-        label = f"{lo:g}–{b:g}" if i else f"≤ {b:g}"
-        rows.append(
-            f'<div><span style="display:inline-block;width:14px;height:10px;background:{colour};'
-            f'border:1px solid #999;margin-right:4px"></span>{html.escape(label)}</div>'
-        )
-        lo = b
+def legend_box(title: str, entries: Sequence[tuple[str, str]]) -> str:
+    """A small legend box: a title and one colour swatch per (colour, label); text escaped."""
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:10px;background:{colour};'
+        f'border:1px solid #999;margin-right:4px"></span>{html.escape(label)}</div>'
+        for colour, label in entries
+    )
     return (
         '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;'
         'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font:12px sans-serif">'
-        f"<b>{html.escape(title)}</b>{(' (' + html.escape(unit) + ')') if unit else ''}{''.join(rows)}</div>"
+        f"<b>{html.escape(title)}</b>{rows}</div>"
+    )
+
+
+def legend_html(title: str, breaks: Sequence[float], unit: str = "") -> str:
+    """The legend of a choropleth: one swatch per class with its range."""
+    labels = [
+        f"{lo:g}–{b:g}" if i else f"≤ {b:g}"
+        for i, (lo, b) in enumerate(zip([0.0, *breaks], breaks, strict=False))
+    ]
+    return legend_box(
+        f"{title} ({unit})" if unit else title, list(zip(palette(len(breaks)), labels, strict=True))
     )
 
 

@@ -11,7 +11,7 @@ import h3.api.basic_int as h3i
 
 from geo.hotspots import HotSpots
 from layers.base import Basemap
-from layers.hexes import ring
+from layers.hexes import legend_box, ring
 
 CLASS_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
 
@@ -48,17 +48,7 @@ def hotspot_layer(
         },
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
     ).add_to(group)
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:10px;background:{CLASS_COLOURS[k]};'
-        f'border:1px solid #999;margin-right:4px"></span>{html.escape(labels[k])}</div>'
-        for k in (3, 2, 1, -1, -2, -3)
-    )
-    legend = (
-        '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;'
-        'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font:12px sans-serif">'
-        f"<b>{html.escape(title)}</b>{rows}</div>"
-    )
-    return group, legend
+    return group, legend_box(title, [(CLASS_COLOURS[k], labels[k]) for k in (3, 2, 1, -1, -2, -3)])
 
 
 EMERGING_COLOURS = {
@@ -110,14 +100,4 @@ def emerging_layer(
         },
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
     ).add_to(group)
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:10px;background:{EMERGING_COLOURS[c]};'
-        f'border:1px solid #999;margin-right:4px"></span>{html.escape(labels[c])}</div>'
-        for c in shown
-    )
-    legend = (
-        '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;'
-        'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font:12px sans-serif">'
-        f"<b>{html.escape(title)}</b>{rows}</div>"
-    )
-    return group, legend
+    return group, legend_box(title, [(EMERGING_COLOURS[c], labels[c]) for c in shown])

@@ -276,6 +276,89 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_patrol_plan(args: argparse.Namespace) -> int:
+    """Plan a team's patrol for a shift: riskiest cells of its grid, ordered into a route."""
+    from datetime import UTC, datetime, timedelta
+
+    import h3.api.basic_int as h3i
+    import pandas as pd
+    import shapely
+
+    from patrol.catalog import load_catalog
+    from patrol.risk import risk_scores
+    from patrol.route import plan_route
+
+    try:
+        start = pd.Timestamp(args.start, tz="Asia/Shanghai").to_pydatetime()
+    except ValueError as exc:
+        raise CliError(f"--start must look like '2026-11-28 08:00', got {args.start!r}") from exc
+    end = start + timedelta(hours=args.hours)
+    store = _open(args)
+    try:
+        team = next((t for t in store.teams() if t.id == args.team), None)
+        if team is None:
+            raise CliError(f"no team {args.team}")
+        village = next(v for v in store.villages() if v.code == team.village_code)
+        cells, owners = store.cell_map()
+        mine = tuple(int(c) for c, o in zip(cells.tolist(), owners, strict=True) if o == team.village_code)
+        cols = store.incident_columns(
+            IncidentQuery(cells=mine, reported_from=datetime.now(UTC) - timedelta(days=90)),
+            ["cell", "item_code", "reported_at"],
+        )
+    finally:
+        store.close()
+    frame = pd.DataFrame(cols)
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
+    severity = {code: item.severity for code, item in load_catalog().items.items()}
+    risk = risk_scores(frame, severity, min(datetime.now(UTC), start), shift=(start, end))
+    centre = shapely.from_wkb(village.geometry_wkb).representative_point()
+    try:
+        route = plan_route(
+            list(risk.index), list(risk.to_numpy()), (centre.y, centre.x), start, end,
+            mode=args.mode, minutes_per_stop=args.minutes_per_stop, max_stops=args.max_stops,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    sys.stdout.write(f"team: {team.name}\nstops: {len(route.stops)}\nlength_m: {route.length_m:.0f}\n"
+                     f"back_at: {route.end_at.astimezone(start.tzinfo):%H:%M}\n")  # fmt: skip
+    for stop in route.stops:
+        sys.stdout.write(f"  {stop.order:2d}  {h3i.int_to_str(stop.cell)}  risk {stop.risk:.2f}  "
+                         f"{stop.arrival.astimezone(start.tzinfo):%H:%M}\n")  # fmt: skip
+    if args.gpx:
+        Path(args.gpx).write_text(route.to_gpx(team.name), encoding="utf-8")
+    if args.geojson:
+        Path(args.geojson).write_text(route.to_geojson(), encoding="utf-8")
+    return 0
+
+
+def cmd_risk_backtest(args: argparse.Namespace) -> int:
+    """Hit rate of the risk ranking vs last week's counts, week by week, past data only."""
+    from datetime import UTC, datetime, timedelta
+
+    import pandas as pd
+
+    from patrol.catalog import load_catalog
+    from patrol.risk import backtest
+
+    now = datetime.now(UTC)
+    store = _open(args)
+    try:
+        cols = store.incident_columns(
+            IncidentQuery(reported_from=now - timedelta(weeks=args.weeks + 26)),
+            ["cell", "item_code", "reported_at"],
+        )
+    finally:
+        store.close()
+    frame = pd.DataFrame(cols)
+    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
+    severity = {code: item.severity for code, item in load_catalog().items.items()}
+    bt = backtest(frame, severity, now, weeks=args.weeks)
+    sys.stdout.write(f"weeks: {bt.weeks}\n")
+    for k in bt.ks:
+        sys.stdout.write(f"top_{k}: risk {bt.ours[k]:.3f}  last_week {bt.naive[k]:.3f}\n")
+    return 0
+
+
 def _fmt(value: object) -> str:
     return "—" if value is None else f"{float(value):.2f}"  # type: ignore[arg-type]
 
@@ -357,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
         "export": (cmd_export, "export incidents (csv, geojson, gpkg, open311)"),
         "kpis": (cmd_kpis, "KPIs of a month per township, team or item (ranked)"),
         "hotspots": (cmd_hotspots, "Getis-Ord Gi* hot spots over H3 cells"),
+        "patrol-plan": (cmd_patrol_plan, "plan a team's patrol route for a shift (GPX, GeoJSON)"),
+        "risk-backtest": (cmd_risk_backtest, "hit rate of the risk ranking against last week's counts"),
         "scenarios": (cmd_scenarios, 'evidence per "一件事" theme: volume, trend, concentration, backtest'),
     }
     parsers = {}
@@ -394,6 +479,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="count, or the item's share of all incidents in the cell (a rate)")  # fmt: skip
     hs.add_argument("--format", choices=["geojson", "json"], default="geojson")
     parsers["scenarios"].add_argument("--format", choices=["table", "json"], default="table")
+    pp = parsers["patrol-plan"]
+    pp.add_argument("--team", type=int, required=True, help="team id")
+    pp.add_argument("--start", required=True, help="shift start, local time, e.g. '2026-11-28 08:00'")
+    pp.add_argument("--hours", type=float, default=4.0)
+    pp.add_argument("--mode", choices=["walk", "ebike", "car"], default="walk")
+    pp.add_argument("--minutes-per-stop", type=float, default=10.0)
+    pp.add_argument("--max-stops", type=int, default=20)
+    pp.add_argument("--gpx", default=None, help="write the route as GPX")
+    pp.add_argument("--geojson", default=None, help="write the route as GeoJSON")
+    parsers["risk-backtest"].add_argument("--weeks", type=int, default=8)
     ex = parsers["export"]
     ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
     ex.add_argument("--out", required=True, help="output file")

@@ -70,9 +70,8 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
     page.get_by_text(re.compile("已将 1 件派给")).wait_for(timeout=30_000)
     page.get_by_role("button", name="打开所选第一件").click()
     page.get_by_text(f"{inc.number} · ").first.wait_for(timeout=30_000)
-    timeline = page.locator("[data-testid=stDataFrame]").first
-    timeline.wait_for()
-    page.wait_for_timeout(1000)
+    dispatched = page.locator("[role=gridcell]").filter(has_text="派遣处置").first
+    dispatched.wait_for(state="attached", timeout=30_000)  # the timeline (grid a11y layer) has the event
     assert page.locator("[role=gridcell]").filter(has_text="派遣处置").count() >= 1
     assert page.external_requests == []
 
@@ -86,7 +85,8 @@ def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
     page.keyboard.press("Tab")
     page.wait_for_timeout(800)
     page.get_by_role("button", name="提交上报").click()
-    page.wait_for_timeout(1500)
+    outcome = page.get_by_text(re.compile(r"已上报，编号|可能重复")).first
+    outcome.wait_for(timeout=30_000)
     if page.get_by_text("可能重复").count():
         page.get_by_role("button", name="提交上报").click()
     saved = page.get_by_text(re.compile(r"已上报，编号 NH-\d{8}-\d{4}"))
@@ -95,7 +95,7 @@ def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
     page.get_by_role("button", name="切换身份").click()
     sign_in(page, app_url, "指挥中心")
     page.get_by_text("最新事件").wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)
+    page.locator("[role=gridcell]").filter(has_text=number).first.wait_for(state="attached", timeout=30_000)
     assert page.locator("[role=gridcell]").filter(has_text=number).count() == 1
     assert page.external_requests == []
 

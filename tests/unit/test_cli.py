@@ -263,3 +263,27 @@ def test_scenarios_command_reports_every_theme(sqlite_url, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) >= 10 and {"volume", "trend", "top10_share", "coverage", "hot_cells"} <= set(rows[0])
     assert rows[0]["volume"] >= rows[-1]["volume"]
+
+
+def test_patrol_plan_writes_a_route_that_fits_the_shift_and_the_backtest_compares_honestly(
+    sqlite_url, tmp_path, capsys
+):
+    import json
+
+    from geo.tracks import read_gpx
+
+    main(["demo", "--db", sqlite_url, "--incidents", "3000"])
+    capsys.readouterr()
+    gpx, geojson = tmp_path / "r.gpx", tmp_path / "r.geojson"
+    assert main(["patrol-plan", "--db", sqlite_url, "--team", "15", "--start", "2030-01-07 08:00", "--hours", "2",
+                 "--gpx", str(gpx), "--geojson", str(geojson)]) == 0  # fmt: skip
+    out = _kv(capsys.readouterr().out)
+    assert int(out["stops"]) >= 1 and out["back_at"] <= "10:00"
+    lat, _ = read_gpx(gpx.read_text(encoding="utf-8"))
+    assert len(lat) == int(out["stops"])
+    assert json.loads(geojson.read_text(encoding="utf-8"))["type"] == "FeatureCollection"
+    assert main(["patrol-plan", "--db", sqlite_url, "--team", "9999", "--start", "2030-01-07 08:00"]) == 2
+    capsys.readouterr()
+    assert main(["risk-backtest", "--db", sqlite_url, "--weeks", "4"]) == 0
+    bt = _kv(capsys.readouterr().out)
+    assert bt["weeks"] == "4" and "last_week" in bt["top_10"]

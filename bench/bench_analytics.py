@@ -39,7 +39,7 @@ def _one_size(report: Report, n: int, catalog, now, backend: str) -> None:  # ty
     store = open_store(demo_store(n, backend=backend))
     t_load, _, frame = measure(lambda: _all_incidents(store), runs=1)
     report.figures.append(
-        Figure(f"baseline: load all incidents into pandas, {n:,}", "s", t_load, 0.0, 1,
+        Figure(f"baseline: load all incidents into pandas, {n:,}, {backend}", "s", t_load, 0.0, 1,
                note="a notebook redoes this to see new incidents; ours reads live rollups")
     )  # fmt: skip
     start30 = pd.Timestamp(now) - pd.Timedelta(days=30)
@@ -52,17 +52,25 @@ def _one_size(report: Report, n: int, catalog, now, backend: str) -> None:  # ty
         t, s, _ = measure(partial(heat_counts, store, catalog, heat_filter, now), runs=5)
         tb, _, _ = measure(partial(_groupby_cells, frame, mask), runs=5)
         report.figures.append(
-            Figure(f"heat map query, {label} view, 30 days, {n:,}", "ms", t * 1e3, s * 1e3, 5, tb * 1e3,
-                   "pandas groupby, data already in memory", 100.0 if n >= 1_000_000 else None)
+            Figure(f"heat map query, {label} view, 30 days, {n:,}, {backend}", "ms", t * 1e3, s * 1e3, 5,
+                   tb * 1e3, "pandas groupby, data already in memory", 100.0 if n >= 1_000_000 else None)
         )  # fmt: skip
     month = (pd.Timestamp(now) - pd.offsets.MonthBegin(1)).strftime("%Y-%m")
     t, s, _ = measure(lambda: month_kpis(store, month, "township", now), runs=3)
     report.figures.append(
-        Figure(f"KPIs of a month by township, {n:,}", "s", t, s, 3, budget=1.0 if n >= 1_000_000 else None)
+        Figure(
+            f"KPIs of a month by township, {n:,}, {backend}",
+            "s",
+            t,
+            s,
+            3,
+            budget=1.0 if n >= 1_000_000 else None,
+        )
     )
     t, s, hs = measure(lambda: hot_spots(store, catalog, HeatFilter(days=365), now, res=9), runs=3)
     report.figures.append(
-        Figure(f"Gi* hot spots, 365 days, res 9, {n:,}", "s", t, s, 3, budget=2.0 if n >= 1_000_000 else None,
+        Figure(f"Gi* hot spots, 365 days, res 9, {n:,}, {backend}", "s", t, s, 3,
+               budget=2.0 if n >= 1_000_000 else None,
                note=f"{hs.cells.size:,} cells, {int((hs.klass > 0).sum()):,} hot")
     )  # fmt: skip
     store.close()

@@ -104,7 +104,7 @@ def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000), backend: str = "s
         med, spread = _rerun_seconds(url)
         report.figures.append(
             Figure(
-                f"command-center rerun, {n:,} incidents",
+                f"command-center rerun, {n:,} incidents, {backend}",
                 "s",
                 med,
                 spread,
@@ -116,7 +116,7 @@ def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000), backend: str = "s
             size, n_hex = _payload_bytes(url, days, zoom)
             base = _baseline_payload(url, days) / 1e6 if n <= MAX_BASELINE_MARKERS else None
             report.figures.append(
-                Figure(f"map payload, {n:,} incidents, {label}", "MB", size / 1e6, 0.0, 1, base,
+                Figure(f"map payload, {n:,} incidents, {label}, {backend}", "MB", size / 1e6, 0.0, 1, base,
                        "folium: every non-empty cell + a marker per incident" if base else "",
                        budget=3.0 if n >= 1_000_000 else None,
                        note=f"{n_hex:,} hexagons" + ("" if base else "; no baseline above 100k markers"))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from bench.common import Figure, Report
 from patrol.areas import load_demo_district
@@ -59,7 +60,8 @@ def _bare_sqlite(rows: list[tuple[Any, ...]], path: Path) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"CREATE TABLE bare ({', '.join(INCIDENT_COLUMNS)})")
+    ddl = "CREATE TABLE bare (" + ", ".join(INCIDENT_COLUMNS) + ")"
+    conn.execute(ddl)
     sql = f"INSERT INTO bare VALUES ({', '.join('?' * len(INCIDENT_COLUMNS))})"
     t = time.perf_counter()
     conn.execute("BEGIN")
@@ -72,12 +74,19 @@ def _bare_sqlite(rows: list[tuple[Any, ...]], path: Path) -> float:
 
 def _bare_copy(rows: list[tuple[Any, ...]], url: str) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE bare ({', '.join(c + ' text' for c in INCIDENT_COLUMNS)})".encode())
+        ddl = sql.SQL("CREATE TABLE bare ({})").format(
+            sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in INCIDENT_COLUMNS)
+        )
+        conn.execute(ddl)
         t = time.perf_counter()
         with (
             conn.transaction(),
             conn.cursor() as cur,
-            cur.copy(f"COPY bare ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN".encode()) as copy,
+            cur.copy(
+                sql.SQL("COPY bare ({}) FROM STDIN").format(
+                    sql.SQL(", ").join(map(sql.Identifier, INCIDENT_COLUMNS))
+                )
+            ) as copy,
         ):
             for r in rows:
                 copy.write_row(r)
@@ -94,14 +103,14 @@ def _as_db_rows(store_url: str, n: int) -> list[tuple[Any, ...]]:
 def _pg_db() -> str:
     name = f"gp_bench_{os.getpid()}_{int(time.time())}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
 
 
 def _drop_pg(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 RUNS_UP_TO_100K = 3
@@ -136,9 +145,10 @@ def _measure_once(backend: str, n: int, workdir: Path, k: int) -> Figure:
         ours = time.perf_counter() - t
         store.close()
         rows = _as_db_rows(url, n)
-        bare = (
-            _bare_sqlite(rows, workdir / f"bare_{n}.sqlite") if backend == "sqlite" else _bare_copy(rows, url)
-        )
+        if backend == "sqlite":
+            bare = _bare_sqlite(rows, workdir / f"bare_{n}_{k}.sqlite")
+        else:
+            bare = _bare_copy(rows, url)
         rate, bare_rate = result.created / ours, len(rows) / bare
         budget = BUDGET_SQLITE_1M if (backend == "sqlite" and n >= 1_000_000) else None
         return Figure(

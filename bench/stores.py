@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from data.demo_incidents import generate_demo_incidents
 from patrol.areas import load_demo_district
@@ -59,10 +60,14 @@ def _demo_pg(n: int, seed: int) -> str:
         ready = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if ready is None:
             building = name + "_building"
-            conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)'.encode())
-            conn.execute(f'CREATE DATABASE "{building}"'.encode())
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(building)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(building)))
             _build(f"{base}/{building}", n, seed)
-            conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"'.encode())
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(building), sql.Identifier(name)
+                )
+            )
     url = f"{base}/{name}"
     store = open_store(url)
     store.migrate()

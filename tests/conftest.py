@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from store import Store, open_store
 
@@ -39,10 +40,10 @@ def postgis_url(postgis_server: str) -> Iterator[str]:
     """A fresh database for one test, dropped afterwards."""
     name = f"gp_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgis_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield f"{_pg_base(postgis_server)}/{name}"
     with psycopg.connect(postgis_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

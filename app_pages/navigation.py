@@ -1,8 +1,8 @@
 """Which pages each role sees (the services enforce the same limits on every call)."""
 
 PAGES_BY_ROLE = {
-    "command_center": ["command", "incident", "dispatch", "ranking", "hotspots", "overview"],
-    "captain": ["dispatch", "incident", "report", "overview"],
+    "command_center": ["command", "incident", "dispatch", "patrol", "ranking", "hotspots", "overview"],
+    "captain": ["dispatch", "patrol", "incident", "report", "overview"],
     "inspector": ["report", "incident", "overview"],
     "planner": ["scenarios", "hotspots", "ranking", "overview", "incident"],
     "admin": ["data", "overview", "incident"],
@@ -12,6 +12,7 @@ PAGE_FILES = {
     "dispatch": ("app_pages/dispatch.py", "page.dispatch", ":material/assignment_ind:"),
     "incident": ("app_pages/incident.py", "page.incident", ":material/description:"),
     "report": ("app_pages/report.py", "page.report", ":material/add_location_alt:"),
+    "patrol": ("app_pages/patrol.py", "page.patrol", ":material/route:"),
     "data": ("app_pages/data.py", "page.data", ":material/database:"),
     "ranking": ("app_pages/ranking.py", "page.ranking", ":material/leaderboard:"),
     "hotspots": ("app_pages/hotspots.py", "page.hotspots", ":material/local_fire_department:"),

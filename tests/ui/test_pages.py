@@ -275,3 +275,23 @@ def test_the_hotspot_page_analyses_an_items_share(app):
     app.selectbox(key="hs_item").set_value("PARK_COMPOUND").run()
     app.radio(key="hs_measure").set_value("share").run()
     assert not app.exception
+
+
+def test_a_captain_plans_a_route_and_turns_it_into_a_patrol_task(app, incidents_sqlite_url):
+    from collections import Counter
+
+    store = open_store(incidents_sqlite_url)
+    rows = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=5000))
+    busiest_village = Counter(r.village_code for r in rows).most_common(1)[0][0]
+    team_id = next(t.id for t in store.teams() if t.village_code == busiest_village)
+    store.close()
+    _as(app, "captain", "patrol")
+    app.selectbox(key="pp_team").set_value(team_id).run()
+    assert not app.exception
+    assert any("个点位" in c.value for c in app.caption)
+    app.button(key="pp_create").click().run()
+    assert any("已创建巡查任务" in s.value for s in app.success)
+    store = open_store(incidents_sqlite_url)
+    tasks = store.patrol_tasks(township_code=CAPTAIN_TOWNSHIP)
+    store.close()
+    assert len(tasks) == 1 and tasks[0].status == "planned"

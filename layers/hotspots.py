@@ -13,6 +13,23 @@ from geo.hotspots import HotSpots
 from layers.base import Basemap
 from layers.hexes import legend_box, ring
 
+
+def _filled_cells(features: list[dict[str, Any]], name: str, opacity: float) -> folium.FeatureGroup:
+    """Hexagon features filled with their ``fill`` property, tooltip from ``tip`` (already escaped)."""
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": opacity,
+            "color": "#666",
+            "weight": 0.4,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(group)
+    return group
+
+
 CLASS_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
 
 
@@ -37,18 +54,8 @@ def hotspot_layer(
                 "geometry": {"type": "Polygon", "coordinates": [ring(cell, basemap)]},
             }
         )
-    group = folium.FeatureGroup(name=name)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.75,
-            "color": "#666",
-            "weight": 0.4,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-    ).add_to(group)
-    return group, legend_box(title, [(CLASS_COLOURS[k], labels[k]) for k in (3, 2, 1, -1, -2, -3)])
+    legend = legend_box(title, [(CLASS_COLOURS[k], labels[k]) for k in (3, 2, 1, -1, -2, -3)])
+    return _filled_cells(features, name, 0.75), legend
 
 
 EMERGING_COLOURS = {
@@ -89,15 +96,6 @@ def emerging_layer(
         for cell, cat in zip(cells, categories, strict=True)
         if cat in EMERGING_COLOURS
     ]  # fmt: skip
-    group = folium.FeatureGroup(name=name)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.8,
-            "color": "#666",
-            "weight": 0.4,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-    ).add_to(group)
-    return group, legend_box(title, [(EMERGING_COLOURS[c], labels[c]) for c in shown])
+    return _filled_cells(features, name, 0.8), legend_box(
+        title, [(EMERGING_COLOURS[c], labels[c]) for c in shown]
+    )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ def _open(args: argparse.Namespace) -> Store:
     store = open_store(args.db)
     store.migrate()
     return store
+
+
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[Store]:
+    """The migrated store of ``--db``, closed afterwards whatever happens."""
+    store = _open(args)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _print_kv(pairs: dict[str, Any]) -> None:
@@ -88,8 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.incidents < 0:
         raise CliError(f"--incidents must be 0 or more, got {args.incidents}")
     end = _parse_day(args.end)
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         if args.if_empty and store.district() is not None:
             sys.stdout.write("store already holds a district; nothing loaded (--if-empty)\n")
             return 0
@@ -103,8 +113,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         sys.stdout.write(f"{DEMO_NOTICE_ZH}\n{DEMO_NOTICE_EN}\n")
         _print_kv(_full_info(store))
-    finally:
-        store.close()
     return 0
 
 
@@ -113,8 +121,7 @@ def cmd_import_incidents(args: argparse.Namespace) -> int:
     from patrol.importer import IncidentImportError, import_incidents, load_mapping
     from patrol.incidents import IncidentService
 
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         try:
             mapping = load_mapping(args.mapping)
             svc = IncidentService(store)
@@ -136,8 +143,6 @@ def cmd_import_incidents(args: argparse.Namespace) -> int:
                 "rejects_file": str(rejects) if report.rejected else "",
             }
         )
-    finally:
-        store.close()
     return 0
 
 
@@ -146,12 +151,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from patrol.catalog import load_catalog
     from patrol.exporter import export_incidents
 
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         n = export_incidents(store, load_catalog(), args.out, args.format)
         _print_kv({"format": args.format, "incidents": n, "file": args.out})
-    finally:
-        store.close()
     return 0
 
 
@@ -159,8 +161,7 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
     """Validate a boundary file and load it."""
     from patrol.areas import import_boundaries
 
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         try:
             result = import_boundaries(
                 store,
@@ -184,18 +185,13 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
             sys.stdout.write(f"  {p.kind}: {p.feature}: {p.message}{area}\n")
         sys.stdout.write(f"saved: {'yes' if result.saved else 'no (dry run)'}\n")
         _print_kv(result.counts)
-    finally:
-        store.close()
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print key figures as ``key: value`` lines."""
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         _print_kv(_full_info(store))
-    finally:
-        store.close()
     return 0
 
 
@@ -218,14 +214,11 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
     from patrol.kpis import KPI_COLUMNS, month_kpis
 
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         try:
             table = month_kpis(store, args.month, args.by, datetime.now(UTC))
         except ValueError as exc:
             raise CliError(str(exc)) from exc
-    finally:
-        store.close()
     columns = ["group", "rank", *KPI_COLUMNS]
     table = table[columns]
     if args.format == "json":
@@ -250,12 +243,9 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     from patrol.dashboard import area_cells
     from patrol.scenarios import HOTSPOT_RES, load_year, theme_figures
 
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         now = datetime.now(UTC)
         themes = theme_figures(load_year(store, now), load_catalog(), now, area_cells(store, HOTSPOT_RES))
-    finally:
-        store.close()
     rows = [
         {"theme": t.code, "name": t.name_zh, "volume": t.volume, "trend": t.trend, "recurrence": t.recurrence,
          "departments": list(t.departments), "median_response_min": t.median_response_min,
@@ -293,8 +283,7 @@ def cmd_patrol_plan(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(f"--start must look like '2026-11-28 08:00', got {args.start!r}") from exc
     end = start + timedelta(hours=args.hours)
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         team = next((t for t in store.teams() if t.id == args.team), None)
         if team is None:
             raise CliError(f"no team {args.team}")
@@ -305,8 +294,6 @@ def cmd_patrol_plan(args: argparse.Namespace) -> int:
             IncidentQuery(cells=mine, reported_from=datetime.now(UTC) - timedelta(days=90)),
             ["cell", "item_code", "reported_at"],
         )
-    finally:
-        store.close()
     frame = pd.DataFrame(cols)
     frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
     severity = {code: item.severity for code, item in load_catalog().items.items()}
@@ -341,14 +328,11 @@ def cmd_risk_backtest(args: argparse.Namespace) -> int:
     from patrol.risk import backtest
 
     now = datetime.now(UTC)
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         cols = store.incident_columns(
             IncidentQuery(reported_from=now - timedelta(weeks=args.weeks + 26)),
             ["cell", "item_code", "reported_at"],
         )
-    finally:
-        store.close()
     frame = pd.DataFrame(cols)
     frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
     severity = {code: item.severity for code, item in load_catalog().items.items()}
@@ -380,8 +364,7 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
     from patrol.catalog import load_catalog
     from patrol.dashboard import HeatFilter, hot_spots
 
-    store = _open(args)
-    try:
+    with _opened(args) as store:
         catalog = load_catalog()
         if args.item and args.item not in catalog.items:
             raise CliError(f"unknown item {args.item!r}")
@@ -389,8 +372,6 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
         if args.measure == "share" and not args.item:
             raise CliError("--measure share needs --item (the share of that item among all incidents)")
         hs = hot_spots(store, catalog, f, datetime.now(UTC), res=args.res, k=args.k, measure=args.measure)
-    finally:
-        store.close()
     keep = hs.klass != 0 if not args.all else slice(None)
     rows = [
         {

@@ -175,8 +175,10 @@ def big_screen_css() -> None:
 
 def error_text(exc: Exception) -> str:
     """A refusal from the services in the session's language (no mixed-language screens)."""
+    from geo.tracks import TrackError
     from patrol.importer import IncidentImportError
     from patrol.incident import ConflictError, IllegalTransitionError, MissingFieldError
+    from patrol.patrols import PatrolStateError
     from patrol.permissions import AccessDeniedError
     from patrol.routing import OutsideDistrictError
 
@@ -188,6 +190,8 @@ def error_text(exc: Exception) -> str:
         (IllegalTransitionError, "err.illegal"),
         (AccessDeniedError, "err.denied"),
         (OutsideDistrictError, "err.outside"),
+        (PatrolStateError, "err.patrol_state"),
+        (TrackError, "err.track"),
     ):
         if isinstance(exc, kind):
             return tr(key)

@@ -1,9 +1,28 @@
 """Which pages each role sees (the services enforce the same limits on every call)."""
 
 PAGES_BY_ROLE = {
-    "command_center": ["command", "incident", "dispatch", "patrol", "ranking", "hotspots", "overview"],
-    "captain": ["dispatch", "patrol", "incident", "report", "overview"],
-    "inspector": ["report", "incident", "overview"],
+    "command_center": [
+        "command",
+        "incident",
+        "dispatch",
+        "patrol",
+        "coverage",
+        "inspections",
+        "ranking",
+        "hotspots",
+        "overview",
+    ],
+    "captain": [
+        "dispatch",
+        "patrol",
+        "execution",
+        "coverage",
+        "inspections",
+        "incident",
+        "report",
+        "overview",
+    ],
+    "inspector": ["report", "execution", "incident", "overview"],
     "planner": ["scenarios", "hotspots", "ranking", "overview", "incident"],
     "admin": ["data", "overview", "incident"],
 }
@@ -13,6 +32,9 @@ PAGE_FILES = {
     "incident": ("app_pages/incident.py", "page.incident", ":material/description:"),
     "report": ("app_pages/report.py", "page.report", ":material/add_location_alt:"),
     "patrol": ("app_pages/patrol.py", "page.patrol", ":material/route:"),
+    "execution": ("app_pages/execution.py", "page.execution", ":material/directions_walk:"),
+    "coverage": ("app_pages/coverage.py", "page.coverage", ":material/grid_on:"),
+    "inspections": ("app_pages/inspections.py", "page.inspections", ":material/storefront:"),
     "data": ("app_pages/data.py", "page.data", ":material/database:"),
     "ranking": ("app_pages/ranking.py", "page.ranking", ":material/leaderboard:"),
     "hotspots": ("app_pages/hotspots.py", "page.hotspots", ":material/local_fire_department:"),

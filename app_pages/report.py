@@ -109,3 +109,11 @@ if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=
             )
     except (ValueError, OutsideDistrictError, AccessDeniedError) as exc:
         st.error(tr("report.failed", error=error_text(exc)))
+
+if task is not None and task.status in ("planned", "active"):
+    if st.button(tr("report.checkin", id=task.id), key="report_checkin", disabled=lat is None or lng is None):
+        try:
+            cov = patrol_service().check_in(who, task.id, float(lat), float(lng), crs)
+            st.success(tr("ex.checked_in", n=cov.new_cells, done=cov.planned_covered, total=len(task.cells)))
+        except (ValueError, OutsideDistrictError, AccessDeniedError) as exc:
+            st.error(error_text(exc))

@@ -198,6 +198,24 @@ def hex_layer(
     return group, legend_html(legend_title, breaks, unit)
 
 
+def filled_cells_layer(features: list[dict[str, Any]], name: str, opacity: float) -> folium.FeatureGroup:
+    """Hexagon features filled with their ``fill`` property, tooltip from ``tip`` (already escaped)."""
+    group = folium.FeatureGroup(name=name)
+    if not features:  # folium refuses a tooltip field on an empty collection
+        return group
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": opacity,
+            "color": "#666",
+            "weight": 0.4,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(group)
+    return group
+
+
 def add_legend(m: folium.Map, legend: str) -> None:
     """Put a legend box on the map."""
     root: Any = m.get_root()
@@ -218,6 +236,8 @@ def cells_outline_layer(
         for c in cells
     ]
     group = folium.FeatureGroup(name=name)
+    if not features:  # folium refuses a tooltip field on an empty collection
+        return group
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=lambda _f: {

@@ -11,24 +11,7 @@ import h3.api.basic_int as h3i
 
 from geo.hotspots import HotSpots
 from layers.base import Basemap
-from layers.hexes import legend_box, ring
-
-
-def _filled_cells(features: list[dict[str, Any]], name: str, opacity: float) -> folium.FeatureGroup:
-    """Hexagon features filled with their ``fill`` property, tooltip from ``tip`` (already escaped)."""
-    group = folium.FeatureGroup(name=name)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        style_function=lambda f: {
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": opacity,
-            "color": "#666",
-            "weight": 0.4,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-    ).add_to(group)
-    return group
-
+from layers.hexes import filled_cells_layer, legend_box, ring
 
 CLASS_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
 
@@ -55,7 +38,7 @@ def hotspot_layer(
             }
         )
     legend = legend_box(title, [(CLASS_COLOURS[k], labels[k]) for k in (3, 2, 1, -1, -2, -3)])
-    return _filled_cells(features, name, 0.75), legend
+    return filled_cells_layer(features, name, 0.75), legend
 
 
 EMERGING_COLOURS = {
@@ -96,6 +79,6 @@ def emerging_layer(
         for cell, cat in zip(cells, categories, strict=True)
         if cat in EMERGING_COLOURS
     ]  # fmt: skip
-    return _filled_cells(features, name, 0.8), legend_box(
+    return filled_cells_layer(features, name, 0.8), legend_box(
         title, [(EMERGING_COLOURS[c], labels[c]) for c in shown]
     )

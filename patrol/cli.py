@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,10 +89,16 @@ def _parse_day(text: str | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
+def _local_midnight() -> datetime:
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Load the Nanhu demo district and a year of demo incidents."""
     from data.demo_district import DEMO_NOTICE_EN, DEMO_NOTICE_ZH
     from data.demo_incidents import generate_demo_incidents
+    from data.demo_patrols import generate_demo_patrols
     from patrol.areas import load_demo_district
     from patrol.incidents import IncidentService
 
@@ -111,6 +117,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             generate_demo_incidents(
                 svc, args.incidents, seed=args.seed, end=end, progress=_progress("incidents")
             )
+        patrols = generate_demo_patrols(store, seed=args.seed, end=end or _local_midnight())
+        sys.stdout.write(
+            f"demo patrols: {patrols.tasks} tasks, {patrols.visits} covered cells,"
+            f" {patrols.premises} premises,"
+            f" {patrols.inspections} inspections\n"
+        )
         sys.stdout.write(f"{DEMO_NOTICE_ZH}\n{DEMO_NOTICE_EN}\n")
         _print_kv(_full_info(store))
     return 0
@@ -263,6 +275,49 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
             f"{_fmt(r['recurrence'])}  top10 {_fmt(r['top10_share'])}  hot cells {r['hot_cells']}  "
             f"top-10 coverage {_fmt(cover)}\n"
         )
+    return 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """Patrol coverage per team for one ISO week, and the cells not patrolled for N days."""
+    from patrol.coverage import coverage_for_week, stale_cells_for, week_bounds, week_of
+
+    week = args.week or week_of(datetime.now(UTC))
+    try:
+        _, week_end = week_bounds(week)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if args.stale_days < 1:
+        raise CliError(f"--stale-days must be 1 or more, got {args.stale_days}")
+    with _opened(args) as store:
+        if args.township and args.township not in {t.code for t in store.townships()}:
+            raise CliError(f"no township {args.township}")
+        table = coverage_for_week(store, week, args.township)
+        now = min(datetime.now(UTC), week_end)
+        cells, days = stale_cells_for(store, now, args.township, lookback_days=max(90, args.stale_days))
+    if args.csv:
+        table.to_csv(args.csv, index=False, encoding="utf-8-sig")
+    planned, covered = int(table["planned_cells"].sum()), int(table["covered_cells"].sum())
+    hours = float(table["patrol_hours"].sum())
+    found, total = int(table["patrol_incidents"].sum()), int(table["incidents"].sum())
+    stale = int((days >= args.stale_days).sum())
+    _print_kv(
+        {
+            "week": week,
+            "teams": len(table),
+            "teams_with_patrols": int((table["tasks"] > 0).sum()),
+            "tasks": int(table["tasks"].sum()),
+            "planned_cells": planned,
+            "covered_cells": covered,
+            "coverage": f"{covered / planned:.3f}" if planned else "-",
+            "patrol_hours": f"{hours:.1f}",
+            "patrol_incidents_per_hour": f"{found / hours:.3f}" if hours else "-",
+            "proactive_share": f"{found / total:.3f}" if total else "-",
+            f"cells_not_patrolled_{args.stale_days}d": f"{stale} of {len(cells)}",
+        }
+    )
+    if args.csv:
+        sys.stdout.write(f"per-team table: {args.csv}\n")
     return 0
 
 
@@ -421,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export": (cmd_export, "export incidents (csv, geojson, gpkg, open311)"),
         "kpis": (cmd_kpis, "KPIs of a month per township, team or item (ranked)"),
         "hotspots": (cmd_hotspots, "Getis-Ord Gi* hot spots over H3 cells"),
+        "coverage": (cmd_coverage, "patrol coverage per team for a week; cells not patrolled for N days"),
         "patrol-plan": (cmd_patrol_plan, "plan a team's patrol route for a shift (GPX, GeoJSON)"),
         "risk-backtest": (cmd_risk_backtest, "hit rate of the risk ranking against last week's counts"),
         "scenarios": (cmd_scenarios, 'evidence per "一件事" theme: volume, trend, concentration, backtest'),
@@ -470,6 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--gpx", default=None, help="write the route as GPX")
     pp.add_argument("--geojson", default=None, help="write the route as GeoJSON")
     parsers["risk-backtest"].add_argument("--weeks", type=int, default=8)
+    cv = parsers["coverage"]
+    cv.add_argument("--week", default=None, help="ISO week, e.g. 2026-W47 (default: this week)")
+    cv.add_argument("--township", default=None, help="one township code (default: all)")
+    cv.add_argument("--stale-days", type=int, default=14, help="count cells not patrolled for this many days")
+    cv.add_argument("--csv", default=None, help="write the per-team table as CSV")
     ex = parsers["export"]
     ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
     ex.add_argument("--out", required=True, help="output file")

@@ -1,17 +1,52 @@
-"""Patrol tasks: a grid captain sends a team over cells in a shift window."""
+"""Patrol tasks: a grid captain sends a team over cells in a shift window; inspectors walk it.
+
+Status of a task: planned → active → done, or planned → cancelled. The first check-in or
+uploaded track starts a planned task. Covered cells come from check-ins (the cell of the point
+and cells whose centre is within ``CHECKIN_RADIUS_M``) and from GPX tracks (cells the track
+passes through and cells whose centre is within ``geo.tracks.DEFAULT_BUFFER_M`` of it).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+import numpy.typing as npt
+
+from geo.crs import to_wgs84
+from geo.grid import latlng_to_cells
+from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
 from patrol.permissions import AccessDeniedError
 from patrol.roles import Principal
+from patrol.routing import OutsideDistrictError
 from store.protocol import Store
-from store.rows import PatrolTaskRow
+from store.rows import PatrolTaskRow, PatrolVisitRow
 
 MAX_TASK_CELLS = 2000
+CHECKIN_RADIUS_M = 50.0
+PATROL_TRANSITIONS: dict[str, frozenset[str]] = {
+    "planned": frozenset({"active", "cancelled"}),
+    "active": frozenset({"done"}),
+    "done": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+class PatrolStateError(ValueError):
+    """The patrol task is not in a status that allows this."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a check-in or a track added to a task."""
+
+    task: PatrolTaskRow
+    cells: tuple[int, ...]
+    new_cells: int
+    planned_covered: int
 
 
 class PatrolService:
@@ -24,6 +59,8 @@ class PatrolService:
         self.district_code = district.code if district else ""
         villages = {v.code: v.township_code for v in store.villages()}
         self.team_township = {t.id: villages[t.village_code] for t in store.teams()}
+        self.res = district.h3_resolution if district else 10
+        self._district_cells = np.sort(store.cell_map()[0]) if district else np.empty(0, dtype=np.int64)
 
     def create(
         self,
@@ -43,7 +80,7 @@ class PatrolService:
         AccessDeniedError
             If a captain plans for another township's team, or the role may not plan.
         """
-        if who.role not in ("captain", "command_center"):
+        if who.role not in _PLANNERS:
             msg = f"a {who.role} may not plan patrols"
             raise AccessDeniedError(msg)
         township = self.team_township.get(int(team_id))
@@ -72,7 +109,7 @@ class PatrolService:
             township_code=township, team_id=int(team_id), cells=unique, shift_start=shift_start,
             shift_end=shift_end, status="planned", created_by=who.name, created_at=now, note=note,
         )  # fmt: skip
-        self.store.insert_patrol_task(task)
+        self.store.insert_patrol_tasks([task])
         return task
 
     def current_for_team(self, team_id: int, now: datetime | None = None) -> PatrolTaskRow | None:
@@ -85,3 +122,178 @@ class PatrolService:
     def for_township(self, township_code: str | None) -> list[PatrolTaskRow]:
         """Recent tasks of a township (all townships when None)."""
         return self.store.patrol_tasks(township_code=township_code)
+
+    # -- execution ---------------------------------------------------------------------
+    def get(self, who: Principal, task_id: str) -> PatrolTaskRow:
+        """One task, if ``who`` may see it.
+
+        Raises
+        ------
+        KeyError
+            If there is no such task.
+        AccessDeniedError
+            For a task of another township (captain) or team (inspector), or a role without patrols.
+        """
+        task = self.store.patrol_task(task_id)
+        if task is None:
+            msg = f"no patrol task {task_id}"
+            raise KeyError(msg)
+        _check_task(who, task)
+        return task
+
+    def for_team(
+        self, who: Principal, team_id: int, ending_after: datetime | None = None
+    ) -> list[PatrolTaskRow]:
+        """A team's tasks, newest first (an inspector only their own team's)."""
+        township = self.team_township.get(int(team_id))
+        if township is None:
+            msg = f"no team {team_id}"
+            raise ValueError(msg)
+        probe = PatrolTaskRow(
+            "", self.district_code, township, int(team_id), (), _EPOCH, _EPOCH, "planned", "", _EPOCH
+        )
+        _check_task(who, probe)
+        return self.store.patrol_tasks(team_id=int(team_id), ending_after=ending_after)
+
+    def start(self, who: Principal, task_id: str, at: datetime | None = None) -> PatrolTaskRow:
+        """Start a planned patrol (planned → active)."""
+        return self._move(who, task_id, "active", at)
+
+    def finish(self, who: Principal, task_id: str, at: datetime | None = None) -> PatrolTaskRow:
+        """Finish an active patrol (active → done)."""
+        return self._move(who, task_id, "done", at)
+
+    def cancel(self, who: Principal, task_id: str, at: datetime | None = None) -> PatrolTaskRow:
+        """Cancel a planned patrol (planned → cancelled); only captains and the command center."""
+        if who.role not in _PLANNERS:
+            msg = f"a {who.role} may not cancel patrols"
+            raise AccessDeniedError(msg)
+        return self._move(who, task_id, "cancelled", at)
+
+    def check_in(
+        self,
+        who: Principal,
+        task_id: str,
+        lat: float,
+        lng: float,
+        crs: str = "wgs84",
+        at: datetime | None = None,
+    ) -> Coverage:
+        """Check in at a point: the cells around it count as covered; a planned task starts.
+
+        Raises
+        ------
+        PatrolStateError
+            If the task is done or cancelled.
+        OutsideDistrictError
+            If the point is outside the district (nothing is recorded).
+        ValueError
+            For coordinates that are not finite numbers.
+        """
+        when = at or self.clock()
+        self.get(who, task_id)
+        la, ln = _to_wgs84([lat], [lng], crs)
+        own = latlng_to_cells(la, ln, self.res)
+        if not self._inside(own).size:
+            msg = f"the point {lat:.6f}, {lng:.6f} is outside the district"
+            raise OutsideDistrictError(msg)
+        task = self._ready(who, task_id, when, allow_done=False)
+        cells = self._inside(np.union1d(own, covered_cells(la, ln, self.res, buffer_m=CHECKIN_RADIUS_M)))
+        return self._record(task, cells, when, "checkin")
+
+    def upload_track(
+        self, who: Principal, task_id: str, gpx_text: str, at: datetime | None = None
+    ) -> Coverage:
+        """Add the cells a GPX track covered; a planned task starts, a done one still takes its track.
+
+        Raises
+        ------
+        geo.tracks.TrackError
+            For a file that is not a usable GPX track.
+        PatrolStateError
+            If the task was cancelled.
+        OutsideDistrictError
+            If no point of the track is inside the district.
+        """
+        when = at or self.clock()
+        la, ln = read_gpx(gpx_text)
+        if not (np.isfinite(la).all() and np.isfinite(ln).all()):
+            msg = "the GPX track has points without finite coordinates"
+            raise ValueError(msg)
+        self.get(who, task_id)
+        cells = np.union1d(
+            latlng_to_cells(la, ln, self.res), covered_cells(la, ln, self.res, DEFAULT_BUFFER_M)
+        )
+        inside = self._inside(cells)
+        if not inside.size:
+            msg = "no point of the track is inside the district"
+            raise OutsideDistrictError(msg)
+        task = self._ready(who, task_id, when, allow_done=True)
+        visit_at = min(when, task.finished_at or task.shift_end)
+        return self._record(task, inside, visit_at, "track")
+
+    def _ready(self, who: Principal, task_id: str, when: datetime, *, allow_done: bool) -> PatrolTaskRow:
+        task = self.get(who, task_id)
+        if task.status == "planned":
+            return self._move(who, task_id, "active", when)
+        if task.status == "active" or (allow_done and task.status == "done"):
+            return task
+        msg = f"patrol {task_id} is {task.status}: nothing can be recorded on it"
+        raise PatrolStateError(msg)
+
+    def _inside(self, cells: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The cells that belong to the district."""
+        if not self._district_cells.size:
+            return np.empty(0, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self._district_cells, cells), self._district_cells.size - 1)
+        return np.asarray(cells[self._district_cells[pos] == cells], dtype=np.int64)
+
+    def _record(
+        self, task: PatrolTaskRow, cells: npt.NDArray[np.int64], at: datetime, source: str
+    ) -> Coverage:
+        visits = [
+            PatrolVisitRow(task.id, task.team_id, task.township_code, int(c), at, source) for c in cells
+        ]
+        new = self.store.add_patrol_visits(visits)
+        planned = set(task.cells)
+        covered = {v.cell for v in self.store.patrol_visits(task_id=task.id)}
+        return Coverage(task, tuple(int(c) for c in cells), new, len(planned & covered))
+
+    def _move(self, who: Principal, task_id: str, to: str, at: datetime | None) -> PatrolTaskRow:
+        task = self.get(who, task_id)
+        if to not in PATROL_TRANSITIONS[task.status]:
+            msg = f"patrol {task_id} is {task.status} and cannot become {to}"
+            raise PatrolStateError(msg)
+        if not self.store.transition_patrol(task_id, task.status, to, at or self.clock()):
+            msg = f"patrol {task_id} was changed by someone else; reload it"
+            raise PatrolStateError(msg)
+        moved = self.store.patrol_task(task_id)
+        assert moved is not None
+        return moved
+
+
+_PLANNERS = ("captain", "command_center")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _check_task(who: Principal, task: PatrolTaskRow) -> None:
+    """Raise AccessDeniedError unless ``who`` may see and work on the task."""
+    if who.role == "command_center":
+        return
+    if who.role == "captain" and task.township_code == who.township_code:
+        return
+    if who.role == "inspector" and task.team_id == who.team_id:
+        return
+    msg = f"a {who.role} may not work on patrol {task.id or 'of team ' + str(task.team_id)}"
+    raise AccessDeniedError(msg)
+
+
+def _to_wgs84(
+    lat: Sequence[float], lng: Sequence[float], crs: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    la_in, ln_in = np.asarray(lat, dtype=float), np.asarray(lng, dtype=float)
+    if not (np.isfinite(la_in).all() and np.isfinite(ln_in).all()):
+        msg = "coordinates must be finite numbers"
+        raise ValueError(msg)
+    la, ln = to_wgs84(la_in, ln_in, crs)
+    return np.asarray(la, dtype=float), np.asarray(ln, dtype=float)

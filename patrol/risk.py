@@ -68,13 +68,14 @@ def risk_scores(
         hours = shift_hours(*shift)
         how = hour_of_week(past["reported_at"])
         in_shift = np.isin(how, list(hours))
-        district_share = in_shift.mean()
+        even = len(hours) / HOURS_PER_WEEK
+        # the area's own pattern, itself shrunk towards "no pattern": never zero on thin data
+        district_share = (in_shift.sum() + SHRINK * even) / (in_shift.size + SHRINK)
         counts = (
             pd.DataFrame({"cell": past["cell"].to_numpy(), "in": in_shift})
             .groupby("cell")["in"]
             .agg(["sum", "count"])
         )
-        even = len(hours) / HOURS_PER_WEEK
         share = (counts["sum"] + SHRINK * district_share) / (counts["count"] + SHRINK)
         base = base * (share / even).reindex(base.index).fillna(1.0)
     return base.sort_values(ascending=False, kind="stable")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,10 @@ from store.rows import (
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
+    InspectionRow,
     PatrolTaskRow,
+    PatrolVisitRow,
+    PremisesRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
@@ -136,6 +139,38 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0005_rollup_covering_index",
         "DROP INDEX rollup_day; CREATE INDEX rollup_day_cover ON rollup_cell_day(day, cell)"
         " INCLUDE (n, item_code, bucket, township_code);",
+    ),
+    (
+        "0006_patrol_execution",
+        """
+        ALTER TABLE patrol_tasks ADD COLUMN started_at TIMESTAMPTZ, ADD COLUMN finished_at TIMESTAMPTZ;
+        ALTER TABLE patrol_tasks ADD CONSTRAINT patrol_tasks_id UNIQUE (id);
+        CREATE TABLE patrol_visits (
+            task_id TEXT NOT NULL REFERENCES patrol_tasks(id), team_id INTEGER NOT NULL,
+            township_code TEXT NOT NULL, cell BIGINT NOT NULL, at TIMESTAMPTZ NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('checkin', 'track')),
+            PRIMARY KEY (task_id, cell)
+        );
+        CREATE INDEX patrol_visits_township ON patrol_visits(township_code, at);
+        CREATE INDEX patrol_visits_team ON patrol_visits(team_id, at);
+        CREATE TABLE premises (
+            id TEXT PRIMARY KEY, district_code TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+            lat DOUBLE PRECISION NOT NULL, lng DOUBLE PRECISION NOT NULL, cell BIGINT NOT NULL,
+            village_code TEXT NOT NULL, township_code TEXT NOT NULL, items TEXT[] NOT NULL,
+            departments TEXT[] NOT NULL,
+            geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lng, lat), 4326)) STORED
+        );
+        CREATE INDEX premises_township ON premises(township_code);
+        CREATE INDEX premises_geom ON premises USING gist (geom);
+        CREATE TABLE inspections (
+            id TEXT PRIMARY KEY, premises_id TEXT NOT NULL REFERENCES premises(id),
+            department TEXT NOT NULL, planned_on DATE NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('planned', 'done', 'cancelled')),
+            items TEXT[] NOT NULL, visit_id TEXT, created_by TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX inspections_premises ON inspections(premises_id, planned_on);
+        CREATE INDEX inspections_day ON inspections(planned_on);
+        """,
     ),
 ]
 
@@ -496,24 +531,53 @@ class PostGISStore:
         return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
     # -- patrol tasks ------------------------------------------------------------------
-    def insert_patrol_task(self, task: PatrolTaskRow) -> None:
-        """Store a new patrol task."""
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
-                " shift_end, status, created_by, created_at, note)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    task.id, task.district_code, task.township_code, task.team_id, list(task.cells),
-                    task.shift_start, task.shift_end, task.status, task.created_by, task.created_at,
-                    task.note,
-                ),
-            )  # fmt: skip
+    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
+        """Store new patrol tasks in one transaction."""
+        try:
+            with self._tx() as conn, conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
+                    " shift_end, status, created_by, created_at, note, started_at, finished_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            t.id,
+                            t.district_code,
+                            t.township_code,
+                            t.team_id,
+                            list(t.cells),
+                            t.shift_start,
+                            t.shift_end,
+                            t.status,
+                            t.created_by,
+                            t.created_at,
+                            t.note,
+                            t.started_at,
+                            t.finished_at,
+                        )
+                        for t in tasks
+                    ],
+                )
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"patrol task already stored: {exc}"
+            raise DuplicateError(msg) from exc
 
-    def set_patrol_status(self, task_id: str, status: str) -> None:
-        """Change a patrol task's status."""
+    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
+        """Move a patrol task between statuses; False if it was not in ``from_status``."""
         with self._tx() as conn:
-            conn.execute("UPDATE patrol_tasks SET status = %s WHERE id = %s", (status, task_id))
+            cur = conn.execute(
+                "UPDATE patrol_tasks SET status = %s,"
+                " started_at = CASE WHEN %s = 'active' THEN %s ELSE started_at END,"
+                " finished_at = CASE WHEN %s = 'done' THEN %s ELSE finished_at END"
+                " WHERE id = %s AND status = %s",
+                (to_status, to_status, at, to_status, at, task_id, from_status),
+            )
+            return cur.rowcount == 1
+
+    def patrol_task(self, task_id: str) -> PatrolTaskRow | None:
+        """One patrol task, or None."""
+        rows = self._read(_PATROL_SELECT + " WHERE id = %s", (task_id,))
+        return _patrol_from_db(rows[0]) if rows else None
 
     def patrol_tasks(
         self,
@@ -521,21 +585,158 @@ class PostGISStore:
         township_code: str | None = None,
         team_id: int | None = None,
         ending_after: datetime | None = None,
+        starting_from: datetime | None = None,
+        starting_before: datetime | None = None,
+        limit: int | None = 500,
     ) -> list[PatrolTaskRow]:
-        """Patrol tasks, newest shift first, optionally of one township or team, or still running."""
+        """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
         rows = self._read(
-            "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
-            " created_by, created_at, note FROM patrol_tasks"
+            _PATROL_SELECT
+            + " WHERE (%s::text IS NULL OR township_code = %s) AND (%s::int IS NULL OR team_id = %s)"
+            " AND (%s::timestamptz IS NULL OR shift_end > %s)"
+            " AND (%s::timestamptz IS NULL OR shift_start >= %s)"
+            " AND (%s::timestamptz IS NULL OR shift_start < %s) ORDER BY shift_start DESC LIMIT %s",
+            (
+                township_code, township_code, team_id, team_id, ending_after, ending_after,
+                starting_from, starting_from, starting_before, starting_before, limit,
+            ),
+        )  # fmt: skip
+        return [_patrol_from_db(r) for r in rows]
+
+    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
+        """Record covered cells; a cell already covered by the same task keeps its first time."""
+        added = 0
+        with self._tx() as conn, conn.cursor() as cur:
+            for v in visits:
+                cur.execute(
+                    "INSERT INTO patrol_visits (task_id, team_id, township_code, cell, at, source)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (task_id, cell) DO NOTHING",
+                    (v.task_id, v.team_id, v.township_code, int(v.cell), v.at, v.source),
+                )
+                added += cur.rowcount
+        return added
+
+    def patrol_visits(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PatrolVisitRow]:
+        """Covered cells, oldest first, filtered by township, team, task and time."""
+        rows = self._read(
+            "SELECT task_id, team_id, township_code, cell, at, source FROM patrol_visits"
             " WHERE (%s::text IS NULL OR township_code = %s) AND (%s::int IS NULL OR team_id = %s)"
-            " AND (%s::timestamptz IS NULL OR shift_end > %s) ORDER BY shift_start DESC LIMIT %s",
-            (township_code, township_code, team_id, team_id, ending_after, ending_after, 500),
+            " AND (%s::text IS NULL OR task_id = %s) AND (%s::timestamptz IS NULL OR at >= %s)"
+            " AND (%s::timestamptz IS NULL OR at < %s) ORDER BY at, task_id, cell",
+            (township_code, township_code, team_id, team_id, task_id, task_id, since, since, until, until),
+        )
+        return [PatrolVisitRow(r[0], int(r[1]), r[2], int(r[3]), r[4], r[5]) for r in rows]
+
+    # -- premises and joint inspections ------------------------------------------------
+    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
+        """Store premises (an existing id raises DuplicateError; nothing is stored)."""
+        try:
+            with self._tx() as conn, conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO premises (id, district_code, name, kind, lat, lng, cell, village_code,"
+                    " township_code, items, departments) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            p.id,
+                            p.district_code,
+                            p.name,
+                            p.kind,
+                            p.lat,
+                            p.lng,
+                            int(p.cell),
+                            p.village_code,
+                            p.township_code,
+                            list(p.items),
+                            list(p.departments),
+                        )
+                        for p in premises
+                    ],
+                )
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"premises already stored: {exc}"
+            raise DuplicateError(msg) from exc
+
+    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
+        """Premises, optionally of one township, by id."""
+        rows = self._read(
+            "SELECT id, district_code, name, kind, lat, lng, cell, village_code, township_code, items,"
+            " departments FROM premises WHERE (%s::text IS NULL OR township_code = %s) ORDER BY id",
+            (township_code, township_code),
         )
         return [
-            PatrolTaskRow(
-                r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in r[4]), r[5], r[6], r[7], r[8], r[9], r[10]
+            PremisesRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                float(r[4]),
+                float(r[5]),
+                int(r[6]),
+                r[7],
+                r[8],
+                tuple(r[9]),
+                tuple(r[10]),
             )
             for r in rows
         ]
+
+    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
+        """Store planned inspections in one transaction."""
+        try:
+            with self._tx() as conn, conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO inspections (id, premises_id, department, planned_on, status, items,"
+                    " visit_id, created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            i.id,
+                            i.premises_id,
+                            i.department,
+                            i.planned_on,
+                            i.status,
+                            list(i.items),
+                            i.visit_id,
+                            i.created_by,
+                            i.created_at,
+                        )
+                        for i in inspections
+                    ],
+                )
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"inspection not stored (duplicate id or unknown premises): {exc}"
+            raise DuplicateError(msg) from exc
+
+    def inspections(
+        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
+    ) -> list[InspectionRow]:
+        """Inspections, by planned day then id, optionally of some premises and from a day on."""
+        rows = self._read(
+            "SELECT id, premises_id, department, planned_on, status, created_by, created_at, items, visit_id"
+            " FROM inspections WHERE (%s::text[] IS NULL OR premises_id = ANY(%s))"
+            " AND (%s::date IS NULL OR planned_on >= %s) ORDER BY planned_on, id",
+            (
+                None if premises_ids is None else list(premises_ids),
+                None if premises_ids is None else list(premises_ids),
+                since,
+                since,
+            ),
+        )
+        return [InspectionRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7]), r[8]) for r in rows]
+
+    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
+        """Set the merged visit id of inspections in one transaction."""
+        with self._tx() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE inspections SET visit_id = %s WHERE id = %s", [(v, k) for k, v in visits.items()]
+            )
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._tx() as conn:
@@ -546,6 +747,19 @@ class PostGISStore:
         with self._tx() as conn:
             rows = conn.execute("SELECT state, count(*) FROM incidents GROUP BY state").fetchall()
         return {s: int(n) for s, n in rows}
+
+
+_PATROL_SELECT = (
+    "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
+    " created_by, created_at, note, started_at, finished_at FROM patrol_tasks"
+)
+
+
+def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
+    return PatrolTaskRow(
+        r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
+        r[11], r[12],
+    )  # fmt: skip
 
 
 _COPY_INCIDENTS = f"COPY incidents ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -15,7 +15,10 @@ from store.rows import (
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
+    InspectionRow,
     PatrolTaskRow,
+    PatrolVisitRow,
+    PremisesRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
@@ -148,12 +151,19 @@ class Store(Protocol):
         """Number of incidents in each state."""
         ...
 
-    def insert_patrol_task(self, task: PatrolTaskRow) -> None:
-        """Store a new patrol task."""
+    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
+        """Store new patrol tasks in one transaction (an existing id raises DuplicateError)."""
         ...
 
-    def set_patrol_status(self, task_id: str, status: str) -> None:
-        """Change a patrol task's status."""
+    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
+        """Move a patrol task from one status to another; False if it was not in ``from_status``.
+
+        Entering ``active`` records ``started_at``; entering ``done`` records ``finished_at``.
+        """
+        ...
+
+    def patrol_task(self, task_id: str) -> PatrolTaskRow | None:
+        """One patrol task, or None."""
         ...
 
     def patrol_tasks(
@@ -162,6 +172,50 @@ class Store(Protocol):
         township_code: str | None = None,
         team_id: int | None = None,
         ending_after: datetime | None = None,
+        starting_from: datetime | None = None,
+        starting_before: datetime | None = None,
+        limit: int | None = 500,
     ) -> list[PatrolTaskRow]:
-        """Patrol tasks, newest shift first, optionally of one township or team, or still running."""
+        """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
+        ...
+
+    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
+        """Record covered cells; a cell already covered by the same task keeps its first time.
+
+        Returns the number of cells newly covered.
+        """
+        ...
+
+    def patrol_visits(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PatrolVisitRow]:
+        """Covered cells, oldest first, filtered by township, team, task and time."""
+        ...
+
+    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
+        """Store premises (a premises with an existing id raises DuplicateError; nothing is stored)."""
+        ...
+
+    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
+        """Premises, optionally of one township, by id."""
+        ...
+
+    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
+        """Store planned inspections in one transaction."""
+        ...
+
+    def inspections(
+        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
+    ) -> list[InspectionRow]:
+        """Inspections, by planned day then id, optionally of some premises and from a day on."""
+        ...
+
+    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
+        """Set the merged visit id of inspections (inspection id -> visit id) in one transaction."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -145,6 +145,7 @@ class IncidentQuery:
     closed_from: datetime | None = None
     closed_to: datetime | None = None
     cells: tuple[int, ...] | None = None
+    patrol_task_ids: tuple[str, ...] | None = None
     limit: int = 500
     offset: int = 0
     newest_first: bool = True
@@ -154,6 +155,7 @@ class IncidentQuery:
         members = (
             ("township_code", self.township_codes), ("team_id", self.team_ids), ("state", self.states),
             ("item_code", self.item_codes), ("source", self.sources), ("cell", self.cells),
+            ("patrol_task_id", self.patrol_task_ids),
         )  # fmt: skip
         ranges = (
             ("reported_at", ">=", self.reported_from), ("reported_at", "<", self.reported_to),
@@ -329,3 +331,55 @@ class PatrolTaskRow:
     created_by: str
     created_at: datetime
     note: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+PATROL_STATUSES = ("planned", "active", "done", "cancelled")
+
+
+@dataclass(frozen=True)
+class PatrolVisitRow:
+    """A cell a patrol covered, first seen at ``at``, from a check-in or an uploaded track."""
+
+    task_id: str
+    team_id: int
+    township_code: str
+    cell: int
+    at: datetime
+    source: str  # "checkin" or "track"
+
+
+@dataclass(frozen=True)
+class PremisesRow:
+    """A place inspected by departments: a shop, a site, a bottled-gas outlet, …."""
+
+    id: str
+    district_code: str
+    name: str
+    kind: str
+    lat: float
+    lng: float
+    cell: int
+    village_code: str
+    township_code: str
+    items: tuple[str, ...]
+    departments: tuple[str, ...]
+
+
+INSPECTION_STATUSES = ("planned", "done", "cancelled")
+
+
+@dataclass(frozen=True)
+class InspectionRow:
+    """One department's inspection of one premises on one day; merged ones share a visit id."""
+
+    id: str
+    premises_id: str
+    department: str
+    planned_on: date
+    status: str
+    created_by: str
+    created_at: datetime
+    items: tuple[str, ...] = ()
+    visit_id: str | None = None

@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,10 @@ from store.rows import (
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
+    InspectionRow,
     PatrolTaskRow,
+    PatrolVisitRow,
+    PremisesRow,
     RollupQuery,
     TeamRow,
     TownshipRow,
@@ -140,6 +143,35 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "DROP INDEX rollup_day",
             "CREATE INDEX rollup_day_cover"
             " ON rollup_cell_day(day, cell, n, item_code, bucket, township_code)",
+        ],
+    ),
+    (
+        "0006_patrol_execution",
+        [
+            "ALTER TABLE patrol_tasks ADD COLUMN started_at INTEGER",
+            "ALTER TABLE patrol_tasks ADD COLUMN finished_at INTEGER",
+            """CREATE TABLE patrol_visits (
+                task_id TEXT NOT NULL REFERENCES patrol_tasks(id), team_id INTEGER NOT NULL,
+                township_code TEXT NOT NULL, cell INTEGER NOT NULL, at INTEGER NOT NULL,
+                source TEXT NOT NULL CHECK (source IN ('checkin', 'track')),
+                PRIMARY KEY (task_id, cell)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX patrol_visits_township ON patrol_visits(township_code, at)",
+            "CREATE INDEX patrol_visits_team ON patrol_visits(team_id, at)",
+            """CREATE TABLE premises (
+                id TEXT PRIMARY KEY, district_code TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
+                lat REAL NOT NULL, lng REAL NOT NULL, cell INTEGER NOT NULL, village_code TEXT NOT NULL,
+                township_code TEXT NOT NULL, items TEXT NOT NULL, departments TEXT NOT NULL
+            )""",
+            "CREATE INDEX premises_township ON premises(township_code)",
+            """CREATE TABLE inspections (
+                id TEXT PRIMARY KEY, premises_id TEXT NOT NULL REFERENCES premises(id),
+                department TEXT NOT NULL, planned_on TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('planned', 'done', 'cancelled')),
+                items TEXT NOT NULL, visit_id TEXT, created_by TEXT NOT NULL, created_at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX inspections_premises ON inspections(premises_id, planned_on)",
+            "CREATE INDEX inspections_day ON inspections(planned_on)",
         ],
     ),
 ]
@@ -554,23 +586,52 @@ class SQLiteStore:
         return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
     # -- patrol tasks ------------------------------------------------------------------
-    def insert_patrol_task(self, task: PatrolTaskRow) -> None:
-        """Store a new patrol task."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
-                " shift_end, status, created_by, created_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    task.id, task.district_code, task.township_code, task.team_id,
-                    json.dumps([str(c) for c in task.cells]), _dt(task.shift_start), _dt(task.shift_end),
-                    task.status, task.created_by, _dt(task.created_at), task.note,
-                ),
-            )  # fmt: skip
+    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
+        """Store new patrol tasks in one transaction."""
+        try:
+            with self._write() as conn:
+                conn.executemany(
+                    "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
+                    " shift_end, status, created_by, created_at, note, started_at, finished_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            t.id,
+                            t.district_code,
+                            t.township_code,
+                            t.team_id,
+                            json.dumps([str(c) for c in t.cells]),
+                            _dt(t.shift_start),
+                            _dt(t.shift_end),
+                            t.status,
+                            t.created_by,
+                            _dt(t.created_at),
+                            t.note,
+                            None if t.started_at is None else _dt(t.started_at),
+                            None if t.finished_at is None else _dt(t.finished_at),
+                        )
+                        for t in tasks
+                    ],
+                )
+        except sqlite3.IntegrityError as exc:
+            msg = f"patrol task already stored: {exc}"
+            raise DuplicateError(msg) from exc
 
-    def set_patrol_status(self, task_id: str, status: str) -> None:
-        """Change a patrol task's status."""
+    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
+        """Move a patrol task between statuses; False if it was not in ``from_status``."""
+        stamp = {"active": "started_at", "done": "finished_at"}.get(to_status)
+        extra = f", {stamp} = ?" if stamp else ""
+        params: list[Any] = [to_status, *([_dt(at)] if stamp else []), task_id, from_status]
         with self._write() as conn:
-            conn.execute("UPDATE patrol_tasks SET status = ? WHERE id = ?", (status, task_id))
+            cur = conn.execute(
+                f"UPDATE patrol_tasks SET status = ?{extra} WHERE id = ? AND status = ?", params
+            )
+            return cur.rowcount == 1
+
+    def patrol_task(self, task_id: str) -> PatrolTaskRow | None:
+        """One patrol task, or None."""
+        rows = self._conn().execute(_PATROL_SELECT + " WHERE id = ?", (task_id,)).fetchall()
+        return _patrol_from_db(rows[0]) if rows else None
 
     def patrol_tasks(
         self,
@@ -578,36 +639,199 @@ class SQLiteStore:
         township_code: str | None = None,
         team_id: int | None = None,
         ending_after: datetime | None = None,
+        starting_from: datetime | None = None,
+        starting_before: datetime | None = None,
+        limit: int | None = 500,
     ) -> list[PatrolTaskRow]:
-        """Patrol tasks, newest shift first, optionally of one township or team, or still running."""
-        after = None if ending_after is None else _dt(ending_after)
+        """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
+        after, since, before = (
+            None if t is None else _dt(t) for t in (ending_after, starting_from, starting_before)
+        )
         rows = (
             self._conn()
             .execute(
-                "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
-                " created_by, created_at, note FROM patrol_tasks"
+                _PATROL_SELECT + " WHERE (? IS NULL OR township_code = ?) AND (? IS NULL OR team_id = ?)"
+                " AND (? IS NULL OR shift_end > ?) AND (? IS NULL OR shift_start >= ?)"
+                " AND (? IS NULL OR shift_start < ?) ORDER BY shift_start DESC LIMIT ?",
+                (
+                    township_code,
+                    township_code,
+                    team_id,
+                    team_id,
+                    after,
+                    after,
+                    since,
+                    since,
+                    before,
+                    before,
+                    -1 if limit is None else limit,
+                ),
+            )
+            .fetchall()
+        )
+        return [_patrol_from_db(r) for r in rows]
+
+    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
+        """Record covered cells; a cell already covered by the same task keeps its first time."""
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT INTO patrol_visits (task_id, team_id, township_code, cell, at, source)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id, cell) DO NOTHING",
+                [(v.task_id, v.team_id, v.township_code, int(v.cell), _dt(v.at), v.source) for v in visits],
+            )
+            return conn.total_changes - before
+
+    def patrol_visits(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PatrolVisitRow]:
+        """Covered cells, oldest first, filtered by township, team, task and time."""
+        lo, hi = (None if t is None else _dt(t) for t in (since, until))
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT task_id, team_id, township_code, cell, at, source FROM patrol_visits"
                 " WHERE (? IS NULL OR township_code = ?) AND (? IS NULL OR team_id = ?)"
-                " AND (? IS NULL OR shift_end > ?) ORDER BY shift_start DESC LIMIT ?",
-                (township_code, township_code, team_id, team_id, after, after, 500),
+                " AND (? IS NULL OR task_id = ?) AND (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?)"
+                " ORDER BY at, task_id, cell",
+                (township_code, township_code, team_id, team_id, task_id, task_id, lo, lo, hi, hi),
+            )
+            .fetchall()
+        )
+        return [PatrolVisitRow(r[0], int(r[1]), r[2], int(r[3]), _time(r[4]), r[5]) for r in rows]
+
+    # -- premises and joint inspections ------------------------------------------------
+    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
+        """Store premises (an existing id raises DuplicateError; nothing is stored)."""
+        try:
+            with self._write() as conn:
+                conn.executemany(
+                    "INSERT INTO premises (id, district_code, name, kind, lat, lng, cell, village_code,"
+                    " township_code, items, departments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            p.id,
+                            p.district_code,
+                            p.name,
+                            p.kind,
+                            p.lat,
+                            p.lng,
+                            int(p.cell),
+                            p.village_code,
+                            p.township_code,
+                            json.dumps(list(p.items)),
+                            json.dumps(list(p.departments)),
+                        )
+                        for p in premises
+                    ],
+                )
+        except sqlite3.IntegrityError as exc:
+            msg = f"premises already stored: {exc}"
+            raise DuplicateError(msg) from exc
+
+    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
+        """Premises, optionally of one township, by id."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id, district_code, name, kind, lat, lng, cell, village_code, township_code, items,"
+                " departments FROM premises WHERE (? IS NULL OR township_code = ?) ORDER BY id",
+                (township_code, township_code),
             )
             .fetchall()
         )
         return [
-            PatrolTaskRow(
+            PremisesRow(
                 r[0],
                 r[1],
                 r[2],
-                int(r[3]),
-                tuple(int(c) for c in json.loads(r[4])),
-                _time(r[5]),
-                _time(r[6]),
+                r[3],
+                float(r[4]),
+                float(r[5]),
+                int(r[6]),
                 r[7],
                 r[8],
-                _time(r[9]),
-                r[10],
+                tuple(json.loads(r[9])),
+                tuple(json.loads(r[10])),
             )
             for r in rows
         ]
+
+    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
+        """Store planned inspections in one transaction."""
+        try:
+            with self._write() as conn:
+                conn.executemany(
+                    "INSERT INTO inspections (id, premises_id, department, planned_on, status, items,"
+                    " visit_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            i.id,
+                            i.premises_id,
+                            i.department,
+                            i.planned_on.isoformat(),
+                            i.status,
+                            json.dumps(list(i.items)),
+                            i.visit_id,
+                            i.created_by,
+                            _dt(i.created_at),
+                        )
+                        for i in inspections
+                    ],
+                )
+        except sqlite3.IntegrityError as exc:
+            msg = f"inspection not stored (duplicate id or unknown premises): {exc}"
+            raise DuplicateError(msg) from exc
+
+    def inspections(
+        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
+    ) -> list[InspectionRow]:
+        """Inspections, by planned day then id, optionally of some premises and from a day on."""
+        params: list[Any] = []
+        clauses: list[str] = []
+        if premises_ids is not None:
+            clauses.append("premises_id IN " + _marks(len(premises_ids)) if premises_ids else "0")
+            params.extend(premises_ids)
+        if since is not None:
+            clauses.append("planned_on >= ?")
+            params.append(since.isoformat())
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id, premises_id, department, planned_on, status, created_by, created_at, items,"
+                " visit_id FROM inspections" + where + " ORDER BY planned_on, id",
+                params,
+            )
+            .fetchall()
+        )
+        return [
+            InspectionRow(
+                r[0],
+                r[1],
+                r[2],
+                date.fromisoformat(r[3]),
+                r[4],
+                r[5],
+                _time(r[6]),
+                tuple(json.loads(r[7])),
+                r[8],
+            )
+            for r in rows
+        ]
+
+    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
+        """Set the merged visit id of inspections in one transaction."""
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE inspections SET visit_id = ? WHERE id = ?", [(v, k) for k, v in visits.items()]
+            )
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()
@@ -650,6 +874,19 @@ _ROLLUP_NEW_ROWS = (
 )
 _DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
 _EVENT_AT = EVENT_COLUMNS.index("at")
+
+
+_PATROL_SELECT = (
+    "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
+    " created_by, created_at, note, started_at, finished_at FROM patrol_tasks"
+)
+
+
+def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
+    return PatrolTaskRow(
+        r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in json.loads(r[4])), _time(r[5]), _time(r[6]),
+        r[7], r[8], _time(r[9]), r[10], us_to_datetime(r[11]), us_to_datetime(r[12]),
+    )  # fmt: skip
 
 
 def _dt(value: datetime) -> int:

@@ -106,12 +106,13 @@ DEMO_END = "2026-11-27"
 
 @pytest.fixture(scope="session")
 def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The demo district with 3000 demo incidents (read-only use, or copy it)."""
+    """The demo district with 3000 demo incidents and demo patrols (read-only use, or copy it)."""
     import shutil
 
     import pandas as pd
 
     from data.demo_incidents import generate_demo_incidents
+    from data.demo_patrols import generate_demo_patrols
     from patrol.incidents import IncidentService
 
     dest = tmp_path_factory.mktemp("demo_inc") / "demo_incidents.sqlite"
@@ -120,6 +121,7 @@ def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.Tem
     s = open_store(url)
     end = pd.Timestamp(DEMO_END, tz="Asia/Shanghai").to_pydatetime()
     generate_demo_incidents(IncidentService(s, clock=lambda: end), 3000, seed=1, end=end)
+    generate_demo_patrols(s, seed=1, end=end)
     s.close()
     return url
 

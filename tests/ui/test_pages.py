@@ -289,9 +289,98 @@ def test_a_captain_plans_a_route_and_turns_it_into_a_patrol_task(app, incidents_
     app.selectbox(key="pp_team").set_value(team_id).run()
     assert not app.exception
     assert any("个点位" in c.value for c in app.caption)
+    stops = app.dataframe[0].value
+    assert stops["相对风险（最高=100）"].max() == 100 and (stops["相对风险（最高=100）"] > 0).all()
     app.button(key="pp_create").click().run()
     assert any("已创建巡查任务" in s.value for s in app.success)
     store = open_store(incidents_sqlite_url)
-    tasks = store.patrol_tasks(township_code=CAPTAIN_TOWNSHIP)
+    tasks = [t for t in store.patrol_tasks(township_code=CAPTAIN_TOWNSHIP) if t.created_by == "captain"]
     store.close()
     assert len(tasks) == 1 and tasks[0].status == "planned"
+
+
+def _task_for_team_one(url: str):
+    """A planned patrol for team 1 starting now, over its first cells, made through the service."""
+    from datetime import UTC, datetime, timedelta
+
+    from patrol.patrols import PatrolService
+
+    store = open_store(url)
+    cells, owners = store.cell_map()
+    village = next(t.village_code for t in store.teams() if t.id == 1)
+    mine = [int(c) for c, o in zip(cells.tolist(), owners, strict=True) if o == village][:6]
+    now = datetime.now(UTC)
+    task = PatrolService(store).create(
+        Principal("cc", "command_center"), 1, mine, now - timedelta(minutes=5), now + timedelta(hours=3)
+    )
+    return store, task
+
+
+def test_an_inspector_starts_checks_in_and_finishes_a_patrol_on_the_execution_page(app, incidents_sqlite_url):
+    import h3.api.basic_int as h3i
+
+    store, task = _task_for_team_one(incidents_sqlite_url)
+    _as(app, "inspector", "execution")
+    app.selectbox(key="ex_task").set_value(task.id).run()
+    assert {m.label: m.value for m in app.metric}["已覆盖计划单元"] == f"0/{len(task.cells)}"
+    app.button(key="ex_start").click().run()
+    assert not app.exception
+    assert store.patrol_task(task.id).status == "active"
+    lat, lng = h3i.cell_to_latlng(task.cells[0])
+    app.number_input(key="ex_lat").set_value(round(lat, 6))
+    app.number_input(key="ex_lng").set_value(round(lng, 6)).run()
+    app.button(key="ex_checkin").click().run()
+    assert not app.exception
+    covered = {m.label: m.value for m in app.metric}["已覆盖计划单元"]
+    assert covered != f"0/{len(task.cells)}" and covered.endswith(f"/{len(task.cells)}")
+    assert task.cells[0] in {v.cell for v in store.patrol_visits(task_id=task.id)}
+    app.button(key="ex_finish").click().run()
+    assert store.patrol_task(task.id).status == "done"
+    store.close()
+
+
+def test_a_check_in_outside_the_district_is_refused_on_the_execution_page(app, incidents_sqlite_url):
+    store, task = _task_for_team_one(incidents_sqlite_url)
+    _as(app, "inspector", "execution")
+    app.selectbox(key="ex_task").set_value(task.id).run()
+    app.number_input(key="ex_lat").set_value(39.9)
+    app.number_input(key="ex_lng").set_value(116.4).run()
+    app.button(key="ex_checkin").click().run()
+    assert any("辖区" in e.value or "外" in e.value for e in app.error), [e.value for e in app.error]
+    assert store.patrol_task(task.id).status == "planned" and store.patrol_visits(task_id=task.id) == []
+    store.close()
+
+
+def test_the_coverage_page_shows_team_coverage_and_the_gap_map(app):
+    _as(app, "command_center", "coverage")
+    labels = [m.label for m in app.metric]
+    assert labels[:4] == ["计划覆盖率", "巡查时长（小时）", "每巡查小时发现事件", "主动发现率"]
+    table = app.dataframe[0].value
+    assert len(table) == 166 and "计划覆盖率" in table.columns
+    assert any("无人巡查" in c.value for c in app.caption)
+
+
+def test_a_captain_sees_only_their_townships_teams_on_the_coverage_page(app, incidents_sqlite_url):
+    store = open_store(incidents_sqlite_url)
+    n_teams = len(store.teams(CAPTAIN_TOWNSHIP))
+    store.close()
+    _as(app, "captain", "coverage")
+    table = app.dataframe[0].value
+    assert len(table) == n_teams and set(table["乡镇/街道"]) == {set(table["乡镇/街道"]).pop()}
+
+
+def test_a_captain_plans_a_joint_inspection_and_saves_the_merged_visits(app, incidents_sqlite_url):
+    _as(app, "captain", "inspections")
+    assert any(m.label == "检查场所" for m in app.metric)
+    pid = app.selectbox(key="ji_pid").options[0]
+    app.selectbox(key="ji_dept").set_value("scjg")
+    app.get("form_submit_button")[0].click().run()
+    assert not app.exception
+    assert any("已计划" in s.value for s in app.success), [s.value for s in app.success]
+    app.run()
+    app.button(key="ji_save").click().run()
+    assert any("已保存" in s.value for s in app.success)
+    store = open_store(incidents_sqlite_url)
+    planned = [i for i in store.inspections() if i.created_by == "captain"]
+    store.close()
+    assert len(planned) == 1 and planned[0].visit_id is not None and pid

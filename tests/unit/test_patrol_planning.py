@@ -163,3 +163,13 @@ def test_a_broken_gpx_is_refused_in_one_line():
 def test_the_next_shift_starts_tomorrow_when_todays_has_begun():
     start, end = next_shift(datetime(2026, 11, 27, 3, 0, tzinfo=UTC), start_hour=8, hours=4)  # 11:00 Beijing
     assert start.isoformat().startswith("2026-11-28T08:00") and (end - start) == timedelta(hours=4)
+
+
+def test_a_cell_with_no_incidents_in_the_shift_hours_keeps_a_positive_risk():
+    # two night incidents, and a morning shift: the hour factor shrinks, it never zeroes the risk
+    night = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 23:00 in Jiaxing
+    rows = [(1, "A", night), (2, "A", night - timedelta(days=1))]
+    morning = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)  # 08:00 local
+    r = risk_scores(frame(rows), {"A": 1}, NOW, shift=(morning, morning + timedelta(hours=4)))
+    assert (r > 0).all() and len(r) == 2
+    assert r[1] > r[2]  # the more recent one still ranks first

@@ -1,0 +1,182 @@
+"""巡查执行 Patrol execution: an inspector starts the patrol, checks in, uploads the track, finishes.
+
+Laid out in one column so that it works on a phone.
+"""
+
+from datetime import timedelta
+
+import h3.api.basic_int as h3i
+import shapely
+import streamlit as st
+from streamlit_folium import st_folium
+
+from app_pages.common import (
+    basemap_from_env,
+    error_text,
+    get_store,
+    item_name,
+    local_time,
+    now_utc,
+    open_incident,
+    patrol_service,
+    require_district,
+    require_principal,
+    state_name,
+    tr,
+)
+from geo.crs import CRS_NAMES
+from geo.tracks import TrackError
+from layers.base import base_map
+from layers.coverage import covered_cells_layer
+from layers.hexes import cells_outline_layer
+from patrol.patrols import PatrolStateError
+from patrol.permissions import AccessDeniedError
+from patrol.routing import OutsideDistrictError
+from store.rows import IncidentQuery
+
+MAX_GPX_BYTES = 5 * 1024 * 1024
+
+data = require_district()
+who = require_principal()
+store = get_store()
+svc = patrol_service()
+st.header(tr("ex.header"))
+
+team_names = {t.id: t.name for t in store.teams()}
+if who.role == "inspector":
+    team_id = who.team_id
+    st.caption(tr("ex.team", team=team_names.get(team_id or -1, "—")))
+else:
+    mine = [t for t, tw in svc.team_township.items() if who.role != "captain" or tw == who.township_code]
+    team_id = st.selectbox(tr("dispatch.team"), mine, key="ex_team", format_func=team_names.get)
+if team_id is None:
+    st.stop()
+try:
+    tasks = svc.for_team(who, int(team_id), ending_after=now_utc() - timedelta(days=2))
+except (AccessDeniedError, ValueError) as exc:
+    st.error(error_text(exc))
+    st.stop()
+tasks = [t for t in tasks if t.status != "cancelled"]
+if not tasks:
+    st.info(tr("ex.none"))
+    st.stop()
+tasks.sort(key=lambda t: (t.status == "done", abs((t.shift_start - now_utc()).total_seconds())))
+labels = {
+    t.id: f"{local_time(t.shift_start)}–{local_time(t.shift_end)[-5:]} · {tr('ex.status_' + t.status)}"
+    for t in tasks
+}
+task_id = st.selectbox(tr("ex.task"), list(labels), key="ex_task", format_func=labels.get)
+task = svc.get(who, task_id)
+visits = store.patrol_visits(task_id=task.id)
+covered = {v.cell for v in visits}
+planned = set(task.cells)
+done_planned = len(planned & covered)
+
+c = st.columns(3)
+c[0].metric(tr("ex.status"), tr("ex.status_" + task.status))
+c[1].metric(tr("ex.covered"), f"{done_planned}/{len(planned)}")
+c[2].metric(tr("ex.off_plan"), len(covered - planned))
+st.progress(done_planned / len(planned) if planned else 0.0)
+if task.note:
+    st.caption(task.note)
+
+
+def _do(action: str) -> None:
+    try:
+        if action == "start":
+            svc.start(who, task.id)
+        else:
+            svc.finish(who, task.id)
+        st.session_state["ex_flash"] = tr(f"ex.{action}ed")
+    except (PatrolStateError, AccessDeniedError, KeyError) as exc:
+        st.session_state["ex_flash_error"] = error_text(exc)
+
+
+if task.status == "planned":
+    st.button(tr("ex.start"), key="ex_start", type="primary", on_click=_do, args=("start",), width="stretch")
+elif task.status == "active":
+    st.button(tr("ex.finish"), key="ex_finish", on_click=_do, args=("finish",), width="stretch")
+if flash := st.session_state.pop("ex_flash", None):
+    st.success(flash)
+if flash := st.session_state.pop("ex_flash_error", None):
+    st.error(flash)
+
+basemap = basemap_from_env()
+bounds = shapely.MultiPoint([h3i.cell_to_latlng(int(x))[::-1] for x in planned | covered]).bounds
+m = base_map(
+    tuple(b + d for b, d in zip(bounds, (-0.003, -0.003, 0.003, 0.003), strict=True)), basemap, height=360
+)
+cells_outline_layer(
+    sorted(planned), name=tr("ex.planned"), tooltip=tr("ex.planned"), color="#2166ac", basemap=basemap
+).add_to(m)
+covered_cells_layer(sorted(covered), name=tr("ex.covered"), tooltip=tr("ex.covered"), basemap=basemap).add_to(
+    m
+)
+st.caption(tr("ex.pick"))
+st_folium(m, height=360, use_container_width=True, returned_objects=["last_clicked"], key="ex_map")
+picked = (st.session_state.get("ex_map") or {}).get("last_clicked")
+if picked:
+    st.session_state["ex_lat"] = round(float(picked["lat"]), 6)
+    st.session_state["ex_lng"] = round(float(picked["lng"]), 6)
+    st.session_state["ex_crs"] = basemap.display_crs
+
+if task.status in ("planned", "active"):
+    st.subheader(tr("ex.checkin"))
+    st.session_state.setdefault("ex_lat", None)
+    st.session_state.setdefault("ex_lng", None)
+    lat = st.number_input(tr("report.lat"), min_value=-90.0, max_value=90.0, format="%.6f", key="ex_lat")
+    lng = st.number_input(tr("report.lng"), min_value=-180.0, max_value=180.0, format="%.6f", key="ex_lng")
+    crs = st.selectbox(tr("report.crs"), CRS_NAMES, key="ex_crs", format_func=lambda c: tr(f"crs.{c}"))
+    if st.button(
+        tr("ex.checkin_here"),
+        key="ex_checkin",
+        type="primary",
+        disabled=lat is None or lng is None,
+        width="stretch",
+    ):
+        try:
+            cov = svc.check_in(who, task.id, float(lat), float(lng), crs)
+            st.session_state["ex_flash"] = tr(
+                "ex.checked_in", n=cov.new_cells, done=cov.planned_covered, total=len(planned)
+            )
+            st.rerun()
+        except (PatrolStateError, OutsideDistrictError, AccessDeniedError, ValueError) as exc:
+            st.error(error_text(exc))
+
+if task.status != "cancelled":
+    st.subheader(tr("ex.track"))
+    upload = st.file_uploader(tr("ex.track_file"), type=["gpx"], key="ex_gpx")
+    if upload is not None and st.button(tr("ex.track_upload"), key="ex_track_upload", width="stretch"):
+        if upload.size > MAX_GPX_BYTES:
+            st.error(tr("err.too_large", mb=MAX_GPX_BYTES // (1024 * 1024)))
+        else:
+            try:
+                text = upload.getvalue().decode("utf-8-sig")
+                cov = svc.upload_track(who, task.id, text)
+                st.success(
+                    tr(
+                        "ex.track_done",
+                        n=len(cov.cells),
+                        new=cov.new_cells,
+                        done=cov.planned_covered,
+                        total=len(planned),
+                    )
+                )
+            except UnicodeDecodeError:
+                st.error(tr("err.track"))
+            except (TrackError, PatrolStateError, OutsideDistrictError, AccessDeniedError, ValueError) as exc:
+                st.error(error_text(exc))
+
+st.subheader(tr("ex.incidents"))
+linked = store.list_incidents(IncidentQuery(patrol_task_ids=(task.id,), limit=200))
+if not linked:
+    st.caption(tr("ex.no_incidents"))
+for inc in linked:
+    st.button(
+        f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state)}"
+        f" · {local_time(inc.reported_at)}",
+        key=f"ex_open_{inc.id}",
+        on_click=open_incident,
+        args=(inc.id,),
+        width="stretch",
+    )

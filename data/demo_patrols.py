@@ -1,0 +1,176 @@
+"""Demo patrol history, premises and joint inspections for the Nanhu demo district (演示数据).
+
+Deterministic per seed and end day. Teams differ in diligence (some cover almost every planned
+cell, a few hardly patrol at all), so the coverage page and the not-patrolled layer have
+something true to show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import shapely
+
+from geo.grid import latlng_to_cells
+from patrol.incidents import LOCAL_TZ
+from store.protocol import Store
+from store.rows import InspectionRow, PatrolTaskRow, PatrolVisitRow, PremisesRow, RollupQuery
+
+SHIFT_STARTS = (8, 14, 19)
+PREMISES_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], float]] = {
+    # kind: (Chinese name, items to inspect, departments, expected per village)
+    "restaurant": (
+        "餐馆",
+        ("CATERING_FUMES", "GAS_UNSAFE_USE", "FOOD_SAFETY"),
+        ("sthb", "yjgl", "scjg"),
+        1.2,
+    ),
+    "gas_outlet": ("瓶装燃气供应点", ("BOTTLED_GAS",), ("zhzf", "yjgl"), 0.3),
+    "site": ("建筑工地", ("NOISE_CONSTRUCTION", "CONSTRUCTION_WASTE", "MUCK_SPILL"), ("zhzf", "sthb"), 0.4),
+    "internet_cafe": ("网吧", ("INTERNET_CAFE", "FIRE_EXIT"), ("whsc", "yjgl"), 0.2),
+    "market": ("农贸市场", ("STREET_VENDING", "FOOD_SAFETY", "UNLICENSED_BUSINESS"), ("zhzf", "scjg"), 0.3),
+    "study_base": ("研学基地", ("STUDY_TOUR", "FIRE_EXIT"), ("whsc", "yjgl"), 0.08),
+    "fitness": ("户外健身场所", ("FITNESS_VENUE",), ("whsc",), 0.3),
+}
+
+
+@dataclass(frozen=True)
+class DemoPatrolsResult:
+    """What the generator made."""
+
+    tasks: int
+    visits: int
+    premises: int
+    inspections: int
+
+
+def generate_demo_patrols(store: Store, *, seed: int = 0, end: datetime, weeks: int = 8) -> DemoPatrolsResult:
+    """Store ``weeks`` weeks of patrols up to ``end``, plus premises and their inspections."""
+    rng = np.random.default_rng(seed + 7)
+    district = store.district()
+    if district is None:
+        msg = "load a district before demo patrols"
+        raise ValueError(msg)
+    cells, owners = store.cell_map()
+    by_village: dict[str, list[int]] = {}
+    for c, v in zip(cells.tolist(), owners, strict=True):
+        by_village.setdefault(v, []).append(int(c))
+    start = end - timedelta(weeks=weeks)
+    heat = dict(store.rollup_by_cell(RollupQuery(day_from=start.date().isoformat())))
+    townships = {v.code: v.township_code for v in store.villages()}
+    tasks: list[PatrolTaskRow] = []
+    visits: list[PatrolVisitRow] = []
+    for team in store.teams():
+        own = np.asarray(by_village.get(team.village_code, []), dtype=np.int64)
+        if not own.size:
+            continue
+        weight = np.asarray([heat.get(int(c), 0) for c in own], dtype=float) + 0.3
+        weight /= weight.sum()
+        diligence = float(rng.beta(6, 2)) if rng.random() > 0.1 else 0.1
+        township = townships[team.village_code]
+        for week in range(weeks + 1):
+            for _ in range(rng.poisson(3.0 * diligence)):
+                day = (start + timedelta(days=7 * week + int(rng.integers(0, 7)))).astimezone(LOCAL_TZ).date()
+                begin = datetime(day.year, day.month, day.day, int(rng.choice(SHIFT_STARTS)), tzinfo=LOCAL_TZ)
+                shift_end = begin + timedelta(hours=int(rng.integers(3, 5)))
+                k = min(own.size, int(rng.integers(6, 15)))
+                planned = np.sort(rng.choice(own, size=k, replace=False, p=weight))
+                tid = f"PT-DEMO-{team.id:04d}-{begin:%Y%m%d%H}-{len(tasks):05d}"
+                if begin >= end:
+                    status, started, finished = "planned", None, None
+                elif shift_end > end:
+                    status, started, finished = "active", begin + timedelta(minutes=5), None
+                else:
+                    started = begin + timedelta(minutes=float(rng.uniform(0, 15)))
+                    finished = shift_end - timedelta(minutes=float(rng.uniform(0, 30)))
+                    status = "done"
+                tasks.append(
+                    PatrolTaskRow(
+                        tid,
+                        district.code,
+                        township,
+                        team.id,
+                        tuple(int(c) for c in planned),
+                        begin,
+                        shift_end,
+                        status,
+                        "演示队长",
+                        begin - timedelta(days=1),
+                        "演示巡查",
+                        started,
+                        finished,
+                    )
+                )
+                if started is None:
+                    continue
+                walked = [c for c in planned if rng.random() < diligence]
+                walked += list(rng.choice(own, size=int(rng.integers(0, 3))))
+                span = ((finished or end) - started).total_seconds()
+                for c in dict.fromkeys(int(x) for x in walked):
+                    at = started + timedelta(seconds=float(rng.uniform(0, span)))
+                    visits.append(PatrolVisitRow(tid, team.id, township, c, at, "checkin"))
+    store.insert_patrol_tasks(tasks)
+    store.add_patrol_visits(visits)
+    premises = _premises(store, rng, district.code, district.h3_resolution)
+    store.insert_premises(premises)
+    inspections = _inspections(rng, premises, end)
+    store.insert_inspections(inspections)
+    return DemoPatrolsResult(len(tasks), len(visits), len(premises), len(inspections))
+
+
+def _premises(store: Store, rng: np.random.Generator, district: str, res: int) -> list[PremisesRow]:
+    out: list[PremisesRow] = []
+    for v in store.villages():
+        geom = shapely.from_wkb(v.geometry_wkb)
+        minx, miny, maxx, maxy = geom.bounds
+        for kind, (name_zh, items, departments, per) in PREMISES_KINDS.items():
+            for k in range(int(rng.poisson(per))):
+                while True:
+                    x, y = float(rng.uniform(minx, maxx)), float(rng.uniform(miny, maxy))
+                    if geom.contains(shapely.Point(x, y)):
+                        break
+                cell = int(latlng_to_cells([y], [x], res)[0])
+                out.append(
+                    PremisesRow(
+                        f"PR-{v.code}-{kind}-{k + 1}",
+                        district,
+                        f"{v.name}{name_zh}{k + 1}号",
+                        kind,
+                        round(y, 6),
+                        round(x, 6),
+                        cell,
+                        v.code,
+                        v.township_code,
+                        items,
+                        departments,
+                    )
+                )
+    return out
+
+
+def _inspections(rng: np.random.Generator, premises: list[PremisesRow], end: datetime) -> list[InspectionRow]:
+    today = end.astimezone(LOCAL_TZ).date()
+    out: list[InspectionRow] = []
+    created = end - timedelta(days=60)
+    for p in premises:
+        if len(p.departments) < 2 or rng.random() > 0.5:
+            continue
+        for dept in p.departments:
+            if rng.random() < 0.3:  # a past inspection, done on its own
+                day = today - timedelta(days=int(rng.integers(1, 45)))
+                out.append(_row(p, dept, day, "done", created, f"V-{p.id}-{day:%Y%m%d}"))
+            if rng.random() < 0.6:  # each department plans on its own: the merge will join them
+                day = today + timedelta(days=int(rng.integers(1, 28)))
+                out.append(_row(p, dept, day, "planned", created, None))
+    return out
+
+
+def _row(
+    p: PremisesRow, dept: str, day: date, status: str, created: datetime, visit: str | None
+) -> InspectionRow:
+    return InspectionRow(
+        f"IN-DEMO-{p.id}-{dept}-{day:%Y%m%d}", p.id, dept, day, status, "演示部门", created,
+        tuple(i for i in p.items), visit,
+    )  # fmt: skip

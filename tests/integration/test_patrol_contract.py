@@ -1,0 +1,204 @@
+"""Contract suite for patrol execution, coverage and joint inspections: SQLite and PostGIS."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import h3.api.basic_int as h3i
+import numpy as np
+import pytest
+
+from geo.tracks import TrackError
+from patrol.catalog import load_catalog
+from patrol.incidents import IncidentService, NewIncident
+from patrol.inspections import InspectionService
+from patrol.patrols import PatrolService, PatrolStateError
+from patrol.permissions import AccessDeniedError
+from patrol.roles import Principal
+from patrol.routing import OutsideDistrictError
+from store.protocol import DuplicateError
+from store.rows import InspectionRow, PremisesRow
+
+CC = Principal("指挥员", "command_center")
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+POINT = (30.7552, 120.7601)
+
+
+@pytest.fixture
+def setup(district_store):
+    """A patrol service, the team owning POINT, and a planned task over the point's cell and its ring."""
+    inc = IncidentService(district_store, clock=lambda: NOW).report(
+        CC, NewIncident("PARK_COMPOUND", *POINT, "patrol", "测试")
+    )
+    team, township = inc.incident.team_id, inc.incident.township_code
+    svc = PatrolService(district_store, clock=lambda: NOW)
+    cell = h3i.latlng_to_cell(*POINT, svc.res)
+    task = svc.create(CC, team, sorted(h3i.grid_disk(cell, 1)), NOW, NOW + timedelta(hours=4))
+    return svc, task, team, township, cell
+
+
+def test_the_first_check_in_starts_a_planned_patrol_and_covers_the_cell_of_the_point(setup):
+    svc, task, team, _township, cell = setup
+    inspector = Principal("巡查员", "inspector", team_id=team)
+    cov = svc.check_in(inspector, task.id, *POINT, at=NOW + timedelta(minutes=5))
+    assert cell in cov.cells and cov.new_cells == len(cov.cells) >= 1
+    assert cov.planned_covered == len(set(cov.cells) & set(task.cells))
+    got = svc.get(inspector, task.id)
+    assert got.status == "active" and got.started_at == NOW + timedelta(minutes=5)
+    again = svc.check_in(inspector, task.id, *POINT, at=NOW + timedelta(minutes=9))
+    assert again.new_cells == 0
+    (visit,) = [v for v in svc.store.patrol_visits(task_id=task.id) if v.cell == cell]
+    assert visit.at == NOW + timedelta(minutes=5) and visit.source == "checkin" and visit.team_id == team
+
+
+def test_a_finished_patrol_takes_no_more_check_ins_and_nothing_is_recorded(setup):
+    svc, task, _team, _, _ = setup
+    svc.start(CC, task.id, at=NOW)
+    done = svc.finish(CC, task.id, at=NOW + timedelta(hours=3))
+    assert done.status == "done" and done.finished_at == NOW + timedelta(hours=3)
+    with pytest.raises(PatrolStateError):
+        svc.check_in(CC, task.id, *POINT)
+    with pytest.raises(PatrolStateError):
+        svc.finish(CC, task.id)
+    assert svc.store.patrol_visits(task_id=task.id) == []
+
+
+def test_a_point_outside_the_district_is_refused_and_the_patrol_stays_planned(setup):
+    svc, task, _, _, _ = setup
+    with pytest.raises(OutsideDistrictError):
+        svc.check_in(CC, task.id, 39.9, 116.4)
+    with pytest.raises(ValueError, match="finite"):
+        svc.check_in(CC, task.id, float("nan"), 120.76)
+    assert svc.get(CC, task.id).status == "planned"
+    assert svc.store.patrol_visits(task_id=task.id) == []
+
+
+def test_a_gpx_track_covers_the_cells_along_it_even_after_the_patrol_is_done(setup):
+    svc, task, _, _, cell = setup
+    lat, lng = h3i.cell_to_latlng(cell)
+    pts = [(lat + d, lng + d) for d in np.linspace(-0.002, 0.002, 9)]
+    gpx = (
+        '<gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+        + "".join(f'<trkpt lat="{a:.7f}" lon="{b:.7f}"/>' for a, b in pts)
+        + "</trkseg></trk></gpx>"
+    )
+    svc.start(CC, task.id, at=NOW)
+    svc.finish(CC, task.id, at=NOW + timedelta(hours=1))
+    cov = svc.upload_track(CC, task.id, gpx, at=NOW + timedelta(hours=5))
+    through = {h3i.latlng_to_cell(a, b, svc.res) for a, b in pts}
+    assert through <= set(cov.cells) and cell in cov.cells
+    assert {v.source for v in svc.store.patrol_visits(task_id=task.id)} == {"track"}
+    # a late upload is dated at the end of the patrol, not at the upload
+    assert {v.at for v in svc.store.patrol_visits(task_id=task.id)} == {NOW + timedelta(hours=1)}
+    with pytest.raises(TrackError):
+        svc.upload_track(CC, task.id, "<gpx></gpx>")
+
+
+def test_a_cancelled_patrol_refuses_tracks(setup):
+    svc, task, _, _, cell = setup
+    svc.cancel(CC, task.id)
+    lat, lng = h3i.cell_to_latlng(cell)
+    gpx = f'<gpx><wpt lat="{lat}" lon="{lng}"/></gpx>'
+    with pytest.raises(PatrolStateError):
+        svc.upload_track(CC, task.id, gpx)
+
+
+def test_patrols_are_refused_to_other_teams_townships_and_roles(setup):
+    svc, task, team, township, _ = setup
+    other_team = next(t for t, tw in svc.team_township.items() if t != team)
+    other_township = next(tw for tw in svc.team_township.values() if tw != township)
+    for who in (
+        Principal("别队", "inspector", team_id=other_team),
+        Principal("别镇", "captain", township_code=other_township),
+        Principal("规划", "planner"),
+        Principal("管理", "admin"),
+    ):
+        with pytest.raises(AccessDeniedError):
+            svc.check_in(who, task.id, *POINT)
+        with pytest.raises(AccessDeniedError):
+            svc.get(who, task.id)
+    with pytest.raises(AccessDeniedError):
+        svc.cancel(Principal("巡查员", "inspector", team_id=team), task.id)
+    assert svc.get(Principal("本镇", "captain", township_code=township), task.id).status == "planned"
+
+
+def test_only_one_of_two_racing_transitions_wins(setup):
+    svc, task, _, _, _ = setup
+    assert svc.store.transition_patrol(task.id, "planned", "active", NOW)
+    assert not svc.store.transition_patrol(task.id, "planned", "cancelled", NOW)
+    assert svc.store.patrol_task(task.id).status == "active"
+
+
+def test_patrol_tasks_are_filtered_by_shift_start(setup):
+    svc, task, team, _, cell = setup
+    later = svc.create(CC, team, [cell], NOW + timedelta(days=3), NOW + timedelta(days=3, hours=2))
+    got = svc.store.patrol_tasks(starting_from=NOW + timedelta(days=1), limit=None)
+    assert [t.id for t in got] == [later.id]
+    got = svc.store.patrol_tasks(team_id=team, starting_before=NOW + timedelta(days=1))
+    assert [t.id for t in got] == [task.id]
+    assert len(svc.store.patrol_tasks(limit=1)) == 1
+
+
+def _premises(store, township: str, village: str, cell: int, k: int) -> PremisesRow:
+    lat, lng = h3i.cell_to_latlng(cell)
+    return PremisesRow(
+        f"P{k}",
+        "330402",
+        f"店{k}",
+        "restaurant",
+        lat,
+        lng,
+        cell,
+        village,
+        township,
+        ("CATERING_FUMES",),
+        ("zhzf", "scjg"),
+    )
+
+
+def test_premises_and_inspections_round_trip_and_a_duplicate_premises_stores_nothing(setup):
+    svc, _, _, township, cell = setup
+    store = svc.store
+    village = next(v.code for v in store.villages() if v.township_code == township)
+    store.insert_premises([_premises(store, township, village, cell, 1)])
+    with pytest.raises(DuplicateError):
+        store.insert_premises(
+            [_premises(store, township, village, cell, 2), _premises(store, township, village, cell, 1)]
+        )
+    assert [p.id for p in store.premises()] == ["P1"]
+    assert store.premises(township_code=township)[0].departments == ("zhzf", "scjg")
+    row = InspectionRow("I1", "P1", "zhzf", date(2026, 12, 1), "planned", "队长", NOW, ("CATERING_FUMES",))
+    store.insert_inspections([row])
+    with pytest.raises(DuplicateError):
+        store.insert_inspections(
+            [InspectionRow("I2", "NOPE", "zhzf", date(2026, 12, 1), "planned", "队长", NOW)]
+        )
+    store.set_inspection_visits({"I1": "V-1"})
+    (got,) = store.inspections(premises_ids=["P1"], since=date(2026, 11, 30))
+    assert got == row.__class__(**{**row.__dict__, "visit_id": "V-1"})
+    assert store.inspections(since=date(2026, 12, 2)) == []
+
+
+def test_the_inspection_service_merges_departments_into_one_visit_and_stores_it(setup):
+    svc, _, _, township, cell = setup
+    store = svc.store
+    village = next(v.code for v in store.villages() if v.township_code == township)
+    store.insert_premises([_premises(store, township, village, cell, 1)])
+    ins = InspectionService(store, load_catalog(), clock=lambda: NOW)
+    captain = Principal("队长", "captain", township_code=township)
+    a = ins.plan(captain, "P1", "zhzf", date(2026, 12, 1), ["CATERING_FUMES"])
+    b = ins.plan(captain, "P1", "scjg", date(2026, 12, 4))
+    c = ins.plan(captain, "P1", "sthb", date(2026, 12, 20))
+    visits, warnings = ins.merge(captain, since=date(2026, 11, 27))
+    assert [v.inspection_ids for v in visits] == [(a.id, b.id), (c.id,)]
+    assert visits[0].departments == ("scjg", "zhzf")
+    assert [(w.first.id, w.second.id, w.days_apart) for w in warnings] == [(visits[0].id, visits[1].id, 19)]
+    stored = {i.id: i.visit_id for i in store.inspections()}
+    assert stored == {a.id: visits[0].id, b.id: visits[0].id, c.id: visits[1].id}
+    other = next(t.code for t in store.townships() if t.code != township)
+    with pytest.raises(AccessDeniedError):
+        ins.plan(Principal("别镇", "captain", township_code=other), "P1", "zhzf", date(2026, 12, 1))
+    with pytest.raises(ValueError, match="past"):
+        ins.plan(captain, "P1", "zhzf", date(2026, 11, 1))
+    with pytest.raises(ValueError, match="department"):
+        ins.plan(captain, "P1", "nope", date(2026, 12, 1))

@@ -97,6 +97,7 @@ st.caption(
     tr(
         "cov.gap_caption",
         n=n_stale,
+        days=stale_days,
         total=len(cells),
         share=f"{n_stale / len(cells):.0%}" if len(cells) else "—",
     )

@@ -67,7 +67,9 @@ window = st.slider(tr("ji.window"), min_value=0, max_value=14, value=7, key="ji_
 rows = store.inspections(premises_ids=list(by_id), since=today - timedelta(days=WARN_DAYS))
 visits = merge_visits(rows, window)
 warnings = repeat_warnings(visits)
-upcoming = [v for v in visits if v.status == "planned" and v.day >= today]
+upcoming = sorted(
+    (v for v in visits if v.status == "planned" and v.day >= today), key=lambda v: (v.day, v.id)
+)
 saved = sum(len(v.inspection_ids) - 1 for v in upcoming)
 
 c = st.columns(4)

@@ -1,15 +1,16 @@
-"""GridPatrol entry point: page config, sign-in as a role, language, navigation."""
+"""GridPatrol entry point: page config, sign-in, session expiry, language, navigation."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import init_session, principal, tr
+from app_pages.common import init_session, now_utc, principal, sign_out, touch_session, tr
 from app_pages.navigation import PAGE_FILES, PAGES_BY_ROLE
 from patrol.i18n import LANGS
 
 st.set_page_config(page_title="GridPatrol 网格巡查", page_icon="🗺️", layout="wide")
 init_session()
+touch_session(now_utc())
 
 with st.sidebar:
     st.radio(
@@ -21,9 +22,10 @@ with st.sidebar:
     )
     who = principal()
     if who is not None:
-        st.caption(tr("app.signed_in_as", role=tr(f"role.{who.role}")))
+        name = st.session_state.get("display_name") or who.name
+        st.caption(tr("app.signed_in_as", role=f"{name} · {tr(f'role.{who.role}')}"))
         if st.button(tr("app.sign_out"), key="sign_out"):
-            st.session_state["principal"] = None
+            sign_out()
             st.rerun()
 
 who = principal()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -43,6 +43,49 @@ def principal() -> Principal | None:
     """The signed-in principal of this browser session, if any."""
     value: Principal | None = st.session_state.get("principal")
     return value
+
+
+def max_upload_mb() -> int:
+    """The largest upload accepted, in MB (GRIDPATROL_MAX_UPLOAD_MB, default 50)."""
+    try:
+        return max(1, int(os.environ.get("GRIDPATROL_MAX_UPLOAD_MB", "50")))
+    except ValueError:
+        return 50
+
+
+def refuse_large_upload(upload: Any) -> bool:
+    """Show the size refusal and return True if an upload is over the configured limit."""
+    if upload is not None and upload.size > max_upload_mb() * 1024 * 1024:
+        st.error(tr("data.too_large", mb=max_upload_mb()))
+        return True
+    return False
+
+
+def session_minutes() -> int:
+    """Minutes of inactivity after which a session is signed out (GRIDPATROL_SESSION_MINUTES)."""
+    try:
+        return max(1, int(os.environ.get("GRIDPATROL_SESSION_MINUTES", "480")))
+    except ValueError:
+        return 480
+
+
+def sign_out(reason: str | None = None) -> None:
+    """Forget the signed-in user of this session (and say why on the sign-in page)."""
+    for key in ("principal", "display_name", "last_active"):
+        st.session_state.pop(key, None)
+    st.session_state["principal"] = None
+    if reason:
+        st.session_state["sign_in_reason"] = reason
+
+
+def touch_session(now: datetime) -> bool:
+    """Record activity now; False (and sign out) if the session had expired."""
+    last: datetime | None = st.session_state.get("last_active")
+    if principal() is not None and last is not None and now - last > timedelta(minutes=session_minutes()):
+        sign_out("sign_in.expired")
+        return False
+    st.session_state["last_active"] = now
+    return True
 
 
 @st.cache_resource(show_spinner=False)

@@ -5,7 +5,15 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from app_pages.common import area_data, basemap_from_env, get_store, incident_service, require_principal, tr
+from app_pages.common import (
+    area_data,
+    basemap_from_env,
+    get_store,
+    incident_service,
+    refuse_large_upload,
+    require_principal,
+    tr,
+)
 from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
 from layers.base import area_layer, base_map
@@ -20,7 +28,6 @@ from patrol.importer import (
     read_table,
 )
 
-MAX_UPLOAD_MB = 200
 who = require_principal()
 store = get_store()
 st.header(tr("data.header"))
@@ -56,7 +63,7 @@ with tab_areas:
         format_func=lambda v: tr("data.crs_auto") if v is None else tr(f"crs.{v}"),
     )
     code_field = c[2].text_input(tr("data.code_field"), key="data_code_field") or None
-    if upload is not None:
+    if upload is not None and not refuse_large_upload(upload):
         path = _saved(upload)
         try:
             result = import_boundaries(store, path, level, crs=crs, code_field=code_field, dry_run=True)
@@ -86,7 +93,7 @@ with tab_areas:
                 st.success(tr("data.clean"))
             if st.button(tr("data.load_boundaries"), key="data_load_boundaries", type="primary"):
                 with st.spinner(tr("data.loading")):
-                    done = import_boundaries(store, path, level, crs=crs, code_field=code_field)
+                    done = import_boundaries(store, path, level, crs=crs, code_field=code_field, who=who)
                 area_data.clear()
                 st.success(tr("data.loaded", **done.counts))
 
@@ -100,10 +107,7 @@ with tab_incidents:
         key="data_mapping",
         format_func=lambda p: tr("data.mapping_manual") if p is None else tr(f"data.preset_{p}"),
     )
-    if upload is not None:
-        if upload.size > MAX_UPLOAD_MB * 1024 * 1024:
-            st.error(tr("data.too_large", mb=MAX_UPLOAD_MB))
-            st.stop()
+    if upload is not None and not refuse_large_upload(upload):
         path = _saved(upload)
         try:
             frame, _ = read_table(path)
@@ -141,6 +145,7 @@ with tab_incidents:
                     path,
                     mapping=mapping,
                     actor=who.name,
+                    who=who,
                     progress=lambda done, total: bar.progress(
                         done / max(total, 1), text=tr("data.progress", done=done, total=total)
                     ),

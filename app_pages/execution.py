@@ -19,6 +19,7 @@ from app_pages.common import (
     now_utc,
     open_incident,
     patrol_service,
+    refuse_large_upload,
     require_district,
     require_principal,
     state_name,
@@ -33,8 +34,6 @@ from patrol.patrols import PatrolStateError
 from patrol.permissions import AccessDeniedError
 from patrol.routing import OutsideDistrictError
 from store.rows import IncidentQuery
-
-MAX_GPX_BYTES = 5 * 1024 * 1024
 
 data = require_district()
 who = require_principal()
@@ -147,9 +146,7 @@ if task.status != "cancelled":
     st.subheader(tr("ex.track"))
     upload = st.file_uploader(tr("ex.track_file"), type=["gpx"], key="ex_gpx")
     if upload is not None and st.button(tr("ex.track_upload"), key="ex_track_upload", width="stretch"):
-        if upload.size > MAX_GPX_BYTES:
-            st.error(tr("err.too_large", mb=MAX_GPX_BYTES // (1024 * 1024)))
-        else:
+        if not refuse_large_upload(upload):
             try:
                 text = upload.getvalue().decode("utf-8-sig")
                 cov = svc.upload_track(who, task.id, text)

@@ -23,8 +23,9 @@ PAGES_BY_ROLE = {
         "overview",
     ],
     "inspector": ["report", "execution", "incident", "overview"],
+    "liaison": ["consultations", "incident", "overview"],
     "planner": ["scenarios", "hotspots", "ranking", "overview", "incident"],
-    "admin": ["data", "overview", "incident"],
+    "admin": ["data", "users", "audit", "overview", "incident"],
 }
 PAGE_FILES = {
     "command": ("app_pages/command.py", "page.command", ":material/monitor_heart:"),
@@ -39,5 +40,8 @@ PAGE_FILES = {
     "ranking": ("app_pages/ranking.py", "page.ranking", ":material/leaderboard:"),
     "hotspots": ("app_pages/hotspots.py", "page.hotspots", ":material/local_fire_department:"),
     "scenarios": ("app_pages/scenarios.py", "page.scenarios", ":material/insights:"),
+    "consultations": ("app_pages/consultations.py", "page.consultations", ":material/forum:"),
+    "users": ("app_pages/users.py", "page.users", ":material/group:"),
+    "audit": ("app_pages/audit.py", "page.audit", ":material/history:"),
     "overview": ("app_pages/overview.py", "page.overview", ":material/map:"),
 }

@@ -1,34 +1,28 @@
 import streamlit as st
 
-from app_pages.common import get_store, tr
-from patrol.roles import ROLES, Principal
+from app_pages.common import get_store, session_minutes, tr
+from patrol.users import AuthError, UserService
 
 st.title(tr("app.title"))
 st.caption(tr("app.subtitle"))
-store = get_store()
-townships = store.townships()
-teams = store.teams()
-names = {tw.code: tw.name for tw in townships}
-
-role = st.selectbox(tr("app.role"), ROLES, key="sign_in_role", format_func=lambda r: tr(f"role.{r}"))
-township = team = None
-if role == "captain":
-    township = st.selectbox(
-        tr("app.township"),
-        [tw.code for tw in townships],
-        key="sign_in_township",
-        format_func=lambda c: names.get(c, c),
-    )
-if role == "inspector":
-    team = st.selectbox(
-        tr("app.team"),
-        [tm.id for tm in teams],
-        key="sign_in_team",
-        format_func=lambda i: next(tm.name for tm in teams if tm.id == i),
-    )
-disabled = (role == "captain" and township is None) or (role == "inspector" and team is None)
-if st.button(tr("app.sign_in"), key="sign_in_submit", type="primary", disabled=disabled):
-    st.session_state["principal"] = Principal(
-        name=tr(f"role.{role}"), role=role, township_code=township, team_id=team
-    )
-    st.rerun()
+users = UserService(get_store())
+if reason := st.session_state.pop("sign_in_reason", None):
+    st.warning(tr(reason, minutes=session_minutes()))
+if not users.has_users():
+    st.info(tr("sign_in.no_users"))
+    st.code("gridpatrol create-user admin --role admin", language="sh")
+    st.stop()
+with st.form("sign_in_form"):
+    username = st.text_input(tr("sign_in.username"), key="sign_in_username", max_chars=40)
+    password = st.text_input(tr("sign_in.password"), type="password", key="sign_in_password", max_chars=200)
+    submitted = st.form_submit_button(tr("app.sign_in"), type="primary")
+if submitted:
+    try:
+        who = users.authenticate(username.strip(), password)
+    except AuthError:
+        st.error(tr("sign_in.failed"))
+    else:
+        st.session_state["principal"] = who
+        user = users.store.get_user(who.name)
+        st.session_state["display_name"] = user.display_name if user else who.name
+        st.rerun()

@@ -15,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.assign import PointAssigner
 from geo.boundaries import BoundaryReport, Level, Problem, read_boundaries
 from geo.grid import DEFAULT_RESOLUTION, cell_owners
+from patrol.roles import Principal
 from store.protocol import Store
 from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
 
@@ -130,8 +131,9 @@ def import_boundaries(
     district_name: str | None = None,
     res: int | None = None,
     dry_run: bool = False,
+    who: Principal | None = None,
 ) -> ImportResult:
-    """Validate a boundary file and, unless ``dry_run``, make it the store's areas.
+    """Validate a boundary file and, unless ``dry_run``, make it the store's areas (audited as ``who``).
 
     Importing townships replaces all areas: each township becomes, for now, one grid
     with one team (属地兜底) until its villages are imported. Importing villages keeps
@@ -202,8 +204,13 @@ def import_boundaries(
             if old
             else TeamRow(i, v.code, f"{v.name}网格团队", UNASSIGNED_CAPTAIN, ())
         )
+    before = store.area_counts()
     save_areas(store, district, t_rows, v_rows, teams)
-    return ImportResult(report, saved=True, counts=store.area_counts())
+    after = store.area_counts()
+    from patrol.audit import AuditService
+
+    AuditService(store).record(who, "import_boundaries", "areas", f"{level}:{Path(path).name}", before, after)
+    return ImportResult(report, saved=True, counts=after)
 
 
 class AreaIndex:

@@ -99,6 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from data.demo_district import DEMO_NOTICE_EN, DEMO_NOTICE_ZH
     from data.demo_incidents import generate_demo_incidents
     from data.demo_patrols import generate_demo_patrols
+    from data.demo_users import DEMO_PASSWORD, create_demo_users
     from patrol.areas import load_demo_district
     from patrol.incidents import IncidentService
 
@@ -117,6 +118,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             generate_demo_incidents(
                 svc, args.incidents, seed=args.seed, end=end, progress=_progress("incidents")
             )
+        users = create_demo_users(store)
+        sys.stdout.write(f"demo users: {len(users)} (password {DEMO_PASSWORD!r}; see README)\n")
         patrols = generate_demo_patrols(store, seed=args.seed, end=end or _local_midnight())
         sys.stdout.write(
             f"demo patrols: {patrols.tasks} tasks, {patrols.visits} covered cells,"
@@ -164,7 +167,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from patrol.exporter import export_incidents
 
     with _opened(args) as store:
-        n = export_incidents(store, load_catalog(), args.out, args.format)
+        n = export_incidents(
+            store, load_catalog(), args.out, args.format, personal_data=args.with_personal_data
+        )
         _print_kv({"format": args.format, "incidents": n, "file": args.out})
     return 0
 
@@ -318,6 +323,31 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     )
     if args.csv:
         sys.stdout.write(f"per-team table: {args.csv}\n")
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    """Create a user (the first admin, on a new store)."""
+    import getpass
+
+    from patrol.users import UserService
+    from store.protocol import DuplicateError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ")
+    with _opened(args) as store:
+        try:
+            user = UserService(store).create(
+                None, args.username, password, args.role, display_name=args.display_name or "",
+                township_code=args.township, team_id=args.team, department=args.department,
+            )  # fmt: skip
+        except (ValueError, DuplicateError) as exc:
+            raise CliError(str(exc)) from exc
+    _print_kv({"user": user.username, "role": user.role})
     return 0
 
 
@@ -476,6 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
         "export": (cmd_export, "export incidents (csv, geojson, gpkg, open311)"),
         "kpis": (cmd_kpis, "KPIs of a month per township, team or item (ranked)"),
         "hotspots": (cmd_hotspots, "Getis-Ord Gi* hot spots over H3 cells"),
+        "create-user": (
+            cmd_create_user,
+            "create a user, e.g. the first admin (password from a prompt or stdin)",
+        ),
         "coverage": (cmd_coverage, "patrol coverage per team for a week; cells not patrolled for N days"),
         "patrol-plan": (cmd_patrol_plan, "plan a team's patrol route for a shift (GPX, GeoJSON)"),
         "risk-backtest": (cmd_risk_backtest, "hit rate of the risk ranking against last week's counts"),
@@ -526,6 +560,20 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--gpx", default=None, help="write the route as GPX")
     pp.add_argument("--geojson", default=None, help="write the route as GeoJSON")
     parsers["risk-backtest"].add_argument("--weeks", type=int, default=8)
+    cu = parsers["create-user"]
+    cu.add_argument("username")
+    cu.add_argument(
+        "--role",
+        required=True,
+        choices=["command_center", "captain", "inspector", "liaison", "planner", "admin"],
+    )
+    cu.add_argument("--display-name", default=None)
+    cu.add_argument("--township", default=None, help="township code (captains)")
+    cu.add_argument("--team", type=int, default=None, help="team id (inspectors)")
+    cu.add_argument("--department", default=None, help="department code (liaisons)")
+    cu.add_argument(
+        "--password-stdin", action="store_true", help="read the password from the first line of stdin"
+    )
     cv = parsers["coverage"]
     cv.add_argument("--week", default=None, help="ISO week, e.g. 2026-W47 (default: this week)")
     cv.add_argument("--township", default=None, help="one township code (default: all)")
@@ -534,6 +582,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex = parsers["export"]
     ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
     ex.add_argument("--out", required=True, help="output file")
+    ex.add_argument(
+        "--with-personal-data",
+        action="store_true",
+        help="include reporters' names and phone numbers unmasked (masked by default)",
+    )
     ib = parsers["import-boundaries"]
     ib.add_argument("file", help="GeoJSON, GeoPackage, zipped Shapefile or KML")
     ib.add_argument("--level", required=True, choices=["township", "village"])

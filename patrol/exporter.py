@@ -13,6 +13,7 @@ import pandas as pd
 from patrol.catalog import Catalog
 from patrol.importer import safe_cell
 from patrol.incident import FINAL_STATES, State
+from patrol.permissions import mask_name, mask_phone
 from store.protocol import Store
 from store.rows import INCIDENT_COLUMNS, IncidentQuery, IncidentRow
 
@@ -83,10 +84,24 @@ def open311_requests(rows: list[IncidentRow], catalog: Catalog) -> list[dict[str
 
 
 def export_incidents(
-    store: Store, catalog: Catalog, path: str | Path, fmt: ExportFormat, query: IncidentQuery | None = None
+    store: Store,
+    catalog: Catalog,
+    path: str | Path,
+    fmt: ExportFormat,
+    query: IncidentQuery | None = None,
+    *,
+    personal_data: bool = False,
 ) -> int:
-    """Write incidents to ``path`` in ``fmt``; return how many were written."""
+    """Write incidents to ``path`` in ``fmt``; return how many were written.
+
+    Reporters' names and phone numbers are masked unless ``personal_data`` is set.
+    """
     rows = list(iter_incidents(store, query))
+    if not personal_data:
+        rows = [
+            r._replace(reporter_name=mask_name(r.reporter_name), reporter_phone=mask_phone(r.reporter_phone))
+            for r in rows
+        ]
     path = Path(path)
     if fmt == "open311":
         path.write_text(

@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import check_crs_name, to_wgs84
+from patrol.audit import AuditService
 from patrol.incident import Source
 from patrol.incidents import IncidentService
+from patrol.roles import Principal
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "data" / "import_presets"
 DEFAULT_COLUMNS = {
@@ -212,8 +214,12 @@ def import_incidents(
     crs: str | None = None,
     actor: str = "import",
     progress: Callable[[int, int], None] | None = None,
+    who: Principal | None = None,
 ) -> ImportReport:
-    """Import a file of incidents; see the module docstring for what is refused and why."""
+    """Import a file of incidents; see the module docstring for what is refused and why.
+
+    The import is recorded in the audit log (as ``who``, or the system) with its counts.
+    """
     mapping = mapping or load_mapping(None)
     frame, first_line = read_table(Path(path))
     report = ImportReport(total=len(frame))
@@ -318,4 +324,11 @@ def import_incidents(
         report.rejected.append(
             (int(lines[i]), str(reasons[i]), {str(k): v for k, v in frame.iloc[i].items()})
         )
+    AuditService(svc.store).record(
+        who, "import_incidents", "import", Path(path).name, None,
+        {
+            "rows": report.total, "accepted": report.accepted, "rejected": len(report.rejected),
+            "skipped_existing": report.skipped_existing,
+        },
+    )  # fmt: skip
     return report

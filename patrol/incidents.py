@@ -32,7 +32,14 @@ from patrol.incident import (
     Source,
     State,
 )
-from patrol.permissions import AccessDeniedError, check_act, check_read
+from patrol.permissions import (
+    AccessDeniedError,
+    check_act,
+    check_read,
+    mask_name,
+    mask_phone,
+    sees_personal_data,
+)
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
 from store.protocol import Store, VersionConflict
@@ -179,10 +186,10 @@ class IncidentService:
         return from_row(row)
 
     def get(self, who: Principal, incident_id: str) -> Incident:
-        """One incident by id or number, if ``who`` may see it."""
+        """One incident by id or number, if ``who`` may see it (reporter masked unless the role needs it)."""
         inc = self._load(incident_id)
         check_read(who, inc)
-        return inc
+        return _masked_for(who, inc)
 
     def timeline(self, who: Principal, incident_id: str) -> list[Event]:
         """The full event log of an incident, if ``who`` may see it."""
@@ -198,11 +205,13 @@ class IncidentService:
             return _replace_query(query, township_codes=(str(who.township_code),))
         if who.role == "inspector":
             return _replace_query(query, team_ids=(int(who.team_id or -1),))
+        if who.role == "liaison":
+            return _replace_query(query, consult_department=str(who.department))
         return query
 
     def list_incidents(self, who: Principal, query: IncidentQuery) -> list[Incident]:
         """Incidents matching ``query`` within what ``who`` may see."""
-        return [from_row(r) for r in self.store.list_incidents(self.scoped(who, query))]
+        return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(self.scoped(who, query))]
 
     def count_incidents(self, who: Principal, query: IncidentQuery) -> int:
         """How many incidents match ``query`` within what ``who`` may see."""
@@ -326,7 +335,7 @@ class IncidentService:
             raise ConflictError(msg)
         if act in (Action.DISPATCH, Action.REASSIGN):
             self._check_team(who, fields.get("team_id"))
-        if act == Action.MERGE:
+        if act == Action.MERGE and fields.get("canonical_id"):
             canonical = self._load(str(fields.get("canonical_id", "")))
             check_read(who, canonical)
             fields["canonical_id"] = canonical.id
@@ -516,6 +525,17 @@ def _local_days(reported: pd.Series) -> npt.NDArray[np.str_]:
 def _take(routes: Routes, idx: npt.NDArray[np.int64]) -> Routes:
     """The routes of the points at ``idx``, in that order."""
     return Routes(*(getattr(routes, f.name)[idx] for f in fields(Routes)))
+
+
+def _masked_for(who: Principal, inc: Incident) -> Incident:
+    """The incident as ``who`` may see it: reporter name and phone masked unless the role needs them."""
+    if sees_personal_data(who) or not (inc.reporter_name or inc.reporter_phone):
+        return inc
+    from dataclasses import replace
+
+    return replace(
+        inc, reporter_name=mask_name(inc.reporter_name), reporter_phone=mask_phone(inc.reporter_phone)
+    )
 
 
 def _replace_query(q: IncidentQuery, **changes: Any) -> IncidentQuery:

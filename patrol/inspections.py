@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from patrol.audit import AuditService
 from patrol.catalog import Catalog
 from patrol.permissions import AccessDeniedError
 from patrol.roles import Principal
@@ -151,6 +152,11 @@ class InspectionService:
             planned_on=day, status="planned", created_by=who.name, created_at=now, items=tuple(items),
         )  # fmt: skip
         self.store.insert_inspections([row])
+        AuditService(self.store, self.clock).record(
+            who, "plan_inspection", "inspection", row.id, None,
+            {"premises_id": premises_id, "department": department, "day": day.isoformat(),
+             "items": list(items)},
+        )  # fmt: skip
         return row
 
     def merge(
@@ -170,6 +176,10 @@ class InspectionService:
         }
         if changed:
             self.store.set_inspection_visits(changed)
+            AuditService(self.store, self.clock).record(
+                who, "merge_inspections", "inspection", f"since {since.isoformat()}", None,
+                {"inspections": len(changed), "window_days": window_days},
+            )  # fmt: skip
         return visits, repeat_warnings(visits)
 
 

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from geo.crs import to_wgs84
 from geo.grid import latlng_to_cells
 from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
+from patrol.audit import AuditService
 from patrol.permissions import AccessDeniedError
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError
@@ -60,6 +61,7 @@ class PatrolService:
         villages = {v.code: v.township_code for v in store.villages()}
         self.team_township = {t.id: villages[t.village_code] for t in store.teams()}
         self.res = district.h3_resolution if district else 10
+        self.audit = AuditService(store, self.clock)
         self._district_cells = np.sort(store.cell_map()[0]) if district else np.empty(0, dtype=np.int64)
 
     def create(
@@ -110,6 +112,11 @@ class PatrolService:
             shift_end=shift_end, status="planned", created_by=who.name, created_at=now, note=note,
         )  # fmt: skip
         self.store.insert_patrol_tasks([task])
+        self.audit.record(
+            who, "create_patrol", "patrol", task.id, None,
+            {"team_id": task.team_id, "cells": len(task.cells), "shift_start": task.shift_start,
+             "shift_end": task.shift_end},
+        )  # fmt: skip
         return task
 
     def current_for_team(self, team_id: int, now: datetime | None = None) -> PatrolTaskRow | None:
@@ -269,6 +276,7 @@ class PatrolService:
             raise PatrolStateError(msg)
         moved = self.store.patrol_task(task_id)
         assert moved is not None
+        self.audit.record(who, f"patrol_{to}", "patrol", task_id, {"status": task.status}, {"status": to})
         return moved
 
 

@@ -9,6 +9,7 @@ _ACTIONS_BY_ROLE: dict[str, frozenset[Action]] = {
     "command_center": frozenset(Action),
     "captain": frozenset(Action),
     "inspector": frozenset({Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT}),
+    "liaison": frozenset(),
     "planner": frozenset(),
     "admin": frozenset({Action.CREATE}),
 }
@@ -24,13 +25,15 @@ def can_read(who: Principal, incident: Incident) -> bool:
         return incident.township_code == who.township_code
     if who.role == "inspector":
         return incident.team_id == who.team_id
+    if who.role == "liaison":
+        return who.department in incident.consult_departments
     return True
 
 
 def check_read(who: Principal, incident: Incident) -> None:
     """Raise AccessDeniedError unless ``who`` may see the incident."""
     if not can_read(who, incident):
-        msg = f"{who.role} {who.name} may not see incident {incident.number} of another township or team"
+        msg = f"{who.role} {who.name} may not see incident {incident.number} (not in their scope)"
         raise AccessDeniedError(msg)
 
 
@@ -52,3 +55,28 @@ def check_township(who: Principal, township_code: str | None) -> None:
     if who.role == "captain" and township_code != who.township_code:
         msg = f"captain of {who.township_code} may not act in township {township_code}"
         raise AccessDeniedError(msg)
+
+
+# Who sees the reporter's name and phone: those who call the reporter back.
+_PERSONAL_DATA_ROLES = frozenset({"command_center", "captain", "inspector"})
+
+
+def sees_personal_data(who: Principal) -> bool:
+    """Whether the role sees reporters' names and phone numbers unmasked."""
+    return who.role in _PERSONAL_DATA_ROLES
+
+
+def mask_name(name: str) -> str:
+    """Keep the first character of a name: 张三 → 张*, 欧阳娜娜 → 欧***."""
+    name = name.strip()
+    return name[:1] + "*" * (len(name) - 1) if name else ""
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the first three and last four digits of a phone number: 13812345678 → 138****5678."""
+    digits = [c for c in phone if c.isdigit()]
+    if not digits:
+        return ""
+    if len(digits) <= 7:
+        return "*" * (len(digits) - 2) + "".join(digits[-2:]) if len(digits) > 2 else "*" * len(digits)
+    return "".join(digits[:3]) + "*" * (len(digits) - 7) + "".join(digits[-4:])

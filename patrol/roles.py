@@ -5,18 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-Role: TypeAlias = Literal["command_center", "captain", "inspector", "planner", "admin"]
-ROLES: tuple[Role, ...] = ("command_center", "captain", "inspector", "planner", "admin")
+Role: TypeAlias = Literal["command_center", "captain", "inspector", "liaison", "planner", "admin"]
+ROLES: tuple[Role, ...] = ("command_center", "captain", "inspector", "liaison", "planner", "admin")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """A signed-in user: role, and the township or team the role is scoped to."""
+    """A signed-in user: role, and the township, team or department the role is scoped to."""
 
     name: str
     role: Role
     township_code: str | None = None
     team_id: int | None = None
+    department: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -27,4 +28,7 @@ class Principal:
             raise ValueError(msg)
         if self.role == "inspector" and self.team_id is None:
             msg = "an inspector needs a team"
+            raise ValueError(msg)
+        if self.role == "liaison" and not (self.department or "").isalnum():
+            msg = "a department liaison needs a department code"
             raise ValueError(msg)

@@ -20,6 +20,7 @@ from store.rows import (
     EVENT_COLUMNS,
     FINAL_BUCKETS,
     INCIDENT_COLUMNS,
+    AuditRow,
     DistrictRow,
     EventRow,
     IncidentBatch,
@@ -32,6 +33,7 @@ from store.rows import (
     RollupQuery,
     TeamRow,
     TownshipRow,
+    UserRow,
     VillageRow,
     datetime_column,
     state_bucket,
@@ -170,6 +172,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX inspections_premises ON inspections(premises_id, planned_on);
         CREATE INDEX inspections_day ON inspections(planned_on);
+        """,
+    ),
+    (
+        "0007_users_audit",
+        """
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+            township_code TEXT, team_id INTEGER, department TEXT, password_hash TEXT NOT NULL,
+            active BOOLEAN NOT NULL, created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE audit_log (
+            seq BIGSERIAL PRIMARY KEY, at TIMESTAMPTZ NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
+            action TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL,
+            before JSONB NOT NULL, after JSONB NOT NULL
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+        CREATE FUNCTION gridpatrol_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION gridpatrol_audit_append_only();
+        CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+            FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_audit_append_only();
         """,
     ),
 ]
@@ -494,6 +518,23 @@ class PostGISStore:
             rows = conn.execute(_SELECT_EVENTS, (incident_id,)).fetchall()
         return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
 
+    def recent_events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        limit: int = 1000,
+    ) -> list[EventRow]:
+        """Incident events of every incident, newest first, filtered by time and actor."""
+        rows = self._read(
+            f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
+            " WHERE (%s::timestamptz IS NULL OR at >= %s) AND (%s::timestamptz IS NULL OR at < %s)"
+            " AND (%s::text IS NULL OR actor = %s) ORDER BY at DESC, incident_id, seq DESC LIMIT %s",
+            (since, since, until, until, actor, actor, limit),
+        )
+        return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
+
     def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
         with self._tx() as conn:
@@ -738,6 +779,69 @@ class PostGISStore:
                 "UPDATE inspections SET visit_id = %s WHERE id = %s", [(v, k) for k, v in visits.items()]
             )
 
+    # -- users and the audit log ---------------------------------------------------------
+    def insert_user(self, user: UserRow, audit: AuditRow) -> None:
+        """Store a new user and its audit row in one transaction."""
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
+                    " password_hash, active, created_at, updated_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    _user_to_db(user),
+                )
+                _insert_audit(conn, [audit])
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"user {user.username!r} already exists"
+            raise DuplicateError(msg) from exc
+
+    def update_user(self, user: UserRow, audit: AuditRow) -> None:
+        """Replace a user's record and append its audit row in one transaction."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE users SET display_name = %s, role = %s, township_code = %s, team_id = %s,"
+                " department = %s, password_hash = %s, active = %s, created_at = %s, updated_at = %s"
+                " WHERE username = %s",
+                (*_user_to_db(user)[1:], user.username),
+            )
+            if cur.rowcount != 1:
+                msg = f"no user {user.username!r}"
+                raise KeyError(msg)
+            _insert_audit(conn, [audit])
+
+    def get_user(self, username: str) -> UserRow | None:
+        """One user, or None."""
+        rows = self._read(_USER_SELECT + " WHERE username = %s", (username,))
+        return _user_from_db(rows[0]) if rows else None
+
+    def users(self) -> list[UserRow]:
+        """Every user, by name."""
+        return [_user_from_db(r) for r in self._read(_USER_SELECT + " ORDER BY username", ())]
+
+    def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        """Append audit rows."""
+        with self._tx() as conn:
+            _insert_audit(conn, rows)
+
+    def audit_log(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        entity: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRow]:
+        """Audit rows, newest first, filtered by time, actor and entity kind."""
+        rows = self._read(
+            "SELECT seq, at, actor, role, action, entity, entity_id, before::text, after::text FROM audit_log"
+            " WHERE (%s::timestamptz IS NULL OR at >= %s) AND (%s::timestamptz IS NULL OR at < %s)"
+            " AND (%s::text IS NULL OR actor = %s) AND (%s::text IS NULL OR entity = %s)"
+            " ORDER BY seq DESC LIMIT %s",
+            (since, since, until, until, actor, actor, entity, entity, limit),
+        )
+        return [AuditRow(int(r[0]), *r[1:]) for r in rows]
+
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._tx() as conn:
             return conn.execute(sql, params).fetchall()
@@ -747,6 +851,32 @@ class PostGISStore:
         with self._tx() as conn:
             rows = conn.execute("SELECT state, count(*) FROM incidents GROUP BY state").fetchall()
         return {s: int(n) for s, n in rows}
+
+
+_USER_SELECT = (
+    "SELECT username, display_name, role, township_code, team_id, department, password_hash, active,"
+    " created_at, updated_at FROM users"
+)
+
+
+def _user_to_db(u: UserRow) -> tuple[Any, ...]:
+    return (
+        u.username, u.display_name, u.role, u.township_code, u.team_id, u.department, u.password_hash,
+        u.active, u.created_at, u.updated_at,
+    )  # fmt: skip
+
+
+def _user_from_db(r: Sequence[Any]) -> UserRow:
+    return UserRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9])
+
+
+def _insert_audit(conn: psycopg.Connection[Any], rows: Sequence[AuditRow]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO audit_log (at, actor, role, action, entity, entity_id, before, after)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
+            [(a.at, a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after) for a in rows],
+        )
 
 
 _PATROL_SELECT = (

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from store.rows import (
+    AuditRow,
     DistrictRow,
     EventRow,
     IncidentBatch,
@@ -22,6 +23,7 @@ from store.rows import (
     RollupQuery,
     TeamRow,
     TownshipRow,
+    UserRow,
     VillageRow,
 )
 
@@ -131,6 +133,17 @@ class Store(Protocol):
         """The event log of one incident, in order."""
         ...
 
+    def recent_events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        limit: int = 1000,
+    ) -> list[EventRow]:
+        """Incident events of every incident, newest first, filtered by time and actor."""
+        ...
+
     def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
         ...
@@ -218,4 +231,36 @@ class Store(Protocol):
 
     def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
         """Set the merged visit id of inspections (inspection id -> visit id) in one transaction."""
+        ...
+
+    def insert_user(self, user: UserRow, audit: AuditRow) -> None:
+        """Store a new user and its audit row in one transaction (DuplicateError if the name is taken)."""
+        ...
+
+    def update_user(self, user: UserRow, audit: AuditRow) -> None:
+        """Replace a user's record and append its audit row in one transaction (KeyError if unknown)."""
+        ...
+
+    def get_user(self, username: str) -> UserRow | None:
+        """One user, or None."""
+        ...
+
+    def users(self) -> list[UserRow]:
+        """Every user, by name."""
+        ...
+
+    def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        """Append audit rows (the log is append-only: the database refuses updates and deletes)."""
+        ...
+
+    def audit_log(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        entity: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRow]:
+        """Audit rows, newest first, filtered by time, actor and entity kind."""
         ...

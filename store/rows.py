@@ -146,6 +146,7 @@ class IncidentQuery:
     closed_to: datetime | None = None
     cells: tuple[int, ...] | None = None
     patrol_task_ids: tuple[str, ...] | None = None
+    consult_department: str | None = None
     limit: int = 500
     offset: int = 0
     newest_first: bool = True
@@ -162,9 +163,16 @@ class IncidentQuery:
             ("due_at", "<", self.due_before), ("closed_at", ">=", self.closed_from),
             ("closed_at", "<", self.closed_to),
         )  # fmt: skip
-        return [(c, "in", tuple(v)) for c, v in members if v is not None] + [
+        out: list[Condition] = [(c, "in", tuple(v)) for c, v in members if v is not None] + [
             r for r in ranges if r[2] is not None
         ]
+        if self.consult_department is not None:
+            if not self.consult_department.isalnum():
+                msg = f"not a department code: {self.consult_department!r}"
+                raise ValueError(msg)
+            # consult_departments is a JSON list of codes, e.g. ["scjg","sthb"]
+            out.append(("consult_departments", "LIKE", f'%"{self.consult_department}"%'))
+        return out
 
 
 @dataclass(frozen=True)
@@ -383,3 +391,34 @@ class InspectionRow:
     created_at: datetime
     items: tuple[str, ...] = ()
     visit_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user who signs in: role and scope, and a salted password hash (never the password)."""
+
+    username: str
+    display_name: str
+    role: str
+    township_code: str | None
+    team_id: int | None
+    department: str | None
+    password_hash: str
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One change: who, when, what, and the record before and after (JSON text)."""
+
+    seq: int  # assigned by the store; 0 for a new row
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    entity: str
+    entity_id: str
+    before: str
+    after: str

@@ -21,6 +21,7 @@ from store.rows import (
     EVENT_COLUMNS,
     FINAL_BUCKETS,
     INCIDENT_COLUMNS,
+    AuditRow,
     DistrictRow,
     EventRow,
     IncidentBatch,
@@ -33,6 +34,7 @@ from store.rows import (
     RollupQuery,
     TeamRow,
     TownshipRow,
+    UserRow,
     VillageRow,
     datetime_column,
     datetime_to_us,
@@ -172,6 +174,26 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
             "CREATE INDEX inspections_premises ON inspections(premises_id, planned_on)",
             "CREATE INDEX inspections_day ON inspections(planned_on)",
+        ],
+    ),
+    (
+        "0007_users_audit",
+        [
+            """CREATE TABLE users (
+                username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+                township_code TEXT, team_id INTEGER, department TEXT, password_hash TEXT NOT NULL,
+                active INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+            )""",
+            """CREATE TABLE audit_log (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+                role TEXT NOT NULL, action TEXT NOT NULL, entity TEXT NOT NULL, entity_id TEXT NOT NULL,
+                before TEXT NOT NULL, after TEXT NOT NULL
+            )""",
+            "CREATE INDEX audit_log_at ON audit_log(at)",
+            """CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+               BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+            """CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+               BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
         ],
     ),
 ]
@@ -542,6 +564,28 @@ class SQLiteStore:
         rows = self._conn().execute(_SELECT_EVENTS, (incident_id,)).fetchall()
         return [_event_from_db(r) for r in rows]
 
+    def recent_events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        limit: int = 1000,
+    ) -> list[EventRow]:
+        """Incident events of every incident, newest first, filtered by time and actor."""
+        lo, hi = (None if t is None else _dt(t) for t in (since, until))
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
+                " WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?) AND (? IS NULL OR actor = ?)"
+                " ORDER BY at DESC, incident_id, seq DESC LIMIT ?",
+                (lo, lo, hi, hi, actor, actor, limit),
+            )
+            .fetchall()
+        )
+        return [_event_from_db(r) for r in rows]
+
     def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
         found: set[str] = set()
@@ -833,6 +877,71 @@ class SQLiteStore:
                 "UPDATE inspections SET visit_id = ? WHERE id = ?", [(v, k) for k, v in visits.items()]
             )
 
+    # -- users and the audit log ---------------------------------------------------------
+    def insert_user(self, user: UserRow, audit: AuditRow) -> None:
+        """Store a new user and its audit row in one transaction."""
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
+                    " password_hash, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _user_to_db(user),
+                )
+                _insert_audit(conn, [audit])
+        except sqlite3.IntegrityError as exc:
+            msg = f"user {user.username!r} already exists"
+            raise DuplicateError(msg) from exc
+
+    def update_user(self, user: UserRow, audit: AuditRow) -> None:
+        """Replace a user's record and append its audit row in one transaction."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE users SET display_name = ?, role = ?, township_code = ?, team_id = ?, department = ?,"
+                " password_hash = ?, active = ?, created_at = ?, updated_at = ? WHERE username = ?",
+                (*_user_to_db(user)[1:], user.username),
+            )
+            if cur.rowcount != 1:
+                msg = f"no user {user.username!r}"
+                raise KeyError(msg)
+            _insert_audit(conn, [audit])
+
+    def get_user(self, username: str) -> UserRow | None:
+        """One user, or None."""
+        rows = self._conn().execute(_USER_SELECT + " WHERE username = ?", (username,)).fetchall()
+        return _user_from_db(rows[0]) if rows else None
+
+    def users(self) -> list[UserRow]:
+        """Every user, by name."""
+        return [_user_from_db(r) for r in self._conn().execute(_USER_SELECT + " ORDER BY username")]
+
+    def append_audit(self, rows: Sequence[AuditRow]) -> None:
+        """Append audit rows."""
+        with self._write() as conn:
+            _insert_audit(conn, rows)
+
+    def audit_log(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        entity: str | None = None,
+        limit: int = 1000,
+    ) -> list[AuditRow]:
+        """Audit rows, newest first, filtered by time, actor and entity kind."""
+        lo, hi = (None if t is None else _dt(t) for t in (since, until))
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT seq, at, actor, role, action, entity, entity_id, before, after FROM audit_log"
+                " WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?) AND (? IS NULL OR actor = ?)"
+                " AND (? IS NULL OR entity = ?) ORDER BY seq DESC LIMIT ?",
+                (lo, lo, hi, hi, actor, actor, entity, entity, limit),
+            )
+            .fetchall()
+        )
+        return [AuditRow(int(r[0]), _time(r[1]), *r[2:]) for r in rows]
+
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()
 
@@ -887,6 +996,42 @@ def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
         r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in json.loads(r[4])), _time(r[5]), _time(r[6]),
         r[7], r[8], _time(r[9]), r[10], us_to_datetime(r[11]), us_to_datetime(r[12]),
     )  # fmt: skip
+
+
+_USER_SELECT = (
+    "SELECT username, display_name, role, township_code, team_id, department, password_hash, active,"
+    " created_at, updated_at FROM users"
+)
+
+
+def _user_to_db(u: UserRow) -> tuple[Any, ...]:
+    return (
+        u.username, u.display_name, u.role, u.township_code, u.team_id, u.department, u.password_hash,
+        int(u.active), _dt(u.created_at), _dt(u.updated_at),
+    )  # fmt: skip
+
+
+def _user_from_db(r: Sequence[Any]) -> UserRow:
+    return UserRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        None if r[4] is None else int(r[4]),
+        r[5],
+        r[6],
+        bool(r[7]),
+        _time(r[8]),
+        _time(r[9]),
+    )
+
+
+def _insert_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
+    conn.executemany(
+        "INSERT INTO audit_log (at, actor, role, action, entity, entity_id, before, after)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(_dt(a.at), a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after) for a in rows],
+    )
 
 
 def _dt(value: datetime) -> int:

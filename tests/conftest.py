@@ -113,6 +113,7 @@ def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.Tem
 
     from data.demo_incidents import generate_demo_incidents
     from data.demo_patrols import generate_demo_patrols
+    from data.demo_users import create_demo_users
     from patrol.incidents import IncidentService
 
     dest = tmp_path_factory.mktemp("demo_inc") / "demo_incidents.sqlite"
@@ -122,6 +123,7 @@ def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.Tem
     end = pd.Timestamp(DEMO_END, tz="Asia/Shanghai").to_pydatetime()
     generate_demo_incidents(IncidentService(s, clock=lambda: end), 3000, seed=1, end=end)
     generate_demo_patrols(s, seed=1, end=end)
+    create_demo_users(s)
     s.close()
     return url
 

@@ -14,11 +14,10 @@ def choose(page, label: str, option: str | None) -> None:  # type: ignore[no-unt
     page.wait_for_timeout(500)
 
 
-def sign_in(page, url: str, role: str, scope: tuple[str, str | None] | None = None) -> None:  # type: ignore[no-untyped-def]
-    """Open the app and sign in as a role (and its township or team)."""
+def sign_in(page, url: str, username: str, password: str = "gridpatrol-demo") -> None:  # type: ignore[no-untyped-def]
+    """Open the app and sign in as a demo user (see data/demo_users.py)."""
     page.goto(url, wait_until="networkidle")
-    choose(page, "身份", role)
-    if scope:
-        choose(page, scope[0], scope[1])
-    page.get_by_role("button", name="进入").click()
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
     page.wait_for_timeout(1500)

@@ -22,7 +22,7 @@ def _wait_for_paths(page, minimum: int, timeout_ms: int = 40_000) -> int:  # typ
 
 
 def test_the_command_center_map_draws_hexagons_offline(page, app_url):
-    sign_in(page, app_url, "指挥中心")
+    sign_in(page, app_url, "command")
     page.get_by_text("事件热力网格").first.wait_for(timeout=30_000)
     # 13 township outlines plus the hexagons of the last 30 days, drawn as SVG paths
     assert _wait_for_paths(page, 13 + 30) >= 13 + 30
@@ -31,7 +31,7 @@ def test_the_command_center_map_draws_hexagons_offline(page, app_url):
 
 
 def test_the_district_overview_draws_every_village_offline(page, app_url):
-    sign_in(page, app_url, "系统管理员")
+    sign_in(page, app_url, "admin")
     page.get_by_role("link", name="辖区总览").click()
     assert _wait_for_paths(page, 13 + 150) >= 13 + 150
     assert page.external_requests == []
@@ -63,7 +63,7 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
         .incident
     )
     store.close()
-    sign_in(page, app_url, "中队长/网格长", ("乡镇/街道", "解放街道"))
+    sign_in(page, app_url, "captain-330402001")
     page.get_by_text("网格调度：解放街道").wait_for(timeout=30_000)
     _multiselect_pick(page, "已选事件", inc.number)
     page.get_by_role("button", name="批量派遣").click()
@@ -77,7 +77,7 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
 
 
 def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
-    sign_in(page, app_url, "执法队员/网格员", ("网格团队", None))
+    sign_in(page, app_url, "inspector-1")
     page.get_by_text("事件上报").first.wait_for(timeout=30_000)
     page.get_by_label("纬度").fill("30.7552")
     page.get_by_label("经度").fill("120.7601")
@@ -92,8 +92,8 @@ def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
     saved = page.get_by_text(re.compile(r"已上报，编号 NH-\d{8}-\d{4}"))
     saved.wait_for(timeout=30_000)
     number = re.search(r"NH-\d{8}-\d{4}", saved.inner_text()).group(0)
-    page.get_by_role("button", name="切换身份").click()
-    sign_in(page, app_url, "指挥中心")
+    page.get_by_role("button", name="退出登录").click()
+    sign_in(page, app_url, "command")
     page.get_by_text("最新事件").wait_for(timeout=30_000)
     page.locator("[role=gridcell]").filter(has_text=number).first.wait_for(state="attached", timeout=30_000)
     assert page.locator("[role=gridcell]").filter(has_text=number).count() == 1
@@ -103,7 +103,7 @@ def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
 def test_a_planner_opens_the_monthly_ranking_and_downloads_the_excel_workbook(page, app_url, tmp_path):
     from openpyxl import load_workbook
 
-    sign_in(page, app_url, "规划研判")
+    sign_in(page, app_url, "planner")
     page.get_by_role("link", name="月晾晒").click()
     page.get_by_text("月晾晒 · 乡镇考评排名").wait_for(timeout=30_000)
     with page.expect_download(timeout=30_000) as info:

@@ -28,7 +28,7 @@ def test_a_captain_plans_a_patrol_sees_the_route_on_the_map_and_creates_the_task
     from store import open_store
 
     team = _busiest_team(incidents_sqlite_url, "330402001")
-    sign_in(page, app_url, "中队长/网格长", ("乡镇/街道", "解放街道"))
+    sign_in(page, app_url, "captain-330402001")
     page.get_by_role("link", name="巡查计划").click()
     page.get_by_text("巡查计划 · 风险排序与路线").wait_for(timeout=30_000)
     choose(page, "网格团队", team)

@@ -28,6 +28,8 @@ def _principal(role: str, team_id: int = 1) -> Principal:
         return Principal("captain", "captain", township_code=CAPTAIN_TOWNSHIP)
     if role == "inspector":
         return Principal("inspector", "inspector", team_id=team_id)
+    if role == "liaison":
+        return Principal("liaison", "liaison", department="scjg")
     return Principal(role, role)  # type: ignore[arg-type]
 
 
@@ -42,27 +44,61 @@ def _as(app: AppTest, role: str, page: str | None = None, **state) -> AppTest:
     return app
 
 
-def test_the_sign_in_page_offers_every_role(app):
+def _sign_in(app: AppTest, username: str, password: str = "gridpatrol-demo") -> AppTest:
     app.run()
-    assert not app.exception
-    assert app.selectbox(key="sign_in_role").options == [
-        "指挥中心",
-        "中队长/网格长",
-        "执法队员/网格员",
-        "规划研判",
-        "系统管理员",
-    ]
+    app.text_input(key="sign_in_username").input(username)
+    app.text_input(key="sign_in_password").input(password)
+    app.get("form_submit_button")[0].click().run()
+    assert not app.exception, app.exception
+    return app
 
 
-def test_signing_in_as_a_captain_asks_for_the_township_and_opens_dispatch(app):
-    app.run()
-    app.selectbox(key="sign_in_role").set_value("captain").run()
-    assert len(app.selectbox(key="sign_in_township").options) == 13
-    app.selectbox(key="sign_in_township").set_value(CAPTAIN_TOWNSHIP).run()
-    app.button(key="sign_in_submit").click().run()
-    assert not app.exception
-    assert app.session_state["principal"].township_code == CAPTAIN_TOWNSHIP
+def test_a_demo_captain_signs_in_with_name_and_password_and_lands_on_dispatch(app):
+    _sign_in(app, "captain-330402001")
+    who = app.session_state["principal"]
+    assert (who.role, who.township_code, who.name) == ("captain", CAPTAIN_TOWNSHIP, "captain-330402001")
     assert app.header[0].value.startswith("网格调度")
+
+
+def test_a_wrong_password_and_an_unknown_user_get_the_same_refusal(app, incidents_sqlite_url):
+    _sign_in(app, "captain-330402001", "wrong-password")
+    first = [e.value for e in app.error]
+    assert app.session_state["principal"] is None and first == ["用户名或密码错误"]
+    _sign_in(app, "nobody-here", "wrong-password")
+    assert [e.value for e in app.error] == first and app.session_state["principal"] is None
+    store = open_store(incidents_sqlite_url)
+    failed = store.audit_log(entity="user")
+    store.close()
+    assert [a.action for a in failed[:2]] == ["sign_in_failed", "sign_in_failed"]
+
+
+def test_a_disabled_user_cannot_sign_in(app, incidents_sqlite_url):
+    from patrol.users import UserService
+
+    store = open_store(incidents_sqlite_url)
+    UserService(store).update(None, "planner", active=False)
+    store.close()
+    _sign_in(app, "planner")
+    assert app.session_state["principal"] is None and app.error
+
+
+def test_an_idle_session_is_signed_out_after_the_configured_minutes(app, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("GRIDPATROL_SESSION_MINUTES", "30")
+    _sign_in(app, "command")
+    assert app.session_state["principal"] is not None
+    app.session_state["last_active"] = datetime.now(UTC) - timedelta(minutes=31)
+    app.run()
+    assert app.session_state["principal"] is None
+    assert any("30 分钟" in w.value for w in app.warning)
+
+
+def test_signing_out_forgets_the_user(app):
+    _sign_in(app, "command")
+    app.button(key="sign_out").click().run()
+    assert app.session_state["principal"] is None
+    assert app.text_input(key="sign_in_username") is not None
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -384,3 +420,34 @@ def test_a_captain_plans_a_joint_inspection_and_saves_the_merged_visits(app, inc
     planned = [i for i in store.inspections() if i.created_by == "captain"]
     store.close()
     assert len(planned) == 1 and planned[0].visit_id is not None and pid
+
+
+def test_the_admin_sees_user_changes_and_incident_steps_in_the_audit_log_and_exports_it(app):
+    _as(app, "admin", "users")
+    app.selectbox(key="users_role").set_value("planner").run()
+    app.text_input(key="users_new_name").input("new-planner")
+    app.text_input(key="users_new_password").input("long-enough-1")
+    app.get("form_submit_button")[0].click().run()
+    assert any("已创建用户 new-planner" in s.value for s in app.success)
+    app.switch_page("app_pages/audit.py").run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert "create_user" in set(table["操作"]) and "new-planner" in set(table["ID"])
+    assert "long-enough-1" not in table.to_csv()  # never the password, nor its hash
+    app.selectbox(key="audit_days").set_value(365).run()
+    assert "incident" in set(app.dataframe[0].value["对象"])
+
+
+def test_only_admins_have_the_audit_and_user_pages():
+    for role, pages in PAGES_BY_ROLE.items():
+        assert ("audit" in pages, "users" in pages) == (role == "admin", role == "admin")
+
+
+def test_a_liaison_sees_only_consultations_of_their_department(app, incidents_sqlite_url):
+    store = open_store(incidents_sqlite_url)
+    rows = store.list_incidents(IncidentQuery(states=("consulting",), limit=500))
+    store.close()
+    mine = [r for r in rows if '"scjg"' in r.consult_departments]
+    _as(app, "liaison", "consultations")
+    shown = [b.label.split(" · ")[0] for b in app.button if b.key and b.key.startswith("consult_open_")]
+    assert sorted(shown) == sorted(r.number for r in mine)

@@ -1,0 +1,77 @@
+"""用户管理 Users (admins): create users with a role and scope, disable them, reset passwords."""
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import error_text, get_store, incident_service, local_time, require_principal, tr
+from patrol.permissions import AccessDeniedError
+from patrol.roles import ROLES
+from patrol.users import UserService
+from store.protocol import DuplicateError
+
+who = require_principal()
+store = get_store()
+svc = UserService(store)
+st.header(tr("users.header"))
+try:
+    users = svc.users(who)
+except AccessDeniedError as exc:
+    st.error(error_text(exc))
+    st.stop()
+st.dataframe(
+    pd.DataFrame(
+        {
+            tr("sign_in.username"): [u.username for u in users],
+            tr("users.display_name"): [u.display_name for u in users],
+            tr("app.role"): [tr(f"role.{u.role}") for u in users],
+            tr("users.scope"): [u.township_code or u.team_id or u.department or "" for u in users],
+            tr("users.active"): [u.active for u in users],
+            tr("users.updated"): [local_time(u.updated_at) for u in users],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    key="users_table",
+)
+
+townships = {t.code: t.name for t in store.townships()}
+teams = {t.id: t.name for t in store.teams()}
+departments = list(incident_service().catalog.departments)
+st.subheader(tr("users.create"))
+role = st.selectbox(tr("app.role"), ROLES, key="users_role", format_func=lambda r: tr(f"role.{r}"))
+with st.form("users_create_form"):
+    username = st.text_input(tr("sign_in.username"), key="users_new_name", max_chars=40)
+    display = st.text_input(tr("users.display_name"), key="users_new_display", max_chars=40)
+    password = st.text_input(tr("sign_in.password"), type="password", key="users_new_password", max_chars=200)
+    scope: dict[str, object] = {}
+    if role == "captain":
+        scope["township_code"] = st.selectbox(tr("app.township"), list(townships), format_func=townships.get)
+    elif role == "inspector":
+        scope["team_id"] = st.selectbox(tr("app.team"), list(teams), format_func=teams.get)
+    elif role == "liaison":
+        scope["department"] = st.selectbox(tr("ji.department"), departments)
+    if st.form_submit_button(tr("users.create")):
+        try:
+            svc.create(who, username.strip(), password, role, display_name=display.strip(), **scope)  # type: ignore[arg-type]
+            st.success(tr("users.created", name=username.strip()))
+        except (ValueError, DuplicateError, AccessDeniedError) as exc:
+            st.error(error_text(exc) if not isinstance(exc, DuplicateError) else tr("users.taken"))
+
+st.subheader(tr("users.change"))
+names = [u.username for u in users]
+if names:
+    target = st.selectbox(tr("sign_in.username"), names, key="users_target")
+    current = next(u for u in users if u.username == target)
+    c = st.columns(2)
+    label = tr("users.disable") if current.active else tr("users.enable")
+    if c[0].button(label, key="users_toggle", disabled=target == who.name):
+        svc.update(who, target, active=not current.active)
+        st.rerun()
+    with c[1].form("users_password_form"):
+        new = st.text_input(tr("users.new_password"), type="password", key="users_reset", max_chars=200)
+        if st.form_submit_button(tr("users.reset")):
+            try:
+                svc.set_password(who, target, new)
+                st.success(tr("users.password_set", name=target))
+            except (ValueError, AccessDeniedError) as exc:
+                st.error(error_text(exc))

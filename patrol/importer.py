@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import tomllib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +207,50 @@ def _row_hash(row: pd.Series) -> str:
     return "h:" + hashlib.sha1("\x1f".join(map(str, row.tolist())).encode()).hexdigest()[:20]
 
 
+def _to_utc(value: Any, fmt: str | None, tz: str) -> Any:
+    """One time string as a UTC timestamp (NaT if unusable); naive times are in ``tz``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = pd.to_datetime(value, format=fmt or "mixed", errors="coerce")
+        if pd.isna(t):
+            return pd.NaT
+        t = pd.Timestamp(t)
+        if t.tzinfo is None:
+            t = t.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        return pd.NaT if pd.isna(t) else t.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError, OSError):
+        return pd.NaT
+
+
+def parse_times(values: pd.Series, fmt: str | None, tz: str) -> pd.Series:
+    """Time strings as UTC timestamps, NaT where unusable.
+
+    ISO 8601 (or the mapping's format) is parsed in one vectorised pass; the rest, one by
+    one, in any format pandas recognises. Naive times are local to ``tz``.
+    """
+    text = values.astype(str).str.strip()
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    try:
+        fast = pd.to_datetime(text, format=fmt or "ISO8601", errors="coerce", utc=False)
+        if isinstance(fast.dtype, pd.DatetimeTZDtype):
+            fast = fast.dt.tz_convert("UTC")
+        elif fast.dtype.kind == "M":
+            fast = fast.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+        else:  # mixed offsets: leave all to the slow path
+            fast = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+        out = fast.astype("datetime64[ns, UTC]")
+    except (ValueError, TypeError, OverflowError):
+        pass
+    todo = out.isna() & (text != "")
+    if todo.any():
+        slow = pd.Series([_to_utc(v, fmt, tz) for v in text[todo]], index=text[todo].index, dtype=object)
+        out = out.astype(object)
+        out[todo] = slow
+        out = pd.to_datetime(out, utc=True)
+    return out
+
+
 def import_incidents(
     svc: IncidentService,
     path: str | Path,
@@ -262,10 +307,7 @@ def import_incidents(
     items = raw_items.map(lambda v: item_lookup.get(v, item_lookup.get(v.lower())))
     refuse(items.isna().to_numpy(), "unknown item")
 
-    times = pd.to_datetime(frame[cols["time"]].str.strip(), format=mapping.time_format, errors="coerce")
-    if times.dt.tz is None:
-        times = times.dt.tz_localize(mapping.timezone, ambiguous="NaT", nonexistent="NaT")
-    times = times.dt.tz_convert("UTC")
+    times = parse_times(frame[cols["time"]], mapping.time_format, mapping.timezone)
     refuse(times.isna().to_numpy(), "unparseable time")
 
     src_lookup = _source_lookup(mapping)

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.common import init_session, now_utc, principal, sign_out, touch_session, tr
+from app_pages.common import (
+    init_session,
+    now_utc,
+    principal,
+    sign_out,
+    store_ok,
+    store_unavailable,
+    touch_session,
+    tr,
+)
 from app_pages.navigation import PAGE_FILES, PAGES_BY_ROLE
 from patrol.i18n import LANGS
+from store import StoreError
 
 st.set_page_config(page_title="GridPatrol 网格巡查", page_icon="🗺️", layout="wide")
 init_session()
@@ -36,4 +46,9 @@ else:
         st.Page(PAGE_FILES[p][0], title=tr(PAGE_FILES[p][1]), icon=PAGE_FILES[p][2], url_path=p)
         for p in PAGES_BY_ROLE[who.role]
     ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except StoreError as exc:  # the database went away mid-session: banner, backoff, nothing half-written
+    store_unavailable(exc)
+else:
+    store_ok()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -95,14 +96,46 @@ def _store(url: str) -> Store:
     return store
 
 
+STORE_RETRIES = 5
+
+
 def get_store() -> Store:
-    """The process-wide store (opened once per URL, shared by all sessions), or stop with a banner."""
+    """The process-wide store (opened once per URL, shared by all sessions), or a banner and retries."""
     try:
         return _store(resolve_url())
     except StoreError as exc:
-        st.error(tr("app.store_error", error=str(exc)))
-        st.stop()
-        raise  # unreachable: st.stop raises
+        store_unavailable(exc)
+
+
+def store_unavailable(exc: StoreError) -> NoReturn:
+    """Show that the database is unreachable, and retry with exponential backoff.
+
+    The script reruns after 1, 2, 4, 8, 16 s (times ``GRIDPATROL_RETRY_BASE_S``); then it waits
+    for the user's retry button. Nothing is written meanwhile: each store call is one transaction.
+    """
+    attempt = int(st.session_state.get("store_retry", 0))
+    st.error(tr("app.store_error", error=str(exc)))
+    if attempt < STORE_RETRIES:
+        try:
+            base = float(os.environ.get("GRIDPATROL_RETRY_BASE_S", "1"))
+        except ValueError:
+            base = 1.0
+        delay = base * 2**attempt
+        st.session_state["store_retry"] = attempt + 1
+        st.caption(tr("app.store_retrying", s=f"{delay:g}", n=attempt + 1, max=STORE_RETRIES))
+        time.sleep(delay)
+        st.rerun()
+    st.caption(tr("app.store_gave_up", max=STORE_RETRIES))
+    if st.button(tr("app.store_retry"), key="store_retry_button"):
+        st.session_state["store_retry"] = 0
+        st.rerun()
+    st.stop()
+    raise RuntimeError("unreachable")  # st.stop raises
+
+
+def store_ok() -> None:
+    """A page ran to the end: the store works again, so the next outage starts a fresh backoff."""
+    st.session_state["store_retry"] = 0
 
 
 @st.cache_data(show_spinner=False, ttl=300)

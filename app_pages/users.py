@@ -40,8 +40,8 @@ departments = list(incident_service().catalog.departments)
 st.subheader(tr("users.create"))
 role = st.selectbox(tr("app.role"), ROLES, key="users_role", format_func=lambda r: tr(f"role.{r}"))
 with st.form("users_create_form"):
-    username = st.text_input(tr("sign_in.username"), key="users_new_name", max_chars=40)
-    display = st.text_input(tr("users.display_name"), key="users_new_display", max_chars=40)
+    username = st.text_input(tr("sign_in.username"), key="users_new_name", max_chars=80)
+    display = st.text_input(tr("users.display_name"), key="users_new_display", max_chars=80)
     password = st.text_input(tr("sign_in.password"), type="password", key="users_new_password", max_chars=200)
     scope: dict[str, object] = {}
     if role == "captain":

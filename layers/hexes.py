@@ -183,6 +183,8 @@ def hex_layer(
             }
         )
     group = folium.FeatureGroup(name=name)
+    if not features:  # nothing to draw (e.g. a new district without incidents)
+        return group, legend_html(legend_title, breaks, unit)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=lambda f: {

@@ -24,7 +24,7 @@ from store.rows import UserRow
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
 MIN_PASSWORD_LENGTH = 8
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,40}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,80}$")  # '@': OIDC users are named by e-mail
 
 
 class AuthError(PermissionError):
@@ -98,7 +98,7 @@ class UserService:
 
     def _validate(self, user: UserRow) -> None:
         if not USERNAME_RE.match(user.username):
-            msg = f"user name must be 2-40 letters, digits, '.', '_' or '-', got {user.username!r}"
+            msg = f"user name must be 2-80 letters, digits, '.', '_', '@' or '-', got {user.username!r}"
             raise ValueError(msg)
         if user.role not in ROLES:
             msg = f"unknown role {user.role!r}; expected one of {', '.join(ROLES)}"
@@ -215,6 +215,30 @@ class UserService:
             raise AuthError(msg)
         who = principal_of(user)
         self.store.append_audit([audit_row(who, now, "sign_in", "user", username, None, None)])
+        return who
+
+    def authenticate_external(self, email: str | None) -> Principal:
+        """The principal for an identity confirmed by the OIDC provider (``st.login``).
+
+        The provider proves who the person is; whether they may use GridPatrol, and as which
+        role, is still decided here: an active user whose name is that e-mail address.
+
+        Raises
+        ------
+        AuthError
+            If no active user has that name.
+        """
+        name = (email or "").strip().lower()
+        user = self.store.get_user(name) if USERNAME_RE.match(name) else None
+        now = self.clock()
+        if user is None or not user.active:
+            self.store.append_audit(
+                [audit_row(None, now, "sign_in_oidc_refused", "user", name[:80], None, None)]
+            )
+            msg = "this identity has no active GridPatrol user"
+            raise AuthError(msg)
+        who = principal_of(user)
+        self.store.append_audit([audit_row(who, now, "sign_in_oidc", "user", name, None, None)])
         return who
 
     def has_users(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -12,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
@@ -212,28 +213,61 @@ class PostGISStore:
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, timeout_s: float = 10.0) -> None:
         self.url = url
+        self._sizes = (min_size, max_size)
+        self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._broken = False
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ConnectionPool:
+        url, timeout_s = self.url, self._timeout_s
         try:
             # one direct attempt first: a clear, fast error instead of the pool's retries
-            psycopg.connect(url, connect_timeout=int(timeout_s)).close()
+            psycopg.connect(url, connect_timeout=max(1, int(timeout_s))).close()
         except psycopg.Error as exc:
             msg = f"cannot reach PostGIS at {_redact(url)}: {str(exc).strip().splitlines()[0]}"
             raise StoreError(msg) from exc
         try:
-            self._pool = ConnectionPool(
-                url, min_size=min_size, max_size=max_size, timeout=timeout_s, open=False
+            # check each connection as it is handed out, so a server restart costs no caller
+            pool = ConnectionPool(
+                url,
+                min_size=self._sizes[0],
+                max_size=self._sizes[1],
+                timeout=timeout_s,
+                open=False,
+                check=ConnectionPool.check_connection,
+                kwargs={"connect_timeout": max(1, int(timeout_s))},
             )
-            self._pool.open(wait=True, timeout=timeout_s)
+            pool.open(wait=True, timeout=timeout_s)
         except (psycopg.Error, Exception) as exc:  # the pool raises PoolTimeout on no server
             msg = f"cannot reach PostGIS at {_redact(url)}: {exc}"
             raise StoreError(msg) from exc
+        return pool
+
+    def _healthy_pool(self) -> ConnectionPool:
+        """The pool; after an outage, a fresh one as soon as the server answers again.
+
+        A pool that lost its server backs off its reconnection attempts (up to minutes); a direct
+        probe plus a new pool brings the store back on the first call after the server returns.
+        """
+        if not self._broken:
+            return self._pool
+        with self._lock:
+            if self._broken:
+                fresh = self._new_pool()  # raises StoreError while the server is still away
+                old, self._pool, self._broken = self._pool, fresh, False
+                old.close(timeout=0)
+        return self._pool
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._healthy_pool().connection() as conn, conn.transaction():
                 yield conn
-        except psycopg.OperationalError as exc:
-            msg = f"PostGIS at {_redact(self.url)} failed: {exc}"
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            self._broken = True
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            msg = f"PostGIS at {_redact(self.url)} is unreachable or went away; nothing was saved: {first}"
             raise StoreError(msg) from exc
 
     def close(self) -> None:

@@ -264,3 +264,18 @@ def test_no_code_path_updates_or_deletes_audit_rows():
         str(p) for p in [root / "streamlit_app.py"] if pattern.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_an_oidc_identity_signs_in_only_as_an_existing_active_user(district_sqlite_url):
+    store = open_store(district_sqlite_url)
+    users = UserService(store, clock=lambda: NOW)
+    users.create(None, "wang@nanhu.gov.cn", "unused-password", "planner")
+    assert users.authenticate_external("Wang@Nanhu.gov.cn ").role == "planner"
+    for email in ("li@nanhu.gov.cn", None, "", "x'; DROP TABLE users;--"):
+        with pytest.raises(AuthError):
+            users.authenticate_external(email)
+    users.update(None, "wang@nanhu.gov.cn", active=False)
+    with pytest.raises(AuthError):
+        users.authenticate_external("wang@nanhu.gov.cn")
+    assert [a.action for a in store.audit_log(limit=6)][:2] == ["sign_in_oidc_refused", "update_user"]
+    store.close()

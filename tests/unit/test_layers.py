@@ -130,3 +130,19 @@ def test_the_printable_choropleth_is_plain_svg_with_escaped_labels_and_classes()
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert "#dddddd" in svg  # no value: grey
     assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_empty_layers_render_instead_of_failing():
+    import folium
+    import numpy as np
+
+    from layers.hexes import HexCounts, cells_outline_layer, filled_cells_layer, hex_layer
+
+    m = folium.Map()
+    group, _ = hex_layer(
+        HexCounts(9, np.empty(0, np.int64), np.empty(0)), name="n", legend_title="t", tooltip_label="x"
+    )
+    group.add_to(m)
+    cells_outline_layer([], name="o", tooltip="t").add_to(m)
+    filled_cells_layer([], "f", 0.5).add_to(m)
+    assert "<html" in m.get_root().render().lower()

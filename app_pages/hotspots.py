@@ -6,6 +6,7 @@ from streamlit_folium import st_folium
 from app_pages.common import (
     basemap_from_env,
     district_map,
+    error_text,
     get_store,
     incident_service,
     item_name,
@@ -17,9 +18,15 @@ from app_pages.common import (
 from layers.hexes import add_legend
 from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
 from patrol.dashboard import EmergingHotSpots, HeatFilter, emerging_hot_spots, hot_spots
+from patrol.permissions import AccessDeniedError, check_analytics
 
 data = require_district()
 who = require_principal()
+try:
+    check_analytics(who)
+except AccessDeniedError as exc:
+    st.error(error_text(exc))
+    st.stop()
 store = get_store()
 catalog = incident_service().catalog
 st.header(tr("hs.header"))

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
+    error_text,
     get_store,
     incident_service,
     item_name,
@@ -18,6 +19,7 @@ from layers.svg import choropleth_svg
 from patrol.dashboard import OPEN
 from patrol.incidents import LOCAL_TZ
 from patrol.kpis import KPI_COLUMNS, MIN_CASES_TO_RANK, change_arrow, month_kpis, period_kpis, previous_months
+from patrol.permissions import AccessDeniedError, check_analytics
 from store.rows import IncidentQuery
 
 TREND_MONTHS = 6
@@ -33,6 +35,11 @@ RATE_COLUMNS = (
 
 data = require_district()
 who = require_principal()
+try:
+    check_analytics(who)
+except AccessDeniedError as exc:
+    st.error(error_text(exc))
+    st.stop()
 store = get_store()
 now = now_utc()
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}

@@ -57,6 +57,17 @@ def check_township(who: Principal, township_code: str | None) -> None:
         raise AccessDeniedError(msg)
 
 
+# Who reads the district-wide analytics (rankings, hot spots, scenario evidence).
+_ANALYTICS_ROLES = frozenset({"command_center", "planner"})
+
+
+def check_analytics(who: Principal) -> None:
+    """Raise AccessDeniedError unless the role reads district-wide analytics."""
+    if who.role not in _ANALYTICS_ROLES:
+        msg = f"a {who.role} may not read district-wide analytics"
+        raise AccessDeniedError(msg)
+
+
 # Who sees the reporter's name and phone: those who call the reporter back.
 _PERSONAL_DATA_ROLES = frozenset({"command_center", "captain", "inspector"})
 

@@ -279,3 +279,15 @@ def test_an_oidc_identity_signs_in_only_as_an_existing_active_user(district_sqli
         users.authenticate_external("wang@nanhu.gov.cn")
     assert [a.action for a in store.audit_log(limit=6)][:2] == ["sign_in_oidc_refused", "update_user"]
     store.close()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_district_wide_analytics_are_for_the_command_center_and_planners(role):
+    from patrol.permissions import check_analytics
+
+    who = Principal("x", role, township_code="1", team_id=1, department="scjg")  # type: ignore[arg-type]
+    if role in ("command_center", "planner"):
+        check_analytics(who)
+    else:
+        with pytest.raises(AccessDeniedError):
+            check_analytics(who)

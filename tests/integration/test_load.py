@@ -129,6 +129,15 @@ def test_twenty_command_center_sessions_and_five_writers_lose_nothing(backend, r
 
     threading.excepthook = hook
     request.addfinalizer(lambda: setattr(threading, "excepthook", previous_hook))
+    # Each AppTest compiles the script in its own cache (the server compiles once, under a
+    # lock); concurrent ast.parse for magic hits a CPython 3.11 race ("AST constructor
+    # recursion depth mismatch", gh-106905). The app uses no magic: switch it off as the
+    # server's config does.
+    from streamlit import config as st_config
+
+    magic = st_config.get_option("runner.magicEnabled")
+    st_config.set_option("runner.magicEnabled", False)
+    request.addfinalizer(lambda: st_config.set_option("runner.magicEnabled", magic))
     errors: list[str] = []
     # warm-up, before the clock: each session signs in and renders the command center once
     apps = [AppTest.from_file(APP, default_timeout=300) for _ in range(SESSIONS)]

@@ -216,6 +216,32 @@ def require_principal() -> Principal:
     return who
 
 
+def require_analytics() -> Principal:
+    """The signed-in principal, if the role reads district-wide analytics; else a refusal and stop."""
+    from patrol.permissions import AccessDeniedError, check_analytics
+
+    who = require_principal()
+    try:
+        check_analytics(who)
+    except AccessDeniedError as exc:
+        st.error(error_text(exc))
+        st.stop()
+    return who
+
+
+def incident_buttons(rows: Any, key: str) -> None:
+    """One full-width button per incident (number · item · state · time) that opens it."""
+    for inc in rows:
+        st.button(
+            f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state)}"
+            f" · {local_time(inc.reported_at)}",
+            key=f"{key}_{inc.id}",
+            on_click=open_incident,
+            args=(inc.id,),
+            width="stretch",
+        )
+
+
 def local_time(value: datetime | None) -> str:
     """A time as local (Beijing) minutes, or a dash."""
     return "—" if value is None else value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")

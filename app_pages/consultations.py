@@ -3,13 +3,10 @@
 import streamlit as st
 
 from app_pages.common import (
+    incident_buttons,
     incident_service,
-    item_name,
-    local_time,
-    open_incident,
     require_district,
     require_principal,
-    state_name,
     tr,
 )
 from patrol.incident import State
@@ -25,12 +22,4 @@ query = IncidentQuery(states=(State.CONSULTING.value,) if only_open else None, l
 rows = svc.list_incidents(who, query)
 if not rows:
     st.info(tr("consult.none"))
-for inc in rows:
-    st.button(
-        f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state.value)}"
-        f" · {local_time(inc.reported_at)}",
-        key=f"consult_open_{inc.id}",
-        on_click=open_incident,
-        args=(inc.id,),
-        width="stretch",
-    )
+incident_buttons(rows, "consult_open")

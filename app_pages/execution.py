@@ -14,15 +14,13 @@ from app_pages.common import (
     basemap_from_env,
     error_text,
     get_store,
-    item_name,
+    incident_buttons,
     local_time,
     now_utc,
-    open_incident,
     patrol_service,
     refuse_large_upload,
     require_district,
     require_principal,
-    state_name,
     tr,
 )
 from geo.crs import CRS_NAMES
@@ -168,12 +166,4 @@ st.subheader(tr("ex.incidents"))
 linked = store.list_incidents(IncidentQuery(patrol_task_ids=(task.id,), limit=200))
 if not linked:
     st.caption(tr("ex.no_incidents"))
-for inc in linked:
-    st.button(
-        f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state)}"
-        f" · {local_time(inc.reported_at)}",
-        key=f"ex_open_{inc.id}",
-        on_click=open_incident,
-        args=(inc.id,),
-        width="stretch",
-    )
+incident_buttons(linked, "ex_open")

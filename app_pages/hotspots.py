@@ -6,27 +6,20 @@ from streamlit_folium import st_folium
 from app_pages.common import (
     basemap_from_env,
     district_map,
-    error_text,
     get_store,
     incident_service,
     item_name,
     now_utc,
+    require_analytics,
     require_district,
-    require_principal,
     tr,
 )
 from layers.hexes import add_legend
 from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
 from patrol.dashboard import EmergingHotSpots, HeatFilter, emerging_hot_spots, hot_spots
-from patrol.permissions import AccessDeniedError, check_analytics
 
 data = require_district()
-who = require_principal()
-try:
-    check_analytics(who)
-except AccessDeniedError as exc:
-    st.error(error_text(exc))
-    st.stop()
+who = require_analytics()
 store = get_store()
 catalog = incident_service().catalog
 st.header(tr("hs.header"))

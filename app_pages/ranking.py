@@ -4,14 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
-    error_text,
     get_store,
     incident_service,
     item_name,
     local_time,
     now_utc,
+    require_analytics,
     require_district,
-    require_principal,
     state_name,
     tr,
 )
@@ -19,7 +18,6 @@ from layers.svg import choropleth_svg
 from patrol.dashboard import OPEN
 from patrol.incidents import LOCAL_TZ
 from patrol.kpis import KPI_COLUMNS, MIN_CASES_TO_RANK, change_arrow, month_kpis, period_kpis, previous_months
-from patrol.permissions import AccessDeniedError, check_analytics
 from store.rows import IncidentQuery
 
 TREND_MONTHS = 6
@@ -34,12 +32,7 @@ RATE_COLUMNS = (
 )
 
 data = require_district()
-who = require_principal()
-try:
-    check_analytics(who)
-except AccessDeniedError as exc:
-    st.error(error_text(exc))
-    st.stop()
+who = require_analytics()
 store = get_store()
 now = now_utc()
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}

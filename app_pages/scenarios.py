@@ -7,27 +7,20 @@ from streamlit_folium import st_folium
 from app_pages.common import (
     basemap_from_env,
     district_map,
-    error_text,
     get_store,
     incident_service,
     lang,
     now_utc,
+    require_analytics,
     require_district,
-    require_principal,
     tr,
 )
 from layers.hexes import HexCounts, add_legend, hex_layer
 from patrol.dashboard import area_cells
-from patrol.permissions import AccessDeniedError, check_analytics
 from patrol.scenarios import DEFAULT_K, HOTSPOT_RES, load_year, recommend, theme_figures
 
 data = require_district()
-who = require_principal()
-try:
-    check_analytics(who)
-except AccessDeniedError as exc:
-    st.error(error_text(exc))
-    st.stop()
+who = require_analytics()
 store = get_store()
 catalog = incident_service().catalog
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,20 +38,6 @@ def audit_row(
         json.dumps(dict(before or {}), ensure_ascii=False, default=str, sort_keys=True),
         json.dumps(dict(after or {}), ensure_ascii=False, default=str, sort_keys=True),
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """A line of the audit view: an audit row or an incident event, in one shape."""
-
-    at: datetime
-    actor: str
-    role: str
-    action: str
-    entity: str
-    entity_id: str
-    before: str
-    after: str
 
 
 class AuditService:
@@ -83,8 +68,8 @@ class AuditService:
         actor: str | None = None,
         entity: str | None = None,
         limit: int = 1000,
-    ) -> list[AuditEntry]:
-        """Audit rows and incident events, newest first (admins only).
+    ) -> list[AuditRow]:
+        """Audit rows and incident events (as audit rows, ``seq`` = the event's), newest first (admins only).
 
         Raises
         ------
@@ -94,14 +79,12 @@ class AuditService:
         if who.role != "admin":
             msg = f"a {who.role} may not read the audit log"
             raise AccessDeniedError(msg)
-        out = [
-            AuditEntry(a.at, a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after)
-            for a in self.store.audit_log(since=since, until=until, actor=actor, entity=entity, limit=limit)
-        ]
+        out = self.store.audit_log(since=since, until=until, actor=actor, entity=entity, limit=limit)
         if entity in (None, "incident"):
             for e in self.store.recent_events(since=since, until=until, actor=actor, limit=limit):
                 out.append(
-                    AuditEntry(
+                    AuditRow(
+                        e.seq,
                         e.at,
                         e.actor,
                         e.role,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
 from patrol.areas import load_demo_district
@@ -68,7 +69,7 @@ class OwnServer:
 
     def database(self, name: str) -> str:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}".encode())
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
 

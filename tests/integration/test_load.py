@@ -3,7 +3,7 @@
 20 command-center sessions (AppTest, each in its own thread, rerunning the page after one
 warm-up render) while 5 writers create and advance incidents for a fixed time. Afterwards: no errors, every incident's event
 log is complete and gapless (nothing lost, nothing duplicated), and the rollups still equal a
-recount. The p95 rerun time is printed and written to test-artifacts/load-<backend>.json.
+recount. The p95 rerun time is written to test-artifacts/load-<backend>.json.
 """
 
 from __future__ import annotations
@@ -181,7 +181,6 @@ def test_twenty_command_center_sessions_and_five_writers_lose_nothing(backend, r
     }  # fmt: skip
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"load-{backend}.json").write_text(json.dumps(result, indent=1))
-    print(result)
     assert len(times) >= SESSIONS  # every session rendered at least once
     for s in writer_stores:
         s.close()

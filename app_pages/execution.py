@@ -15,6 +15,7 @@ from app_pages.common import (
     error_text,
     get_store,
     incident_buttons,
+    incident_service,
     local_time,
     now_utc,
     patrol_service,
@@ -163,7 +164,8 @@ if task.status != "cancelled":
                 st.error(error_text(exc))
 
 st.subheader(tr("ex.incidents"))
-linked = store.list_incidents(IncidentQuery(patrol_task_ids=(task.id,), limit=200))
+# through the incident service: the viewer's scope applies (a report routed to another team is not listed)
+linked = incident_service().list_incidents(who, IncidentQuery(patrol_task_ids=(task.id,), limit=200))
 if not linked:
     st.caption(tr("ex.no_incidents"))
 incident_buttons(linked, "ex_open")

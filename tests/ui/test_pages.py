@@ -451,3 +451,24 @@ def test_a_liaison_sees_only_consultations_of_their_department(app, incidents_sq
     _as(app, "liaison", "consultations")
     shown = [b.label.split(" · ")[0] for b in app.button if b.key and b.key.startswith("consult_open_")]
     assert sorted(shown) == sorted(r.number for r in mine)
+
+
+def test_incidents_reported_on_a_patrol_are_listed_on_its_execution_page(app, incidents_sqlite_url):
+    import h3.api.basic_int as h3i
+
+    from patrol.incidents import IncidentService, NewIncident
+
+    store, task = _task_for_team_one(incidents_sqlite_url)
+    lat, lng = h3i.cell_to_latlng(task.cells[0])
+    inc = (
+        IncidentService(store)
+        .report(
+            Principal("inspector", "inspector", team_id=1),
+            NewIncident("CLUTTER", lat, lng, "patrol", "楼道堆物", patrol_task_id=task.id),
+        )
+        .incident
+    )
+    store.close()
+    _as(app, "inspector", "execution")
+    app.selectbox(key="ex_task").set_value(task.id).run()
+    assert app.button(key=f"ex_open_{inc.id}").label.startswith(inc.number)

@@ -107,8 +107,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise CliError(f"--incidents must be 0 or more, got {args.incidents}")
     end = _parse_day(args.end)
     with _opened(args) as store:
-        if args.if_empty and store.district() is not None:
+        district = store.district()
+        if args.if_empty and district is not None:
             sys.stdout.write("store already holds a district; nothing loaded (--if-empty)\n")
+            if district.is_demo and not store.users():  # a demo store from before sign-in existed
+                users = create_demo_users(store)
+                sys.stdout.write(f"demo users: {len(users)} (password {DEMO_PASSWORD!r}; see README)\n")
             return 0
         if store.count_incidents(IncidentQuery(limit=1)) > 0:
             raise CliError("the store already holds incidents; use a new store (--db) for the demo")

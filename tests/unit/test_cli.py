@@ -287,3 +287,17 @@ def test_patrol_plan_writes_a_route_that_fits_the_shift_and_the_backtest_compare
     assert main(["risk-backtest", "--db", sqlite_url, "--weeks", "4"]) == 0
     bt = _kv(capsys.readouterr().out)
     assert bt["weeks"] == "4" and "last_week" in bt["top_10"]
+
+
+def test_demo_if_empty_gives_an_older_demo_store_its_demo_users(sqlite_url, capsys):
+    from patrol.areas import load_demo_district
+    from store import open_store
+
+    store = open_store(sqlite_url)
+    store.migrate()
+    load_demo_district(store, seed=0)  # a demo store seeded before users existed
+    store.close()
+    assert main(["demo", "--db", sqlite_url, "--if-empty", "--incidents", "0"]) == 0
+    assert "demo users: 34" in capsys.readouterr().out
+    assert main(["demo", "--db", sqlite_url, "--if-empty", "--incidents", "0"]) == 0
+    assert "demo users" not in capsys.readouterr().out  # once only

@@ -71,9 +71,12 @@ def flag_duplicates(
     tt = all_t * (radius_m / window_h)
 
     out: list[str | None] = [None] * n
-    for item in pd.unique(items):
-        idx = np.flatnonzero(all_items == item)
-        if idx.size < 2:
+    # the rows of each item, from one factorisation (not one scan of the batch per item)
+    codes, _ = pd.factorize(all_items)
+    by_item = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[by_item])) + 1
+    for idx in np.split(by_item, bounds):
+        if idx.size < 2 or idx[0] >= n:
             continue
         pts = np.column_stack([x[idx], y[idx], tt[idx]])
         pairs = cKDTree(pts).query_pairs(radius_m, p=np.inf, output_type="ndarray")

@@ -376,20 +376,21 @@ class IncidentService:
         result.rejected.extend(
             (int(frame.index[i]), "outside the district") for i in np.flatnonzero(~routes.ok).tolist()
         )
-        ok = routes.ok
-        df = frame.loc[ok].reset_index(drop=True)
-        n = len(df)
+        routed = np.flatnonzero(routes.ok)
+        n = routed.size
         out = pd.DataFrame(index=range(n))
         if n == 0:
             return out, result
-        # oldest first: numbers (and so ids) grow with time, and indexes are appended to
-        order = pd.to_datetime(df["reported_at"], utc=True).argsort(kind="stable").to_numpy()
-        df = df.iloc[order].reset_index(drop=True)
-        routes = _take(routes, np.flatnonzero(ok)[order])
+        # oldest first: numbers (and so ids) grow with time, and indexes are appended to;
+        # one take of the frame in that order (each take copies every column)
+        reported_all = pd.to_datetime(frame["reported_at"], utc=True)
+        taken = routed[reported_all.iloc[routed].argsort(kind="stable").to_numpy()]
+        df = frame.iloc[taken].reset_index(drop=True)
+        routes = _take(routes, taken)
         ok = np.ones(n, dtype=bool)
-        reported = pd.to_datetime(df["reported_at"], utc=True)
-        items = df["item_code"].astype(str)
-        sources = df["source"].astype(str)
+        reported = reported_all.iloc[taken].reset_index(drop=True)
+        items = _obj(df["item_code"].astype(str).to_numpy(dtype=object))
+        sources = _obj(df["source"].astype(str).to_numpy(dtype=object))
         cat = self.catalog.items
         handling_days = items.map({c: i.handling_days for c, i in cat.items()}).to_numpy()
         item_minutes = items.map({c: i.response_minutes for c, i in cat.items()}).to_numpy()
@@ -397,8 +398,8 @@ class IncidentService:
         local_days = _local_days(reported)
         out["number"] = _obj(self._allocate_bulk(np.char.replace(local_days, "-", "")))
         out["id"] = out["number"]
-        out["item_code"] = _obj(items.to_numpy(dtype=object))
-        out["source"] = _obj(sources.to_numpy(dtype=object))
+        out["item_code"] = items
+        out["source"] = sources
         out["lat"] = df["lat"].to_numpy(float)
         out["lng"] = df["lng"].to_numpy(float)
         out["cell"] = routes.cells[ok]
@@ -415,15 +416,15 @@ class IncidentService:
             urgent, np.minimum(URGENT_RESPONSE_MINUTES, item_minutes), item_minutes
         )
         for col in ("description", "reporter_name", "reporter_phone"):
-            out[col] = df[col].fillna("").astype(str).to_numpy() if col in df else ""
+            out[col] = _obj(df[col].fillna("").astype(str).to_numpy(dtype=object)) if col in df else ""
         out["external_id"] = (
-            df["external_id"].astype(object).where(df["external_id"].notna(), None).to_numpy()
+            _obj(df["external_id"].astype(object).where(df["external_id"].notna(), None).to_numpy())
             if "external_id" in df
             else None
         )
         out["suspected_duplicate_of"] = None
         if flag_duplicates:
-            out["suspected_duplicate_of"] = self._bulk_duplicates(out, reported, out["id"].tolist())
+            out["suspected_duplicate_of"] = _obj(self._bulk_duplicates(out, reported, out["id"].tolist()))
             result.duplicates_flagged = int(out["suspected_duplicate_of"].notna().sum())
         return out, result
 
@@ -500,7 +501,7 @@ class IncidentService:
         """Suspected duplicates of a batch, against the store and earlier rows of the batch."""
         from patrol.duplicates import flag_duplicates
 
-        items = df["item_code"].astype(str).to_numpy()
+        items = df["item_code"].to_numpy(dtype=object)
         lat, lng = df["lat"].to_numpy(float), df["lng"].to_numpy(float)
         return flag_duplicates(
             self.store, items, lat, lng, reported, list(ids), self.duplicate_radius_m, self.duplicate_window

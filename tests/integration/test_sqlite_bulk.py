@@ -1,0 +1,127 @@
+"""SQLite bulk imports: indexes rebuilt by sorting for a big batch, with nothing lost or loosened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from patrol.areas import load_demo_district
+from patrol.incidents import IncidentService
+from store.protocol import DuplicateError
+from store.rows import IncidentBatch, IncidentQuery, state_bucket
+from store.sqlite import RANDOM_ORDER_INDEXES, SQLiteStore
+
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "bulk.sqlite", bulk_rebuild_min_rows=100)
+    s.migrate()
+    load_demo_district(s, seed=0)
+    yield s
+    s.close()
+
+
+def _frame(n: int, seed: int, prefix: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "item_code": rng.choice(["PARK_COMPOUND", "SEWAGE", "CLUTTER", "NOISE_SOCIAL"], n),
+        "lat": 30.75 + rng.normal(0, 0.01, n), "lng": 120.78 + rng.normal(0, 0.01, n),
+        "source": "hotline_12345",
+        "reported_at": pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 86400, n), unit="s"),
+        "external_id": [f"{prefix}-{i}" for i in range(n)],
+    })  # fmt: skip
+
+
+def _indexes(store: SQLiteStore) -> list[tuple[str, str]]:
+    return (
+        store._conn()
+        .execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+        .fetchall()
+    )
+
+
+def _traced(store: SQLiteStore) -> list[str]:
+    statements: list[str] = []
+    store._conn().set_trace_callback(statements.append)
+    return statements
+
+
+def _recount(store: SQLiteStore) -> list[tuple[int, str, str, str, str, int]]:
+    from collections import Counter
+
+    rows = store.list_incidents(IncidentQuery(limit=100_000))
+    counts = Counter((r.cell, r.day, r.item_code, state_bucket(r.state), r.township_code) for r in rows)
+    return sorted((*k, n) for k, n in counts.items())
+
+
+def test_an_import_that_doubles_the_table_rebuilds_its_random_order_indexes_and_keeps_them_all(store):
+    svc = IncidentService(store, clock=lambda: NOW)
+    svc.create_many(_frame(20, 1, "old"), actor="导入员", role="admin")
+    before = _indexes(store)
+    statements = _traced(store)
+    result = svc.create_many(_frame(400, 2, "new"), actor="导入员", role="admin")
+    assert result.created > 300
+    dropped = {s.split('"')[1] for s in statements if s.startswith("DROP INDEX")}
+    assert dropped == set(RANDOM_ORDER_INDEXES)
+    assert _indexes(store) == before
+    conn = store._conn()
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert store.rollup_rows() == _recount(store)
+    assert store.count_incidents(IncidentQuery()) == 20 + result.created
+    plan = " ".join(str(r) for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM incidents WHERE district_code = '330402' AND external_id = 'new-7'"
+    ))  # fmt: skip
+    assert "incidents_external" in plan
+    assert conn.execute("PRAGMA cache_size").fetchone() == (-524_288,)
+
+
+def test_a_small_import_into_a_bigger_table_keeps_its_indexes_in_place(store):
+    svc = IncidentService(store, clock=lambda: NOW)
+    svc.create_many(_frame(400, 1, "old"), actor="导入员", role="admin")
+    statements = _traced(store)
+    result = svc.create_many(_frame(150, 2, "new"), actor="导入员", role="admin")
+    assert result.created > 100
+    assert not [s for s in statements if s.startswith(("DROP INDEX", "CREATE INDEX", "CREATE UNIQUE"))]
+    assert store.rollup_rows() == _recount(store)
+
+
+def test_a_duplicate_external_id_fails_a_rebuilt_import_whole_and_leaves_the_indexes(store):
+    svc = IncidentService(store, clock=lambda: NOW)
+    svc.create_many(_frame(20, 1, "old"), actor="导入员", role="admin")
+    before = (_indexes(store), store.state_counts(), store.rollup_rows())
+    template = store.list_incidents(IncidentQuery(limit=1))[0]
+    rows = [
+        template._replace(id=f"NH-BULK-{i:04d}", number=f"NH-BULK-{i:04d}", external_id=f"bulk-{i}")
+        for i in range(300)
+    ]
+    rows[299] = rows[299]._replace(external_id="bulk-5")  # the same external id twice in one batch
+    with pytest.raises(DuplicateError):
+        store.insert_incidents(IncidentBatch.from_rows(rows, []))
+    rows[299] = rows[299]._replace(external_id=template.external_id)  # one already stored
+    with pytest.raises(DuplicateError):
+        store.insert_incidents(IncidentBatch.from_rows(rows, []))
+    assert (_indexes(store), store.state_counts(), store.rollup_rows()) == before
+    assert store.get_incident("NH-BULK-0000") is None
+
+
+def test_a_new_store_uses_16_kib_pages(tmp_path):
+    s = SQLiteStore(tmp_path / "new.sqlite")
+    s.migrate()
+    assert s._conn().execute("PRAGMA page_size").fetchone() == (16_384,)
+    s.close()
+
+
+def test_the_import_clock_is_one_constant_time_for_every_row(store):
+    later = NOW + timedelta(hours=3)
+    svc = IncidentService(store, clock=lambda: later)
+    svc.create_many(_frame(200, 4, "t"), actor="导入员", role="admin")
+    rows = store.list_incidents(IncidentQuery(limit=1000))
+    assert {r.updated_at for r in rows} == {later}
+    assert {(r.version, r.last_seq, r.rework_count, r.closed_at) for r in rows} == {(1, 1, 0, None)}

@@ -58,6 +58,7 @@ def reports(svc: IncidentService, n: int, seed: int = 0) -> pd.DataFrame:
 
 def _bare_sqlite(rows: list[tuple[Any, ...]], path: Path) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA page_size=16384")  # as the store's
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     ddl = "CREATE TABLE bare (" + ", ".join(INCIDENT_COLUMNS) + ")"
@@ -94,10 +95,16 @@ def _bare_copy(rows: list[tuple[Any, ...]], url: str) -> float:
 
 
 def _as_db_rows(store_url: str, n: int) -> list[tuple[Any, ...]]:
+    """The stored rows: as SQLite holds them (typed values) or as text for COPY."""
+    if store_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        rows = conn.execute(f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM incidents").fetchall()
+        conn.close()
+        return rows
     store = open_store(store_url)
-    rows = store.list_incidents(IncidentQuery(limit=n + 1, newest_first=False))
+    listed = store.list_incidents(IncidentQuery(limit=n + 1, newest_first=False))
     store.close()
-    return [tuple(str(v) if v is not None else None for v in r) for r in rows]
+    return [tuple(str(v) if v is not None else None for v in r) for r in listed]
 
 
 def _pg_db() -> str:

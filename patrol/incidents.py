@@ -395,8 +395,8 @@ class IncidentService:
         handling_days = items.map({c: i.handling_days for c, i in cat.items()}).to_numpy()
         item_minutes = items.map({c: i.response_minutes for c, i in cat.items()}).to_numpy()
         urgent = sources.isin([s.value for s in URGENT_SOURCES]).to_numpy()
-        local_days = _local_days(reported)
-        out["number"] = _obj(self._allocate_bulk(np.char.replace(local_days, "-", "")))
+        day_codes, day_names = _local_days(reported)
+        out["number"] = _obj(self._allocate_bulk(day_codes, [d.replace("-", "") for d in day_names]))
         out["id"] = out["number"]
         out["item_code"] = items
         out["source"] = sources
@@ -410,7 +410,7 @@ class IncidentService:
         out["department"] = _obj(routes.departments[ok])
         out["routing_reason"] = _obj(routes.reasons[ok])
         out["reported_at"] = reported
-        out["day"] = _obj(local_days)
+        out["day"] = _obj(np.array(day_names, dtype=object)[day_codes])
         out["due_at"] = reported + pd.to_timedelta(handling_days, unit="D")
         out["response_minutes"] = np.where(
             urgent, np.minimum(URGENT_RESPONSE_MINUTES, item_minutes), item_minutes
@@ -485,16 +485,18 @@ class IncidentService:
         result.created = n
         return result
 
-    def _allocate_bulk(self, day_keys: npt.NDArray[Any]) -> list[str]:
-        numbers: list[str] = [""] * len(day_keys)
-        groups = pd.Series(day_keys).groupby(day_keys).indices
+    def _allocate_bulk(self, day_codes: npt.NDArray[np.intp], day_keys: Sequence[str]) -> list[str]:
+        """Consecutive numbers per day (``day_keys[day_codes[i]]`` is row i's YYYYMMDD), in row order."""
+        numbers: list[str] = [""] * len(day_codes)
+        order = np.argsort(day_codes, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(day_codes[order])) + 1)
         prefix = self.district.number_prefix
-        firsts = self.store.allocate_numbers({f"{prefix}-{day}": len(idx) for day, idx in groups.items()})
-        for day, idx in groups.items():
-            key = f"{prefix}-{day}"
+        keys = [f"{prefix}-{day_keys[int(day_codes[idx[0]])]}" for idx in groups]
+        firsts = self.store.allocate_numbers({key: len(idx) for key, idx in zip(keys, groups, strict=True)})
+        for key, idx in zip(keys, groups, strict=True):
             first = firsts[key]
-            for k, i in enumerate(np.asarray(idx).tolist()):
-                numbers[i] = f"{key}-{first + k:04d}"
+            for i, number in zip(np.asarray(idx).tolist(), range(first, first + len(idx)), strict=True):
+                numbers[i] = f"{key}-{number:04d}"
         return numbers
 
     def _bulk_duplicates(self, df: pd.DataFrame, reported: pd.Series, ids: Sequence[str]) -> list[str | None]:
@@ -513,14 +515,19 @@ def _obj(values: Any) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype=object)
 
 
-def _local_days(reported: pd.Series) -> npt.NDArray[np.str_]:
-    """Local calendar days (YYYY-MM-DD) of UTC times, vectorised (China keeps UTC+8 all year)."""
+def _local_days(reported: pd.Series) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Local calendar days of UTC times (China keeps UTC+8 all year), vectorised.
+
+    Returns a code per time and the distinct days as YYYY-MM-DD, ``names[codes[i]]`` being
+    the day of time i: a year of reports has a few hundred days, each formatted once.
+    """
     offset = LOCAL_TZ.utcoffset(datetime(2000, 1, 1))
     assert offset is not None
     utc = reported.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
-    local = utc + np.timedelta64(int(offset.total_seconds()), "s")
-    days: npt.NDArray[np.str_] = np.datetime_as_string(local.astype("datetime64[D]"), unit="D")
-    return days
+    local = (utc + np.timedelta64(int(offset.total_seconds()), "s")).astype("datetime64[D]")
+    codes, uniques = pd.factorize(local.astype(np.int64))
+    names: list[str] = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").tolist()
+    return codes, names
 
 
 def _take(routes: Routes, idx: npt.NDArray[np.int64]) -> Routes:

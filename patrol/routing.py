@@ -87,16 +87,32 @@ class Router:
         departments = pd.Series(items, dtype=object).map(dept_of).to_numpy(dtype=object)
         reasons = np.full(lat_a.size, "不在辖区内", dtype=object)
         if ok.any():
-            # decide per distinct (item, township) pair: few even for a million points
-            keys = pd.Series(items[ok]).astype(str) + "|" + pd.Series(township_codes[ok]).astype(str)
-            codes, uniques = pd.factorize(keys)
-            decided = np.array([self._decide(*str(u).split("|")) for u in uniques], dtype=object).reshape(
-                -1, 3
+            # decide per distinct (item, township) pair, and write each distinct reason once:
+            # few of either even for a million points (and shared strings bind cheaply)
+            item_idx, item_names = pd.factorize(items[ok])
+            town_idx, town_names = pd.factorize(township_codes[ok])
+            pairs, pair_keys = pd.factorize(item_idx.astype(np.int64) * len(town_names) + town_idx)
+            decided = np.array(
+                [
+                    self._decide(str(item_names[k // len(town_names)]), str(town_names[k % len(town_names)]))
+                    for k in pair_keys.tolist()
+                ],
+                dtype=object,
+            ).reshape(-1, 3)
+            handlers[ok] = decided[pairs, 0]
+            departments[ok] = decided[pairs, 1]
+            n_villages = max(len(a.village_codes), 1)
+            combo = (pairs.astype(np.int64) * n_villages + village[ok]) * 2 + within[ok]
+            combos, combo_keys = pd.factorize(combo)
+            texts = np.array(
+                [
+                    f"{decided[k // (2 * n_villages), 2]}；属地：{a.village_codes[(k // 2) % n_villages]}"
+                    + ("（点位所在）" if k % 2 else "（单元格兜底）")
+                    for k in combo_keys.tolist()
+                ],
+                dtype=object,
             )
-            handlers[ok] = decided[codes, 0]
-            departments[ok] = decided[codes, 1]
-            place = np.where(within[ok], "（点位所在）", "（单元格兜底）").astype(object)
-            reasons[ok] = decided[codes, 2] + "；属地：" + village_codes[ok] + place
+            reasons[ok] = texts[combos]
         return Routes(ok, cells, village_codes, township_codes, team_ids, handlers, departments, reasons)
 
     def _decide(self, item_code: str, township_code: str) -> tuple[str, str, str]:

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import psycopg
+from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
@@ -211,8 +212,17 @@ _CLEAR_AREAS = (
 class PostGISStore:
     """Store on PostgreSQL with PostGIS, shared by any number of app processes."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout_s: float = 10.0,
+        bulk_rebuild_min_rows: int = 50_000,
+    ) -> None:
         self.url = url
+        self.bulk_rebuild_min_rows = bulk_rebuild_min_rows
         self._sizes = (min_size, max_size)
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
@@ -426,6 +436,11 @@ class PostGISStore:
     def insert_incidents(self, batch: IncidentBatch) -> None:
         """Insert new incidents with their events and rollups (COPY), all or nothing.
 
+        A batch of at least ``bulk_rebuild_min_rows`` rows that also at least doubles the
+        table (an import) drops the indexes whose keys arrive in random order (the GiST on
+        the points among them) and builds them again, sorted, before the commit. Until then
+        the table is locked against readers too (DROP INDEX), so only such imports do it.
+
         Raises
         ------
         DuplicateError
@@ -436,6 +451,11 @@ class PostGISStore:
         deltas = batch.rollup_deltas()
         try:
             with self._tx() as conn, conn.cursor() as cur:
+                dropped: list[str] = []
+                if batch.n_incidents >= self.bulk_rebuild_min_rows:
+                    existing = cur.execute("SELECT count(*) FROM incidents").fetchone()
+                    if existing is not None and batch.n_incidents >= existing[0]:
+                        dropped = _drop_random_order_indexes(cur)
                 with cur.copy(_COPY_INCIDENTS) as copy:
                     for row in zip(
                         *(_pg_column(batch, "incidents", c) for c in INCIDENT_COLUMNS), strict=True
@@ -445,6 +465,10 @@ class PostGISStore:
                     for row in zip(*(_pg_column(batch, "events", c) for c in EVENT_COLUMNS), strict=True):
                         copy.write_row(row)
                 self._apply_rollups(cur, deltas)
+                if dropped:
+                    cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                    for create in dropped:
+                        cur.execute(create)  # CREATE INDEX statements read back from pg_indexes
         except psycopg.errors.IntegrityError as exc:
             msg = f"incident already exists or violates a constraint: {str(exc).splitlines()[0]}"
             raise DuplicateError(msg) from exc
@@ -924,6 +948,24 @@ def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
         r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
         r[11], r[12],
     )  # fmt: skip
+
+
+# Indexes whose keys an import delivers in random order (external ids, item × cell, the
+# points' GiST, day × cell of the rollups): rebuilt by sorting when a batch at least doubles
+# the table.
+RANDOM_ORDER_INDEXES = ("incidents_external", "incidents_item_cell", "incidents_geom", "rollup_day_cover")
+
+
+def _drop_random_order_indexes(cur: psycopg.Cursor[Any]) -> list[str]:
+    """Drop the random-order indexes inside the open transaction; return their CREATE statements."""
+    found = cur.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        " AND indexname = ANY(%s)",
+        (list(RANDOM_ORDER_INDEXES),),
+    ).fetchall()
+    for name, _ in found:
+        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+    return [str(create) for _, create in found]
 
 
 _COPY_INCIDENTS = f"COPY incidents ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from patrol.areas import load_demo_district
-from patrol.incidents import IncidentService
+from patrol.incidents import BulkResult, IncidentService
 from store import postgis, sqlite
 from store.postgis import PostGISStore
 from store.protocol import DuplicateError, Store
@@ -92,11 +92,16 @@ def _recount(store: Store) -> list[tuple[int, str, str, str, str, int]]:
     return sorted((*k, n) for k, n in counts.items())
 
 
-def test_an_import_that_doubles_the_table_rebuilds_its_random_order_indexes_and_keeps_them_all(store):
+def _second_import(store: Store, first: int, then: int) -> tuple[dict[str, tuple[object, str]], BulkResult]:
+    """Import ``first`` rows, then watch the indexes while importing ``then`` more."""
     svc = IncidentService(store, clock=lambda: NOW)
-    svc.create_many(_frame(20, 1, "old"), actor="导入员", role="admin")
+    svc.create_many(_frame(first, 1, "old"), actor="导入员", role="admin")
     before = _watch(store)
-    result = svc.create_many(_frame(400, 2, "new"), actor="导入员", role="admin")
+    return before, svc.create_many(_frame(then, 2, "new"), actor="导入员", role="admin")
+
+
+def test_an_import_that_doubles_the_table_rebuilds_its_random_order_indexes_and_keeps_them_all(store):
+    before, result = _second_import(store, 20, 400)
     assert result.created > 300
     assert _rebuilt(store, before) == _random_order(store)
     assert _definitions(store) == {name: definition for name, (_, definition) in before.items()}
@@ -114,10 +119,7 @@ def test_an_import_that_doubles_the_table_rebuilds_its_random_order_indexes_and_
 
 
 def test_a_small_import_into_a_bigger_table_keeps_its_indexes_in_place(store):
-    svc = IncidentService(store, clock=lambda: NOW)
-    svc.create_many(_frame(400, 1, "old"), actor="导入员", role="admin")
-    before = _watch(store)
-    result = svc.create_many(_frame(150, 2, "new"), actor="导入员", role="admin")
+    before, result = _second_import(store, 400, 150)
     assert result.created > 100
     assert _rebuilt(store, before) == set()
     assert store.rollup_rows() == _recount(store)

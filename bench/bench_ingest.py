@@ -1,10 +1,11 @@
 """Import speed: incidents/s for 100k and 1M rows on SQLite and PostGIS, against a bare insert.
 
-The bare insert writes the very same incident rows (already routed) into an unindexed
-table with one ``executemany`` (SQLite) or one ``COPY`` (PostGIS), no events, no rollups:
-the floor of what the database can take. Our figure is the whole import: routing (exact
-village, team, township, handler), numbers, duplicate flags, the creation event and the
-rollups, all in one transaction.
+The bare insert writes the very same incident rows (already routed, read back from the
+store: typed values on SQLite, text for COPY) into an unindexed table with one
+``executemany`` (SQLite, same page size and journal as the store) or one ``COPY``
+(PostGIS), no events, no rollups: the floor of what the database can take. Our figure is
+the whole import: routing (exact village, team, township, handler), numbers, duplicate
+flags, the creation event and the rollups, all in one transaction.
 """
 
 from __future__ import annotations

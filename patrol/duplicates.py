@@ -20,7 +20,6 @@ from store.protocol import Store
 from store.rows import FINAL_BUCKETS, IncidentQuery
 
 _OPEN_STATES = ("discovered", "assessing", "handling", "consulting", "deferred", "verifying")
-_MAX_EXISTING = 2_000_000
 
 
 def flag_duplicates(
@@ -36,32 +35,27 @@ def flag_duplicates(
     """For each new incident, the id of the open incident it probably duplicates, or None."""
     n = len(ids)
     t_hours = (reported - pd.Timestamp("2000-01-01", tz="UTC")).dt.total_seconds().to_numpy() / 3600.0
-    existing = store.list_incidents(
+    existing = store.incident_columns(
         IncidentQuery(
             states=_OPEN_STATES,
             item_codes=tuple(sorted(set(items.tolist()))),
             reported_from=(reported.min() - window).to_pydatetime(),
             reported_to=(reported.max() + timedelta(seconds=1)).to_pydatetime(),
-            limit=_MAX_EXISTING,
-        )
+        ),
+        ["id", "item_code", "lat", "lng", "reported_at"],
     )
     assert not FINAL_BUCKETS & set(_OPEN_STATES)
-    e_items = np.array([r.item_code for r in existing], dtype=object)
-    e_lat = np.array([r.lat for r in existing], dtype=float)
-    e_lng = np.array([r.lng for r in existing], dtype=float)
-    e_t = np.array(
-        [
-            (pd.Timestamp(r.reported_at) - pd.Timestamp("2000-01-01", tz="UTC")).total_seconds() / 3600.0
-            for r in existing
-        ],
-        dtype=float,
-    )
-    e_ids = [r.id for r in existing]
+    e_items = np.array(existing["item_code"], dtype=object)
+    e_lat = np.array(existing["lat"], dtype=float)
+    e_lng = np.array(existing["lng"], dtype=float)
+    e_reported = pd.to_datetime(pd.Series(existing["reported_at"], dtype=object), utc=True)
+    e_t = (e_reported - pd.Timestamp("2000-01-01", tz="UTC")).dt.total_seconds().to_numpy(float) / 3600.0
+    e_ids: list[str] = existing["id"]
 
-    all_items = np.concatenate([items, e_items]) if existing else items
-    all_lat = np.concatenate([lat, e_lat]) if existing else lat
-    all_lng = np.concatenate([lng, e_lng]) if existing else lng
-    all_t = np.concatenate([t_hours, e_t]) if existing else t_hours
+    all_items = np.concatenate([items, e_items]) if e_ids else items
+    all_lat = np.concatenate([lat, e_lat]) if e_ids else lat
+    all_lng = np.concatenate([lng, e_lng]) if e_ids else lng
+    all_t = np.concatenate([t_hours, e_t]) if e_ids else t_hours
     all_ids = ids + e_ids
     lat0 = float(np.mean(all_lat))
     m_lat, m_lng = metres_per_degree(lat0)

@@ -207,6 +207,13 @@ def _row_hash(row: pd.Series) -> str:
     return "h:" + hashlib.sha1("\x1f".join(map(str, row.tolist())).encode()).hexdigest()[:20]
 
 
+def _map_distinct(values: pd.Series, fn: Callable[[str], Any]) -> pd.Series:
+    """``values.map(fn)``, calling ``fn`` once per distinct value (files repeat a few labels)."""
+    codes, uniques = pd.factorize(values)
+    mapped = np.array([fn(str(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, dtype=object)
+
+
 def _to_utc(value: Any, fmt: str | None, tz: str) -> Any:
     """One time string as a UTC timestamp (NaT if unusable); naive times are in ``tz``."""
     try:
@@ -304,7 +311,7 @@ def import_incidents(
 
     item_lookup = _item_lookup(svc, mapping)
     raw_items = frame[cols["item"]].astype(str).str.strip()
-    items = raw_items.map(lambda v: item_lookup.get(v, item_lookup.get(v.lower())))
+    items = _map_distinct(raw_items, lambda v: item_lookup.get(v, item_lookup.get(v.lower())))
     refuse(items.isna().to_numpy(), "unknown item")
 
     times = parse_times(frame[cols["time"]], mapping.time_format, mapping.timezone)
@@ -313,17 +320,21 @@ def import_incidents(
     src_lookup = _source_lookup(mapping)
     if cols["source"] in frame.columns:
         raw_src = frame[cols["source"]].astype(str).str.strip()
-        sources = raw_src.map(lambda v: src_lookup.get(v, mapping.default_source if v == "" else None))
+        sources = _map_distinct(
+            raw_src, lambda v: src_lookup.get(v, mapping.default_source if v == "" else None)
+        )
         refuse(sources.isna().to_numpy(), "unknown source")
     else:
         sources = pd.Series([mapping.default_source] * len(frame))
 
     ext = (
-        frame[cols["id"]].astype(str).str.strip()
+        frame[cols["id"]].astype(str).str.strip().astype(object)
         if cols["id"] in frame.columns
-        else frame.apply(_row_hash, axis=1)
+        else pd.Series("", index=frame.index, dtype=object)
     )
-    ext = ext.where(ext != "", frame.apply(_row_hash, axis=1))
+    no_id = (ext == "").to_numpy()
+    if no_id.any():  # the row's content stands in for a missing id
+        ext[no_id] = frame.loc[no_id].apply(_row_hash, axis=1).to_numpy()
     dup_in_file = ext.duplicated(keep="first").to_numpy()
     refuse(dup_in_file, "duplicate external id in this file")
 
@@ -350,6 +361,9 @@ def import_incidents(
     is_old = ext.isin(already).to_numpy() & (reasons == "")
     report.skipped_existing = int(is_old.sum())
     todo = np.flatnonzero((reasons == "") & ~is_old)
+    # oldest first: each batch then spans a short time, so its duplicate check reads few
+    # stored incidents, and a report is only ever flagged against an earlier one
+    todo = todo[np.argsort(times.dt.tz_localize(None).to_numpy()[todo], kind="stable")]
     done = 0
     for start in range(0, todo.size, BATCH_ROWS):
         idx = todo[start : start + BATCH_ROWS]
@@ -362,10 +376,10 @@ def import_incidents(
         done += idx.size
         if progress:
             progress(done, int(todo.size))
-    for i in np.flatnonzero(reasons != ""):
-        report.rejected.append(
-            (int(lines[i]), str(reasons[i]), {str(k): v for k, v in frame.iloc[i].items()})
-        )
+    bad = np.flatnonzero(reasons != "")
+    records = frame.iloc[bad].to_dict("records")
+    for i, record in zip(bad.tolist(), records, strict=True):
+        report.rejected.append((int(lines[i]), str(reasons[i]), {str(k): v for k, v in record.items()}))
     AuditService(svc.store).record(
         who, "import_incidents", "import", Path(path).name, None,
         {

@@ -71,6 +71,26 @@ def test_a_csv_imports_good_rows_and_rejects_each_bad_one_with_its_line_and_reas
     assert len(hotline) == 1 and hotline[0].response_minutes == 15
 
 
+def test_a_file_out_of_time_order_is_imported_oldest_first_in_every_batch(svc, tmp_path, monkeypatch):
+    import patrol.importer
+
+    monkeypatch.setattr(patrol.importer, "BATCH_ROWS", 2)
+    # newest first in the file: the repeat (same item, same spot, an hour later) comes first,
+    # and batches of two put the pair in different batches
+    rows = [
+        {**GOOD, "id": "R4", "time": "2026-11-20 09:30", "item": "SEWAGE"},
+        {**GOOD, "id": "R3", "time": "2026-11-20 09:00", "item": "CLUTTER"},
+        {**GOOD, "id": "R2", "time": "2026-11-20 08:45", "item": "NOISE_SOCIAL"},
+        {**GOOD, "id": "R1", "time": "2026-11-20 08:30", "item": "SEWAGE"},
+    ]
+    report = import_incidents(svc, _csv(tmp_path / "newest_first.csv", rows))
+    assert report.accepted == 4 and report.duplicates_flagged == 1
+    stored = sorted(svc.store.list_incidents(IncidentQuery(limit=10)), key=lambda r: r.reported_at)
+    assert [r.external_id for r in stored] == ["R1", "R2", "R3", "R4"]
+    assert [int(r.number[-4:]) for r in stored] == [1, 2, 3, 4]  # numbers follow time
+    assert stored[3].suspected_duplicate_of == stored[0].id and stored[0].suspected_duplicate_of is None
+
+
 def test_reimporting_the_same_file_adds_nothing(svc, tmp_path):
     path = _csv(tmp_path / "in.csv", [GOOD, {**GOOD, "id": "B2"}])
     first = import_incidents(svc, path)

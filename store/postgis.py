@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
+    BULK_REBUILD_MIN_ROWS,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
     FINAL_BUCKETS,
@@ -38,6 +39,7 @@ from store.rows import (
     UserRow,
     VillageRow,
     datetime_column,
+    rebuilds_indexes,
     state_bucket,
 )
 
@@ -219,7 +221,7 @@ class PostGISStore:
         min_size: int = 1,
         max_size: int = 8,
         timeout_s: float = 10.0,
-        bulk_rebuild_min_rows: int = 50_000,
+        bulk_rebuild_min_rows: int = BULK_REBUILD_MIN_ROWS,
     ) -> None:
         self.url = url
         self.bulk_rebuild_min_rows = bulk_rebuild_min_rows
@@ -452,9 +454,11 @@ class PostGISStore:
         try:
             with self._tx() as conn, conn.cursor() as cur:
                 dropped: list[str] = []
-                if batch.n_incidents >= self.bulk_rebuild_min_rows:
+                if batch.n_incidents >= self.bulk_rebuild_min_rows:  # else not worth counting
                     existing = cur.execute("SELECT count(*) FROM incidents").fetchone()
-                    if existing is not None and batch.n_incidents >= existing[0]:
+                    if existing is not None and rebuilds_indexes(
+                        batch.n_incidents, existing[0], self.bulk_rebuild_min_rows
+                    ):
                         dropped = _drop_random_order_indexes(cur)
                 with cur.copy(_COPY_INCIDENTS) as copy:
                     for row in zip(

@@ -122,6 +122,18 @@ FINAL_BUCKETS = frozenset({"closed", "rejected", "merged"})
 BUCKETS = ("open", "closed", "rejected", "merged")
 
 
+BULK_REBUILD_MIN_ROWS = 50_000
+
+
+def rebuilds_indexes(new_rows: int, stored_rows: int, min_rows: int = BULK_REBUILD_MIN_ROWS) -> bool:
+    """Whether a batch should drop its random-order indexes and rebuild them by sorting.
+
+    Only for a batch of at least ``min_rows`` that at least doubles the table (a first
+    load): then one sorted build costs less than that many random B-tree inserts.
+    """
+    return new_rows >= max(min_rows, stored_rows)
+
+
 def state_bucket(state: str) -> str:
     """The rollup bucket of a state: open for every open state, else the final state itself."""
     return state if state in FINAL_BUCKETS else "open"

@@ -18,6 +18,7 @@ import pandas as pd
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
+    BULK_REBUILD_MIN_ROWS,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
     FINAL_BUCKETS,
@@ -39,6 +40,7 @@ from store.rows import (
     VillageRow,
     datetime_column,
     datetime_to_us,
+    rebuilds_indexes,
     state_bucket,
     us_to_datetime,
 )
@@ -232,7 +234,11 @@ class SQLiteStore:
     """
 
     def __init__(
-        self, path: str | Path, *, busy_timeout_s: float = 30.0, bulk_rebuild_min_rows: int = 50_000
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float = 30.0,
+        bulk_rebuild_min_rows: int = BULK_REBUILD_MIN_ROWS,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
@@ -254,13 +260,13 @@ class SQLiteStore:
                 )
                 # a new store gets 16 KiB pages (fewer page splits and WAL frames in bulk writes;
                 # ignored once the file has tables)
-                conn.execute(f"PRAGMA page_size={_PAGE_SIZE}")
+                _pragma(conn, "page_size", _PAGE_SIZE)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("PRAGMA foreign_keys=ON")
-                conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+                _pragma(conn, "cache_size", -_CACHE_KIB)
                 conn.execute("PRAGMA temp_store=MEMORY")
-                conn.execute(f"PRAGMA threads={_SORTER_THREADS}")  # sorts for index builds
+                _pragma(conn, "threads", _SORTER_THREADS)  # sorts for index builds
             except (sqlite3.Error, OSError) as exc:
                 msg = f"cannot open SQLite store {self.path}: {exc}"
                 raise StoreError(msg) from exc
@@ -487,10 +493,10 @@ class SQLiteStore:
         try:
             with self._write() as conn:
                 last = conn.execute("SELECT coalesce(max(rowid), 0) FROM incidents").fetchone()[0]
-                rebuild = batch.n_incidents >= max(self.bulk_rebuild_min_rows, last)
+                rebuild = rebuilds_indexes(batch.n_incidents, last, self.bulk_rebuild_min_rows)
                 if rebuild:
                     # room for the whole import in the page cache, for this write only
-                    conn.execute(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
+                    _pragma(conn, "cache_size", -_BULK_CACHE_KIB)
                 dropped = _drop_random_order_indexes(conn) if rebuild else []
                 conn.executemany(insert_sql, incidents)
                 if batch.creation_event is not None:
@@ -525,7 +531,7 @@ class SQLiteStore:
         """Back to the usual page cache after a bulk write, and give the memory back."""
         try:
             conn = self._conn()
-            conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            _pragma(conn, "cache_size", -_CACHE_KIB)
             conn.execute("PRAGMA shrink_memory")
         except (sqlite3.Error, StoreError):
             pass  # a dropped connection holds no cache
@@ -1091,6 +1097,11 @@ def _drop_random_order_indexes(conn: sqlite3.Connection) -> list[str]:
     return [str(create) for _, create in found]
 
 
+def _pragma(conn: sqlite3.Connection, name: str, value: int) -> None:
+    """Set a numeric PRAGMA (SQLite binds no parameters in PRAGMAs; ``int`` keeps it a number)."""
+    conn.execute(f"PRAGMA {name} = {int(value)}")
+
+
 def _incident_rows(batch: IncidentBatch) -> tuple[str, Iterator[tuple[Any, ...]]]:
     """The INSERT for a batch and its rows.
 
@@ -1098,18 +1109,14 @@ def _incident_rows(batch: IncidentBatch) -> tuple[str, Iterator[tuple[Any, ...]]
     written into the statement as literals, so a million rows do not bind them a million
     times; everything else, and every string, is a bound parameter.
     """
-    names: list[str] = []
     values: list[str] = []
     columns: list[Sequence[Any]] = []
     for c in INCIDENT_COLUMNS:
         literal = _int_literal(batch.incidents[c])
-        names.append(c)
-        if literal is not None:
-            values.append(literal)
-        else:
-            values.append("?")
+        values.append("?" if literal is None else literal)
+        if literal is None:
             columns.append(_db_column(batch, "incidents", c))
-    sql = f"INSERT INTO incidents ({', '.join(names)}) VALUES ({', '.join(values)})"
+    sql = f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}) VALUES ({', '.join(values)})"
     return sql, zip(*columns, strict=True)
 
 

@@ -158,3 +158,11 @@ def test_the_import_clock_is_one_constant_time_for_every_row(store):
     rows = store.list_incidents(IncidentQuery(limit=1000))
     assert {r.updated_at for r in rows} == {later}
     assert {(r.version, r.last_seq, r.rework_count, r.closed_at) for r in rows} == {(1, 1, 0, None)}
+
+
+def test_only_a_big_batch_that_at_least_doubles_the_table_rebuilds():
+    from store.rows import rebuilds_indexes
+
+    assert rebuilds_indexes(50_000, 0) and rebuilds_indexes(1_000_000, 1_000_000)
+    assert not rebuilds_indexes(49_999, 0)  # too small to be worth a rebuild
+    assert not rebuilds_indexes(50_000, 50_001)  # the table would grow by less than double

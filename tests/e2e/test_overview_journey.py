@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from journeys import sign_in
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
 
@@ -66,8 +69,14 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
     sign_in(page, app_url, "captain-330402001")
     page.get_by_text("网格调度：解放街道").wait_for(timeout=30_000)
     _multiselect_pick(page, "已选事件", inc.number)
-    page.get_by_role("button", name="批量派遣").click()
-    page.get_by_text(re.compile("已将 1 件派给")).wait_for(timeout=30_000)
+    assign = page.get_by_role("button", name="批量派遣")
+    expect(assign).to_be_enabled(timeout=30_000)  # the server has the selection (disabled without)
+    assign.click()
+    try:
+        page.get_by_text(re.compile("已将 1 件派给")).wait_for(timeout=30_000)
+    except PlaywrightTimeoutError:  # say what the page showed instead
+        alerts = page.locator("[data-testid=stAlert]").all_inner_texts()
+        pytest.fail(f"no dispatch confirmation within 30 s; alerts on the page: {alerts}")
     page.get_by_role("button", name="打开所选第一件").click()
     page.get_by_text(f"{inc.number} · ").first.wait_for(timeout=30_000)
     dispatched = page.locator("[role=gridcell]").filter(has_text="派遣处置").first

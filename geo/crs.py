@@ -13,6 +13,7 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -26,6 +27,7 @@ _KRASOVSKY_EE = 0.00669342162296594323
 _BD_X_PI = np.pi * 3000.0 / 180.0
 _INVERSE_TOLERANCE_DEG = 1e-10
 _INVERSE_MAX_ITERATIONS = 30
+_WGS84_GEOD = pyproj.Geod(ellps="WGS84")
 
 
 def in_china(lat: npt.ArrayLike, lng: npt.ArrayLike) -> npt.NDArray[np.bool_]:
@@ -262,6 +264,22 @@ def geometry_to_wgs84(geom: BaseGeometry, crs: str) -> BaseGeometry:
 
 _WGS84_A_M = 6378137.0
 _WGS84_E2 = 6.69437999014e-3
+
+
+def geodesic_m(
+    lat1: npt.ArrayLike, lng1: npt.ArrayLike, lat2: npt.ArrayLike, lng2: npt.ArrayLike
+) -> FloatArray:
+    """Return the distance in metres between point pairs along the WGS84 ellipsoid.
+
+    The arguments broadcast against each other (a point against many, or pair by pair);
+    the result has their broadcast shape. This is the distance every "within R metres" rule
+    of the domain is judged by, so the same two points get the same answer whichever way
+    (one report or a whole import) they arrive.
+    """
+    arrays = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (lat1, lng1, lat2, lng2)))
+    a_lat, a_lng, b_lat, b_lng = (a.ravel() for a in arrays)
+    _, _, dist = _WGS84_GEOD.inv(a_lng, a_lat, b_lng, b_lat)
+    return np.asarray(dist, dtype=np.float64).reshape(arrays[0].shape)
 
 
 def metres_per_degree(lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -1,7 +1,10 @@
 """Suspected duplicates in bulk: same item, within a radius and a time window of an open one.
 
 Space and time are put on one scale (the window maps onto the radius) and a KD-tree finds
-every pair inside the box |dx|, |dy| ≤ r, |dt| ≤ window; the exact distance then decides.
+every pair inside the box |dx|, |dy| ≤ r, |dt| ≤ window of a local flat projection, widened
+by that projection's worst scale error over the batch. The distance along the WGS84
+ellipsoid then decides: the distance a single report is judged by, so whether two reports
+are flagged does not depend on what else was imported with them.
 Each new incident is flagged against the nearest earlier open incident, whether stored
 already or earlier in the same batch.
 """
@@ -15,7 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from geo.crs import metres_per_degree
+from geo.crs import geodesic_m, metres_per_degree
 from store.protocol import Store
 from store.rows import FINAL_BUCKETS, IncidentQuery
 
@@ -59,6 +62,9 @@ def flag_duplicates(
     all_ids = ids + e_ids
     lat0 = float(np.mean(all_lat))
     m_lat, m_lng = metres_per_degree(lat0)
+    edge_lat, edge_lng = metres_per_degree([float(np.min(all_lat)), float(np.max(all_lat))])
+    # how far the flat projection may overstate a distance anywhere in the batch (plus a hair)
+    margin = 1.001 * max(float(m_lat / edge_lat.min()), float(m_lng / edge_lng.min()))
     x = (all_lng - float(np.mean(all_lng))) * float(m_lng)
     y = (all_lat - lat0) * float(m_lat)
     window_h = window.total_seconds() / 3600.0
@@ -73,13 +79,13 @@ def flag_duplicates(
         if idx.size < 2 or idx[0] >= n:
             continue
         pts = np.column_stack([x[idx], y[idx], tt[idx]])
-        pairs = cKDTree(pts).query_pairs(radius_m, p=np.inf, output_type="ndarray")
+        pairs = cKDTree(pts).query_pairs(radius_m * margin, p=np.inf, output_type="ndarray")
         if pairs.size == 0:
             continue
         a, b = idx[pairs[:, 0]], idx[pairs[:, 1]]
         later = np.where(all_t[a] >= all_t[b], a, b)
         earlier = np.where(later == a, b, a)
-        dist = np.hypot(x[a] - x[b], y[a] - y[b])
+        dist = geodesic_m(all_lat[a], all_lng[a], all_lat[b], all_lng[b])
         keep = (dist <= radius_m) & (later < n) & (all_t[later] - all_t[earlier] <= window_h)
         later, earlier, dist = later[keep], earlier[keep], dist[keep]
         order = np.lexsort((dist, later))

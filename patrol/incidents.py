@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from geo.crs import to_wgs84
+from geo.crs import geodesic_m, to_wgs84
 from patrol.areas import AreaIndex
 from patrol.catalog import Catalog, load_catalog
 from patrol.incident import (
@@ -48,20 +48,11 @@ from store.rows import EventRow, IncidentBatch, IncidentQuery, IncidentRow, date
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW_H = 72.0
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def local_day(at: datetime) -> str:
     """The local calendar day (YYYY-MM-DD) of a time."""
     return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
-
-
-def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in metres between two ``(lat, lng)`` points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lng2 - lng1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 def response_minutes(source: str, item_minutes: int) -> int:
@@ -223,14 +214,12 @@ class IncidentService:
         cell = h3i.latlng_to_cell(lat, lng, self.areas.res)
         ring = [int(c) for c in h3i.grid_disk(cell, self._ring_k)]
         candidates = self.store.open_incidents_near(item_code, ring, at - self.duplicate_window)
-        best: tuple[float, IncidentRow] | None = None
-        for row in candidates:
-            if row.reported_at > at:
-                continue
-            d = haversine_m(lat, lng, row.lat, row.lng)
-            if d <= self.duplicate_radius_m and (best is None or d < best[0]):
-                best = (d, row)
-        return from_row(best[1]) if best else None
+        earlier = [row for row in candidates if row.reported_at <= at]
+        if not earlier:
+            return None
+        dist = geodesic_m(lat, lng, [r.lat for r in earlier], [r.lng for r in earlier])
+        nearest = int(np.argmin(dist))
+        return from_row(earlier[nearest]) if dist[nearest] <= self.duplicate_radius_m else None
 
     # -- creating --------------------------------------------------------------------------
     def _number_key(self, at: datetime) -> str:

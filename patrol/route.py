@@ -19,18 +19,17 @@ from typing import Literal, TypeAlias
 import h3.api.basic_int as h3i
 import numpy as np
 
+from geo.crs import geodesic_m
+
 TravelMode: TypeAlias = Literal["walk", "ebike", "car"]
 SPEED_KMH: dict[str, float] = {"walk": 4.5, "ebike": 15.0, "car": 25.0}
 DETOUR = 1.3  # streets are longer than straight lines
-EARTH_RADIUS_M = 6_371_008.8
 
 
 def _distance_matrix_m(lat: np.ndarray, lng: np.ndarray) -> np.ndarray:
-    p = np.radians(lat)[:, None]
-    q = np.radians(lat)[None, :]
-    dl = np.radians(lng)[None, :] - np.radians(lng)[:, None]
-    a = np.sin((q - p) / 2) ** 2 + np.cos(p) * np.cos(q) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1))), dtype=float)
+    """Metres between every two stops, along the WGS84 ellipsoid."""
+    lat, lng = np.asarray(lat, dtype=float), np.asarray(lng, dtype=float)
+    return geodesic_m(lat[:, None], lng[:, None], lat[None, :], lng[None, :])
 
 
 def tour_length(order: Sequence[int], dist: np.ndarray) -> float:

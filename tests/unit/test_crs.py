@@ -92,3 +92,14 @@ def test_area_m2_of_one_km_square_is_one_million():
     dx, dy = 1000 / m_lng, 1000 / m_lat
     square = Polygon([(120.7, 30.75), (120.7 + dx, 30.75), (120.7 + dx, 30.75 + dy), (120.7, 30.75 + dy)])
     assert crs.area_m2([square])[0] == pytest.approx(1e6, rel=1e-3)
+
+
+def test_geodesic_distance_matches_the_wgs84_lengths_of_a_degree_at_the_equator():
+    # one degree of latitude and of longitude on the WGS84 ellipsoid (reference values)
+    d = crs.geodesic_m([0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0])
+    assert d == pytest.approx([110_574.389, 111_319.491], abs=0.01)
+
+
+def test_geodesic_distance_broadcasts_one_point_against_many():
+    d = crs.geodesic_m(30.75, 120.76, np.array([[30.75, 30.76]]), np.array([[120.76, 120.76]]))
+    assert d.shape == (1, 2) and d[0, 0] == 0.0 and d[0, 1] == pytest.approx(1108.7, abs=1.0)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from pyproj import Geod
 
 from geo.crs import wgs84_to_gcj02
 from patrol.incident import State
@@ -216,3 +217,40 @@ def test_each_routing_reason_names_the_village_and_whether_the_point_lies_in_it_
         assert routes.reasons[k].startswith(("专业事项", "未向", "综合事项", "乡镇赋权事项"))
         seen[place] += 1
     assert seen["（点位所在）"] > 10_000 and seen["（单元格兜底）"] > 0
+
+
+def _east_at(origin: tuple[float, float], metres: float) -> tuple[float, float]:
+    """The point ``metres`` due east of ``origin`` along the WGS84 ellipsoid."""
+    lng, lat, _ = Geod(ellps="WGS84").fwd(origin[1], origin[0], 90.0, metres)
+    return lat, lng
+
+
+def _village_point(svc, south: bool) -> tuple[float, float]:
+    reps = [g.representative_point() for g in svc.areas.geoms]
+    far = min(reps, key=lambda p: p.y) if south else max(reps, key=lambda p: p.y)
+    return far.y, far.x
+
+
+@pytest.mark.parametrize(("metres", "rest_of_batch_south"), [(49.97, True), (50.03, False)])
+def test_an_import_flags_a_pair_near_the_radius_by_its_true_distance_wherever_the_rest_of_the_batch_lies(
+    svc, metres, rest_of_batch_south
+):
+    # the rest of the batch (another item, a month earlier) lies at the district's south or north edge
+    near = _east_at(P, metres)
+    far = _village_point(svc, south=rest_of_batch_south)
+    frame = pd.DataFrame({
+        "item_code": ["PARK_COMPOUND", "PARK_COMPOUND"] + ["CLUTTER"] * 20,
+        "lat": [P[0], near[0]] + [far[0]] * 20, "lng": [P[1], near[1]] + [far[1]] * 20,
+        "source": "patrol",
+        "reported_at": pd.to_datetime([NOW, NOW + timedelta(hours=1)] + [NOW - timedelta(days=30)] * 20, utc=True),
+    })  # fmt: skip
+    svc.create_many(frame, actor="导入", role="admin")
+    first, second = svc.store.list_incidents(IncidentQuery(item_codes=("PARK_COMPOUND",), newest_first=False))
+    assert (second.suspected_duplicate_of == first.id) is (metres <= 50)
+
+
+@pytest.mark.parametrize("metres", [49.97, 50.03])
+def test_a_single_report_near_the_radius_is_judged_by_its_true_distance(svc, metres):
+    first = report(svc, at=NOW).incident
+    later = report(svc, at=NOW + timedelta(hours=1), point=_east_at(P, metres)).incident
+    assert (later.suspected_duplicate_of == first.id) is (metres <= 50)

@@ -53,6 +53,9 @@ _SORTER_THREADS = min(4, os.cpu_count() or 1)
 _PAGE_SIZE = 16384
 _CACHE_KIB = 524_288  # 512 MiB of page cache per connection at most (used as pages are read)
 _BULK_CACHE_KIB = 4_194_304  # 4 GiB during an import that at least doubles the table
+# the WAL of a big import is as big as what it wrote (about 1 GB for a million incidents); while
+# the app keeps connections open the file would stay that size, so it is cut back to this
+_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 MIGRATIONS: list[tuple[str, list[str]]] = [
     (
@@ -263,6 +266,7 @@ class SQLiteStore:
                 _pragma(conn, "page_size", _PAGE_SIZE)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                _pragma(conn, "journal_size_limit", _WAL_LIMIT_BYTES)
                 conn.execute("PRAGMA foreign_keys=ON")
                 _pragma(conn, "cache_size", -_CACHE_KIB)
                 conn.execute("PRAGMA temp_store=MEMORY")

@@ -166,3 +166,24 @@ def test_only_a_big_batch_that_at_least_doubles_the_table_rebuilds():
     assert rebuilds_indexes(50_000, 0) and rebuilds_indexes(1_000_000, 1_000_000)
     assert not rebuilds_indexes(49_999, 0)  # too small to be worth a rebuild
     assert not rebuilds_indexes(50_000, 50_001)  # the table would grow by less than double
+
+
+def test_the_write_ahead_log_of_a_big_import_shrinks_back_while_the_app_holds_the_store_open(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sqlite, "_WAL_LIMIT_BYTES", 64 * 1024)
+    app = SQLiteStore(tmp_path / "wal.sqlite")  # the app: a reader that stays open throughout
+    app.migrate()
+    load_demo_district(app, seed=0)
+    importer = SQLiteStore(tmp_path / "wal.sqlite")
+    created = IncidentService(importer, clock=lambda: NOW).create_many(
+        _frame(25_000, 4, "W"), actor="t", role="admin"
+    )
+    wal = tmp_path / "wal.sqlite-wal"
+    # the import wrote past the autocheckpoint (1,000 pages), which copied it into the database
+    assert wal.stat().st_size > 1000 * 16384
+    importer.close()
+    assert created.created > 24_000 and app.count_incidents(IncidentQuery()) == created.created
+    IncidentService(app, clock=lambda: NOW).create_many(_frame(1, 5, "X"), actor="t", role="admin")
+    assert wal.stat().st_size < 1024 * 1024  # cut back (to what this small write needed, at least)
+    app.close()

@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
+    BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
@@ -41,6 +42,7 @@ from store.rows import (
     datetime_column,
     rebuilds_indexes,
     state_bucket,
+    us_to_datetime,
 )
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -229,6 +231,7 @@ class PostGISStore:
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._broken = False
+        self._copy_types: list[int] | None = None
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ConnectionPool:
@@ -450,25 +453,30 @@ class PostGISStore:
         """
         if batch.n_incidents == 0 and batch.n_events == 0:
             return
-        deltas = batch.rollup_deltas()
         try:
             with self._tx() as conn, conn.cursor() as cur:
-                dropped: list[str] = []
+                rebuild = False
                 if batch.n_incidents >= self.bulk_rebuild_min_rows:  # else not worth counting
                     existing = cur.execute("SELECT count(*) FROM incidents").fetchone()
-                    if existing is not None and rebuilds_indexes(
+                    rebuild = existing is not None and rebuilds_indexes(
                         batch.n_incidents, existing[0], self.bulk_rebuild_min_rows
-                    ):
-                        dropped = _drop_random_order_indexes(cur)
-                with cur.copy(_COPY_INCIDENTS) as copy:
-                    for row in zip(
-                        *(_pg_column(batch, "incidents", c) for c in INCIDENT_COLUMNS), strict=True
-                    ):
+                    )
+                dropped = _drop_random_order_indexes(cur) if rebuild else []
+                # binary COPY: about three times faster than text for typed rows (no number formatting)
+                types = self._incident_types(cur)  # before the COPY: no other query runs during one
+                with cur.copy(_COPY_INCIDENTS_BINARY) as copy:
+                    copy.set_types(types)
+                    for row in zip(*(_binary_column(batch, c) for c in INCIDENT_COLUMNS), strict=True):
                         copy.write_row(row)
-                with cur.copy(_COPY_EVENTS) as copy:
-                    for row in zip(*(_pg_column(batch, "events", c) for c in EVENT_COLUMNS), strict=True):
-                        copy.write_row(row)
-                self._apply_rollups(cur, deltas)
+                if rebuild and batch.creation_event is not None:
+                    # the new rows are at least half the table: the server derives their events and
+                    # rollups from them in one scan instead of receiving a million more rows
+                    _derive_creation(cur, batch.creation_event, batch.n_incidents)
+                else:
+                    with cur.copy(_COPY_EVENTS) as copy:
+                        for row in zip(*(_pg_column(batch, "events", c) for c in EVENT_COLUMNS), strict=True):
+                            copy.write_row(row)
+                    self._apply_rollups(cur, batch.rollup_deltas())
                 if dropped:
                     cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
                     for create in dropped:
@@ -476,6 +484,18 @@ class PostGISStore:
         except psycopg.errors.IntegrityError as exc:
             msg = f"incident already exists or violates a constraint: {str(exc).splitlines()[0]}"
             raise DuplicateError(msg) from exc
+
+    def _incident_types(self, cur: psycopg.Cursor[Any]) -> list[int]:
+        """The type OIDs of INCIDENT_COLUMNS, as the database has them (read once)."""
+        if self._copy_types is None:
+            found = dict(
+                cur.execute(
+                    "SELECT attname, atttypid::int FROM pg_attribute"
+                    " WHERE attrelid = 'incidents'::regclass AND attnum > 0 AND NOT attisdropped"
+                ).fetchall()
+            )
+            self._copy_types = [found[c] for c in INCIDENT_COLUMNS]
+        return self._copy_types
 
     @staticmethod
     def _apply_rollups(cur: psycopg.Cursor[Any], deltas: Sequence[tuple[Any, ...]]) -> None:
@@ -491,7 +511,7 @@ class PostGISStore:
             for d in deltas:
                 copy.write_row(d)
         cur.execute(
-            "INSERT INTO rollup_cell_day SELECT * FROM rollup_in"
+            "INSERT INTO rollup_cell_day SELECT * FROM rollup_in ORDER BY 1, 2, 3, 4, 5, 6"
             " ON CONFLICT (district_code, cell, day, item_code, bucket, township_code)"
             " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
         )
@@ -972,7 +992,44 @@ def _drop_random_order_indexes(cur: psycopg.Cursor[Any]) -> list[str]:
     return [str(create) for _, create in found]
 
 
-_COPY_INCIDENTS = f"COPY incidents ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN"
+# the rows the current transaction wrote; insert_incidents' transaction writes only its new incidents
+# there (a pooled connection's own transaction, not a savepoint, so xmin is the top-level xid)
+_NEW_ROWS = "xmin = xid(pg_current_xact_id())"
+_INSERT_CREATION_EVENTS = (
+    f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
+    " SELECT id, 1, district_code, %s, NULL, state, %s, %s, %s, %s, %s::jsonb"
+    f" FROM incidents WHERE {_NEW_ROWS}"
+)
+_ROLLUP_NEW_ROWS = (
+    "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
+    f" SELECT district_code, cell, day, item_code, {BUCKET_SQL}, township_code, count(*)"
+    f" FROM incidents WHERE {_NEW_ROWS} GROUP BY 1, 2, 3, 4, 5, 6"
+    " ORDER BY 1, 2, 3, 4, 5, 6"  # in key order: 1M upserts 9 s unsorted, 6 s sorted
+    " ON CONFLICT (district_code, cell, day, item_code, bucket, township_code)"
+    " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
+)
+
+
+def _derive_creation(cur: psycopg.Cursor[Any], event: Mapping[str, Any], n: int) -> None:
+    """The creation event and the rollups of the rows this transaction inserted, by the server.
+
+    Raises
+    ------
+    StoreError
+        If the server does not find exactly ``n`` new rows (the transaction then rolls back).
+    """
+    at = us_to_datetime(int(datetime_column([event["at"]]).astype(np.int64)[0]))
+    cur.execute(
+        _INSERT_CREATION_EVENTS,
+        (event["action"], event["actor"], event["role"], at, event["note"], event["payload"]),
+    )
+    if cur.rowcount != n:
+        msg = f"PostGIS found {cur.rowcount} new incidents for {n} creation events; nothing was saved"
+        raise StoreError(msg)
+    cur.execute(_ROLLUP_NEW_ROWS)
+
+
+_COPY_INCIDENTS_BINARY = f"COPY incidents ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _COPY_EVENTS = f"COPY incident_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
 _INSERT_EVENT = (
     f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
@@ -1006,6 +1063,21 @@ def _pg_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
         if nat.any():
             text = [None if n else v for v, n in zip(text, nat.tolist(), strict=True)]
         return text
+    if isinstance(values, np.ndarray | pd.Series):
+        return values.tolist()
+    return values
+
+
+def _binary_column(batch: IncidentBatch, name: str) -> Sequence[Any]:
+    """An incident column as Python values for binary COPY (times as aware UTC datetimes)."""
+    values = batch.column("incidents", name)
+    if name in DATETIME_COLUMNS:
+        arr = datetime_column(values)
+        times: list[Any] = pd.DatetimeIndex(arr).tz_localize("UTC").to_pydatetime().tolist()
+        nat = np.isnat(arr)
+        if nat.any():
+            times = [None if n else v for v, n in zip(times, nat.tolist(), strict=True)]
+        return times
     if isinstance(values, np.ndarray | pd.Series):
         return values.tolist()
     return values

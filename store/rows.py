@@ -139,6 +139,14 @@ def state_bucket(state: str) -> str:
     return state if state in FINAL_BUCKETS else "open"
 
 
+# state_bucket in SQL, for rollups counted by the database itself (same text on both backends)
+BUCKET_SQL = (
+    "CASE WHEN state IN ("
+    + ", ".join(f"'{b}'" for b in sorted(FINAL_BUCKETS))
+    + ") THEN state ELSE 'open' END"
+)
+
+
 Condition = tuple[str, str, Any]
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
+    BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
@@ -1020,14 +1021,13 @@ _UPSERT_ROLLUP = (
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (cell, day, item_code, bucket, township_code) DO UPDATE SET n = n + excluded.n"
 )
-_BUCKET_SQL = "CASE WHEN state IN ('closed', 'rejected', 'merged') THEN state ELSE 'open' END"
 _INSERT_CREATION_EVENTS = (
     f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
     " SELECT id, 1, district_code, ?, NULL, state, ?, ?, ?, ?, ? FROM incidents WHERE rowid > ?"
 )
 _ROLLUP_NEW_ROWS = (
     "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
-    f" SELECT cell, day, item_code, {_BUCKET_SQL}, max(district_code), township_code, count(*)"
+    f" SELECT cell, day, item_code, {BUCKET_SQL}, max(district_code), township_code, count(*)"
     " FROM incidents WHERE rowid > ? GROUP BY cell, day, item_code, 4, township_code"
     " ON CONFLICT (cell, day, item_code, bucket, township_code) DO UPDATE SET n = n + excluded.n"
 )

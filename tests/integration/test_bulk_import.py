@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,6 +123,22 @@ def test_a_small_import_into_a_bigger_table_keeps_its_indexes_in_place(store):
     before, result = _second_import(store, 400, 150)
     assert result.created > 100
     assert _rebuilt(store, before) == set()
+    assert store.rollup_rows() == _recount(store)
+
+
+@pytest.mark.parametrize(("first", "rebuilt"), [(20, True), (400, False)])
+def test_every_imported_incident_gets_one_creation_event_whether_or_not_the_import_rebuilt_indexes(
+    store, first, rebuilt
+):
+    before, result = _second_import(store, first, 150 if not rebuilt else 400)
+    assert bool(_rebuilt(store, before)) is rebuilt
+    new = store.incident_columns(IncidentQuery(limit=100_000), ["id", "external_id"])
+    new_ids = [i for i, e in zip(new["id"], new["external_id"], strict=True) if e.startswith("new-")]
+    assert len(new_ids) == result.created
+    for iid in new_ids[:: max(1, len(new_ids) // 25)]:
+        (event,) = store.events(iid)
+        assert event[:8] == (iid, 1, "330402", "create", None, "discovered", "导入员", "admin")
+        assert event.at == NOW and event.note == "" and json.loads(event.payload) == {"via": "bulk import"}
     assert store.rollup_rows() == _recount(store)
 
 

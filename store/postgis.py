@@ -466,7 +466,10 @@ class PostGISStore:
                 types = self._incident_types(cur)  # before the COPY: no other query runs during one
                 with cur.copy(_COPY_INCIDENTS_BINARY) as copy:
                     copy.set_types(types)
-                    for row in zip(*(_binary_column(batch, c) for c in INCIDENT_COLUMNS), strict=True):
+                    for row in zip(
+                        *(_pg_column(batch, "incidents", c, binary=True) for c in INCIDENT_COLUMNS),
+                        strict=True,
+                    ):
                         copy.write_row(row)
                 if rebuild and batch.creation_event is not None:
                     # the new rows are at least half the table: the server derives their events and
@@ -1054,26 +1057,16 @@ def _from_db_time(value: datetime | None) -> datetime | None:
     return value
 
 
-def _pg_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
+def _pg_column(batch: IncidentBatch, table: str, name: str, *, binary: bool = False) -> Sequence[Any]:
+    """A column as Python values for COPY: times as UTC text, or as aware datetimes for binary COPY."""
     values = batch.column(table, name)
     if name in DATETIME_COLUMNS:
         arr = datetime_column(values)
-        text: list[Any] = np.datetime_as_string(arr, unit="us", timezone="UTC").tolist()
-        nat = np.isnat(arr)
-        if nat.any():
-            text = [None if n else v for v, n in zip(text, nat.tolist(), strict=True)]
-        return text
-    if isinstance(values, np.ndarray | pd.Series):
-        return values.tolist()
-    return values
-
-
-def _binary_column(batch: IncidentBatch, name: str) -> Sequence[Any]:
-    """An incident column as Python values for binary COPY (times as aware UTC datetimes)."""
-    values = batch.column("incidents", name)
-    if name in DATETIME_COLUMNS:
-        arr = datetime_column(values)
-        times: list[Any] = pd.DatetimeIndex(arr).tz_localize("UTC").to_pydatetime().tolist()
+        times: list[Any] = (
+            pd.DatetimeIndex(arr).tz_localize("UTC").to_pydatetime().tolist()
+            if binary
+            else np.datetime_as_string(arr, unit="us", timezone="UTC").tolist()
+        )
         nat = np.isnat(arr)
         if nat.any():
             times = [None if n else v for v, n in zip(times, nat.tolist(), strict=True)]

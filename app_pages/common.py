@@ -11,7 +11,7 @@ import streamlit as st
 
 from layers.base import BASEMAP_KINDS, Basemap
 from patrol.i18n import DEFAULT_LANG, Lang, t
-from patrol.incidents import LOCAL_TZ, IncidentService
+from patrol.incidents import IncidentService, local_minutes
 from patrol.patrols import PatrolService
 from patrol.roles import Principal
 from store import Store, StoreError, open_store, resolve_url
@@ -244,7 +244,7 @@ def incident_buttons(rows: Any, key: str) -> None:
 
 def local_time(value: datetime | None) -> str:
     """A time as local (Beijing) minutes, or a dash."""
-    return "—" if value is None else value.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return local_minutes(value)
 
 
 def item_name(code: str) -> str:

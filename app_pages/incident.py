@@ -182,7 +182,9 @@ for tab, action in zip(tabs, actions, strict=True):
                 key="act_decide_decision",
             )
         if action == Action.DEFER:
-            due_local = max(inc.due_at, now).astimezone(LOCAL_TZ) + timedelta(days=7)
+            # from the due time, or from now when that is past (or implausibly far ahead)
+            base = inc.due_at if now < inc.due_at < now + timedelta(days=366) else now
+            due_local = base.astimezone(LOCAL_TZ) + timedelta(days=7)
             new_day = st.date_input(tr("incident.new_due"), value=due_local.date(), key="act_defer_day")
             fields_in["new_due_at"] = datetime.combine(new_day, time(18, 0), tzinfo=LOCAL_TZ)
         if action == Action.SUBMIT:

@@ -41,7 +41,6 @@ DEFAULT_COLUMNS = {
     "description": "description",
 }
 BATCH_ROWS = 50_000
-MAX_FIELD_CHARS = 2000
 
 
 class IncidentImportError(ValueError):
@@ -341,7 +340,7 @@ def import_incidents(
     def text(col: str) -> pd.Series:
         name = cols.get(col)
         if name and name in frame.columns:
-            return frame[name].astype(str).str.slice(0, MAX_FIELD_CHARS)
+            return frame[name].astype(str)
         return pd.Series([""] * len(frame))
 
     candidates = pd.DataFrame(

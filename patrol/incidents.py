@@ -40,6 +40,14 @@ from patrol.permissions import (
     mask_phone,
     sees_personal_data,
 )
+from patrol.plausibility import (
+    DEFAULT_WINDOW,
+    MAX_CHARS,
+    TimeWindow,
+    check_text,
+    first_reason,
+    text_refusals,
+)
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
 from store.protocol import Store, VersionConflict
@@ -53,6 +61,20 @@ DUPLICATE_WINDOW_H = 72.0
 def local_day(at: datetime) -> str:
     """The local calendar day (YYYY-MM-DD) of a time."""
     return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
+
+
+def local_minutes(at: datetime | None) -> str:
+    """A time as local minutes (``YYYY-MM-DD HH:MM``), ``—`` for none.
+
+    A stored time too close to the end of the calendar to shift to local time (a year-9999
+    row let in before times were checked) is shown in UTC instead of breaking the page.
+    """
+    if at is None:
+        return "—"
+    try:
+        return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:
+        return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def response_minutes(source: str, item_minutes: int) -> int:
@@ -153,8 +175,10 @@ class IncidentService:
         clock: Callable[[], datetime] | None = None,
         duplicate_radius_m: float = DUPLICATE_RADIUS_M,
         duplicate_window_h: float = DUPLICATE_WINDOW_H,
+        time_window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.store = store
+        self.time_window = time_window
         self.catalog = catalog or load_catalog()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.duplicate_radius_m = duplicate_radius_m
@@ -242,6 +266,9 @@ class IncidentService:
         if reported.tzinfo is None:
             msg = "reported_at must carry a timezone"
             raise ValueError(msg)
+        self.time_window.check(reported, at)
+        for name in MAX_CHARS:
+            check_text(name, getattr(cmd, name) or "")
         return Incident(
             id="", number="", district_code=self.district.code, item_code=item.code,
             source=source, lat=lat, lng=lng, cell=int(routes.cells[0]),
@@ -359,13 +386,18 @@ class IncidentService:
         cannot be routed are refused in the result with their index and reason.
         """
         result = BulkResult()
+        implausible = first_reason(
+            self.time_window.refusals(frame["reported_at"], self.clock()),
+            *(text_refusals(frame[name], name) for name in MAX_CHARS if name in frame),
+        )
         routes = self.router.route(
             frame["lat"].to_numpy(), frame["lng"].to_numpy(), frame["item_code"].to_numpy()
         )
+        reasons = first_reason(implausible, np.where(routes.ok, "", "outside the district").astype(object))
         result.rejected.extend(
-            (int(frame.index[i]), "outside the district") for i in np.flatnonzero(~routes.ok).tolist()
+            (int(frame.index[i]), str(reasons[i])) for i in np.flatnonzero(reasons != "").tolist()
         )
-        routed = np.flatnonzero(routes.ok)
+        routed = np.flatnonzero(reasons == "")
         n = routed.size
         out = pd.DataFrame(index=range(n))
         if n == 0:

@@ -472,3 +472,21 @@ def test_incidents_reported_on_a_patrol_are_listed_on_its_execution_page(app, in
     _as(app, "inspector", "execution")
     app.selectbox(key="ex_task").set_value(task.id).run()
     assert app.button(key=f"ex_open_{inc.id}").label.startswith(inc.number)
+
+
+def test_a_year_9999_row_stored_before_times_were_checked_breaks_no_page(app, incidents_sqlite_url):
+    from datetime import UTC, datetime
+
+    from store.rows import datetime_to_us
+
+    store = open_store(incidents_sqlite_url)
+    (row,) = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=1))
+    far = datetime_to_us(datetime(9999, 12, 31, 23, 0, tzinfo=UTC))
+    conn = store._conn()  # type: ignore[attr-defined]
+    conn.execute("UPDATE incidents SET reported_at = ?, due_at = ? WHERE id = ?", (far, far, row.id))
+    conn.commit()
+    store.close()
+    _as(app, "command_center", "command")
+    _as(app, "command_center", "incident", incident_id=row.id)
+    assert "9999-12-31 23:00 UTC" in app.table[0].value.to_string()
+    _as(app, "captain", "dispatch")

@@ -1,0 +1,127 @@
+"""Plausibility of what enters the store: times in a window, text without control characters, bounded.
+
+One set of rules for every entry (a single report, a bulk import, a command-line file), so
+both backends receive, and refuse, exactly the same rows for the same reasons. Each rule
+comes in a vectorised form (a reason per row, ``""`` where the row passes) and in a
+one-value form that raises :class:`ImplausibleInputError` naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+#: Longest text each free-text field may hold, in characters.
+MAX_CHARS: Mapping[str, int] = {
+    "description": 2000,
+    "reporter_name": 100,
+    "reporter_phone": 40,
+    "external_id": 200,
+}
+#: Fields that may span lines (tab, CR and LF allowed); the others are one line.
+MULTILINE_FIELDS = frozenset({"description"})
+
+# NUL, the other C0 controls and DEL; tab, LF and CR only where a field may span lines
+_CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class ImplausibleInputError(ValueError):
+    """A value no real report can hold (a time outside the window, a control character)."""
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The times a report may carry: from ``earliest`` to the present plus ``future_slack``.
+
+    A clock a little ahead on a phone is tolerated; a year 9999 or 1677 is not (pandas and
+    Python cannot even convert those to local time, so one such row broke every page).
+    """
+
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    future_slack: timedelta = timedelta(days=1)
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime]:
+        """The first and last acceptable time, given the present."""
+        return self.earliest, now + self.future_slack
+
+    def reason(self, now: datetime) -> str:
+        """Why a time outside the window is refused (the same words for every entry)."""
+        lo, hi = self.bounds(now)
+        return f"time outside {lo:%Y-%m-%d} to {hi:%Y-%m-%d} (UTC)"
+
+    def refusals(self, times: pd.Series, now: datetime) -> npt.NDArray[np.object_]:
+        """A reason per time outside the window (``""`` inside it, and for missing times)."""
+        lo, hi = self.bounds(now)
+        t = pd.to_datetime(times, utc=True)
+        out = np.full(len(t), "", dtype=object)
+        outside = ((t < pd.Timestamp(lo)) | (t > pd.Timestamp(hi))).to_numpy(dtype=bool)
+        out[outside] = self.reason(now)
+        return out
+
+    def check(self, at: datetime, now: datetime, *, field: str = "reported_at") -> None:
+        """Raise ImplausibleInputError unless ``at`` lies in the window.
+
+        Raises
+        ------
+        ImplausibleInputError
+            Naming the field, the value and the window.
+        """
+        lo, hi = self.bounds(now)
+        if not lo <= at <= hi:
+            msg = f"{field} {at:%Y-%m-%d %H:%M} is outside {lo:%Y-%m-%d} to {hi:%Y-%m-%d} (UTC)"
+            raise ImplausibleInputError(msg)
+
+
+DEFAULT_WINDOW = TimeWindow()
+
+
+def text_reason(field: str, value: str) -> str:
+    """Why one text value is refused, or ``""`` if it is acceptable."""
+    limit = MAX_CHARS.get(field)
+    pattern = _CONTROL_MULTILINE if field in MULTILINE_FIELDS else _CONTROL_ONE_LINE
+    if pattern.search(value):
+        return f"{field} holds a control character"
+    if limit is not None and len(value) > limit:
+        return f"{field} longer than {limit} characters"
+    return ""
+
+
+def text_refusals(values: pd.Series, field: str) -> npt.NDArray[np.object_]:
+    """A reason per text value that holds a control character or is too long (``""`` otherwise)."""
+    text = values.fillna("").astype(str)
+    limit = MAX_CHARS.get(field)
+    pattern = _CONTROL_MULTILINE if field in MULTILINE_FIELDS else _CONTROL_ONE_LINE
+    out = np.full(len(text), "", dtype=object)
+    if limit is not None:
+        out[(text.str.len() > limit).to_numpy(dtype=bool)] = f"{field} longer than {limit} characters"
+    out[text.str.contains(pattern, regex=True).to_numpy(dtype=bool)] = f"{field} holds a control character"
+    return out
+
+
+def check_text(field: str, value: str) -> None:
+    """Raise ImplausibleInputError if a text value holds a control character or is too long.
+
+    Raises
+    ------
+    ImplausibleInputError
+        Naming the field and what is wrong with it.
+    """
+    reason = text_reason(field, value)
+    if reason:
+        raise ImplausibleInputError(reason)
+
+
+def first_reason(*reasons: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """Per row, the first non-empty reason of several reason arrays."""
+    out = np.full(len(reasons[0]), "", dtype=object) if reasons else np.array([], dtype=object)
+    for r in reasons:
+        fresh = (out == "") & (r != "")
+        out[fresh] = r[fresh]
+    return out

@@ -1,0 +1,92 @@
+"""Hostile and implausible input, refused the same way on both backends; stored data never crashes a reader."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from patrol.importer import import_incidents
+from patrol.incidents import IncidentService, NewIncident
+from patrol.plausibility import ImplausibleInputError
+from patrol.roles import Principal
+from store.rows import IncidentQuery
+
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+CC = Principal("指挥员", "command_center")
+P = (30.7552, 120.7601)
+GOOD = {"id": "A1", "time": "2026-11-20 08:30", "lat": str(P[0]), "lng": str(P[1]), "item": "PARK_COMPOUND",
+        "source": "patrol", "description": "小区乱停车"}  # fmt: skip
+
+
+@pytest.fixture
+def svc(district_store) -> IncidentService:
+    return IncidentService(district_store, clock=lambda: NOW)
+
+
+def _csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_rows_dated_outside_the_plausible_window_are_refused_with_the_same_reason_on_both_backends(
+    svc, tmp_path
+):
+    rows = [
+        GOOD,
+        {**GOOD, "id": "Y9999", "time": "9999-12-31 23:59"},
+        {**GOOD, "id": "Y2030", "time": "2030-01-01 00:00"},
+        {**GOOD, "id": "Y1677", "time": "1677-09-22 00:00"},
+        {**GOOD, "id": "Y1999", "time": "1999-12-31 00:00"},
+        {**GOOD, "id": "TOMORROW", "time": "2026-11-27 20:00"},
+    ]
+    report = import_incidents(svc, _csv(tmp_path / "dates.csv", rows))
+    why = "time outside 2000-01-01 to 2026-11-28 (UTC)"
+    assert report.accepted == 2
+    assert [(line, reason) for line, reason, _ in report.rejected] == [(3, why), (4, why), (5, why), (6, why)]
+    assert sorted(i.external_id for i in svc.list_incidents(CC, IncidentQuery())) == ["A1", "TOMORROW"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("description", "违停\x00", "description holds a control character"),
+        ("description", "违停\x1b[31m", "description holds a control character"),
+        ("description", "x" * 2001, "description longer than 2000 characters"),
+        ("reporter_name", "张\n三", "reporter_name holds a control character"),
+        ("reporter_phone", "138\t0000", "reporter_phone holds a control character"),
+    ],
+)
+def test_text_with_control_characters_or_beyond_its_length_is_refused_by_name(
+    svc, tmp_path, field, value, reason
+):
+    row = {**GOOD, "reporter_name": "张三", "reporter_phone": "13800000000", field: value}
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\nreporter_name = "reporter_name"\nreporter_phone = "reporter_phone"\n')
+    from patrol.importer import load_mapping
+
+    report = import_incidents(svc, _csv(tmp_path / "t.csv", [row]), mapping=load_mapping(mapping))
+    assert report.accepted == 0
+    assert [r for _, r, _ in report.rejected] == [reason]
+
+
+def test_a_multiline_description_is_kept(svc, tmp_path):
+    report = import_incidents(
+        svc, _csv(tmp_path / "ml.csv", [{**GOOD, "description": "第一行\r\n第二行\t完"}])
+    )
+    assert report.accepted == 1
+    (inc,) = svc.list_incidents(CC, IncidentQuery())
+    assert inc.description == "第一行\r\n第二行\t完"
+
+
+def test_a_single_report_dated_in_the_far_future_or_with_a_nul_byte_is_refused_naming_the_field(svc):
+    with pytest.raises(ImplausibleInputError, match="reported_at 9999-12-31"):
+        svc.report(CC, NewIncident("PARK_COMPOUND", *P, reported_at=datetime(9999, 12, 31, tzinfo=UTC)))
+    with pytest.raises(ImplausibleInputError, match="description holds a control character"):
+        svc.report(CC, NewIncident("PARK_COMPOUND", *P, description="a\x00b"))
+    assert svc.count_incidents(CC, IncidentQuery()) == 0

@@ -17,6 +17,7 @@ from app_pages.common import (
 from layers.coverage import coverage_gap_layer
 from layers.hexes import add_legend
 from patrol.coverage import coverage_for_week, stale_cells_for, week_bounds, week_of
+from patrol.spreadsheet import csv_bytes
 
 WEEKS_BACK = 8
 
@@ -83,7 +84,7 @@ st.dataframe(
 )
 st.download_button(
     tr("cov.csv"),
-    view.to_csv(index=False).encode("utf-8-sig"),
+    csv_bytes(view),
     file_name=f"coverage-{week}.csv",
     mime="text/csv",
     key="cov_csv",

@@ -1,5 +1,3 @@
-import io
-
 import pandas as pd
 import streamlit as st
 
@@ -18,6 +16,7 @@ from layers.svg import choropleth_svg
 from patrol.dashboard import OPEN
 from patrol.incidents import LOCAL_TZ
 from patrol.kpis import KPI_COLUMNS, MIN_CASES_TO_RANK, change_arrow, month_kpis, period_kpis, previous_months
+from patrol.spreadsheet import xlsx_bytes
 from store.rows import IncidentQuery
 
 TREND_MONTHS = 6
@@ -128,18 +127,18 @@ worst_frame = pd.DataFrame(
 )
 st.dataframe(worst_frame, hide_index=True, width="stretch", key="rank_worst")
 
-buffer = io.BytesIO()
-with pd.ExcelWriter(buffer, engine="openpyxl") as xl:
-    display.drop(columns=[tr("rank.trend")], errors="ignore").to_excel(
-        xl, sheet_name=tr("rank.sheet_ranking")[:31], index=False
-    )
-    table.assign(group=[label(g) for g in table["group"]])[["group", "rank", *KPI_COLUMNS]].to_excel(
-        xl, sheet_name=tr("rank.sheet_kpis")[:31], index=False
-    )
-    worst_frame.to_excel(xl, sheet_name=tr("rank.worst")[:31], index=False)
+workbook = xlsx_bytes(
+    {
+        tr("rank.sheet_ranking"): display.drop(columns=[tr("rank.trend")], errors="ignore"),
+        tr("rank.sheet_kpis"): table.assign(group=[label(g) for g in table["group"]])[
+            ["group", "rank", *KPI_COLUMNS]
+        ],
+        tr("rank.worst"): worst_frame,
+    }
+)
 st.download_button(
     tr("rank.excel"),
-    buffer.getvalue(),
+    workbook,
     file_name=f"gridpatrol-ranking-{month}-{view}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="rank_excel",

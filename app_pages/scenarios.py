@@ -18,6 +18,7 @@ from app_pages.common import (
 from layers.hexes import HexCounts, add_legend, hex_layer
 from patrol.dashboard import area_cells
 from patrol.scenarios import DEFAULT_K, HOTSPOT_RES, load_year, recommend, theme_figures
+from patrol.spreadsheet import csv_bytes
 
 data = require_district()
 who = require_analytics()
@@ -147,7 +148,7 @@ if len(plan):
     )
     st.download_button(
         tr("sc.export"),
-        export.to_csv(index=False).encode("utf-8-sig"),
+        csv_bytes(export),
         file_name="gridpatrol-patrol-targets.csv",
         mime="text/csv",
         key="sc_export",

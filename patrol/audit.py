@@ -7,8 +7,6 @@ audit row, and the database refuses it (triggers on both backends).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -16,6 +14,7 @@ from typing import Any
 
 from patrol.permissions import AccessDeniedError
 from patrol.roles import Principal
+from patrol.spreadsheet import rows_csv_bytes
 from store.protocol import Store
 from store.rows import AuditRow
 
@@ -102,17 +101,12 @@ class AuditService:
 
     def export_csv(self, who: Principal, **filters: Any) -> bytes:
         """The audit view as CSV (UTF-8 with BOM for Excel; formula-like cells neutralised)."""
-        from patrol.importer import safe_cell
-
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["at", "actor", "role", "action", "entity", "entity_id", "before", "after"])
-        for e in self.entries(who, **filters):
-            writer.writerow(
-                [e.at.isoformat(), *(safe_cell(v) for v in (e.actor, e.role, e.action, e.entity, e.entity_id,
-                                                             e.before, e.after))]
-            )  # fmt: skip
-        return ("\ufeff" + buf.getvalue()).encode("utf-8")
+        header = ["at", "actor", "role", "action", "entity", "entity_id", "before", "after"]
+        rows = [
+            [e.at.isoformat(), e.actor, e.role, e.action, e.entity, e.entity_id, e.before, e.after]
+            for e in self.entries(who, **filters)
+        ]
+        return rows_csv_bytes(header, rows)
 
 
 def _payload(payload: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
 from geo.grid import DEFAULT_RESOLUTION
 from patrol.catalog import CatalogError
+from patrol.spreadsheet import write_csv
 from store import StoreError, open_store
 from store.protocol import Store
 from store.rows import IncidentQuery
@@ -249,7 +250,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
             + "\n"
         )
     elif args.format == "csv":
-        table.to_csv(sys.stdout, index=False)
+        write_csv(table, sys.stdout)
     else:
         sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n")
     return 0
@@ -305,7 +306,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         now = min(datetime.now(UTC), week_end)
         cells, days = stale_cells_for(store, now, args.township, lookback_days=max(90, args.stale_days))
     if args.csv:
-        table.to_csv(args.csv, index=False, encoding="utf-8-sig")
+        write_csv(table, args.csv)
     planned, covered = int(table["planned_cells"].sum()), int(table["covered_cells"].sum())
     hours = float(table["patrol_hours"].sum())
     found, total = int(table["patrol_incidents"].sum()), int(table["incidents"].sum())

@@ -11,9 +11,9 @@ import geopandas as gpd
 import pandas as pd
 
 from patrol.catalog import Catalog
-from patrol.importer import safe_cell
 from patrol.incident import FINAL_STATES, State
 from patrol.permissions import mask_name, mask_phone
+from patrol.spreadsheet import write_csv
 from store.protocol import Store
 from store.rows import INCIDENT_COLUMNS, IncidentQuery, IncidentRow
 
@@ -110,10 +110,7 @@ def export_incidents(
         return len(rows)
     frame = incidents_frame(rows)
     if fmt == "csv":
-        text_cols = ["description", "reporter_name", "reporter_phone", "routing_reason", "external_id"]
-        for c in text_cols:
-            frame[c] = frame[c].map(safe_cell)
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
+        write_csv(frame, path)
         return len(rows)
     for c in ("reported_at", "due_at", "first_response_at", "closed_at", "updated_at"):
         frame[c] = frame[c].map(lambda v: v.isoformat() if v is not None and v == v else None)

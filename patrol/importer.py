@@ -10,7 +10,6 @@ the same file twice adds nothing. Rows without an id get one from a hash of thei
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -29,6 +28,7 @@ from patrol.audit import AuditService
 from patrol.incident import Source
 from patrol.incidents import IncidentService
 from patrol.roles import Principal
+from patrol.spreadsheet import rows_csv_bytes
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "data" / "import_presets"
 DEFAULT_COLUMNS = {
@@ -70,30 +70,17 @@ class ImportReport:
     rejected: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     duplicates_flagged: int = 0
 
-    def write_rejects(self, path: Path) -> None:
-        """Write the refused rows as CSV: line, reason, then the original fields."""
+    def rejects_csv(self) -> bytes:
+        """The refused rows as CSV: line, reason, then the original fields (every cell escaped)."""
         keys: list[str] = []
         for _, _, row in self.rejected:
             keys.extend(k for k in row if k not in keys)
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["line", "reason", *keys])
-            for line, reason, row in self.rejected:
-                w.writerow([line, reason, *(safe_cell(row.get(k, "")) for k in keys)])
+        rows = [[line, reason, *(row.get(k, "") for k in keys)] for line, reason, row in self.rejected]
+        return rows_csv_bytes(["line", "reason", *keys], rows)
 
-
-def safe_cell(value: Any) -> str:
-    """Neutralise spreadsheet formulas in text written for Excel users."""
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    def write_rejects(self, path: Path) -> None:
+        """Write :meth:`rejects_csv` to ``path``."""
+        path.write_bytes(self.rejects_csv())
 
 
 def load_mapping(spec: str | Path | None) -> Mapping:

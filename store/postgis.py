@@ -202,6 +202,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_audit_append_only();
         """,
     ),
+    (
+        # UPDATE, DELETE and INSERT ... ON CONFLICT DO UPDATE were refused; TRUNCATE was not
+        "0008_append_only_no_replace",
+        """
+        CREATE TRIGGER incident_events_no_truncate BEFORE TRUNCATE ON incident_events
+            FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_append_only();
+        """,
+    ),
 ]
 
 _CLEAR_AREAS = (

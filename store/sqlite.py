@@ -208,6 +208,21 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
         ],
     ),
+    (
+        # INSERT OR REPLACE deletes the old row without firing a delete trigger (unless the
+        # writer's own connection turns recursive triggers on): refuse any insert over a
+        # stored row instead
+        "0008_append_only_no_replace",
+        [
+            """CREATE TRIGGER incident_events_no_replace BEFORE INSERT ON incident_events
+               WHEN EXISTS (SELECT 1 FROM incident_events
+                            WHERE incident_id = NEW.incident_id AND seq = NEW.seq)
+               BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END""",
+            """CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+               WHEN NEW.seq IS NOT NULL AND EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq)
+               BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+        ],
+    ),
 ]
 
 
@@ -1087,18 +1102,26 @@ def _insert_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
 # Indexes whose keys an import delivers in random order (external ids, item × cell, day ×
 # township of the rollups): rebuilt by sorting when a batch at least doubles the table.
 RANDOM_ORDER_INDEXES = ("incidents_external", "incidents_item_cell", "rollup_day_cover")
+# a lookup per new event; the batch's own plain INSERT already fails on a stored key
+_BULK_DROPPED_TRIGGERS = ("incident_events_no_replace",)
 
 
 def _drop_random_order_indexes(conn: sqlite3.Connection) -> list[str]:
-    """Drop the random-order indexes inside the open transaction; return their CREATE statements."""
-    marks = _marks(len(RANDOM_ORDER_INDEXES))
+    """Drop the random-order indexes (and the per-row replace guard) inside the open transaction.
+
+    Returns their CREATE statements, to run again before the same commit: nobody else
+    writes meanwhile, and readers see the schema as it was.
+    """
+    names = (*RANDOM_ORDER_INDEXES, *_BULK_DROPPED_TRIGGERS)
     found = conn.execute(
-        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN {marks}",
-        RANDOM_ORDER_INDEXES,
+        "SELECT type, name, sql FROM sqlite_master"
+        f" WHERE type IN ('index', 'trigger') AND name IN {_marks(len(names))}",
+        names,
     ).fetchall()
-    for name, _ in found:
-        conn.execute(f'DROP INDEX "{name}"')  # a name from RANDOM_ORDER_INDEXES, not input
-    return [str(create) for _, create in found]
+    for kind, name, _ in found:
+        # a kind and name from sqlite_master matching the constants above, not input
+        conn.execute(f'DROP {"INDEX" if kind == "index" else "TRIGGER"} "{name}"')
+    return [str(create) for _, _, create in found]
 
 
 def _pragma(conn: sqlite3.Connection, name: str, value: int) -> None:

@@ -116,6 +116,8 @@ def test_an_import_that_doubles_the_table_rebuilds_its_random_order_indexes_and_
             "EXPLAIN QUERY PLAN SELECT id FROM incidents WHERE district_code = '330402' AND external_id = 'x'"
         ))  # fmt: skip
         assert "incidents_external" in plan
+        triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert "incident_events_no_replace" in triggers  # dropped for the load, back before its commit
         assert conn.execute("PRAGMA cache_size").fetchone() == (-524_288,)
 
 

@@ -105,11 +105,31 @@ def _raw_sql(store, sql: str) -> None:
             conn.execute(sql.encode())
 
 
-@pytest.mark.parametrize("sql", ["UPDATE incident_events SET note = 'x'", "DELETE FROM incident_events"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE incident_events SET note = 'x'",
+        "DELETE FROM incident_events",
+        "TRUNCATE incident_events",  # PostgreSQL; SQLite knows no TRUNCATE and reads it as DELETE
+        "INSERT OR REPLACE INTO incident_events (incident_id, seq, district_code, action, to_state, actor,"
+        " role, at, note, payload) SELECT incident_id, seq, district_code, action, to_state, 'mallory', role,"
+        " at, 'rewritten', payload FROM incident_events",
+    ],
+    ids=["update", "delete", "truncate", "insert-or-replace"],
+)
 def test_the_event_log_is_append_only(svc, sql):
-    _report(svc)
+    inc = _report(svc)
+    before = svc.store.events(inc.id)
+    if sql.startswith("TRUNCATE") and svc.store.url.startswith("sqlite"):
+        sql = "DELETE FROM incident_events"
+    if sql.startswith("INSERT OR REPLACE") and not svc.store.url.startswith("sqlite"):
+        sql = (
+            sql.replace("INSERT OR REPLACE", "INSERT") + " ON CONFLICT (district_code, incident_id, seq)"
+            " DO UPDATE SET actor = excluded.actor"
+        )
     with pytest.raises(Exception, match="append-only"):
         _raw_sql(svc.store, sql)
+    assert svc.store.events(inc.id) == before
 
 
 def test_rollups_equal_a_direct_recount_after_a_random_mix_of_writes(svc):

@@ -57,7 +57,16 @@ def test_users_round_trip_and_a_taken_name_stores_nothing(store):
 
 def test_the_database_refuses_to_update_or_delete_audit_rows(store):
     store.append_audit([audit_row(CC, NOW, "x", "user", "1", {"a": 1}, {"a": 2})])
-    for sql in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"):
+    sqlite = store.url.startswith("sqlite")
+    rewrite = (
+        "INSERT OR REPLACE INTO audit_log SELECT seq, at, 'mallory', role, action, entity, entity_id, before,"
+        " after FROM audit_log"
+        if sqlite
+        else "INSERT INTO audit_log SELECT seq, at, 'mallory', role, action, entity, entity_id, before, after"
+        " FROM audit_log ON CONFLICT (seq) DO UPDATE SET actor = excluded.actor"
+    )
+    truncate = "DELETE FROM audit_log" if sqlite else "TRUNCATE audit_log"
+    for sql in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log", rewrite, truncate):
         with pytest.raises((sqlite3.DatabaseError, psycopg.Error), match="append-only"):
             _raw(store, sql)
     (row,) = store.audit_log()

@@ -15,6 +15,10 @@ def create_demo_users(store: Store) -> list[str]:
     inspector-<team id> for the first team of every township; liaison-<department> for the
     departments of the catalog that consultations invite.
     """
+    district = store.district()
+    if district is None or not district.is_demo:
+        msg = "demo users go only into a store created as a demo (gridpatrol demo on a new store)"
+        raise ValueError(msg)
     svc = UserService(store)
     existing = {u.username for u in store.users()}
     specs: list[tuple[str, str, str, dict[str, object]]] = [

@@ -109,12 +109,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     end = _parse_day(args.end)
     with _opened(args) as store:
         district = store.district()
-        if args.if_empty and district is not None:
-            sys.stdout.write("store already holds a district; nothing loaded (--if-empty)\n")
-            if district.is_demo and not store.users():  # a demo store from before sign-in existed
+        has_users = bool(store.users())
+        if args.if_empty and (district is not None or has_users):
+            what = "a district" if district is not None else "users"
+            sys.stdout.write(f"store already holds {what}; nothing loaded (--if-empty)\n")
+            if district is not None and district.is_demo and not has_users:
+                # a demo store from before sign-in existed
                 users = create_demo_users(store)
                 sys.stdout.write(f"demo users: {len(users)} (password {DEMO_PASSWORD!r}; see README)\n")
             return 0
+        if has_users:
+            # demo accounts share a published password: never beside real ones
+            raise CliError("the store already has users; use a new store (--db) for the demo")
         if store.count_incidents(IncidentQuery(limit=1)) > 0:
             raise CliError("the store already holds incidents; use a new store (--db) for the demo")
         load_demo_district(store, seed=args.seed, res=args.res)

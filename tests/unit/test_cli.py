@@ -301,3 +301,44 @@ def test_demo_if_empty_gives_an_older_demo_store_its_demo_users(sqlite_url, caps
     assert "demo users: 34" in capsys.readouterr().out
     assert main(["demo", "--db", sqlite_url, "--if-empty", "--incidents", "0"]) == 0
     assert "demo users" not in capsys.readouterr().out  # once only
+
+
+def test_demo_if_empty_adds_no_demo_accounts_to_a_store_that_already_has_real_users(
+    sqlite_url, monkeypatch, capsys
+):
+    import io
+
+    from store import open_store
+
+    main(["init", "--db", sqlite_url])
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-real-Passphrase-42\n"))
+    assert main(["create-user", "chief", "--role", "admin", "--password-stdin", "--db", sqlite_url]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--db", sqlite_url, "--if-empty", "--incidents", "0"]) == 0
+    assert "nothing loaded" in capsys.readouterr().out
+    assert main(["demo", "--db", sqlite_url, "--incidents", "0"]) == 2
+    assert "already has users" in capsys.readouterr().err
+    store = open_store(sqlite_url)
+    assert [u.username for u in store.users()] == ["chief"] and store.district() is None
+    store.close()
+
+
+def test_demo_users_are_refused_in_a_store_not_created_as_a_demo(district_sqlite_url):
+    from dataclasses import replace
+
+    from data.demo_users import create_demo_users
+    from store import open_store
+
+    store = open_store(district_sqlite_url)
+    district = store.district()
+    store.replace_areas(
+        replace(district, is_demo=False),
+        store.townships(),
+        store.villages(),
+        store.teams(),
+        *store.cell_map(),
+    )
+    with pytest.raises(ValueError, match="created as a demo"):
+        create_demo_users(store)
+    assert store.users() == []
+    store.close()

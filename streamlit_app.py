@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.common import (
+    check_still_allowed,
     init_session,
     now_utc,
     principal,
@@ -21,6 +22,10 @@ from store import StoreError
 st.set_page_config(page_title="GridPatrol 网格巡查", page_icon="🗺️", layout="wide")
 init_session()
 touch_session(now_utc())
+try:
+    check_still_allowed()
+except StoreError as exc:
+    store_unavailable(exc)
 
 with st.sidebar:
     st.radio(

@@ -14,6 +14,7 @@ from patrol.i18n import DEFAULT_LANG, Lang, t
 from patrol.incidents import IncidentService, local_minutes
 from patrol.patrols import PatrolService
 from patrol.roles import Principal
+from patrol.users import UserService
 from store import Store, StoreError, open_store, resolve_url
 
 SESSION_DEFAULTS: dict[str, Any] = {
@@ -201,6 +202,26 @@ def incident_service() -> IncidentService:
     return _incident_service(store.url, _areas_signature(store))
 
 
+def user_service() -> UserService:
+    """The user and sign-in service (its state lives in the store, shared by every process)."""
+    return UserService(get_store())
+
+
+def client_address() -> str:
+    """The browser's address as the server sees it (empty when unknown), for sign-in throttling."""
+    try:
+        return str(st.context.ip_address or "")
+    except Exception:  # no browser (AppTest) or an older runtime
+        return ""
+
+
+def check_still_allowed() -> None:
+    """Sign out a session whose user was disabled, or whose role or scope changed, since sign-in."""
+    who = principal()
+    if who is not None and user_service().current(who) is None:
+        sign_out("sign_in.revoked")
+
+
 def patrol_service() -> PatrolService:
     """The patrol service of this process (rebuilt when the areas change)."""
     store = get_store()
@@ -282,8 +303,12 @@ def error_text(exc: Exception) -> str:
     from patrol.incident import ConflictError, IllegalTransitionError, MissingFieldError
     from patrol.patrols import PatrolStateError
     from patrol.permissions import AccessDeniedError
+    from patrol.refusals import Refusal
     from patrol.routing import OutsideDistrictError
 
+    if isinstance(exc, Refusal):
+        values = {k: tr(f"field.{v}") if k == "field" else v for k, v in exc.values.items()}
+        return tr(exc.key, **values)
     if isinstance(exc, MissingFieldError):
         names = "、".join(tr(f"field.{f}") for f in exc.fields) or "—"
         return tr("err.missing", fields=names)

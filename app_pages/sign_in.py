@@ -1,11 +1,11 @@
 import streamlit as st
 
-from app_pages.common import get_store, session_minutes, tr
-from patrol.users import AuthError, UserService
+from app_pages.common import client_address, session_minutes, tr, user_service
+from patrol.users import AuthError, ThrottledError
 
 st.title(tr("app.title"))
 st.caption(tr("app.subtitle"))
-users = UserService(get_store())
+users = user_service()
 if reason := st.session_state.pop("sign_in_reason", None):
     st.warning(tr(reason, minutes=session_minutes()))
 if not users.has_users():
@@ -36,8 +36,7 @@ if _oidc_configured():
     else:
         st.button(tr("sign_in.oidc"), key="sign_in_oidc", on_click=st.login, type="primary")
     st.divider()
-district = users.store.district()
-if district is not None and district.is_demo:
+if users.is_demo_store():
     st.caption(tr("sign_in.demo_hint"))
 with st.form("sign_in_form"):
     username = st.text_input(tr("sign_in.username"), key="sign_in_username", max_chars=80)
@@ -45,11 +44,12 @@ with st.form("sign_in_form"):
     submitted = st.form_submit_button(tr("app.sign_in"), type="primary")
 if submitted:
     try:
-        who = users.authenticate(username.strip(), password)
+        who = users.authenticate(username.strip(), password, client_address())
+    except ThrottledError as exc:
+        st.error(tr("sign_in.locked") if exc.locked else tr("sign_in.throttled", seconds=exc.wait_s))
     except AuthError:
         st.error(tr("sign_in.failed"))
     else:
         st.session_state["principal"] = who
-        user = users.store.get_user(who.name)
-        st.session_state["display_name"] = user.display_name if user else who.name
+        st.session_state["display_name"] = users.display_name(who.name)
         st.rerun()

@@ -15,9 +15,12 @@ svc = UserService(store)
 st.header(tr("users.header"))
 try:
     users = svc.users(who)
+    locked = svc.locked_users(who)
 except AccessDeniedError as exc:
     st.error(error_text(exc))
     st.stop()
+if locked:
+    st.warning(tr("users.locked", names="、".join(locked)))
 st.dataframe(
     pd.DataFrame(
         {
@@ -66,6 +69,10 @@ if names:
     label = tr("users.disable") if current.active else tr("users.enable")
     if c[0].button(label, key="users_toggle", disabled=target == who.name):
         svc.update(who, target, active=not current.active)
+        st.rerun()
+    if target.lower() in locked and c[0].button(tr("users.unlock"), key="users_unlock"):
+        svc.unlock(who, target)
+        st.success(tr("users.unlocked", name=target))
         st.rerun()
     with c[1].form("users_password_form"):
         new = st.text_input(tr("users.new_password"), type="password", key="users_reset", max_chars=200)

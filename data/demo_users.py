@@ -46,6 +46,6 @@ def create_demo_users(store: Store) -> list[str]:
     made = []
     for username, display, role, scope in specs:
         if username not in existing:
-            svc.create(None, username, DEMO_PASSWORD, role, display_name=display, **scope)  # type: ignore[arg-type]
+            svc.create(None, username, DEMO_PASSWORD, role, display_name=display, demo_account=True, **scope)  # type: ignore[arg-type]
         made.append(username)
     return made

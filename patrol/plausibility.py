@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from patrol.refusals import Refusal
+
 #: Longest text each free-text field may hold, in characters.
 MAX_CHARS: Mapping[str, int] = {
     "description": 2000,
@@ -32,7 +34,7 @@ _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class ImplausibleInputError(ValueError):
+class ImplausibleInputError(Refusal):
     """A value no real report can hold (a time outside the window, a control character)."""
 
 
@@ -76,7 +78,9 @@ class TimeWindow:
         lo, hi = self.bounds(now)
         if not lo <= at <= hi:
             msg = f"{field} {at:%Y-%m-%d %H:%M} is outside {lo:%Y-%m-%d} to {hi:%Y-%m-%d} (UTC)"
-            raise ImplausibleInputError(msg)
+            raise ImplausibleInputError(
+                msg, "refuse.time_window", field=field, earliest=f"{lo:%Y-%m-%d}", latest=f"{hi:%Y-%m-%d}"
+            )
 
 
 DEFAULT_WINDOW = TimeWindow()
@@ -114,8 +118,10 @@ def check_text(field: str, value: str) -> None:
         Naming the field and what is wrong with it.
     """
     reason = text_reason(field, value)
+    if reason.endswith("control character"):
+        raise ImplausibleInputError(reason, "refuse.control_character", field=field)
     if reason:
-        raise ImplausibleInputError(reason)
+        raise ImplausibleInputError(reason, "refuse.too_long", field=field, limit=MAX_CHARS[field])
 
 
 def first_reason(*reasons: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:

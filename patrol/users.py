@@ -2,6 +2,13 @@
 
 Passwords are never stored: only ``scrypt$N$r$p$salt$hash`` (hashlib.scrypt, 16-byte random
 salt). A failed sign-in says the same thing whether the user exists or not, and takes as long.
+
+Guessing is throttled in the store (shared by every app process), per account and per client
+address: after a few failures each further try waits twice as long as the one before; an
+account locks after :data:`LOCK_AFTER` failures until an admin unlocks it. A streak of failures
+writes three audit rows at most (its first failure, the lock, its end), not one per guess.
+A new password needs :data:`MIN_PASSWORD_LENGTH` characters, may not be a common one, the user
+name, or one character repeated.
 """
 
 from __future__ import annotations
@@ -9,26 +16,94 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from patrol.audit import audit_row
 from patrol.permissions import AccessDeniedError
+from patrol.refusals import Refusal
 from patrol.roles import ROLES, Principal
 from store.protocol import Store
-from store.rows import UserRow
+from store.rows import SignInFailures, UserRow
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,80}$")  # '@': OIDC users are named by e-mail
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parents[1] / "data" / "common_passwords.txt"
+
+#: Failures an account or a client may make before each further try has to wait.
+FREE_FAILURES = {"user": 3, "client": 10}  # an office behind one address shares the client key
+#: The wait after the first throttled failure, doubling with each further one, up to the cap.
+FIRST_DELAY = timedelta(seconds=2)
+MAX_DELAY = timedelta(minutes=5)
+#: Failures after which an account is locked until an admin unlocks it.
+LOCK_AFTER = 10
 
 
 class AuthError(PermissionError):
     """Sign-in refused (the message never says whether the user exists)."""
+
+
+class ThrottledError(AuthError):
+    """Too many failed sign-ins: wait ``wait_s`` seconds (or, if ``locked``, ask an admin)."""
+
+    def __init__(self, message: str, *, wait_s: int = 0, locked: bool = False) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
+        self.locked = locked
+
+
+class PasswordPolicyError(Refusal):
+    """A new password that is too short, too common, or the user name."""
+
+
+def _common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def check_password_policy(password: str, username: str = "") -> None:
+    """Raise PasswordPolicyError naming what is wrong with a new password.
+
+    Raises
+    ------
+    PasswordPolicyError
+        If it has fewer than ``MIN_PASSWORD_LENGTH`` characters (spaces at either end not
+        counted), is one character repeated, contains the user name, or is a common password.
+    """
+    core = password.strip()
+    if len(core) < MIN_PASSWORD_LENGTH:
+        msg = f"a password needs at least {MIN_PASSWORD_LENGTH} characters (not counting spaces at the ends)"
+        raise PasswordPolicyError(msg, "password.too_short", n=MIN_PASSWORD_LENGTH)
+    if len(set(core)) == 1:
+        msg = "a password may not be one character repeated"
+        raise PasswordPolicyError(msg, "password.repeated")
+    if username and len(username) >= 3 and username.lower() in password.lower():
+        msg = "a password may not contain the user name"
+        raise PasswordPolicyError(msg, "password.username")
+    if core.lower() in _common_passwords() or _is_run(core.lower()):
+        msg = "this password is among the most common ones; choose another"
+        raise PasswordPolicyError(msg, "password.common")
+
+
+def _is_run(text: str) -> bool:
+    """Whether the text is a run of consecutive characters (0123456789, abcdefghij, 9876543210)."""
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(text)}
+    return steps in ({1}, {-1})
+
+
+def _delay(failures: SignInFailures, kind: str) -> timedelta:
+    """How long after its last failure a key must wait before the next try."""
+    over = failures.failures - FREE_FAILURES[kind]
+    if over < 0:
+        return timedelta(0)
+    return min(FIRST_DELAY * int(2 ** min(over, 20)), MAX_DELAY)
 
 
 def hash_password(password: str, *, n: int = SCRYPT_N) -> str:
@@ -113,12 +188,6 @@ class UserService:
             msg = f"no team {user.team_id}"
             raise ValueError(msg)
 
-    @staticmethod
-    def _check_password(password: str) -> None:
-        if len(password) < MIN_PASSWORD_LENGTH:
-            msg = f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
-            raise ValueError(msg)
-
     def create(
         self,
         who: Principal | None,
@@ -130,8 +199,12 @@ class UserService:
         township_code: str | None = None,
         team_id: int | None = None,
         department: str | None = None,
+        demo_account: bool = False,
     ) -> UserRow:
         """Create a user (``who`` None: the command line, which may create the first admin).
+
+        ``demo_account`` skips the password policy for the published demo password, and is
+        refused unless the store was created as a demo.
 
         Raises
         ------
@@ -143,7 +216,13 @@ class UserService:
             Unless ``who`` is an admin (or None).
         """
         self._check_admin(who)
-        self._check_password(password)
+        if demo_account:
+            district = self.store.district()
+            if district is None or not district.is_demo:
+                msg = "demo accounts go only into a store created as a demo"
+                raise ValueError(msg)
+        else:
+            check_password_policy(password, username)
         now = self.clock()
         user = UserRow(
             username, display_name or username, role, township_code, team_id, department,
@@ -176,7 +255,7 @@ class UserService:
         if who is not None and who.role != "admin" and who.name != username:
             msg = "only an admin may set another user's password"
             raise AccessDeniedError(msg)
-        self._check_password(password)
+        check_password_policy(password, username)
         before = self._get(username)
         after = replace(before, password_hash=hash_password(password), updated_at=self.clock())
         audit = audit_row(
@@ -196,26 +275,99 @@ class UserService:
         self._check_admin(who)
         return self.store.users()
 
-    def authenticate(self, username: str, password: str) -> Principal:
+    def authenticate(self, username: str, password: str, client: str = "") -> Principal:
         """The principal for a correct name and password of an active user; audited either way.
+
+        ``client`` is the caller's address, throttled on its own (empty: not known).
 
         Raises
         ------
+        ThrottledError
+            While the account or the client must wait, or once the account is locked (the
+            password is not even checked then).
         AuthError
             With the same message for an unknown user, a wrong password or a disabled account.
         """
-        user = self.store.get_user(username) if USERNAME_RE.match(username or "") else None
-        ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+        name = (username or "")[:80]
+        keys = {"user": f"user:{name.lower()}", **({"client": f"client:{client[:80]}"} if client else {})}
         now = self.clock()
+        streaks = self.store.sign_in_failures(list(keys.values()))
+        self._check_throttle(keys, streaks, now)
+        user = self.store.get_user(name) if USERNAME_RE.match(name) else None
+        ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
         if user is None or not ok or not user.active:
-            self.store.append_audit(
-                [audit_row(None, now, "sign_in_failed", "user", username[:40], None, None)]
-            )
-            msg = "wrong user name or password"
-            raise AuthError(msg)
+            self._fail(keys, name, now)
+        assert user is not None
         who = principal_of(user)
-        self.store.append_audit([audit_row(who, now, "sign_in", "user", username, None, None)])
+        before = streaks.get(keys["user"])
+        after = {"failed_attempts_before": before.failures} if before else None
+        self.store.clear_sign_in_failures(
+            [keys["user"]], [audit_row(who, now, "sign_in", "user", name, None, after)]
+        )
         return who
+
+    @staticmethod
+    def _check_throttle(keys: dict[str, str], streaks: dict[str, SignInFailures], now: datetime) -> None:
+        for kind, key in keys.items():
+            streak = streaks.get(key)
+            if streak is None:
+                continue
+            if streak.locked:
+                msg = "this account is locked after repeated failed sign-ins; an administrator can unlock it"
+                raise ThrottledError(msg, locked=True)
+            wait = streak.last_at + _delay(streak, kind) - now
+            if wait > timedelta(0):
+                wait_s = max(1, int(wait.total_seconds() + 0.999))
+                msg = f"too many failed sign-ins; try again in {wait_s} s"
+                raise ThrottledError(msg, wait_s=wait_s)
+
+    def _fail(self, keys: dict[str, str], name: str, now: datetime) -> None:
+        """Count a failure, audit the first of a streak and a lock, and refuse."""
+        counts = self.store.add_sign_in_failure(list(keys.values()), now)
+        streak = counts[keys["user"]]
+        if streak.failures == 1:
+            self.store.append_audit([audit_row(None, now, "sign_in_failed", "user", name[:40], None, None)])
+        if streak.failures >= LOCK_AFTER:
+            self.store.lock_sign_in(
+                keys["user"],
+                audit_row(
+                    None, now, "sign_in_locked", "user", name[:40], None, {"failures": streak.failures}
+                ),
+            )
+        msg = "wrong user name or password"
+        raise AuthError(msg)
+
+    def locked_users(self, who: Principal) -> list[str]:
+        """Names whose sign-in is locked after repeated failures (admins only)."""
+        self._check_admin(who)
+        keys = [f"user:{u.username.lower()}" for u in self.store.users()]
+        return sorted(
+            k.removeprefix("user:") for k, s in self.store.sign_in_failures(keys).items() if s.locked
+        )
+
+    def unlock(self, who: Principal | None, username: str) -> None:
+        """Lift the lock and forget the failed sign-ins of a user (admins only; audited)."""
+        self._check_admin(who)
+        key = f"user:{username.lower()}"
+        streak = self.store.sign_in_failures([key]).get(key)
+        before = {"failures": streak.failures, "locked": streak.locked} if streak else {}
+        self.store.clear_sign_in_failures(
+            [key], [audit_row(who, self.clock(), "unlock_sign_in", "user", username, before, {})]
+        )
+
+    def current(self, who: Principal) -> Principal | None:
+        """``who`` as the store has them now: None if disabled, removed, or their role or scope changed.
+
+        Called on every rerun, so a disabled user's open session ends at their next click.
+        """
+        user = self.store.get_user(who.name)
+        if user is None or not user.active:
+            return None
+        try:
+            now = principal_of(user)
+        except ValueError:
+            return None
+        return who if now == who else None
 
     def authenticate_external(self, email: str | None) -> Principal:
         """The principal for an identity confirmed by the OIDC provider (``st.login``).
@@ -240,6 +392,16 @@ class UserService:
         who = principal_of(user)
         self.store.append_audit([audit_row(who, now, "sign_in_oidc", "user", name, None, None)])
         return who
+
+    def display_name(self, username: str) -> str:
+        """How a user is named on screen (their user name if they have no display name)."""
+        user = self.store.get_user(username)
+        return user.display_name if user and user.display_name else username
+
+    def is_demo_store(self) -> bool:
+        """Whether the store was created as a demo (the sign-in page then names the demo accounts)."""
+        district = self.store.district()
+        return district is not None and district.is_demo
 
     def has_users(self) -> bool:
         """Whether any user exists (else the sign-in page says how to create the first admin)."""

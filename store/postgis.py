@@ -35,6 +35,7 @@ from store.rows import (
     PatrolVisitRow,
     PremisesRow,
     RollupQuery,
+    SignInFailures,
     TeamRow,
     TownshipRow,
     UserRow,
@@ -208,6 +209,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         CREATE TRIGGER incident_events_no_truncate BEFORE TRUNCATE ON incident_events
             FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_append_only();
+        """,
+    ),
+    (
+        "0009_sign_in_failures",
+        """
+        CREATE TABLE sign_in_failures (
+            key TEXT PRIMARY KEY, failures INTEGER NOT NULL, first_at TIMESTAMPTZ NOT NULL,
+            last_at TIMESTAMPTZ NOT NULL, locked BOOLEAN NOT NULL
+        );
         """,
     ),
 ]
@@ -916,6 +926,29 @@ class PostGISStore:
         with self._tx() as conn:
             _insert_audit(conn, rows)
 
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
+        """The failure counts of these keys (absent keys have none)."""
+        with self._tx() as conn:
+            return _sign_in_failures(conn, keys)
+
+    def add_sign_in_failure(self, keys: Sequence[str], at: datetime) -> dict[str, SignInFailures]:
+        """Count one more failure for each key, in one transaction; return the new counts."""
+        with self._tx() as conn, conn.cursor() as cur:
+            cur.executemany(_ADD_SIGN_IN_FAILURE, [(k, at, at) for k in keys])
+            return _sign_in_failures(conn, keys)
+
+    def lock_sign_in(self, key: str, audit: AuditRow) -> None:
+        """Lock a key until it is cleared, with its audit row, in one transaction."""
+        with self._tx() as conn:
+            conn.execute("UPDATE sign_in_failures SET locked = TRUE WHERE key = %s", (key,))
+            _insert_audit(conn, [audit])
+
+    def clear_sign_in_failures(self, keys: Sequence[str], audit: Sequence[AuditRow]) -> None:
+        """Forget the failures (and lock) of these keys, with their audit rows, in one transaction."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM sign_in_failures WHERE key = ANY(%s)", (list(keys),))
+            _insert_audit(conn, audit)
+
     def audit_log(
         self,
         *,
@@ -944,6 +977,20 @@ class PostGISStore:
         with self._tx() as conn:
             rows = conn.execute("SELECT state, count(*) FROM incidents GROUP BY state").fetchall()
         return {s: int(n) for s, n in rows}
+
+
+_ADD_SIGN_IN_FAILURE = (
+    "INSERT INTO sign_in_failures (key, failures, first_at, last_at, locked) VALUES (%s, 1, %s, %s, FALSE)"
+    " ON CONFLICT (key) DO UPDATE SET failures = sign_in_failures.failures + 1, last_at = excluded.last_at"
+)
+
+
+def _sign_in_failures(conn: psycopg.Connection[Any], keys: Sequence[str]) -> dict[str, SignInFailures]:
+    rows = conn.execute(
+        "SELECT key, failures, first_at, last_at, locked FROM sign_in_failures WHERE key = ANY(%s)",
+        (list(keys),),
+    ).fetchall()
+    return {k: SignInFailures(k, int(n), a, b, bool(locked)) for k, n, a, b, locked in rows}
 
 
 _USER_SELECT = (

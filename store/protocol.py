@@ -21,6 +21,7 @@ from store.rows import (
     PatrolVisitRow,
     PremisesRow,
     RollupQuery,
+    SignInFailures,
     TeamRow,
     TownshipRow,
     UserRow,
@@ -251,6 +252,22 @@ class Store(Protocol):
 
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         """Append audit rows (the log is append-only: the database refuses updates and deletes)."""
+        ...
+
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
+        """The failure counts of these keys (absent keys have none)."""
+        ...
+
+    def add_sign_in_failure(self, keys: Sequence[str], at: datetime) -> dict[str, SignInFailures]:
+        """Count one more failure for each key, in one transaction; return the new counts."""
+        ...
+
+    def lock_sign_in(self, key: str, audit: AuditRow) -> None:
+        """Lock a key until it is cleared, with its audit row, in one transaction."""
+        ...
+
+    def clear_sign_in_failures(self, keys: Sequence[str], audit: Sequence[AuditRow]) -> None:
+        """Forget the failures (and lock) of these keys, with their audit rows, in one transaction."""
         ...
 
     def audit_log(

@@ -430,6 +430,17 @@ class UserRow:
 
 
 @dataclass(frozen=True)
+class SignInFailures:
+    """Failed sign-ins since the last success for one key (``user:<name>`` or ``client:<address>``)."""
+
+    key: str
+    failures: int
+    first_at: datetime
+    last_at: datetime
+    locked: bool
+
+
+@dataclass(frozen=True)
 class AuditRow:
     """One change: who, when, what, and the record before and after (JSON text)."""
 

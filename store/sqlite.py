@@ -35,6 +35,7 @@ from store.rows import (
     PatrolVisitRow,
     PremisesRow,
     RollupQuery,
+    SignInFailures,
     TeamRow,
     TownshipRow,
     UserRow,
@@ -221,6 +222,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             """CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
                WHEN NEW.seq IS NOT NULL AND EXISTS (SELECT 1 FROM audit_log WHERE seq = NEW.seq)
                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+        ],
+    ),
+    (
+        "0009_sign_in_failures",
+        [
+            """CREATE TABLE sign_in_failures (
+                key TEXT PRIMARY KEY, failures INTEGER NOT NULL, first_at INTEGER NOT NULL,
+                last_at INTEGER NOT NULL, locked INTEGER NOT NULL
+            )""",
         ],
     ),
 ]
@@ -988,6 +998,28 @@ class SQLiteStore:
         with self._write() as conn:
             _insert_audit(conn, rows)
 
+    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
+        """The failure counts of these keys (absent keys have none)."""
+        return _sign_in_failures(self._conn(), keys)
+
+    def add_sign_in_failure(self, keys: Sequence[str], at: datetime) -> dict[str, SignInFailures]:
+        """Count one more failure for each key, in one transaction; return the new counts."""
+        with self._write() as conn:
+            conn.executemany(_ADD_SIGN_IN_FAILURE, [(k, _dt(at), _dt(at)) for k in keys])
+            return _sign_in_failures(conn, keys)
+
+    def lock_sign_in(self, key: str, audit: AuditRow) -> None:
+        """Lock a key until it is cleared, with its audit row, in one transaction."""
+        with self._write() as conn:
+            conn.execute("UPDATE sign_in_failures SET locked = 1 WHERE key = ?", (key,))
+            _insert_audit(conn, [audit])
+
+    def clear_sign_in_failures(self, keys: Sequence[str], audit: Sequence[AuditRow]) -> None:
+        """Forget the failures (and lock) of these keys, with their audit rows, in one transaction."""
+        with self._write() as conn:
+            conn.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(k,) for k in keys])
+            _insert_audit(conn, audit)
+
     def audit_log(
         self,
         *,
@@ -1061,6 +1093,21 @@ def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
         r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in json.loads(r[4])), _time(r[5]), _time(r[6]),
         r[7], r[8], _time(r[9]), r[10], us_to_datetime(r[11]), us_to_datetime(r[12]),
     )  # fmt: skip
+
+
+_ADD_SIGN_IN_FAILURE = (
+    "INSERT INTO sign_in_failures (key, failures, first_at, last_at, locked) VALUES (?, 1, ?, ?, 0)"
+    " ON CONFLICT (key) DO UPDATE SET failures = sign_in_failures.failures + 1, last_at = excluded.last_at"
+)
+
+
+def _sign_in_failures(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, SignInFailures]:
+    rows = conn.execute(
+        "SELECT key, failures, first_at, last_at, locked FROM sign_in_failures"
+        f" WHERE key IN {_marks(len(keys))}",
+        tuple(keys),
+    ).fetchall()
+    return {k: SignInFailures(k, int(n), _time(a), _time(b), bool(locked)) for k, n, a, b, locked in rows}
 
 
 _USER_SELECT = (

@@ -36,7 +36,7 @@ POINTS = [
     (30.6602, 120.8011),
     (30.7702, 120.8602),
 ]
-CC = Principal("cc", "command_center")
+CC = Principal("command", "command_center")  # a demo user: every rerun checks the user is still active
 STEPS = (
     ("assess", {}),
     ("dispatch", {"outcome": "enforce"}),

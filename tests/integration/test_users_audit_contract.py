@@ -103,3 +103,18 @@ def test_recent_events_and_the_liaison_filter_work_on_both_backends(district_sto
     assert district_store.count_incidents(IncidentQuery(consult_department="ny")) == 0
     with pytest.raises(ValueError):
         IncidentQuery(consult_department="%").conditions()
+
+
+def test_sign_in_failures_count_lock_and_clear_with_their_audit_rows(store):
+    keys = ["user:cap", "client:10.0.0.1"]
+    assert store.sign_in_failures(keys) == {}
+    store.add_sign_in_failure(keys, NOW)
+    counts = store.add_sign_in_failure(keys, NOW + timedelta(seconds=5))
+    assert {k: (c.failures, c.first_at, c.last_at, c.locked) for k, c in counts.items()} == {
+        k: (2, NOW, NOW + timedelta(seconds=5), False) for k in keys
+    }
+    store.lock_sign_in("user:cap", audit_row(None, NOW, "sign_in_locked", "user", "cap"))
+    assert store.sign_in_failures(["user:cap"])["user:cap"].locked
+    store.clear_sign_in_failures(["user:cap"], [audit_row(CC, NOW, "unlock_sign_in", "user", "cap")])
+    assert list(store.sign_in_failures(keys)) == ["client:10.0.0.1"]
+    assert [a.action for a in store.audit_log()] == ["unlock_sign_in", "sign_in_locked"]

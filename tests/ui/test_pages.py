@@ -23,14 +23,15 @@ def app(incidents_sqlite_url, monkeypatch) -> AppTest:
     return AppTest.from_file(APP, default_timeout=TIMEOUT_S)
 
 
-def _principal(role: str, team_id: int = 1) -> Principal:
+def _principal(role: str) -> Principal:
+    """The demo store's user of the role (every rerun checks the user still exists and is active)."""
     if role == "captain":
-        return Principal("captain", "captain", township_code=CAPTAIN_TOWNSHIP)
+        return Principal(f"captain-{CAPTAIN_TOWNSHIP}", "captain", township_code=CAPTAIN_TOWNSHIP)
     if role == "inspector":
-        return Principal("inspector", "inspector", team_id=team_id)
+        return Principal("inspector-1", "inspector", team_id=1)
     if role == "liaison":
-        return Principal("liaison", "liaison", department="scjg")
-    return Principal(role, role)  # type: ignore[arg-type]
+        return Principal("liaison-scjg", "liaison", department="scjg")
+    return Principal({"command_center": "command"}.get(role, role), role)  # type: ignore[arg-type]
 
 
 def _as(app: AppTest, role: str, page: str | None = None, **state) -> AppTest:
@@ -92,6 +93,26 @@ def test_an_idle_session_is_signed_out_after_the_configured_minutes(app, monkeyp
     app.run()
     assert app.session_state["principal"] is None
     assert any("30 分钟" in w.value for w in app.warning)
+
+
+def test_a_disabled_users_open_session_ends_at_the_next_click(app, incidents_sqlite_url):
+    from patrol.users import UserService
+
+    _sign_in(app, "planner")
+    assert app.session_state["principal"] is not None
+    store = open_store(incidents_sqlite_url)
+    UserService(store).update(None, "planner", active=False)
+    store.close()
+    app.run()
+    assert not app.exception and app.session_state["principal"] is None
+    assert any("已被停用" in w.value for w in app.warning)
+
+
+def test_repeated_wrong_passwords_are_answered_with_a_wait_in_chinese(app):
+    for _ in range(4):
+        _sign_in(app, "captain-330402001", "wrong-password")
+    assert [e.value for e in app.error] == [] or "秒后再试" in app.error[0].value
+    assert "秒后再试" in app.error[0].value
 
 
 def test_signing_out_forgets_the_user(app):
@@ -263,7 +284,13 @@ def test_the_overview_switches_to_english(app):
 
 
 def test_an_empty_store_says_how_to_load_a_district(sqlite_url, monkeypatch):
+    from patrol.users import UserService
+
     monkeypatch.setenv("GRIDPATROL_DB", sqlite_url)
+    store = open_store(sqlite_url)
+    store.migrate()
+    UserService(store).create(None, "command", "Nanhu-centre-2026", "command_center")  # users come first
+    store.close()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     at.session_state["principal"] = _principal("command_center")
     at.run()
@@ -330,7 +357,11 @@ def test_a_captain_plans_a_route_and_turns_it_into_a_patrol_task(app, incidents_
     app.button(key="pp_create").click().run()
     assert any("已创建巡查任务" in s.value for s in app.success)
     store = open_store(incidents_sqlite_url)
-    tasks = [t for t in store.patrol_tasks(township_code=CAPTAIN_TOWNSHIP) if t.created_by == "captain"]
+    tasks = [
+        t
+        for t in store.patrol_tasks(township_code=CAPTAIN_TOWNSHIP)
+        if t.created_by == f"captain-{CAPTAIN_TOWNSHIP}"
+    ]
     store.close()
     assert len(tasks) == 1 and tasks[0].status == "planned"
 
@@ -417,7 +448,7 @@ def test_a_captain_plans_a_joint_inspection_and_saves_the_merged_visits(app, inc
     app.button(key="ji_save").click().run()
     assert any("已保存" in s.value for s in app.success)
     store = open_store(incidents_sqlite_url)
-    planned = [i for i in store.inspections() if i.created_by == "captain"]
+    planned = [i for i in store.inspections() if i.created_by == f"captain-{CAPTAIN_TOWNSHIP}"]
     store.close()
     assert len(planned) == 1 and planned[0].visit_id is not None and pid
 

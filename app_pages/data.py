@@ -142,10 +142,9 @@ with tab_incidents:
             try:
                 report = import_incidents(
                     incident_service(),
+                    who,
                     path,
                     mapping=mapping,
-                    actor=who.name,
-                    who=who,
                     progress=lambda done, total: bar.progress(
                         done / max(total, 1), text=tr("data.progress", done=done, total=total)
                     ),
@@ -179,7 +178,7 @@ with tab_export:
     if st.button(tr("data.prepare_export"), key="data_export"):
         suffix = {"csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "open311": ".json"}[fmt]
         out = Path(tempfile.mkdtemp(prefix="gridpatrol-")) / f"incidents{suffix}"
-        n = export_incidents(store, incident_service().catalog, out, fmt)
+        n = export_incidents(incident_service(), who, out, fmt)
         st.download_button(
             tr("data.download", n=n), out.read_bytes(), file_name=out.name, key="data_export_download"
         )

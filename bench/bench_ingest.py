@@ -27,9 +27,11 @@ from psycopg import sql
 from bench.common import Figure, Report
 from patrol.areas import load_demo_district
 from patrol.incidents import IncidentService
+from patrol.roles import Principal
 from store import open_store
 from store.rows import INCIDENT_COLUMNS, IncidentQuery
 
+BENCH = Principal("bench", "admin")
 PG_ADMIN = os.environ.get("GRIDPATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BUDGET_SQLITE_1M = 100_000.0
 # the same target put machine-independently: "i.e. at least a quarter of the bare insert speed"
@@ -146,12 +148,11 @@ def _measure_once(backend: str, n: int, workdir: Path, k: int) -> Figure:
         frame = reports(svc, n)
         svc.create_many(
             frame.head(200).assign(external_id=lambda f: "warm-" + f["external_id"]),
-            actor="bench",
-            role="admin",
+            BENCH,
         )
         gc.collect()
         t = time.perf_counter()
-        result = svc.create_many(frame, actor="bench", role="admin")
+        result = svc.create_many(frame, BENCH)
         ours = time.perf_counter() - t
         store.close()
         rows = _as_db_rows(url, n)

@@ -20,6 +20,7 @@ from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
 from geo.grid import DEFAULT_RESOLUTION
 from patrol.catalog import CatalogError
+from patrol.roles import Principal
 from patrol.spreadsheet import write_csv
 from store import StoreError, open_store
 from store.protocol import Store
@@ -95,6 +96,17 @@ def _local_midnight() -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _operator() -> Principal:
+    """Whoever runs the command line on the server: an admin, named by their system account."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        name = "unknown"
+    return Principal(f"cli:{name}", "admin")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Load the Nanhu demo district and a year of demo incidents."""
     from data.demo_district import DEMO_NOTICE_EN, DEMO_NOTICE_ZH
@@ -152,7 +164,7 @@ def cmd_import_incidents(args: argparse.Namespace) -> int:
             mapping = load_mapping(args.mapping)
             svc = IncidentService(store)
             report = import_incidents(
-                svc, args.file, mapping=mapping, crs=args.crs, progress=_progress("imported")
+                svc, _operator(), args.file, mapping=mapping, crs=args.crs, progress=_progress("imported")
             )
         except (IncidentImportError, ValueError) as exc:
             raise CliError(str(exc)) from exc
@@ -174,12 +186,12 @@ def cmd_import_incidents(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export incidents."""
-    from patrol.catalog import load_catalog
     from patrol.exporter import export_incidents
+    from patrol.incidents import IncidentService
 
     with _opened(args) as store:
         n = export_incidents(
-            store, load_catalog(), args.out, args.format, personal_data=args.with_personal_data
+            IncidentService(store), _operator(), args.out, args.format, personal_data=args.with_personal_data
         )
         _print_kv({"format": args.format, "incidents": n, "file": args.out})
     return 0

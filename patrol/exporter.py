@@ -10,9 +10,12 @@ from typing import Any, Literal, TypeAlias
 import geopandas as gpd
 import pandas as pd
 
+from patrol.audit import AuditService
 from patrol.catalog import Catalog
 from patrol.incident import FINAL_STATES, State
-from patrol.permissions import mask_name, mask_phone
+from patrol.incidents import IncidentService
+from patrol.permissions import AccessDeniedError, check_export, mask_name, mask_phone, sees_personal_data
+from patrol.roles import Principal
 from patrol.spreadsheet import write_csv
 from store.protocol import Store
 from store.rows import INCIDENT_COLUMNS, IncidentQuery, IncidentRow
@@ -84,25 +87,51 @@ def open311_requests(rows: list[IncidentRow], catalog: Catalog) -> list[dict[str
 
 
 def export_incidents(
-    store: Store,
-    catalog: Catalog,
+    svc: IncidentService,
+    who: Principal,
     path: str | Path,
     fmt: ExportFormat,
     query: IncidentQuery | None = None,
     *,
     personal_data: bool = False,
 ) -> int:
-    """Write incidents to ``path`` in ``fmt``; return how many were written.
+    """Write the incidents ``who`` may read to ``path`` in ``fmt``; return how many were written.
 
-    Reporters' names and phone numbers are masked unless ``personal_data`` is set.
+    Reporters' names and phone numbers are masked unless ``personal_data`` is set, which
+    only the roles that call reporters back and the server's operator (admin) may ask for.
+    The export is recorded in the audit log.
+
+    Raises
+    ------
+    AccessDeniedError
+        If ``who`` may not export, or may not have the personal data asked for.
     """
+    check_export(who)
+    if personal_data and not (sees_personal_data(who) or who.role == "admin"):
+        msg = f"a {who.role} may not export reporters' names and phone numbers"
+        raise AccessDeniedError(msg)
+    if fmt not in EXPORT_FORMATS:
+        msg = f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
+        raise ValueError(msg)
+    n = _write(
+        svc.store, svc.catalog, Path(path), fmt, svc.scoped(who, query or IncidentQuery()), personal_data
+    )
+    AuditService(svc.store).record(
+        who, "export_incidents", "export", Path(path).name, None,
+        {"format": fmt, "incidents": n, "personal_data": personal_data},
+    )  # fmt: skip
+    return n
+
+
+def _write(
+    store: Store, catalog: Catalog, path: Path, fmt: ExportFormat, query: IncidentQuery, personal_data: bool
+) -> int:
     rows = list(iter_incidents(store, query))
     if not personal_data:
         rows = [
             r._replace(reporter_name=mask_name(r.reporter_name), reporter_phone=mask_phone(r.reporter_phone))
             for r in rows
         ]
-    path = Path(path)
     if fmt == "open311":
         path.write_text(
             json.dumps(open311_requests(rows, catalog), ensure_ascii=False, indent=1), encoding="utf-8"

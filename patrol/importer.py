@@ -27,6 +27,7 @@ from geo.crs import check_crs_name, to_wgs84
 from patrol.audit import AuditService
 from patrol.incident import Source
 from patrol.incidents import IncidentService
+from patrol.permissions import check_import
 from patrol.roles import Principal
 from patrol.spreadsheet import rows_csv_bytes
 
@@ -246,18 +247,25 @@ def parse_times(values: pd.Series, fmt: str | None, tz: str) -> pd.Series:
 
 def import_incidents(
     svc: IncidentService,
+    who: Principal,
     path: str | Path,
     *,
     mapping: Mapping | None = None,
     crs: str | None = None,
-    actor: str = "import",
     progress: Callable[[int, int], None] | None = None,
-    who: Principal | None = None,
 ) -> ImportReport:
-    """Import a file of incidents; see the module docstring for what is refused and why.
+    """Import a file of incidents as ``who``; see the module docstring for what is refused and why.
 
-    The import is recorded in the audit log (as ``who``, or the system) with its counts.
+    The creation events name ``who``; the import is recorded in the audit log with its counts.
+
+    Raises
+    ------
+    AccessDeniedError
+        If ``who`` may not import incidents (checked before the file is read).
+    IncidentImportError
+        If the file or the mapping cannot be used at all.
     """
+    check_import(who)
     mapping = mapping or load_mapping(None)
     frame, first_line = read_table(Path(path))
     report = ImportReport(total=len(frame))
@@ -354,7 +362,7 @@ def import_incidents(
     for start in range(0, todo.size, BATCH_ROWS):
         idx = todo[start : start + BATCH_ROWS]
         batch = candidates.iloc[idx]
-        result = svc.create_many(batch, actor=actor, role="admin")
+        result = svc.create_many(batch, who, source=Path(path).name)
         for pos, why in result.rejected:
             reasons[pos] = why
         report.accepted += result.created

@@ -272,6 +272,8 @@ class Incident:
                 msg = f"outcome must be one of {', '.join(ASSESSMENT_OUTCOMES)}, got {fields['outcome']!r}"
                 raise MissingFieldError(msg, ("outcome",))
             out: dict[str, Any] = {"team_id": int(fields["team_id"])}
+            if fields.get("township_code"):  # the team's township: a case follows its team
+                out["township_code"] = str(fields["township_code"])
             if act == Action.DISPATCH:
                 out["assessment_outcome"] = fields["outcome"]
             return out

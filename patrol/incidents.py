@@ -21,6 +21,7 @@ import pandas as pd
 
 from geo.crs import geodesic_m, to_wgs84
 from patrol.areas import AreaIndex
+from patrol.audit import audit_row
 from patrol.catalog import Catalog, load_catalog
 from patrol.incident import (
     URGENT_RESPONSE_MINUTES,
@@ -29,13 +30,16 @@ from patrol.incident import (
     ConflictError,
     Event,
     Incident,
+    MissingFieldError,
     Source,
     State,
 )
 from patrol.permissions import (
     AccessDeniedError,
     check_act,
+    check_import,
     check_read,
+    creates_in,
     mask_name,
     mask_phone,
     sees_personal_data,
@@ -349,8 +353,13 @@ class IncidentService:
         if inc.version != expected_version:
             msg = f"incident {inc.number} was changed by someone else (now version {inc.version}); reload it"
             raise ConflictError(msg)
-        if act in (Action.DISPATCH, Action.REASSIGN):
-            self._check_team(who, fields.get("team_id"))
+        if act in (Action.DISPATCH, Action.REASSIGN) and fields.get("team_id") not in (None, ""):
+            fields["township_code"] = self._check_team(who, fields["team_id"])
+        if act == Action.CONSULT:
+            unknown = sorted(set(fields.get("departments") or ()) - set(self.catalog.departments))
+            if unknown:
+                msg = f"no department {', '.join(map(str, unknown))} in the catalog"
+                raise MissingFieldError(msg, ("departments",))
         if act == Action.MERGE and fields.get("canonical_id"):
             canonical = self._load(str(fields.get("canonical_id", "")))
             check_read(who, canonical)
@@ -366,24 +375,39 @@ class IncidentService:
         inc.pending.clear()
         return inc
 
-    def _check_team(self, who: Principal, team_id: Any) -> None:
-        team = self.teams.get(int(team_id)) if team_id not in (None, "") else None
+    def _check_team(self, who: Principal, team_id: Any) -> str:
+        """The township of an existing team ``who`` may assign to.
+
+        Raises
+        ------
+        MissingFieldError
+            If there is no such team.
+        AccessDeniedError
+            If a captain names a team of another township.
+        """
+        try:
+            team = self.teams.get(int(team_id))
+        except (TypeError, ValueError):
+            team = None
         if team is None:
-            return  # the domain reports the missing field
+            msg = f"no team {team_id!r}"
+            raise MissingFieldError(msg, ("team_id",))
         township = self.areas.village_townships[list(self.areas.village_codes).index(team.village_code)]
         if who.role == "captain" and township != who.township_code:
             msg = f"captain of {who.township_code} may not assign to a team of township {township}"
             raise AccessDeniedError(msg)
+        return str(township)
 
     # -- bulk ------------------------------------------------------------------------------
     def prepare_many(
-        self, frame: pd.DataFrame, *, flag_duplicates: bool = True
+        self, frame: pd.DataFrame, *, who: Principal | None = None, flag_duplicates: bool = True
     ) -> tuple[pd.DataFrame, BulkResult]:
         """Route, number and time many reports at once; return one row per routable report.
 
         ``frame`` has columns item_code, lat, lng (WGS84), source, reported_at (tz-aware),
         and optionally description, external_id, reporter_name, reporter_phone. Rows that
-        cannot be routed are refused in the result with their index and reason.
+        are implausible, cannot be routed, or (given ``who``) fall outside what ``who`` may
+        create are refused in the result with their index and reason.
         """
         result = BulkResult()
         implausible = first_reason(
@@ -393,7 +417,13 @@ class IncidentService:
         routes = self.router.route(
             frame["lat"].to_numpy(), frame["lng"].to_numpy(), frame["item_code"].to_numpy()
         )
-        reasons = first_reason(implausible, np.where(routes.ok, "", "outside the district").astype(object))
+        outside = np.where(routes.ok, "", "outside the district").astype(object)
+        scope = np.full(len(frame), "", dtype=object)
+        if who is not None and who.role == "captain":
+            codes = routes.township_codes
+            allowed = np.fromiter((creates_in(who, str(c)) for c in codes), bool, len(codes))
+            scope[routes.ok & ~allowed] = "outside your township"
+        reasons = first_reason(implausible, outside, scope)
         result.rejected.extend(
             (int(frame.index[i]), str(reasons[i])) for i in np.flatnonzero(reasons != "").tolist()
         )
@@ -450,15 +480,29 @@ class IncidentService:
         return out, result
 
     def create_many(
-        self, frame: pd.DataFrame, *, actor: str, role: str, flag_duplicates: bool = True
+        self,
+        frame: pd.DataFrame,
+        who: Principal,
+        *,
+        flag_duplicates: bool = True,
+        source: str | None = None,
     ) -> BulkResult:
-        """Create many incidents at once (import): routing, numbers, creation events, rollups.
+        """Create many incidents at once (import) as ``who``: routing, numbers, creation events, rollups.
 
         The incidents that can be routed commit together in one transaction, written
-        column by column so that a million rows stay fast.
+        column by column so that a million rows stay fast. The creation events name ``who``;
+        given a ``source`` (the file's name), an audit row of the batch commits with it, so an
+        import killed later still leaves a record of every batch it stored.
+
+        Raises
+        ------
+        AccessDeniedError
+            If the role may not import (a captain's rows outside their township are refused
+            one by one instead).
         """
+        check_import(who)
         now = np.datetime64(datetime_to_us(self.clock()), "us")
-        prepared, result = self.prepare_many(frame, flag_duplicates=flag_duplicates)
+        prepared, result = self.prepare_many(frame, who=who, flag_duplicates=flag_duplicates)
         n = len(prepared)
         if n == 0:
             return result
@@ -496,13 +540,24 @@ class IncidentService:
         creation = {
             "action": Action.CREATE.value,
             "to_state": State.DISCOVERED.value,
-            "actor": actor,
-            "role": role,
+            "actor": who.name,
+            "role": who.role,
             "at": now,
             "note": "",
             "payload": json.dumps({"via": "bulk import"}, ensure_ascii=False),
         }
-        self.store.insert_incidents(IncidentBatch.new_incidents(incidents, n, creation))
+        audit = (
+            (
+                audit_row(
+                    who, self.clock(), "import_batch", "import", source, None,
+                    {"created": n, "first": numbers[0], "last": numbers[-1],
+                     "refused": len(result.rejected), "suspected_duplicates": result.duplicates_flagged},
+                ),
+            )
+            if source is not None
+            else ()
+        )  # fmt: skip
+        self.store.insert_incidents(IncidentBatch.new_incidents(incidents, n, creation, audit))
         result.created = n
         return result
 

@@ -57,6 +57,31 @@ def check_township(who: Principal, township_code: str | None) -> None:
         raise AccessDeniedError(msg)
 
 
+# Who loads files of incidents (a captain: only incidents of their own township)
+_IMPORT_ROLES = frozenset({"admin", "command_center", "captain"})
+# Who writes incidents out to files (each within what they may read)
+_EXPORT_ROLES = frozenset({"admin", "command_center", "captain", "planner"})
+
+
+def check_import(who: Principal) -> None:
+    """Raise AccessDeniedError unless the role may import incidents."""
+    if who.role not in _IMPORT_ROLES:
+        msg = f"a {who.role} may not import incidents"
+        raise AccessDeniedError(msg)
+
+
+def check_export(who: Principal) -> None:
+    """Raise AccessDeniedError unless the role may export incidents."""
+    if who.role not in _EXPORT_ROLES:
+        msg = f"a {who.role} may not export incidents"
+        raise AccessDeniedError(msg)
+
+
+def creates_in(who: Principal, township_code: str) -> bool:
+    """Whether ``who`` may create an incident routed to the township (a captain: their own only)."""
+    return who.role != "captain" or township_code == who.township_code
+
+
 # Who reads the district-wide analytics (rankings, hot spots, scenario evidence).
 _ANALYTICS_ROLES = frozenset({"command_center", "planner"})
 

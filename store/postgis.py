@@ -502,6 +502,7 @@ class PostGISStore:
                     cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
                     for create in dropped:
                         cur.execute(create)  # CREATE INDEX statements read back from pg_indexes
+                _insert_audit(conn, batch.audit)
         except psycopg.errors.IntegrityError as exc:
             msg = f"incident already exists or violates a constraint: {str(exc).splitlines()[0]}"
             raise DuplicateError(msg) from exc
@@ -547,7 +548,8 @@ class PostGISStore:
         """
         with self._tx() as conn, conn.cursor() as cur:
             old = cur.execute(
-                "SELECT state, version FROM incidents WHERE district_code = %s AND id = %s FOR UPDATE",
+                "SELECT state, version, township_code FROM incidents"
+                " WHERE district_code = %s AND id = %s FOR UPDATE",
                 (row.district_code, row.id),
             ).fetchone()
             if old is None or old[1] != expected_version:
@@ -560,11 +562,11 @@ class PostGISStore:
             cur.execute(_UPDATE_INCIDENT, (*row[1:], row.district_code, row.id, expected_version))
             cur.executemany(_INSERT_EVENT, [tuple(e) for e in events])
             old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
-            if old_bucket != new_bucket:
+            if (old_bucket, old[2]) != (new_bucket, row.township_code):  # a dispatch may move the township
                 key = (row.district_code, row.cell, row.day, row.item_code)
                 cur.executemany(
                     _UPSERT_ROLLUP,
-                    [(*key, old_bucket, row.township_code, -1), (*key, new_bucket, row.township_code, 1)],
+                    [(*key, old_bucket, old[2], -1), (*key, new_bucket, row.township_code, 1)],
                 )
 
     def _select(self, where: str, params: Sequence[Any]) -> list[IncidentRow]:

@@ -269,6 +269,7 @@ class IncidentBatch:
     n_incidents: int
     n_events: int
     creation_event: dict[str, Any] | None = None
+    audit: tuple[AuditRow, ...] = ()  # written in the same transaction (an import's record of the batch)
 
     @classmethod
     def from_rows(cls, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> IncidentBatch:
@@ -282,7 +283,11 @@ class IncidentBatch:
 
     @classmethod
     def new_incidents(
-        cls, incidents: dict[str, Any], n: int, creation_event: dict[str, Any]
+        cls,
+        incidents: dict[str, Any],
+        n: int,
+        creation_event: dict[str, Any],
+        audit: tuple[AuditRow, ...] = (),
     ) -> IncidentBatch:
         """New incidents, each with one creation event (seq 1) made of the given constants.
 
@@ -292,7 +297,7 @@ class IncidentBatch:
         if missing:
             msg = f"creation_event lacks {', '.join(sorted(missing))}"
             raise ValueError(msg)
-        return cls(incidents, {}, n, 0, creation_event)
+        return cls(incidents, {}, n, 0, creation_event, audit)
 
     def expanded_events(self) -> dict[str, Any]:
         """Event columns, with the creation events spelt out one per incident."""

@@ -550,6 +550,7 @@ class SQLiteStore:
                 conn.execute(_ROLLUP_NEW_ROWS, (last,))
                 for create in dropped:
                     conn.execute(create)
+                _insert_audit(conn, batch.audit)
         except sqlite3.IntegrityError as exc:
             msg = f"incident already exists or violates a constraint: {exc}"
             raise DuplicateError(msg) from exc
@@ -575,7 +576,9 @@ class SQLiteStore:
             If the stored version is not ``expected_version`` (nothing is written).
         """
         with self._write() as conn:
-            old = conn.execute("SELECT state, version FROM incidents WHERE id = ?", (row.id,)).fetchone()
+            old = conn.execute(
+                "SELECT state, version, township_code FROM incidents WHERE id = ?", (row.id,)
+            ).fetchone()
             if old is None or old[1] != expected_version:
                 found = old[1] if old else None
                 msg = (
@@ -586,12 +589,12 @@ class SQLiteStore:
             conn.execute(_UPDATE_INCIDENT, (*_to_db(row)[1:], row.id, expected_version))
             conn.executemany(_INSERT_EVENT, [_event_to_db(e) for e in events])
             old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
-            if old_bucket != new_bucket:
+            if (old_bucket, old[2]) != (new_bucket, row.township_code):  # a dispatch may move the township
                 key = (row.cell, row.day, row.item_code)
                 conn.executemany(
                     _UPSERT_ROLLUP,
                     [
-                        (*key, old_bucket, row.district_code, row.township_code, -1),
+                        (*key, old_bucket, row.district_code, old[2], -1),
                         (*key, new_bucket, row.district_code, row.township_code, 1),
                     ],
                 )

@@ -13,11 +13,14 @@ import pytest
 
 from patrol.areas import load_demo_district
 from patrol.incidents import BulkResult, IncidentService
+from patrol.roles import Principal
 from store import postgis, sqlite
 from store.postgis import PostGISStore
 from store.protocol import DuplicateError, Store
 from store.rows import IncidentBatch, IncidentQuery, state_bucket
 from store.sqlite import SQLiteStore
+
+IMPORTER = Principal("导入员", "admin")
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
@@ -96,9 +99,9 @@ def _recount(store: Store) -> list[tuple[int, str, str, str, str, int]]:
 def _second_import(store: Store, first: int, then: int) -> tuple[dict[str, tuple[object, str]], BulkResult]:
     """Import ``first`` rows, then watch the indexes while importing ``then`` more."""
     svc = IncidentService(store, clock=lambda: NOW)
-    svc.create_many(_frame(first, 1, "old"), actor="导入员", role="admin")
+    svc.create_many(_frame(first, 1, "old"), IMPORTER)
     before = _watch(store)
-    return before, svc.create_many(_frame(then, 2, "new"), actor="导入员", role="admin")
+    return before, svc.create_many(_frame(then, 2, "new"), IMPORTER)
 
 
 def test_an_import_that_doubles_the_table_rebuilds_its_random_order_indexes_and_keeps_them_all(store):
@@ -146,7 +149,7 @@ def test_every_imported_incident_gets_one_creation_event_whether_or_not_the_impo
 
 def test_a_duplicate_external_id_fails_a_rebuilt_import_whole_and_leaves_the_indexes(store):
     svc = IncidentService(store, clock=lambda: NOW)
-    svc.create_many(_frame(20, 1, "old"), actor="导入员", role="admin")
+    svc.create_many(_frame(20, 1, "old"), IMPORTER)
     before = (_definitions(store), store.state_counts(), store.rollup_rows())
     template = store.list_incidents(IncidentQuery(limit=1))[0]
     rows = [
@@ -173,7 +176,7 @@ def test_a_new_store_uses_16_kib_pages(tmp_path):
 def test_the_import_clock_is_one_constant_time_for_every_row(store):
     later = NOW + timedelta(hours=3)
     svc = IncidentService(store, clock=lambda: later)
-    svc.create_many(_frame(200, 4, "t"), actor="导入员", role="admin")
+    svc.create_many(_frame(200, 4, "t"), IMPORTER)
     rows = store.list_incidents(IncidentQuery(limit=1000))
     assert {r.updated_at for r in rows} == {later}
     assert {(r.version, r.last_seq, r.rework_count, r.closed_at) for r in rows} == {(1, 1, 0, None)}
@@ -195,14 +198,12 @@ def test_the_write_ahead_log_of_a_big_import_shrinks_back_while_the_app_holds_th
     app.migrate()
     load_demo_district(app, seed=0)
     importer = SQLiteStore(tmp_path / "wal.sqlite")
-    created = IncidentService(importer, clock=lambda: NOW).create_many(
-        _frame(25_000, 4, "W"), actor="t", role="admin"
-    )
+    created = IncidentService(importer, clock=lambda: NOW).create_many(_frame(25_000, 4, "W"), IMPORTER)
     wal = tmp_path / "wal.sqlite-wal"
     # the import wrote past the autocheckpoint (1,000 pages), which copied it into the database
     assert wal.stat().st_size > 1000 * 16384
     importer.close()
     assert created.created > 24_000 and app.count_incidents(IncidentQuery()) == created.created
-    IncidentService(app, clock=lambda: NOW).create_many(_frame(1, 5, "X"), actor="t", role="admin")
+    IncidentService(app, clock=lambda: NOW).create_many(_frame(1, 5, "X"), IMPORTER)
     assert wal.stat().st_size < 1024 * 1024  # cut back (to what this small write needed, at least)
     app.close()

@@ -14,6 +14,8 @@ from patrol.plausibility import ImplausibleInputError
 from patrol.roles import Principal
 from store.rows import IncidentQuery
 
+IMPORTER = Principal("导入员", "admin")
+
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 CC = Principal("指挥员", "command_center")
 P = (30.7552, 120.7601)
@@ -45,7 +47,7 @@ def test_rows_dated_outside_the_plausible_window_are_refused_with_the_same_reaso
         {**GOOD, "id": "Y1999", "time": "1999-12-31 00:00"},
         {**GOOD, "id": "TOMORROW", "time": "2026-11-27 20:00"},
     ]
-    report = import_incidents(svc, _csv(tmp_path / "dates.csv", rows))
+    report = import_incidents(svc, IMPORTER, _csv(tmp_path / "dates.csv", rows))
     why = "time outside 2000-01-01 to 2026-11-28 (UTC)"
     assert report.accepted == 2
     assert [(line, reason) for line, reason, _ in report.rejected] == [(3, why), (4, why), (5, why), (6, why)]
@@ -70,14 +72,14 @@ def test_text_with_control_characters_or_beyond_its_length_is_refused_by_name(
     mapping.write_text('[columns]\nreporter_name = "reporter_name"\nreporter_phone = "reporter_phone"\n')
     from patrol.importer import load_mapping
 
-    report = import_incidents(svc, _csv(tmp_path / "t.csv", [row]), mapping=load_mapping(mapping))
+    report = import_incidents(svc, IMPORTER, _csv(tmp_path / "t.csv", [row]), mapping=load_mapping(mapping))
     assert report.accepted == 0
     assert [r for _, r, _ in report.rejected] == [reason]
 
 
 def test_a_multiline_description_is_kept(svc, tmp_path):
     report = import_incidents(
-        svc, _csv(tmp_path / "ml.csv", [{**GOOD, "description": "第一行\r\n第二行\t完"}])
+        svc, IMPORTER, _csv(tmp_path / "ml.csv", [{**GOOD, "description": "第一行\r\n第二行\t完"}])
     )
     assert report.accepted == 1
     (inc,) = svc.list_incidents(CC, IncidentQuery())
@@ -90,3 +92,86 @@ def test_a_single_report_dated_in_the_far_future_or_with_a_nul_byte_is_refused_n
     with pytest.raises(ImplausibleInputError, match="description holds a control character"):
         svc.report(CC, NewIncident("PARK_COMPOUND", *P, description="a\x00b"))
     assert svc.count_incidents(CC, IncidentQuery()) == 0
+
+
+def _two_townships(svc) -> tuple[dict[str, str], dict[str, str], str]:
+    """A row in 解放街道's first village and one in another township; the first one's code."""
+    from patrol.incidents import NewIncident
+
+    probe = svc.build(NewIncident("PARK_COMPOUND", *P), NOW)
+    other = next(
+        (lat, lng)
+        for lat, lng in [(30.7204, 120.8301), (30.6602, 120.8011), (30.7702, 120.8602)]
+        if svc.build(NewIncident("PARK_COMPOUND", lat, lng), NOW).township_code != probe.township_code
+    )
+    far = {**GOOD, "id": "FAR", "lat": str(other[0]), "lng": str(other[1])}
+    return GOOD, far, probe.township_code
+
+
+@pytest.mark.parametrize("role", ["inspector", "planner", "liaison"])
+def test_roles_that_do_not_import_are_refused_before_the_file_is_read(svc, tmp_path, role):
+    from patrol.permissions import AccessDeniedError
+
+    who = Principal("x", role, team_id=1, department="scjg")  # type: ignore[arg-type]
+    with pytest.raises(AccessDeniedError, match="may not import"):
+        import_incidents(svc, who, _csv(tmp_path / "i.csv", [GOOD]))
+    assert svc.count_incidents(CC, IncidentQuery()) == 0
+
+
+def test_a_captain_imports_only_into_their_township_and_the_events_name_them(svc, tmp_path):
+    near, far, township = _two_townships(svc)
+    captain = Principal("captain-x", "captain", township_code=township)
+    report = import_incidents(svc, captain, _csv(tmp_path / "c.csv", [near, far]))
+    assert report.accepted == 1 and [r for _, r, _ in report.rejected] == ["outside your township"]
+    (inc,) = svc.list_incidents(CC, IncidentQuery())
+    (event,) = svc.timeline(CC, inc.id)
+    assert (event.actor, event.role) == ("captain-x", "captain")
+
+
+def test_each_committed_batch_of_an_import_is_audited_with_it_even_if_a_later_batch_fails(
+    svc, tmp_path, monkeypatch
+):
+    import patrol.importer as importer
+
+    rows = [{**GOOD, "id": f"B{i}", "time": f"2026-11-{10 + i} 08:30"} for i in range(3)]
+    monkeypatch.setattr(importer, "BATCH_ROWS", 1)
+    real = svc.store.insert_incidents
+    calls = []
+
+    def dies_on_the_third(batch):
+        calls.append(batch)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the operator's Ctrl-C, or a killed process
+        real(batch)
+
+    monkeypatch.setattr(svc.store, "insert_incidents", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        import_incidents(svc, IMPORTER, _csv(tmp_path / "k.csv", rows))
+    batches = [a for a in svc.store.audit_log() if a.action == "import_batch"]
+    assert len(batches) == 2 and {a.actor for a in batches} == {"导入员"}
+    assert svc.count_incidents(CC, IncidentQuery()) == 2
+
+
+def test_exports_are_scoped_to_the_reader_masked_for_planners_and_audited(svc, tmp_path):
+    from patrol.exporter import export_incidents
+    from patrol.permissions import AccessDeniedError
+
+    near, far, township = _two_townships(svc)
+    rows = [{**r, "reporter_name": "张三", "reporter_phone": "13812345678"} for r in (near, far)]
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\nreporter_name = "reporter_name"\nreporter_phone = "reporter_phone"\n')
+    from patrol.importer import load_mapping
+
+    import_incidents(svc, IMPORTER, _csv(tmp_path / "e.csv", rows), mapping=load_mapping(mapping))
+    captain = Principal("captain-x", "captain", township_code=township)
+    assert export_incidents(svc, captain, tmp_path / "cap.csv", "csv") == 1
+    planner = Principal("p", "planner")
+    assert export_incidents(svc, planner, tmp_path / "plan.csv", "csv") == 2
+    text = (tmp_path / "plan.csv").read_text(encoding="utf-8-sig")
+    assert "13812345678" not in text and "138****5678" in text
+    with pytest.raises(AccessDeniedError):
+        export_incidents(svc, planner, tmp_path / "full.csv", "csv", personal_data=True)
+    with pytest.raises(AccessDeniedError):
+        export_incidents(svc, Principal("l", "liaison", department="scjg"), tmp_path / "l.csv", "csv")
+    exports = [a for a in svc.store.audit_log() if a.action == "export_incidents"]
+    assert [a.actor for a in exports] == ["p", "captain-x"]

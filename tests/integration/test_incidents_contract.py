@@ -15,6 +15,8 @@ from patrol.roles import Principal
 from store.protocol import DuplicateError, StoreError
 from store.rows import IncidentBatch, IncidentQuery, RollupQuery, state_bucket
 
+IMPORTER = Principal("导入员", "admin")
+
 CC = Principal("指挥员", "command_center")
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 POINTS = [
@@ -265,7 +267,7 @@ def test_a_bulk_import_writes_creation_events_and_rollups_equal_to_a_recount(svc
         "reported_at": pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 86400, n), unit="s"),
     })  # fmt: skip
     _report(svc, 0)
-    result = svc.create_many(frame, actor="导入员", role="admin")
+    result = svc.create_many(frame, IMPORTER)
     assert result.created + len(result.rejected) == n and result.created > 300
     assert svc.store.rollup_rows() == _recount(svc.store)
     rows = svc.store.list_incidents(IncidentQuery(limit=1000, newest_first=False))
@@ -274,3 +276,44 @@ def test_a_bulk_import_writes_creation_events_and_rollups_equal_to_a_recount(svc
     events = svc.store.events(bulk[0].id)
     assert [(e.seq, e.action, e.to_state, e.actor) for e in events] == [(1, "create", "discovered", "导入员")]
     assert all(r.response_minutes == 15 for r in bulk)
+
+
+def test_dispatch_to_a_team_that_does_not_exist_is_refused_naming_the_field(svc):
+    from patrol.incident import MissingFieldError
+
+    inc = _report(svc)
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    with pytest.raises(MissingFieldError, match="no team 999999") as exc:
+        svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=999999, outcome="enforce")
+    assert exc.value.fields == ("team_id",)
+    assert svc.get(CC, inc.id).state == State.ASSESSING
+
+
+def test_the_command_center_dispatching_to_another_townships_team_moves_the_incident_there(svc):
+    inc = _report(svc)
+    other = next(t for t in svc.store.teams() if _township_of(svc, t.id) != inc.township_code)
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    moved = svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=other.id, outcome="enforce")
+    assert moved.team_id == other.id and moved.township_code == _township_of(svc, other.id)
+    stored = svc.store.get_incident(inc.id)
+    assert stored.township_code == moved.township_code
+    captain = Principal("c", "captain", township_code=moved.township_code)
+    assert [i.id for i in svc.list_incidents(captain, IncidentQuery())] == [inc.id]
+    assert svc.store.rollup_rows() == _recount(svc.store)
+
+
+def test_a_consultation_accepts_only_departments_of_the_catalog(svc):
+    from patrol.incident import MissingFieldError
+
+    inc = _report(svc)
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce")
+    with pytest.raises(MissingFieldError, match="no department mafia") as exc:
+        svc.act(CC, inc.id, "consult", expected_version=3, departments=["scjg", "mafia"])
+    assert exc.value.fields == ("departments",)
+    assert svc.act(CC, inc.id, "consult", expected_version=3, departments=["scjg"]).state == State.CONSULTING
+
+
+def _township_of(svc, team_id: int) -> str:
+    villages = {v.code: v.township_code for v in svc.store.villages()}
+    return villages[next(t.village_code for t in svc.store.teams() if t.id == team_id)]

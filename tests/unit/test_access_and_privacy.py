@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from patrol.audit import AuditService
-from patrol.catalog import load_catalog
 from patrol.exporter import export_incidents
 from patrol.incident import Action, IllegalTransitionError, MissingFieldError
 from patrol.incidents import IncidentService, NewIncident
@@ -22,6 +21,8 @@ from patrol.users import AuthError, UserService, hash_password, verify_password
 from store import open_store
 from store.protocol import DuplicateError
 from store.rows import IncidentQuery
+
+IMPORTER = Principal("导入员", "admin")
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 P = (30.7552, 120.7601)
@@ -160,13 +161,13 @@ def test_masks_keep_the_first_character_and_the_phone_ends():
 
 def test_exports_mask_reporters_unless_personal_data_is_asked_for(svc, tmp_path):
     _incident(svc, reporter_name="张三", reporter_phone="13812345678")
-    export_incidents(svc.store, load_catalog(), tmp_path / "masked.csv", "csv")
+    export_incidents(svc, IMPORTER, tmp_path / "masked.csv", "csv")
     masked = pd.read_csv(tmp_path / "masked.csv", dtype=str)
     assert list(masked["reporter_name"]) == ["张*"] and list(masked["reporter_phone"]) == ["138****5678"]
-    export_incidents(svc.store, load_catalog(), tmp_path / "full.csv", "csv", personal_data=True)
+    export_incidents(svc, IMPORTER, tmp_path / "full.csv", "csv", personal_data=True)
     full = pd.read_csv(tmp_path / "full.csv", dtype=str)
     assert list(full["reporter_phone"]) == ["13812345678"]
-    export_incidents(svc.store, load_catalog(), tmp_path / "m.geojson", "geojson")
+    export_incidents(svc, IMPORTER, tmp_path / "m.geojson", "geojson")
     assert "13812345678" not in (tmp_path / "m.geojson").read_text(encoding="utf-8")
 
 

@@ -12,12 +12,14 @@ import pandas as pd
 import pytest
 
 from geo.crs import wgs84_to_gcj02
-from patrol.catalog import load_catalog
 from patrol.exporter import export_incidents
 from patrol.importer import IncidentImportError, import_incidents, load_mapping
 from patrol.incidents import IncidentService
+from patrol.roles import Principal
 from store import open_store
 from store.rows import IncidentQuery
+
+IMPORTER = Principal("导入员", "admin")
 
 P = (30.7552, 120.7601)
 
@@ -53,7 +55,7 @@ def test_a_csv_imports_good_rows_and_rejects_each_bad_one_with_its_line_and_reas
         {**GOOD, "id": "A7", "lat": "95"},
         {**GOOD, "id": "A8", "item": "小区乱停车", "source": "12345"},
     ]
-    report = import_incidents(svc, _csv(tmp_path / "in.csv", rows))
+    report = import_incidents(svc, IMPORTER, _csv(tmp_path / "in.csv", rows))
     assert report.accepted == 2
     assert [(line, why) for line, why, _ in report.rejected] == [
         (3, "missing or non-numeric coordinates"),
@@ -83,7 +85,7 @@ def test_a_file_out_of_time_order_is_imported_oldest_first_in_every_batch(svc, t
         {**GOOD, "id": "R2", "time": "2026-11-20 08:45", "item": "NOISE_SOCIAL"},
         {**GOOD, "id": "R1", "time": "2026-11-20 08:30", "item": "SEWAGE"},
     ]
-    report = import_incidents(svc, _csv(tmp_path / "newest_first.csv", rows))
+    report = import_incidents(svc, IMPORTER, _csv(tmp_path / "newest_first.csv", rows))
     assert report.accepted == 4 and report.duplicates_flagged == 1
     stored = sorted(svc.store.list_incidents(IncidentQuery(limit=10)), key=lambda r: r.reported_at)
     assert [r.external_id for r in stored] == ["R1", "R2", "R3", "R4"]
@@ -93,8 +95,8 @@ def test_a_file_out_of_time_order_is_imported_oldest_first_in_every_batch(svc, t
 
 def test_reimporting_the_same_file_adds_nothing(svc, tmp_path):
     path = _csv(tmp_path / "in.csv", [GOOD, {**GOOD, "id": "B2"}])
-    first = import_incidents(svc, path)
-    second = import_incidents(svc, path)
+    first = import_incidents(svc, IMPORTER, path)
+    second = import_incidents(svc, IMPORTER, path)
     assert (first.accepted, second.accepted, second.skipped_existing) == (2, 0, 2)
     assert svc.store.count_incidents(IncidentQuery()) == 2
 
@@ -102,8 +104,8 @@ def test_reimporting_the_same_file_adds_nothing(svc, tmp_path):
 def test_rows_without_an_id_are_still_imported_only_once(svc, tmp_path):
     rows = [{k: v for k, v in GOOD.items() if k != "id"}]
     path = _csv(tmp_path / "noid.csv", rows)
-    assert import_incidents(svc, path).accepted == 1
-    assert import_incidents(svc, path).accepted == 0
+    assert import_incidents(svc, IMPORTER, path).accepted == 1
+    assert import_incidents(svc, IMPORTER, path).accepted == 0
 
 
 def test_the_12345_preset_reads_a_gbk_export_with_gcj02_coordinates(svc, tmp_path):
@@ -112,7 +114,7 @@ def test_the_12345_preset_reads_a_gbk_export_with_gcj02_coordinates(svc, tmp_pat
            "纬度": f"{float(g_lat):.6f}", "诉求分类": "油烟扰民", "诉求内容": "楼下饭店油烟很大", "来电人": "王女士",
            "联系电话": "13800000000"}  # fmt: skip
     path = _csv(tmp_path / "12345.csv", [row], encoding="gbk")
-    report = import_incidents(svc, path, mapping=load_mapping("hotline12345"))
+    report = import_incidents(svc, IMPORTER, path, mapping=load_mapping("hotline12345"))
     assert report.accepted == 1, report.rejected
     (inc,) = svc.store.list_incidents(IncidentQuery())
     assert (
@@ -127,7 +129,7 @@ def test_the_12345_preset_reads_a_gbk_export_with_gcj02_coordinates(svc, tmp_pat
 def test_an_xlsx_file_imports(svc, tmp_path):
     path = tmp_path / "in.xlsx"
     pd.DataFrame([GOOD, {**GOOD, "id": "X2"}]).to_excel(path, index=False)
-    assert import_incidents(svc, path).accepted == 2
+    assert import_incidents(svc, IMPORTER, path).accepted == 2
 
 
 def test_a_geojson_file_imports_point_geometries(svc, tmp_path):
@@ -138,7 +140,7 @@ def test_a_geojson_file_imports_point_geometries(svc, tmp_path):
     )
     path = tmp_path / "in.geojson"
     gdf.to_file(path)
-    assert import_incidents(svc, path).accepted == 1
+    assert import_incidents(svc, IMPORTER, path).accepted == 1
 
 
 def test_a_mapping_file_names_columns_and_maps_foreign_labels(svc, tmp_path):
@@ -149,13 +151,13 @@ def test_a_mapping_file_names_columns_and_maps_foreign_labels(svc, tmp_path):
         tmp_path / "m.csv",
         [{"编号": "M1", "时间": "2026-11-20T10:00:00+08:00", "y": str(P[0]), "x": str(P[1]), "类别": "乱停"}],
     )
-    assert import_incidents(svc, path, mapping=load_mapping(mapping)).accepted == 1
+    assert import_incidents(svc, IMPORTER, path, mapping=load_mapping(mapping)).accepted == 1
 
 
 def test_a_file_without_the_needed_columns_is_refused_in_one_line(svc, tmp_path):
     path = _csv(tmp_path / "bad.csv", [{"a": "1", "b": "2"}])
     with pytest.raises(IncidentImportError, match=r"not in the file .* give a --mapping"):
-        import_incidents(svc, path)
+        import_incidents(svc, IMPORTER, path)
 
 
 def test_an_unknown_mapping_names_the_presets():
@@ -168,23 +170,23 @@ def test_formula_injection_is_neutralised_in_exports_and_rejects(svc, tmp_path):
         tmp_path / "f.csv",
         [{**GOOD, "description": '=HYPERLINK("http://x","点我")'}, {**GOOD, "id": "F2", "item": "=1+1"}],
     )
-    report = import_incidents(svc, path)
+    report = import_incidents(svc, IMPORTER, path)
     report.write_rejects(tmp_path / "rej.csv")
     assert "'=1+1" in (tmp_path / "rej.csv").read_text(encoding="utf-8-sig")
-    export_incidents(svc.store, load_catalog(), tmp_path / "out.csv", "csv")
+    export_incidents(svc, IMPORTER, tmp_path / "out.csv", "csv")
     assert "'=HYPERLINK" in (tmp_path / "out.csv").read_text(encoding="utf-8-sig")
 
 
 @pytest.fixture
 def filled(svc, tmp_path):
-    import_incidents(svc, _csv(tmp_path / "in.csv", [GOOD, {**GOOD, "id": "E2", "item": "SEWAGE"}]))
+    import_incidents(svc, IMPORTER, _csv(tmp_path / "in.csv", [GOOD, {**GOOD, "id": "E2", "item": "SEWAGE"}]))
     return svc
 
 
 @pytest.mark.parametrize("fmt", ["csv", "geojson", "gpkg"])
 def test_exports_round_trip_every_incident(filled, tmp_path, fmt):
     out = tmp_path / f"out.{fmt}"
-    assert export_incidents(filled.store, load_catalog(), out, fmt) == 2
+    assert export_incidents(filled, IMPORTER, out, fmt) == 2
     frame = pd.read_csv(out) if fmt == "csv" else gpd.read_file(out)
     assert sorted(frame["external_id"]) == ["A1", "E2"]
     if fmt != "csv":
@@ -199,7 +201,7 @@ def test_the_open311_export_maps_states_to_open_and_closed_with_notes(filled, tm
     filled.act(cc, inc.id, "assess", expected_version=1)
     filled.act(cc, inc.id, "reject", expected_version=2, reason="非执法事项")
     out = tmp_path / "requests.json"
-    export_incidents(filled.store, load_catalog(), out, "open311")
+    export_incidents(filled, IMPORTER, out, "open311")
     reqs = {r["service_request_id"]: r for r in json.loads(out.read_text(encoding="utf-8"))}
     assert reqs[inc.number]["status"] == "closed" and "rejected" in reqs[inc.number]["status_notes"]
     other = next(r for k, r in reqs.items() if k != inc.number)

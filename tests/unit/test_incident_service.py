@@ -18,6 +18,8 @@ from patrol.routing import OutsideDistrictError
 from store import open_store
 from store.rows import IncidentQuery
 
+IMPORTER = Principal("导入员", "admin")
+
 CC = Principal("指挥员", "command_center")
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 P = (30.7552, 120.7601)  # in a street (commercial_service class)
@@ -102,6 +104,7 @@ def test_a_same_item_report_within_50_m_and_72_h_of_an_open_one_is_a_suspected_d
     svc, north_m, hours, item, flagged
 ):
     first = report(svc, "PARK_COMPOUND", at=NOW).incident
+    svc.test_clock["now"] = NOW + timedelta(hours=hours)  # reported as it happens, not in the future
     later = report(svc, item, at=NOW + timedelta(hours=hours), point=_offset(*P, north_m, 0)).incident
     assert (later.suspected_duplicate_of == first.id) is flagged
 
@@ -115,9 +118,11 @@ def test_a_closed_incident_does_not_attract_duplicates(svc):
 
 def test_the_duplicate_radius_and_window_are_configurable(district_sqlite_url):
     store = open_store(district_sqlite_url)
-    svc = IncidentService(store, clock=lambda: NOW, duplicate_radius_m=100, duplicate_window_h=24)
+    clock = {"now": NOW}
+    svc = IncidentService(store, clock=lambda: clock["now"], duplicate_radius_m=100, duplicate_window_h=24)
     first = report(svc).incident
     assert report(svc, point=_offset(*P, 90, 0)).incident.suspected_duplicate_of == first.id
+    clock["now"] = NOW + timedelta(hours=25)
     assert report(svc, at=NOW + timedelta(hours=25)).incident.suspected_duplicate_of is None
     store.close()
 
@@ -188,7 +193,7 @@ def test_bulk_creation_routes_numbers_and_flags_duplicates_within_the_batch(svc)
         "source": ["patrol", "citizen", "camera", "patrol"],
         "reported_at": pd.to_datetime([NOW, NOW + timedelta(hours=1), NOW, NOW], utc=True),
     })  # fmt: skip
-    result = svc.create_many(frame, actor="导入", role="admin")
+    result = svc.create_many(frame, IMPORTER)
     assert result.created == 3 and result.rejected == [(3, "outside the district")]
     assert result.duplicates_flagged == 1
     rows = svc.store.list_incidents(IncidentQuery(newest_first=False))
@@ -244,7 +249,7 @@ def test_an_import_flags_a_pair_near_the_radius_by_its_true_distance_wherever_th
         "source": "patrol",
         "reported_at": pd.to_datetime([NOW, NOW + timedelta(hours=1)] + [NOW - timedelta(days=30)] * 20, utc=True),
     })  # fmt: skip
-    svc.create_many(frame, actor="导入", role="admin")
+    svc.create_many(frame, IMPORTER)
     first, second = svc.store.list_incidents(IncidentQuery(item_codes=("PARK_COMPOUND",), newest_first=False))
     assert (second.suspected_duplicate_of == first.id) is (metres <= 50)
 

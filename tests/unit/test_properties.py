@@ -12,13 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from patrol.catalog import load_catalog
 from patrol.exporter import export_incidents
 from patrol.importer import IncidentImportError, import_incidents
 from patrol.incident import FINAL_STATES, TRANSITIONS, Action, Incident, Source, State, WorkflowError
 from patrol.incidents import IncidentService
+from patrol.roles import Principal
 from store import open_store
 from store.rows import IncidentQuery
+
+IMPORTER = Principal("导入员", "admin")
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -141,7 +143,7 @@ def test_hostile_csv_rows_are_each_accepted_or_rejected_with_a_reason_and_export
     path.write_bytes(_write(table, encoding))
     before = import_svc.store.count_incidents(IncidentQuery())
     try:
-        report = import_incidents(import_svc, path)
+        report = import_incidents(import_svc, IMPORTER, path)
     except IncidentImportError:
         # a file the importer cannot read at all is refused as a whole: nothing stored
         assert import_svc.store.count_incidents(IncidentQuery()) == before
@@ -149,11 +151,11 @@ def test_hostile_csv_rows_are_each_accepted_or_rejected_with_a_reason_and_export
     assert report.accepted + len(report.rejected) + report.skipped_existing == report.total == len(table)
     for line, reason, _ in report.rejected:
         assert 2 <= line <= len(table) + 1 and reason
-    again = import_incidents(import_svc, path)
+    again = import_incidents(import_svc, IMPORTER, path)
     assert again.accepted == 0 and again.skipped_existing == report.accepted
     if report.accepted:
         out = folder / "out.csv"
-        export_incidents(import_svc.store, load_catalog(), out, "csv")
+        export_incidents(import_svc, IMPORTER, out, "csv")
         exported = pd.read_csv(out, dtype=str, keep_default_na=False)
         for column in ("description", "reporter_name", "reporter_phone", "external_id"):
             for value in exported[column]:
@@ -177,4 +179,4 @@ def test_a_binary_file_is_refused_with_a_message(import_svc, tmp_path):
     path = tmp_path / "junk.csv"
     path.write_bytes(bytes(range(256)) * 40)
     with pytest.raises(IncidentImportError):
-        import_incidents(import_svc, Path(path))
+        import_incidents(import_svc, IMPORTER, Path(path))

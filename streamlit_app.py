@@ -9,6 +9,7 @@ from app_pages.common import (
     init_session,
     now_utc,
     principal,
+    report_unexpected,
     sign_out,
     store_ok,
     store_unavailable,
@@ -55,5 +56,7 @@ try:
     st.navigation(pages).run()
 except StoreError as exc:  # the database went away mid-session: banner, backoff, nothing half-written
     store_unavailable(exc)
+except Exception as exc:  # a bug: a short message and an error id here, the traceback in the log
+    report_unexpected(exc)
 else:
     store_ok()

@@ -215,6 +215,25 @@ def client_address() -> str:
         return ""
 
 
+def report_unexpected(exc: Exception) -> str:
+    """Log an unexpected error with its traceback under a short id; show the user the id only.
+
+    With ``GRIDPATROL_RAISE_ERRORS=1`` (the test suite sets it) the error is raised again
+    after that, so that a test sees the page fail.
+    """
+    import logging
+    import uuid
+
+    error_id = uuid.uuid4().hex[:8]
+    logging.getLogger("gridpatrol").error(
+        "error %s on page %s", error_id, exc.__class__.__name__, exc_info=exc
+    )
+    st.error(tr("app.unexpected", id=error_id))
+    if os.environ.get("GRIDPATROL_RAISE_ERRORS") == "1":
+        raise exc
+    return error_id
+
+
 def check_still_allowed() -> None:
     """Sign out a session whose user was disabled, or whose role or scope changed, since sign-in."""
     who = principal()

@@ -1,4 +1,3 @@
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +26,7 @@ from patrol.importer import (
     load_mapping,
     read_table,
 )
+from patrol.uploads import discard, save_upload, scratch_file
 
 who = require_principal()
 store = get_store()
@@ -34,10 +34,7 @@ st.header(tr("data.header"))
 
 
 def _saved(upload) -> Path:  # type: ignore[no-untyped-def]
-    folder = Path(tempfile.mkdtemp(prefix="gridpatrol-"))
-    path = folder / Path(upload.name).name
-    path.write_bytes(upload.getvalue())
-    return path
+    return save_upload(upload.name, upload.getvalue())
 
 
 tab_areas, tab_incidents, tab_export = st.tabs(
@@ -94,6 +91,7 @@ with tab_areas:
             if st.button(tr("data.load_boundaries"), key="data_load_boundaries", type="primary"):
                 with st.spinner(tr("data.loading")):
                     done = import_boundaries(store, path, level, crs=crs, code_field=code_field, who=who)
+                discard(path)
                 area_data.clear()
                 st.success(tr("data.loaded", **done.counts))
 
@@ -162,13 +160,12 @@ with tab_incidents:
                         dups=report.duplicates_flagged,
                     )
                 )
+                discard(path)
                 if report.rejected:
-                    rejects = path.with_suffix(".rejects.csv")
-                    report.write_rejects(rejects)
                     st.download_button(
                         tr("data.rejects"),
-                        rejects.read_bytes(),
-                        file_name=rejects.name,
+                        report.rejects_csv(),
+                        file_name=f"{Path(upload.name).stem}.rejects.csv",
                         mime="text/csv",
                         key="data_rejects_download",
                     )
@@ -177,11 +174,10 @@ with tab_export:
     fmt = st.selectbox(tr("data.format"), EXPORT_FORMATS, key="data_export_format")
     if st.button(tr("data.prepare_export"), key="data_export"):
         suffix = {"csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "open311": ".json"}[fmt]
-        out = Path(tempfile.mkdtemp(prefix="gridpatrol-")) / f"incidents{suffix}"
-        n = export_incidents(incident_service(), who, out, fmt)
-        st.download_button(
-            tr("data.download", n=n), out.read_bytes(), file_name=out.name, key="data_export_download"
-        )
+        with scratch_file(f"incidents{suffix}") as out:
+            n = export_incidents(incident_service(), who, out, fmt)
+            data = out.read_bytes()
+        st.download_button(tr("data.download", n=n), data, file_name=out.name, key="data_export_download")
     st.caption(tr("data.counts", **{k: f"{v:,}" for k, v in store.area_counts().items()}))
     st.dataframe(
         pd.DataFrame(sorted(store.state_counts().items()), columns=[tr("col.state"), tr("data.n")]),

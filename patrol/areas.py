@@ -16,6 +16,7 @@ from geo.assign import PointAssigner
 from geo.boundaries import BoundaryReport, Level, Problem, read_boundaries
 from geo.grid import DEFAULT_RESOLUTION, cell_owners
 from patrol.roles import Principal
+from store import redact_url
 from store.protocol import Store
 from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
 
@@ -81,7 +82,7 @@ def district_info(store: Store) -> dict[str, Any]:
     district = store.district()
     counts = store.area_counts()
     return {
-        "store": store.url,
+        "store": redact_url(store.url),
         "district": f"{district.name} ({district.code})" if district else "",
         "demo": bool(district.is_demo) if district else False,
         **counts,

@@ -8,6 +8,7 @@ store that cannot be reached; never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from geo.grid import DEFAULT_RESOLUTION
 from patrol.catalog import CatalogError
 from patrol.roles import Principal
 from patrol.spreadsheet import write_csv
-from store import StoreError, open_store
+from store import StoreError, open_store, redact_url
 from store.protocol import Store
 from store.rows import IncidentQuery
 
@@ -62,7 +63,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         applied = store.migrate()
         _print_kv(
             {
-                "store": store.url,
+                "store": redact_url(store.url),
                 "migrations_applied": len(applied),
                 "schema": ",".join(store.applied_migrations()),
             }
@@ -637,6 +638,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (``gridpatrol kpis | head``): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (CliError, BoundaryError, FileNotFoundError, CatalogError) as exc:
         sys.stderr.write(f"gridpatrol: error: {exc}\n")
         return EXIT_BAD_INPUT

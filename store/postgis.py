@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from store import redact_url
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
     BUCKET_SQL,
@@ -258,7 +259,7 @@ class PostGISStore:
             # one direct attempt first: a clear, fast error instead of the pool's retries
             psycopg.connect(url, connect_timeout=max(1, int(timeout_s))).close()
         except psycopg.Error as exc:
-            msg = f"cannot reach PostGIS at {_redact(url)}: {str(exc).strip().splitlines()[0]}"
+            msg = f"cannot reach PostGIS at {redact_url(url)}: {str(exc).strip().splitlines()[0]}"
             raise StoreError(msg) from exc
         try:
             # check each connection as it is handed out, so a server restart costs no caller
@@ -273,7 +274,7 @@ class PostGISStore:
             )
             pool.open(wait=True, timeout=timeout_s)
         except (psycopg.Error, Exception) as exc:  # the pool raises PoolTimeout on no server
-            msg = f"cannot reach PostGIS at {_redact(url)}: {exc}"
+            msg = f"cannot reach PostGIS at {redact_url(url)}: {exc}"
             raise StoreError(msg) from exc
         return pool
 
@@ -300,7 +301,7 @@ class PostGISStore:
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
             self._broken = True
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            msg = f"PostGIS at {_redact(self.url)} is unreachable or went away; nothing was saved: {first}"
+            msg = f"PostGIS at {redact_url(self.url)} is unreachable or went away; nothing was saved: {first}"
             raise StoreError(msg) from exc
 
     def close(self) -> None:
@@ -1145,13 +1146,3 @@ def _where(q: IncidentQuery | RollupQuery) -> tuple[str, list[Any]]:
             clauses.append(column + " " + op + " %s")
             params.append(value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a connection URL for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
-    return url

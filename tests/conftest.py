@@ -13,6 +13,13 @@ from psycopg import sql
 
 from store import Store, open_store
 
+
+@pytest.fixture(autouse=True)
+def _pages_raise_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page that fails shows users an error id only; in tests it raises, so AppTest sees it."""
+    monkeypatch.setenv("GRIDPATROL_RAISE_ERRORS", "1")
+
+
 PG_ADMIN_URL = os.environ.get("GRIDPATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -269,11 +269,16 @@ def test_the_report_page_refuses_a_point_outside_the_district(app):
     assert any("不在辖区内" in e.value for e in app.error)
 
 
-def test_the_data_page_offers_uploads_and_exports_to_admins(app):
+def test_the_data_page_offers_uploads_and_exports_to_admins_and_leaves_no_file_behind(
+    app, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GRIDPATROL_UPLOAD_DIR", str(tmp_path / "uploads"))
     _as(app, "admin", "data")
     assert app.selectbox(key="data_export_format").options == ["csv", "geojson", "gpkg", "open311"]
     app.button(key="data_export").click().run()
     assert not app.exception
+    assert app.get("download_button")
+    assert list((tmp_path / "uploads").iterdir()) == []
 
 
 def test_the_overview_switches_to_english(app):
@@ -521,3 +526,16 @@ def test_a_year_9999_row_stored_before_times_were_checked_breaks_no_page(app, in
     _as(app, "command_center", "incident", incident_id=row.id)
     assert "9999-12-31 23:00 UTC" in app.table[0].value.to_string()
     _as(app, "captain", "dispatch")
+
+
+def test_an_unexpected_error_shows_an_error_id_and_no_traceback(app, monkeypatch, caplog):
+    monkeypatch.delenv("GRIDPATROL_RAISE_ERRORS")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals /srv/gridpatrol")
+
+    monkeypatch.setattr("layers.base.area_layer", broken)
+    _as(app, "command_center", "overview")
+    shown = [e.value for e in app.error]
+    assert any("错误编号" in s for s in shown) and not any("secret internals" in s for s in shown)
+    assert "secret internals" in caplog.text

@@ -342,3 +342,25 @@ def test_demo_users_are_refused_in_a_store_not_created_as_a_demo(district_sqlite
         create_demo_users(store)
     assert store.users() == []
     store.close()
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly_not_with_a_broken_pipe_traceback(sqlite_url):
+    import os
+
+    main(["init", "--db", sqlite_url])
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `gridpatrol info | head -0` does before the first line
+    done = subprocess.run(
+        [sys.executable, "-m", "patrol.cli", "info", "--db", sqlite_url],
+        stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
+    )  # fmt: skip
+    os.close(write_end)
+    assert done.returncode == 0 and done.stderr == ""
+
+
+def test_no_command_prints_a_database_password(capsys):
+    url = "postgresql://gp:hunter2@127.0.0.1:1/gp?password=hunter2&connect_timeout=1"
+    assert main(["info", "--db", url]) == 1
+    assert main(["init", "--db", url]) == 1
+    out = capsys.readouterr()
+    assert "hunter2" not in out.out + out.err and "gp:***@127.0.0.1" in out.err

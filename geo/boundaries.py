@@ -224,6 +224,14 @@ def read_boundaries(
     if len(raw) == 0:
         msg = f"{path.name} contains no features"
         raise BoundaryError(msg)
+    if raw.crs is None and crs is None and path.suffix.lower() in (".zip", ".shp"):
+        # GeoJSON and KML are longitude/latitude by their specifications; a shapefile says
+        # its system only in its .prj, and a guess here would shift every boundary
+        msg = (
+            f"{path.name}: the shapefile has no .prj, so its coordinate system is unknown;"
+            " give it (--crs wgs84, cgcs2000, gcj02 or bd09)"
+        )
+        raise BoundaryError(msg)
     columns = [c for c in raw.columns if c != raw.geometry.name]
     nf = _pick_field(columns, name_field, NAME_FIELDS, "name")
     cf = _pick_field(columns, code_field, CODE_FIELDS, "code")

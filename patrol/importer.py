@@ -10,12 +10,13 @@ the same file twice adds nothing. Rows without an id get one from a hash of thei
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
 import tomllib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ DEFAULT_COLUMNS = {
     "description": "description",
 }
 BATCH_ROWS = 50_000
+#: More columns than any export of incidents has: a file past it is refused before it is parsed.
+MAX_COLUMNS = 500
+#: Non-ASCII bytes a line needs before it counts as UTF-8 text (two Chinese characters).
+_UTF8_EVIDENCE_BYTES = 6
 
 
 class IncidentImportError(ValueError):
@@ -127,13 +132,49 @@ def load_mapping(spec: str | Path | None) -> Mapping:
 
 
 def _decode(raw: bytes) -> str:
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
+    """The text of a file in UTF-8 or GBK/GB18030, refusing one that mixes the two line by line.
+
+    A file saved partly from one program and partly from another decodes as GB18030 without
+    an error (nearly any bytes do) and would be stored garbled: it is refused instead.
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    utf8_line = other_line = 0
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if line.isascii():
             continue
-    msg = "file is neither UTF-8 nor GBK/GB18030 text"
-    raise IncidentImportError(msg)
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            other_line = other_line or number
+        else:
+            if sum(b >= 0x80 for b in line) >= _UTF8_EVIDENCE_BYTES:
+                utf8_line = utf8_line or number
+        if utf8_line and other_line:
+            msg = (
+                f"the file mixes encodings (line {utf8_line} is UTF-8, line {other_line} is not);"
+                " save it again in one encoding, UTF-8 preferred"
+            )
+            raise IncidentImportError(msg)
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        msg = "file is neither UTF-8 nor GBK/GB18030 text"
+        raise IncidentImportError(msg) from None
+
+
+def _check_columns(n: int, name: str) -> None:
+    if n > MAX_COLUMNS:
+        msg = f"{name} has {n:,} columns; a file of incidents has at most {MAX_COLUMNS}"
+        raise IncidentImportError(msg)
+
+
+def _names(columns: Sequence[object], limit: int = 20) -> str:
+    """Column names for a message, at most ``limit`` of them (a message stays one short line)."""
+    shown = ", ".join(str(c)[:40] for c in list(columns)[:limit]) or "none"
+    return shown + (f" … ({len(columns) - limit:,} more)" if len(columns) > limit else "")
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, int]:
@@ -151,9 +192,13 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
     try:
         if suffix in (".csv", ".txt"):
             text = _decode(path.read_bytes())
+            header = next(csv.reader([text.split("\n", 1)[0]]), [])
+            _check_columns(len(header), path.name)
             return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False), 2
         if suffix in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, dtype=str, keep_default_na=False), 2
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+            _check_columns(len(frame.columns), path.name)
+            return frame, 2
         if suffix in (".geojson", ".json"):
             doc = json.loads(_decode(path.read_bytes()))
             rows = []
@@ -164,6 +209,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
                 props["__x"] = str(coords[0]) if coords and len(coords) >= 2 else ""
                 props["__y"] = str(coords[1]) if coords and len(coords) >= 2 else ""
                 rows.append(props)
+                _check_columns(len(props), path.name)
             return pd.DataFrame(rows, dtype=str), 1
     except IncidentImportError:
         raise
@@ -282,8 +328,8 @@ def import_incidents(
     required = {"coordinates": [lng_col, lat_col], "item": [cols["item"]], "time": [cols["time"]]}
     missing = [c for need in required.values() for c in need if c not in frame.columns]
     if missing:
-        have = ", ".join(map(str, frame.columns)) or "none"
-        msg = f"column(s) {', '.join(missing)} not in the file (it has: {have}); give a --mapping"
+        have = _names(list(frame.columns))
+        msg = f"column(s) {_names(missing)} not in the file (it has: {have}); give a --mapping"
         raise IncidentImportError(msg)
 
     lines = np.arange(len(frame)) + first_line

@@ -49,6 +49,21 @@ def test_a_zipped_shapefile_loads(tmp_path):
     assert sorted(gdf["name"]) == sorted(["甲镇", "乙街道"])
 
 
+def test_a_zipped_shapefile_without_prj_needs_its_crs_named(tmp_path):
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    _two_townships().to_file(shp_dir / "towns.shp", encoding="utf-8")
+    (shp_dir / "towns.prj").unlink()
+    archive = tmp_path / "towns.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in shp_dir.iterdir():
+            zf.write(f, f.name)
+    with pytest.raises(BoundaryError, match=r"no \.prj.*--crs"):
+        read_boundaries(archive, "township")
+    gdf, _ = read_boundaries(archive, "township", crs="gcj02")
+    assert gdf.geometry.iloc[0].bounds[0] < 120.70  # shifted from GCJ-02 to WGS84
+
+
 def test_a_kml_file_loads(tmp_path):
     gdf, _ = read_boundaries(
         _write(tmp_path, "t.kml", _two_townships()[["name", "geometry"]], "KML"),

@@ -217,3 +217,31 @@ def test_the_open311_export_maps_states_to_open_and_closed_with_notes(filled, tm
         "agency_responsible",
     ):
         assert key in other
+
+
+def test_a_file_mixing_utf8_and_gbk_lines_is_refused_naming_a_line_of_each(svc, tmp_path):
+    header = b"id,time,lat,lng,item,description\n"
+    utf8 = f"M1,2026-11-20 08:30,{P[0]},{P[1]},PARK_COMPOUND,小区门口乱停车\n".encode()
+    gbk = f"M2,2026-11-20 09:30,{P[0]},{P[1]},PARK_COMPOUND,商铺占道经营\n".encode("gbk")
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(header + utf8 + gbk)
+    with pytest.raises(IncidentImportError, match=r"mixes encodings.*line 2 is UTF-8, line 3 is not"):
+        import_incidents(svc, IMPORTER, path)
+    path.write_bytes(header + gbk + gbk.replace(b"M2", b"M3"))  # all GBK still imports
+    assert import_incidents(svc, IMPORTER, path).accepted == 2
+
+
+def test_a_file_with_a_million_columns_is_refused_before_parsing_with_a_short_message(svc, tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n" + ",".join("1" * 1_000_000) + "\n")
+    with pytest.raises(IncidentImportError, match="1,000,000 columns") as exc:
+        import_incidents(svc, IMPORTER, path)
+    assert len(str(exc.value)) < 200
+
+
+def test_a_missing_column_message_names_at_most_twenty_of_the_files_columns(svc, tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text(",".join(f"col{i}" for i in range(300)) + "\n" + ",".join("x" * 300) + "\n")
+    with pytest.raises(IncidentImportError, match=r"col19 … \(280 more\)") as exc:
+        import_incidents(svc, IMPORTER, path)
+    assert len(str(exc.value)) < 500

@@ -101,7 +101,7 @@ with tab_incidents:
     )
     preset = st.selectbox(
         tr("data.mapping"),
-        [None, "hotline12345"],
+        [None, "hotline12345", "gridpatrol"],
         key="data_mapping",
         format_func=lambda p: tr("data.mapping_manual") if p is None else tr(f"data.preset_{p}"),
     )

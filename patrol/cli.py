@@ -198,6 +198,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_progress(what: str, n: int) -> None:
+    sys.stderr.write(f"{what}: {n:,}\r")
+
+
+def cmd_copy_store(args: argparse.Namespace) -> int:
+    """Copy a whole store into an empty one and verify it by counts and content hashes."""
+    from patrol.portability import CopyError, copy_store
+
+    src = open_store(args.source)
+    try:
+        src.migrate()
+        dst = open_store(args.target)
+        try:
+            report = copy_store(src, dst, progress=_copy_progress)
+        except CopyError as exc:
+            raise CliError(str(exc)) from exc
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    sys.stderr.write("\n")
+    _print_kv({"source": redact_url(args.source), "target": redact_url(args.target)})
+    _print_kv({table: f"{n} rows, sha256 {digest}" for table, (n, digest) in report.target.items()})
+    _print_kv({"verified": "identical counts and content hashes"})
+    return 0
+
+
 def cmd_import_boundaries(args: argparse.Namespace) -> int:
     """Validate a boundary file and load it."""
     from patrol.areas import import_boundaries
@@ -538,6 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
         "patrol-plan": (cmd_patrol_plan, "plan a team's patrol route for a shift (GPX, GeoJSON)"),
         "risk-backtest": (cmd_risk_backtest, "hit rate of the risk ranking against last week's counts"),
         "scenarios": (cmd_scenarios, 'evidence per "一件事" theme: volume, trend, concentration, backtest'),
+        "copy-store": (cmd_copy_store, "copy a whole store to an empty one (SQLite <-> PostGIS), verified"),
     }
     parsers = {}
     for name, (func, text) in commands.items():
@@ -603,6 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--township", default=None, help="one township code (default: all)")
     cv.add_argument("--stale-days", type=int, default=14, help="count cells not patrolled for this many days")
     cv.add_argument("--csv", default=None, help="write the per-team table as CSV")
+    cp = parsers["copy-store"]
+    cp.add_argument("source", help="URL of the store to copy (sqlite:///file.sqlite or postgresql://…)")
+    cp.add_argument("target", help="URL of an empty store to copy into")
     ex = parsers["export"]
     ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
     ex.add_argument("--out", required=True, help="output file")

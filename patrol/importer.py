@@ -112,7 +112,7 @@ def load_mapping(spec: str | Path | None) -> Mapping:
         msg = f"mapping {path.name} is not valid TOML: {exc}"
         raise IncidentImportError(msg) from exc
     cols = {**DEFAULT_COLUMNS, **{str(k): str(v) for k, v in doc.get("columns", {}).items()}}
-    unknown = set(cols) - {*DEFAULT_COLUMNS, "reporter_name", "reporter_phone", "x", "y"}
+    unknown = set(cols) - {*DEFAULT_COLUMNS, "reporter_name", "reporter_phone", "x", "y", "id_fallback"}
     if unknown:
         msg = f"mapping {path.name}: unknown column role(s) {', '.join(sorted(unknown))}"
         raise IncidentImportError(msg)
@@ -312,8 +312,11 @@ def import_incidents(
         If the file or the mapping cannot be used at all.
     """
     check_import(who)
-    mapping = mapping or load_mapping(None)
     frame, first_line = read_table(Path(path))
+    if mapping is None:
+        # the project's own export imports as it is
+        own = {"number", "item_code", "reported_at", "lat", "lng"} <= set(frame.columns)
+        mapping = load_mapping("gridpatrol" if own else None)
     report = ImportReport(total=len(frame))
     if frame.empty:
         return report
@@ -372,6 +375,9 @@ def import_incidents(
         if cols["id"] in frame.columns
         else pd.Series("", index=frame.index, dtype=object)
     )
+    fallback = cols.get("id_fallback")
+    if fallback and fallback in frame.columns:
+        ext = ext.where(ext != "", frame[fallback].astype(str).str.strip())
     no_id = (ext == "").to_numpy()
     if no_id.any():  # the row's content stands in for a missing id
         ext[no_id] = frame.loc[no_id].apply(_row_hash, axis=1).to_numpy()

@@ -929,6 +929,41 @@ class PostGISStore:
         with self._tx() as conn:
             _insert_audit(conn, rows)
 
+    def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
+        """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
+                " WHERE incident_id = ANY(%s) ORDER BY incident_id, seq",
+                (list(incident_ids),),
+            ).fetchall()
+        return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
+
+    def number_sequences(self) -> dict[str, int]:
+        """The last number handed out per number key (district prefix and day)."""
+        return {k: int(n) for k, n in self._read("SELECT key, last FROM number_seq", ())}
+
+    def restore(self, users: Sequence[UserRow], audit: Sequence[AuditRow]) -> None:
+        """Load users and audit rows as they were elsewhere (audit ``seq`` kept), in one transaction."""
+        with self._tx() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
+                " password_hash, active, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [_user_to_db(u) for u in users],
+            )
+            cur.executemany(
+                "INSERT INTO audit_log (seq, at, actor, role, action, entity, entity_id, before, after)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
+                [(a.seq, a.at, a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after)
+                 for a in audit],
+            )  # fmt: skip
+            # new rows continue after the copied ones
+            cur.execute(
+                "SELECT setval(pg_get_serial_sequence('audit_log', 'seq'),"
+                " greatest((SELECT max(seq) FROM audit_log), 1), (SELECT count(*) > 0 FROM audit_log))"
+            )
+
     def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
         """The failure counts of these keys (absent keys have none)."""
         with self._tx() as conn:

@@ -254,6 +254,22 @@ class Store(Protocol):
         """Append audit rows (the log is append-only: the database refuses updates and deletes)."""
         ...
 
+    def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
+        """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
+        ...
+
+    def number_sequences(self) -> dict[str, int]:
+        """The last number handed out per number key (district prefix and day)."""
+        ...
+
+    def restore(self, users: Sequence[UserRow], audit: Sequence[AuditRow]) -> None:
+        """Load users and audit rows as they were elsewhere (audit ``seq`` kept), in one transaction.
+
+        For copying a whole store into a new, empty one; normal changes go through the
+        methods that write their own audit rows.
+        """
+        ...
+
     def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
         """The failure counts of these keys (absent keys have none)."""
         ...

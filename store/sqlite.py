@@ -1001,6 +1001,41 @@ class SQLiteStore:
         with self._write() as conn:
             _insert_audit(conn, rows)
 
+    def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
+        """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
+        out: list[EventRow] = []
+        conn = self._conn()
+        for start in range(0, len(incident_ids), 500):  # SQLite binds at most 32,766 variables
+            ids = tuple(incident_ids[start : start + 500])
+            out.extend(
+                _event_from_db(r)
+                for r in conn.execute(
+                    f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
+                    f" WHERE incident_id IN {_marks(len(ids))} ORDER BY incident_id, seq",
+                    ids,
+                )
+            )
+        return sorted(out, key=lambda e: (e.incident_id, e.seq))
+
+    def number_sequences(self) -> dict[str, int]:
+        """The last number handed out per number key (district prefix and day)."""
+        return {k: int(n) for k, n in self._conn().execute("SELECT key, last FROM number_seq")}
+
+    def restore(self, users: Sequence[UserRow], audit: Sequence[AuditRow]) -> None:
+        """Load users and audit rows as they were elsewhere (audit ``seq`` kept), in one transaction."""
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
+                " password_hash, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_user_to_db(u) for u in users],
+            )
+            conn.executemany(
+                "INSERT INTO audit_log (seq, at, actor, role, action, entity, entity_id, before, after)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(a.seq, _dt(a.at), a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after)
+                 for a in audit],
+            )  # fmt: skip
+
     def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
         """The failure counts of these keys (absent keys have none)."""
         return _sign_in_failures(self._conn(), keys)

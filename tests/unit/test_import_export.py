@@ -245,3 +245,30 @@ def test_a_missing_column_message_names_at_most_twenty_of_the_files_columns(svc,
     with pytest.raises(IncidentImportError, match=r"col19 … \(280 more\)") as exc:
         import_incidents(svc, IMPORTER, path)
     assert len(str(exc.value)) < 500
+
+
+def test_the_projects_own_csv_export_imports_as_it_is_into_another_store_and_only_once(
+    filled, district_sqlite_url, tmp_path
+):
+    out = tmp_path / "export.csv"
+    export_incidents(filled, IMPORTER, out, "csv")
+    other_path = tmp_path / "other.sqlite"
+    import shutil
+
+    shutil.copy(district_sqlite_url.removeprefix("sqlite:///"), other_path)
+    other = open_store(f"sqlite:///{other_path}")
+    svc = IncidentService(other, clock=lambda: datetime(2026, 11, 27, tzinfo=UTC))
+    first = import_incidents(svc, IMPORTER, out)
+    assert (first.accepted, first.rejected) == (2, [])
+    again = import_incidents(svc, IMPORTER, out)
+    assert (again.accepted, again.skipped_existing) == (0, 2)
+    src = sorted(
+        (r.item_code, r.lat, r.lng, r.reported_at, r.description)
+        for r in filled.store.list_incidents(IncidentQuery())
+    )
+    dst = sorted(
+        (r.item_code, r.lat, r.lng, r.reported_at, r.description)
+        for r in other.list_incidents(IncidentQuery())
+    )
+    assert src == dst
+    other.close()

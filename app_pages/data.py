@@ -88,12 +88,28 @@ with tab_areas:
                     )
             else:
                 st.success(tr("data.clean"))
-            if st.button(tr("data.load_boundaries"), key="data_load_boundaries", type="primary"):
+            effect = result.effect
+            blocked = effect is not None and effect.orphans_any
+            if blocked:
+                st.error(tr("data.orphans", **effect.orphans, removed=len(effect.removed)))
+            confirmed = st.checkbox(
+                tr("data.confirm_replace", **store.area_counts()),
+                key="data_confirm_boundaries",
+                disabled=blocked,
+            )
+            if st.button(
+                tr("data.load_boundaries"),
+                key="data_load_boundaries",
+                type="primary",
+                disabled=blocked or not confirmed,
+            ):
                 with st.spinner(tr("data.loading")):
                     done = import_boundaries(store, path, level, crs=crs, code_field=code_field, who=who)
                 discard(path)
                 area_data.clear()
-                st.success(tr("data.loaded", **done.counts))
+                st.success(
+                    tr("data.loaded", **{k: v for k, v in done.counts.items() if k != "remapped_codes"})
+                )
 
 with tab_incidents:
     upload = st.file_uploader(

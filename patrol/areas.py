@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -26,11 +27,96 @@ DEFAULT_DISTRICT_CODE = "000000"
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What importing a boundary file did."""
+    """What importing a boundary file did (or, on a dry run, would do)."""
 
     report: BoundaryReport
     saved: bool
     counts: dict[str, int]
+    effect: AreaChange | None = None
+
+
+@dataclass(frozen=True)
+class AreaChange:
+    """What replacing the areas does to the rows that name them.
+
+    ``orphans`` counts, per kind of row, those that would name a township, village or team
+    that no longer exists (after ``remap``); ``removed`` lists the codes that disappear.
+    """
+
+    removed: tuple[str, ...]
+    orphans: dict[str, int]
+    remapped: int = 0
+
+    @property
+    def orphans_any(self) -> bool:
+        """Whether the change would leave any row pointing at nothing."""
+        return any(self.orphans.values())
+
+
+class OrphaningImportError(ValueError):
+    """A boundary import that would leave incidents, users, patrols or premises pointing at nothing."""
+
+    def __init__(self, effect: AreaChange) -> None:
+        parts = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in effect.orphans.items() if n)
+        shown = ", ".join(effect.removed[:10]) + (" …" if len(effect.removed) > 10 else "")
+        super().__init__(
+            f"this import would leave {parts} pointing at areas or teams that no longer exist"
+            f" (codes removed: {shown}); give a code map of old codes to new ones (CSV old_code,new_code)"
+        )
+        self.effect = effect
+
+
+def area_change(
+    store: Store,
+    townships: Sequence[TownshipRow],
+    villages: Sequence[VillageRow],
+    teams: Sequence[TeamRow],
+    remap: Mapping[str, str] | None = None,
+) -> AreaChange:
+    """The effect on stored rows of replacing the areas with these (see :class:`AreaChange`)."""
+    remap = dict(remap or {})
+    new_townships = {t.code for t in townships}
+    new_villages = {v.code for v in villages}
+    new_teams = {str(t.id) for t in teams}
+    old_codes = {t.code for t in store.townships()} | {v.code for v in store.villages()}
+    refs = store.area_references()
+
+    def lost(kind: str, alive: set[str], mapped: bool = True) -> int:
+        return sum(
+            n for code, n in refs[kind].items() if (remap.get(code, code) if mapped else code) not in alive
+        )
+
+    orphans = {
+        "incidents": lost("incidents_by_township", new_townships)
+        + lost("incidents_by_team", new_teams, False),
+        "users": lost("users_by_township", new_townships) + lost("users_by_team", new_teams, False),
+        "patrol_tasks": lost("patrols_by_township", new_townships)
+        + lost("patrols_by_team", new_teams, False),
+        "premises": lost("premises_by_village", new_villages),
+    }
+    removed = tuple(sorted(old_codes - new_townships - new_villages - set(remap)))
+    return AreaChange(removed, orphans, remapped=len(remap))
+
+
+def read_code_map(path: str | Path) -> dict[str, str]:
+    """A code map from a CSV file with the columns ``old_code`` and ``new_code``.
+
+    Raises
+    ------
+    ValueError
+        If the columns are missing or an old code is mapped twice.
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if not {"old_code", "new_code"} <= set(frame.columns):
+        msg = f"code map {Path(path).name} needs the columns old_code and new_code"
+        raise ValueError(msg)
+    pairs = [
+        (o.strip(), n.strip()) for o, n in zip(frame["old_code"], frame["new_code"], strict=True) if o.strip()
+    ]
+    if len({o for o, _ in pairs}) != len(pairs):
+        msg = f"code map {Path(path).name} maps an old code twice"
+        raise ValueError(msg)
+    return dict(pairs)
 
 
 def _wkb(geom: BaseGeometry) -> bytes:
@@ -43,8 +129,12 @@ def save_areas(
     townships: Sequence[TownshipRow],
     villages: Sequence[VillageRow],
     teams: Sequence[TeamRow],
+    *,
+    remap: Mapping[str, str] | None = None,
 ) -> int:
     """Build the cell map for the villages and replace everything in one transaction.
+
+    ``remap`` re-points rows naming old codes in the same transaction (see ``Store.replace_areas``).
 
     Returns
     -------
@@ -54,7 +144,7 @@ def save_areas(
     geoms = shapely.from_wkb([v.geometry_wkb for v in villages])
     cells, owner = cell_owners(geoms, district.h3_resolution)
     codes = [villages[i].code for i in owner.tolist()]
-    store.replace_areas(district, townships, villages, teams, cells, codes)
+    store.replace_areas(district, townships, villages, teams, cells, codes, remap=remap)
     return int(cells.size)
 
 
@@ -133,6 +223,7 @@ def import_boundaries(
     res: int | None = None,
     dry_run: bool = False,
     who: Principal | None = None,
+    code_map: Mapping[str, str] | None = None,
 ) -> ImportResult:
     """Validate a boundary file and, unless ``dry_run``, make it the store's areas (audited as ``who``).
 
@@ -143,10 +234,18 @@ def import_boundaries(
     captain yet for each new village. Features without a usable parent are reported
     and left out.
 
+    Teams keep their ids (and members) when their village stays, or when ``code_map`` maps
+    their old village to a new one, so incidents and inspectors stay with their team. An
+    import that would leave incidents, users, patrols or premises naming an area or a team
+    that no longer exists is refused unless ``code_map`` (old code -> new code) re-points
+    them; the dry run reports that effect. The re-pointing commits with the new areas.
+
     Raises
     ------
     geo.boundaries.BoundaryError
         If the file cannot be used at all.
+    OrphaningImportError
+        If the import would orphan stored rows (its ``effect`` says how many).
     ValueError
         If villages are imported before any township.
     """
@@ -175,9 +274,6 @@ def import_boundaries(
         h3_resolution=res or (current.h3_resolution if current else DEFAULT_RESOLUTION),
         is_demo=False,
     )
-    if dry_run:
-        return ImportResult(report, saved=False, counts=store.area_counts())
-
     if level == "township":
         _fill_codes(gdf, d_code, report)
         gdf = _dedupe_codes(gdf)
@@ -196,22 +292,46 @@ def import_boundaries(
             VillageRow(str(r.code), str(r.parent_code), str(r.name or r.code), "village", _wkb(r.geometry))
             for r in gdf.itertuples()
         ]
-    old_teams = {t.village_code: t for t in store.teams()}
-    teams = []
-    for i, v in enumerate(v_rows, start=1):
-        old = old_teams.get(v.code)
-        teams.append(
-            TeamRow(i, v.code, old.name, old.captain, old.members)
-            if old
-            else TeamRow(i, v.code, f"{v.name}网格团队", UNASSIGNED_CAPTAIN, ())
-        )
+    teams = _teams_for(store.teams(), v_rows, dict(code_map or {}))
+    effect = area_change(store, t_rows, v_rows, teams, code_map)
+    if dry_run:
+        return ImportResult(report, saved=False, counts=store.area_counts(), effect=effect)
+    if effect.orphans_any:
+        raise OrphaningImportError(effect)
     before = store.area_counts()
-    save_areas(store, district, t_rows, v_rows, teams)
+    save_areas(store, district, t_rows, v_rows, teams, remap=code_map)
     after = store.area_counts()
     from patrol.audit import AuditService
 
+    if code_map:
+        after = {**after, "remapped_codes": len(code_map)}
     AuditService(store).record(who, "import_boundaries", "areas", f"{level}:{Path(path).name}", before, after)
-    return ImportResult(report, saved=True, counts=after)
+    return ImportResult(report, saved=True, counts=after, effect=effect)
+
+
+def _teams_for(
+    old: Sequence[TeamRow], villages: Sequence[VillageRow], code_map: dict[str, str]
+) -> list[TeamRow]:
+    """A team per village: its old team (or that of the old village mapped to it), else a new team."""
+    by_village = {t.village_code: t for t in old}
+    for old_code, new_code in code_map.items():
+        if old_code in by_village and new_code not in by_village:
+            by_village[new_code] = by_village[old_code]
+    kept: dict[str, TeamRow] = {}
+    for v in villages:  # two new villages mapped from one old one: the first keeps its team
+        t = by_village.get(v.code)
+        if t is not None and t.id not in {k.id for k in kept.values()}:
+            kept[v.code] = t
+    next_id = max([*(t.id for t in old), 0]) + 1
+    teams = []
+    for v in villages:
+        t = kept.get(v.code)
+        if t is not None:
+            teams.append(TeamRow(t.id, v.code, t.name, t.captain, t.members))
+        else:
+            teams.append(TeamRow(next_id, v.code, f"{v.name}网格团队", UNASSIGNED_CAPTAIN, ()))
+            next_id += 1
+    return teams
 
 
 class AreaIndex:

@@ -227,10 +227,11 @@ def cmd_copy_store(args: argparse.Namespace) -> int:
 
 def cmd_import_boundaries(args: argparse.Namespace) -> int:
     """Validate a boundary file and load it."""
-    from patrol.areas import import_boundaries
+    from patrol.areas import import_boundaries, read_code_map
 
     with _opened(args) as store:
         try:
+            code_map = read_code_map(args.code_map) if args.code_map else None
             result = import_boundaries(
                 store,
                 args.file,
@@ -243,8 +244,10 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
                 district_name=args.district_name,
                 res=args.res,
                 dry_run=args.dry_run,
+                who=_operator(),
+                code_map=code_map,
             )
-        except ValueError as exc:  # BoundaryError is a ValueError
+        except ValueError as exc:  # BoundaryError and OrphaningImportError are ValueErrors
             raise CliError(str(exc)) from exc
         report = result.report
         sys.stdout.write(f"features: {report.n_features}\nproblems: {len(report.problems)}\n")
@@ -252,6 +255,9 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
             area = f" [{p.area_m2:,.0f} m²]" if p.area_m2 is not None else ""
             sys.stdout.write(f"  {p.kind}: {p.feature}: {p.message}{area}\n")
         sys.stdout.write(f"saved: {'yes' if result.saved else 'no (dry run)'}\n")
+        if result.effect is not None:
+            _print_kv({f"orphaned_{kind}": n for kind, n in result.effect.orphans.items()})
+            _print_kv({"codes_removed": len(result.effect.removed), "codes_remapped": result.effect.remapped})
         _print_kv(result.counts)
     return 0
 
@@ -654,7 +660,14 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--district-code", default=None)
     ib.add_argument("--district-name", default=None)
     ib.add_argument("--res", type=int, default=None, help="H3 resolution of the cell map")
-    ib.add_argument("--dry-run", action="store_true", help="validate and report only")
+    ib.add_argument(
+        "--dry-run", action="store_true", help="validate and report only (with the effect on stored rows)"
+    )
+    ib.add_argument(
+        "--code-map",
+        default=None,
+        help="CSV old_code,new_code: re-point incidents, users, patrols and premises from removed codes",
+    )
     return parser
 
 

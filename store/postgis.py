@@ -19,12 +19,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from store import redact_url
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
+    AREA_REFERENCES,
     BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
+    CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
     FINAL_BUCKETS,
     INCIDENT_COLUMNS,
+    REMAP_STATEMENTS,
     AuditRow,
     DistrictRow,
     EventRow,
@@ -342,8 +345,14 @@ class PostGISStore:
         teams: Sequence[TeamRow],
         cells: npt.NDArray[np.int64],
         cell_villages: Sequence[str],
+        remap: Mapping[str, str] | None = None,
     ) -> None:
-        """Replace the district, its areas, teams and cell map in one transaction."""
+        """Replace the district, its areas, teams and cell map in one transaction.
+
+        ``remap`` (old township or village code -> new code) re-points, in the same
+        transaction, the incidents, users, patrols and premises that name an old code, and
+        rebuilds the rollups.
+        """
         with self._tx() as conn, conn.cursor() as cur:
             for statement in _CLEAR_AREAS:
                 cur.execute(statement)
@@ -384,6 +393,21 @@ class PostGISStore:
                     np.asarray(cells, dtype=np.int64).tolist(), cell_villages, strict=True
                 ):
                     copy.write_row((cell, village))
+            if remap:
+                cur.execute(CREATE_REMAP_TABLE)
+                cur.execute("DELETE FROM area_remap")
+                cur.executemany("INSERT INTO area_remap (old, new) VALUES (%s, %s)", list(remap.items()))
+                for statement in REMAP_STATEMENTS:
+                    cur.execute(statement)
+                cur.execute("DELETE FROM rollup_cell_day")
+                cur.execute(_ROLLUP_ALL_ROWS)
+
+    def area_references(self) -> dict[str, dict[str, int]]:
+        """How many rows name each area (see the protocol)."""
+        with self._tx() as conn:
+            return {
+                name: {str(k): int(n) for k, n in conn.execute(sql)} for name, sql in AREA_REFERENCES.items()
+            }
 
     def district(self) -> DistrictRow | None:
         """The district held, or None when the store is empty."""
@@ -1103,6 +1127,13 @@ _ROLLUP_NEW_ROWS = (
     " ORDER BY 1, 2, 3, 4, 5, 6"  # in key order: 1M upserts 9 s unsorted, 6 s sorted
     " ON CONFLICT (district_code, cell, day, item_code, bucket, township_code)"
     " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
+)
+
+
+_ROLLUP_ALL_ROWS = (
+    "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
+    f" SELECT district_code, cell, day, item_code, {BUCKET_SQL}, township_code, count(*)"
+    " FROM incidents GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
 )
 
 

@@ -66,8 +66,22 @@ class Store(Protocol):
         teams: Sequence[TeamRow],
         cells: npt.NDArray[np.int64],
         cell_villages: Sequence[str],
+        remap: Mapping[str, str] | None = None,
     ) -> None:
-        """Replace the district, its areas, teams and cell map in one transaction."""
+        """Replace the district, its areas, teams and cell map in one transaction.
+
+        ``remap`` (old township or village code -> new code) re-points, in the same
+        transaction, the incidents, users, patrols and premises that name an old code, and
+        rebuilds the rollups.
+        """
+        ...
+
+    def area_references(self) -> dict[str, dict[str, int]]:
+        """How many rows name each area (codes and team ids as text), per kind of reference.
+
+        Kinds: ``incidents_by_township``, ``incidents_by_team``, ``users_by_township``,
+        ``users_by_team``, ``patrols_by_township``, ``patrols_by_team``, ``premises_by_village``.
+        """
         ...
 
     def district(self) -> DistrictRow | None:

@@ -434,6 +434,34 @@ class UserRow:
     updated_at: datetime
 
 
+# Where areas are named, for a boundary re-import: counted before it (what would be orphaned)
+# and re-pointed by it (old code -> new code, in a temporary table area_remap). Plain SQL that
+# both engines run as it is (UPDATE ... FROM: SQLite 3.33+).
+AREA_REFERENCES: dict[str, str] = {
+    "incidents_by_township": "SELECT township_code, count(*) FROM incidents GROUP BY township_code",
+    "incidents_by_team": "SELECT team_id, count(*) FROM incidents GROUP BY team_id",
+    "users_by_township": "SELECT township_code, count(*) FROM users WHERE township_code IS NOT NULL"
+    " GROUP BY township_code",
+    "users_by_team": "SELECT team_id, count(*) FROM users WHERE team_id IS NOT NULL GROUP BY team_id",
+    "patrols_by_township": "SELECT township_code, count(*) FROM patrol_tasks GROUP BY township_code",
+    "patrols_by_team": "SELECT team_id, count(*) FROM patrol_tasks GROUP BY team_id",
+    "premises_by_village": "SELECT village_code, count(*) FROM premises GROUP BY village_code",
+}
+CREATE_REMAP_TABLE = "CREATE TEMP TABLE IF NOT EXISTS area_remap (old TEXT PRIMARY KEY, new TEXT NOT NULL)"
+REMAP_STATEMENTS: tuple[str, ...] = tuple(
+    f"UPDATE {table} SET {column} = m.new FROM area_remap m WHERE {table}.{column} = m.old"
+    for table, column in (
+        ("incidents", "township_code"),
+        ("incidents", "village_code"),
+        ("users", "township_code"),
+        ("patrol_tasks", "township_code"),
+        ("patrol_visits", "township_code"),
+        ("premises", "township_code"),
+        ("premises", "village_code"),
+    )
+)
+
+
 @dataclass(frozen=True)
 class SignInFailures:
     """Failed sign-ins since the last success for one key (``user:<name>`` or ``client:<address>``)."""

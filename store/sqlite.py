@@ -18,12 +18,15 @@ import pandas as pd
 
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
+    AREA_REFERENCES,
     BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
+    CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
     FINAL_BUCKETS,
     INCIDENT_COLUMNS,
+    REMAP_STATEMENTS,
     AuditRow,
     DistrictRow,
     EventRow,
@@ -392,8 +395,14 @@ class SQLiteStore:
         teams: Sequence[TeamRow],
         cells: npt.NDArray[np.int64],
         cell_villages: Sequence[str],
+        remap: Mapping[str, str] | None = None,
     ) -> None:
-        """Replace the district, its areas, teams and cell map in one transaction."""
+        """Replace the district, its areas, teams and cell map in one transaction.
+
+        ``remap`` (old township or village code -> new code) re-points, in the same
+        transaction, the incidents, users, patrols and premises that name an old code, and
+        rebuilds the rollups.
+        """
         with self._write() as conn:
             for statement in _CLEAR_AREAS:
                 conn.execute(statement)
@@ -432,6 +441,19 @@ class SQLiteStore:
                 "INSERT INTO cells (cell, village_code) VALUES (?, ?)",
                 zip(np.asarray(cells, dtype=np.int64).tolist(), cell_villages, strict=True),
             )
+            if remap:
+                conn.execute(CREATE_REMAP_TABLE)
+                conn.execute("DELETE FROM area_remap")
+                conn.executemany("INSERT INTO area_remap (old, new) VALUES (?, ?)", list(remap.items()))
+                for statement in REMAP_STATEMENTS:
+                    conn.execute(statement)
+                conn.execute("DELETE FROM rollup_cell_day")
+                conn.execute(_ROLLUP_NEW_ROWS, (0,))
+
+    def area_references(self) -> dict[str, dict[str, int]]:
+        """How many rows name each area (see the protocol)."""
+        conn = self._conn()
+        return {name: {str(k): int(n) for k, n in conn.execute(sql)} for name, sql in AREA_REFERENCES.items()}
 
     def district(self) -> DistrictRow | None:
         """The district held, or None when the store is empty."""

@@ -7,6 +7,7 @@ import streamlit as st
 from app_pages.common import (
     check_still_allowed,
     init_session,
+    md_escape,
     now_utc,
     principal,
     report_unexpected,
@@ -39,7 +40,7 @@ with st.sidebar:
     who = principal()
     if who is not None:
         name = st.session_state.get("display_name") or who.name
-        st.caption(tr("app.signed_in_as", role=f"{name} · {tr(f'role.{who.role}')}"))
+        st.caption(tr("app.signed_in_as", role=f"{md_escape(name)} · {tr(f'role.{who.role}')}"))
         if st.button(tr("app.sign_out"), key="sign_out"):
             sign_out()
             st.rerun()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -213,6 +214,18 @@ def client_address() -> str:
         return str(st.context.ip_address or "")
     except Exception:  # no browser (AppTest) or an older runtime
         return ""
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: object) -> str:
+    """User text made inert for the elements that render Markdown (captions, messages, labels).
+
+    Every Markdown and HTML special character gets a backslash, so a display name like
+    ``![x](http://…)`` shows as written instead of fetching an image.
+    """
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
 def report_unexpected(exc: Exception) -> str:

@@ -17,6 +17,7 @@ from app_pages.common import (
     incident_buttons,
     incident_service,
     local_time,
+    md_escape,
     now_utc,
     patrol_service,
     refuse_large_upload,
@@ -76,7 +77,7 @@ c[1].metric(tr("ex.covered"), f"{done_planned}/{len(planned)}")
 c[2].metric(tr("ex.off_plan"), len(covered - planned))
 st.progress(done_planned / len(planned) if planned else 0.0)
 if task.note:
-    st.caption(task.note)
+    st.caption(md_escape(task.note))
 
 
 def _do(action: str) -> None:

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from app_pages.common import client_address, session_minutes, tr, user_service
+from app_pages.common import client_address, md_escape, session_minutes, tr, user_service
 from patrol.users import AuthError, ThrottledError
 
 st.title(tr("app.title"))
@@ -27,7 +27,7 @@ if _oidc_configured():
         try:
             who = users.authenticate_external(st.user.get("email"))
         except AuthError:
-            st.error(tr("sign_in.oidc_refused", email=str(st.user.get("email") or "")))
+            st.error(tr("sign_in.oidc_refused", email=md_escape(st.user.get("email") or "")))
             st.button(tr("app.sign_out"), key="sign_in_oidc_logout", on_click=st.logout)
         else:
             st.session_state["principal"] = who

@@ -3,7 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import error_text, get_store, incident_service, local_time, require_principal, tr
+from app_pages.common import (
+    error_text,
+    get_store,
+    incident_service,
+    local_time,
+    md_escape,
+    require_principal,
+    tr,
+)
 from patrol.permissions import AccessDeniedError
 from patrol.roles import ROLES
 from patrol.users import UserService
@@ -20,7 +28,7 @@ except AccessDeniedError as exc:
     st.error(error_text(exc))
     st.stop()
 if locked:
-    st.warning(tr("users.locked", names="、".join(locked)))
+    st.warning(tr("users.locked", names=md_escape("、".join(locked))))
 st.dataframe(
     pd.DataFrame(
         {
@@ -56,7 +64,7 @@ with st.form("users_create_form"):
     if st.form_submit_button(tr("users.create")):
         try:
             svc.create(who, username.strip(), password, role, display_name=display.strip(), **scope)  # type: ignore[arg-type]
-            st.success(tr("users.created", name=username.strip()))
+            st.success(tr("users.created", name=md_escape(username.strip())))
         except (ValueError, DuplicateError, AccessDeniedError) as exc:
             st.error(error_text(exc) if not isinstance(exc, DuplicateError) else tr("users.taken"))
 
@@ -72,13 +80,13 @@ if names:
         st.rerun()
     if target.lower() in locked and c[0].button(tr("users.unlock"), key="users_unlock"):
         svc.unlock(who, target)
-        st.success(tr("users.unlocked", name=target))
+        st.success(tr("users.unlocked", name=md_escape(target)))
         st.rerun()
     with c[1].form("users_password_form"):
         new = st.text_input(tr("users.new_password"), type="password", key="users_reset", max_chars=200)
         if st.form_submit_button(tr("users.reset")):
             try:
                 svc.set_password(who, target, new)
-                st.success(tr("users.password_set", name=target))
+                st.success(tr("users.password_set", name=md_escape(target)))
             except (ValueError, AccessDeniedError) as exc:
                 st.error(error_text(exc))

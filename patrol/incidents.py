@@ -348,6 +348,10 @@ class IncidentService:
             As the permissions and the transition table say.
         """
         act = Action(action)
+        check_text("note", note)
+        for name, value in fields.items():
+            if isinstance(value, str):
+                check_text(name, value)
         inc = self._load(incident_id)
         check_act(who, inc, act)
         if inc.version != expected_version:

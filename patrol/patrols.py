@@ -21,6 +21,7 @@ from geo.grid import latlng_to_cells
 from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
 from patrol.audit import AuditService
 from patrol.permissions import AccessDeniedError
+from patrol.plausibility import check_text
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError
 from store.protocol import Store
@@ -85,6 +86,7 @@ class PatrolService:
         if who.role not in _PLANNERS:
             msg = f"a {who.role} may not plan patrols"
             raise AccessDeniedError(msg)
+        check_text("note", note)
         township = self.team_township.get(int(team_id))
         if township is None:
             msg = f"no team {team_id}"

@@ -26,8 +26,15 @@ MAX_CHARS: Mapping[str, int] = {
     "reporter_phone": 40,
     "external_id": 200,
 }
+#: The same for the other free text people type: workflow notes and results, names.
+OTHER_MAX_CHARS: Mapping[str, int] = {
+    "note": 2000,
+    "result": 2000,
+    "reason": 2000,
+    "display_name": 80,
+}
 #: Fields that may span lines (tab, CR and LF allowed); the others are one line.
-MULTILINE_FIELDS = frozenset({"description"})
+MULTILINE_FIELDS = frozenset({"description", "note", "result", "reason"})
 
 # NUL, the other C0 controls and DEL; tab, LF and CR only where a field may span lines
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
@@ -88,7 +95,7 @@ DEFAULT_WINDOW = TimeWindow()
 
 def text_reason(field: str, value: str) -> str:
     """Why one text value is refused, or ``""`` if it is acceptable."""
-    limit = MAX_CHARS.get(field)
+    limit = MAX_CHARS.get(field, OTHER_MAX_CHARS.get(field))
     pattern = _CONTROL_MULTILINE if field in MULTILINE_FIELDS else _CONTROL_ONE_LINE
     if pattern.search(value):
         return f"{field} holds a control character"
@@ -121,7 +128,8 @@ def check_text(field: str, value: str) -> None:
     if reason.endswith("control character"):
         raise ImplausibleInputError(reason, "refuse.control_character", field=field)
     if reason:
-        raise ImplausibleInputError(reason, "refuse.too_long", field=field, limit=MAX_CHARS[field])
+        limit = MAX_CHARS.get(field, OTHER_MAX_CHARS.get(field))
+        raise ImplausibleInputError(reason, "refuse.too_long", field=field, limit=limit)
 
 
 def first_reason(*reasons: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from patrol.audit import audit_row
 from patrol.permissions import AccessDeniedError
+from patrol.plausibility import check_text
 from patrol.refusals import Refusal
 from patrol.roles import ROLES, Principal
 from store.protocol import Store
@@ -172,6 +173,7 @@ class UserService:
             raise AccessDeniedError(msg)
 
     def _validate(self, user: UserRow) -> None:
+        check_text("display_name", user.display_name)
         if not USERNAME_RE.match(user.username):
             msg = f"user name must be 2-80 letters, digits, '.', '_', '@' or '-', got {user.username!r}"
             raise ValueError(msg)

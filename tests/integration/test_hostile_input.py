@@ -175,3 +175,20 @@ def test_exports_are_scoped_to_the_reader_masked_for_planners_and_audited(svc, t
         export_incidents(svc, Principal("l", "liaison", department="scjg"), tmp_path / "l.csv", "csv")
     exports = [a for a in svc.store.audit_log() if a.action == "export_incidents"]
     assert [a.actor for a in exports] == ["p", "captain-x"]
+
+
+def test_a_nul_byte_in_a_note_a_patrol_or_a_display_name_is_refused_the_same_on_both_backends(svc):
+    from patrol.patrols import PatrolService
+    from patrol.users import UserService
+
+    inc = svc.report(CC, NewIncident("PARK_COMPOUND", *P)).incident
+    with pytest.raises(ImplausibleInputError, match="note holds a control character"):
+        svc.act(CC, inc.id, "assess", expected_version=1, note="看过\x00")
+    svc.act(CC, inc.id, "assess", expected_version=1, note="看过\n两行")
+    with pytest.raises(ImplausibleInputError, match="reason holds a control character"):
+        svc.act(CC, inc.id, "reject", expected_version=2, reason="\x00")
+    with pytest.raises(ImplausibleInputError, match="note holds"):
+        PatrolService(svc.store).create(CC, inc.team_id, [inc.cell], NOW, NOW.replace(hour=6), note="\x00")
+    with pytest.raises(ImplausibleInputError, match="display_name holds"):
+        UserService(svc.store).create(None, "wang", "Nanhu-grid-2026", "planner", display_name="王\x00")
+    assert svc.get(CC, inc.id).version == 2 and svc.store.users() == []

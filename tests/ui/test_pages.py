@@ -464,7 +464,7 @@ def test_the_admin_sees_user_changes_and_incident_steps_in_the_audit_log_and_exp
     app.text_input(key="users_new_name").input("new-planner")
     app.text_input(key="users_new_password").input("long-enough-1")
     app.get("form_submit_button")[0].click().run()
-    assert any("已创建用户 new-planner" in s.value for s in app.success)
+    assert any("已创建用户 new\\-planner" in s.value for s in app.success)  # Markdown-escaped user text
     app.switch_page("app_pages/audit.py").run()
     assert not app.exception
     table = app.dataframe[0].value
@@ -539,3 +539,22 @@ def test_an_unexpected_error_shows_an_error_id_and_no_traceback(app, monkeypatch
     shown = [e.value for e in app.error]
     assert any("错误编号" in s for s in shown) and not any("secret internals" in s for s in shown)
     assert "secret internals" in caplog.text
+
+
+def test_a_display_name_written_as_markdown_is_shown_as_text_and_fetches_nothing(app, incidents_sqlite_url):
+    from patrol.users import UserService
+
+    store = open_store(incidents_sqlite_url)
+    UserService(store).update(None, "planner", display_name="![x](http://example.invalid/x.png) **王**")
+    store.close()
+    _sign_in(app, "planner")
+    (caption,) = [c.value for c in app.sidebar.caption]
+    assert "\\!\\[x\\]\\(http\\:" in caption and "\\*\\*王\\*\\*" in caption
+
+
+def test_md_escape_leaves_no_markdown_or_html_active():
+    from app_pages.common import md_escape
+
+    assert (
+        md_escape("<img src=x> [a](b) `c` # d\n*e*") == "\\<img src=x\\> \\[a\\]\\(b\\) \\`c\\` \\# d \\*e\\*"
+    )

@@ -32,6 +32,8 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unprintable store URL>"
+    if "@" not in parts.netloc and not parts.query:
+        return url  # nothing to hide (and sqlite:////abs/path keeps its slashes)
     netloc = parts.netloc
     if "@" in netloc:
         creds, host = netloc.rsplit("@", 1)

@@ -558,3 +558,26 @@ def test_md_escape_leaves_no_markdown_or_html_active():
     assert (
         md_escape("<img src=x> [a](b) `c` # d\n*e*") == "\\<img src=x\\> \\[a\\]\\(b\\) \\`c\\` \\# d \\*e\\*"
     )
+
+
+def test_an_admin_sees_a_locked_account_and_unlocks_it_on_the_users_page(app, incidents_sqlite_url):
+    from datetime import UTC, datetime, timedelta
+
+    from patrol.users import AuthError, UserService
+
+    store = open_store(incidents_sqlite_url)
+    clock = [datetime.now(UTC) - timedelta(hours=3)]
+    users = UserService(store, clock=lambda: clock[0])
+    for _ in range(10):
+        clock[0] += timedelta(minutes=6)
+        with pytest.raises(AuthError):
+            users.authenticate("planner", "wrong-guess-123")
+    store.close()
+    _as(app, "admin", "users")
+    assert any("planner" in w.value for w in app.warning)
+    app.selectbox(key="users_target").set_value("planner").run()
+    app.button(key="users_unlock").click().run()
+    assert not app.exception
+    store = open_store(incidents_sqlite_url)
+    assert UserService(store).locked_users(Principal("admin", "admin")) == []
+    store.close()

@@ -44,7 +44,7 @@ st.header(tr("ex.header"))
 team_names = {t.id: t.name for t in store.teams()}
 if who.role == "inspector":
     team_id = who.team_id
-    st.caption(tr("ex.team", team=team_names.get(team_id or -1, "—")))
+    st.caption(tr("ex.team", team=md_escape(team_names.get(team_id or -1, "—"))))
 else:
     mine = [t for t, tw in svc.team_township.items() if who.role != "captain" or tw == who.township_code]
     team_id = st.selectbox(tr("dispatch.team"), mine, key="ex_team", format_func=team_names.get)

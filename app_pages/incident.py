@@ -10,6 +10,7 @@ from app_pages.common import (
     incident_service,
     item_name,
     local_time,
+    md_escape,
     now_utc,
     require_district,
     require_principal,
@@ -43,10 +44,10 @@ if not incident_id:
 try:
     inc = svc.get(who, incident_id)
 except KeyError:
-    st.error(tr("incident.not_found", id=incident_id))
+    st.error(tr("incident.not_found", id=md_escape(incident_id)))
     st.stop()
 except AccessDeniedError:
-    st.error(tr("incident.denied", id=incident_id))
+    st.error(tr("incident.denied", id=md_escape(incident_id)))
     st.stop()
 
 now = now_utc()

@@ -581,3 +581,8 @@ def test_an_admin_sees_a_locked_account_and_unlocks_it_on_the_users_page(app, in
     store = open_store(incidents_sqlite_url)
     assert UserService(store).locked_users(Principal("admin", "admin")) == []
     store.close()
+
+
+def test_an_incident_number_typed_as_markdown_is_echoed_as_text(app):
+    _as(app, "command_center", "incident", incident_id="![x](http://example.invalid/x.png)")
+    assert any("\\!\\[x\\]" in e.value for e in app.error)

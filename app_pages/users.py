@@ -35,7 +35,7 @@ st.dataframe(
             tr("sign_in.username"): [u.username for u in users],
             tr("users.display_name"): [u.display_name for u in users],
             tr("app.role"): [tr(f"role.{u.role}") for u in users],
-            tr("users.scope"): [u.township_code or u.team_id or u.department or "" for u in users],
+            tr("users.scope"): [str(u.township_code or u.team_id or u.department or "") for u in users],
             tr("users.active"): [u.active for u in users],
             tr("users.updated"): [local_time(u.updated_at) for u in users],
         }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -122,11 +122,18 @@ class PatrolService:
         return task
 
     def current_for_team(self, team_id: int, now: datetime | None = None) -> PatrolTaskRow | None:
-        """The team's planned or active task whose shift covers ``now`` (or is next today)."""
+        """The patrol a report of the team belongs to now.
+
+        The one the team has started, whatever its planned shift (people start early and
+        run late), else a planned one whose shift covers ``now``.
+        """
         at = now or self.clock()
-        tasks = self.store.patrol_tasks(team_id=team_id, ending_after=at)
-        running = [t for t in tasks if t.status in ("planned", "active") and t.shift_start <= at]
-        return running[0] if running else None
+        tasks = self.store.patrol_tasks(team_id=team_id, starting_before=at + timedelta(days=1), limit=50)
+        active = [t for t in tasks if t.status == "active"]
+        if active:
+            return active[0]
+        planned = [t for t in tasks if t.status == "planned" and t.shift_start <= at < t.shift_end]
+        return planned[0] if planned else None
 
     def for_township(self, township_code: str | None) -> list[PatrolTaskRow]:
         """Recent tasks of a township (all townships when None)."""

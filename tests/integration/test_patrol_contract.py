@@ -202,3 +202,16 @@ def test_the_inspection_service_merges_departments_into_one_visit_and_stores_it(
         ins.plan(captain, "P1", "zhzf", date(2026, 11, 1))
     with pytest.raises(ValueError, match="department"):
         ins.plan(captain, "P1", "nope", date(2026, 12, 1))
+
+
+def test_a_patrol_started_before_its_planned_shift_is_the_teams_current_one(setup):
+    svc, task, team, _, _ = setup
+    later = svc.create(CC, team, list(task.cells), NOW + timedelta(hours=6), NOW + timedelta(hours=8))
+    inspector = Principal("巡查员", "inspector", team_id=team)
+    early = NOW + timedelta(hours=5)  # an hour before its planned start, after the first one's end
+    assert svc.current_for_team(team, early) is None
+    svc.start(inspector, later.id, at=early)
+    assert svc.current_for_team(team, early + timedelta(minutes=10)).id == later.id
+    assert svc.current_for_team(team, NOW + timedelta(hours=9)).id == later.id  # still going after its shift
+    svc.finish(inspector, later.id, at=NOW + timedelta(hours=9))
+    assert svc.current_for_team(team, NOW + timedelta(hours=9, minutes=1)) is None

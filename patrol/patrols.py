@@ -8,7 +8,7 @@ passes through and cells whose centre is within ``geo.tracks.DEFAULT_BUFFER_M`` 
 
 from __future__ import annotations
 
-import os
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +24,7 @@ from patrol.permissions import AccessDeniedError
 from patrol.plausibility import check_text
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError
-from store.protocol import Store
+from store.protocol import DuplicateError, Store
 from store.rows import PatrolTaskRow, PatrolVisitRow
 
 MAX_TASK_CELLS = 2000
@@ -108,12 +108,25 @@ class PatrolService:
             msg = "the shift must end after it starts"
             raise ValueError(msg)
         now = self.clock()
+        # the id is the plan's content: the same plan submitted twice (a double click, two
+        # reruns racing) is one task, and the database's key decides which write came first
+        content = f"{self.district_code}|{team_id}|{unique}|{shift_start.timestamp()}|{shift_end.timestamp()}"
+        key = hashlib.sha1(content.encode()).hexdigest()[:10]
         task = PatrolTaskRow(
-            id=f"PT-{now:%Y%m%d%H%M%S}-{os.urandom(3).hex()}", district_code=self.district_code,
+            id=f"PT-{shift_start.astimezone(UTC):%Y%m%d}-{key}", district_code=self.district_code,
             township_code=township, team_id=int(team_id), cells=unique, shift_start=shift_start,
             shift_end=shift_end, status="planned", created_by=who.name, created_at=now, note=note,
         )  # fmt: skip
-        self.store.insert_patrol_tasks([task])
+        try:
+            self.store.insert_patrol_tasks([task])
+        except DuplicateError:
+            same = self.store.patrol_task(task.id)
+            if same is not None and same.status in ("planned", "active"):
+                return same
+            msg = (
+                "the same patrol (team, cells and shift) was already planned and has ended; change the shift"
+            )
+            raise ValueError(msg) from None
         self.audit.record(
             who, "create_patrol", "patrol", task.id, None,
             {"team_id": task.team_id, "cells": len(task.cells), "shift_start": task.shift_start,

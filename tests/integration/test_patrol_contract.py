@@ -215,3 +215,13 @@ def test_a_patrol_started_before_its_planned_shift_is_the_teams_current_one(setu
     assert svc.current_for_team(team, NOW + timedelta(hours=9)).id == later.id  # still going after its shift
     svc.finish(inspector, later.id, at=NOW + timedelta(hours=9))
     assert svc.current_for_team(team, NOW + timedelta(hours=9, minutes=1)) is None
+
+
+def test_the_same_plan_submitted_twice_makes_one_patrol_task(setup):
+    svc, task, team, _township, _ = setup
+    again = svc.create(CC, team, list(task.cells), task.shift_start, task.shift_end)
+    assert again.id == task.id
+    assert [t.id for t in svc.store.patrol_tasks(team_id=team)] == [task.id]
+    assert len([a for a in svc.store.audit_log() if a.action == "create_patrol"]) == 1
+    other = svc.create(CC, team, list(task.cells), task.shift_start, task.shift_end + timedelta(hours=1))
+    assert other.id != task.id

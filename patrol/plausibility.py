@@ -93,10 +93,17 @@ class TimeWindow:
 DEFAULT_WINDOW = TimeWindow()
 
 
+def _max_chars(field: str) -> int | None:
+    return MAX_CHARS.get(field, OTHER_MAX_CHARS.get(field))
+
+
+def _control(field: str) -> re.Pattern[str]:
+    return _CONTROL_MULTILINE if field in MULTILINE_FIELDS else _CONTROL_ONE_LINE
+
+
 def text_reason(field: str, value: str) -> str:
     """Why one text value is refused, or ``""`` if it is acceptable."""
-    limit = MAX_CHARS.get(field, OTHER_MAX_CHARS.get(field))
-    pattern = _CONTROL_MULTILINE if field in MULTILINE_FIELDS else _CONTROL_ONE_LINE
+    limit, pattern = _max_chars(field), _control(field)
     if pattern.search(value):
         return f"{field} holds a control character"
     if limit is not None and len(value) > limit:
@@ -107,8 +114,7 @@ def text_reason(field: str, value: str) -> str:
 def text_refusals(values: pd.Series, field: str) -> npt.NDArray[np.object_]:
     """A reason per text value that holds a control character or is too long (``""`` otherwise)."""
     text = values.fillna("").astype(str)
-    limit = MAX_CHARS.get(field)
-    pattern = _CONTROL_MULTILINE if field in MULTILINE_FIELDS else _CONTROL_ONE_LINE
+    limit, pattern = _max_chars(field), _control(field)
     out = np.full(len(text), "", dtype=object)
     if limit is not None:
         out[(text.str.len() > limit).to_numpy(dtype=bool)] = f"{field} longer than {limit} characters"
@@ -128,8 +134,7 @@ def check_text(field: str, value: str) -> None:
     if reason.endswith("control character"):
         raise ImplausibleInputError(reason, "refuse.control_character", field=field)
     if reason:
-        limit = MAX_CHARS.get(field, OTHER_MAX_CHARS.get(field))
-        raise ImplausibleInputError(reason, "refuse.too_long", field=field, limit=limit)
+        raise ImplausibleInputError(reason, "refuse.too_long", field=field, limit=_max_chars(field))
 
 
 def first_reason(*reasons: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:

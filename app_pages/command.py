@@ -1,7 +1,6 @@
 import folium
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -16,12 +15,14 @@ from app_pages.common import (
     open_incident,
     require_district,
     require_principal,
+    show_map,
     state_name,
     tr,
 )
 from geo.grid import cells_to_latlng, cells_to_parents
-from layers.hexes import add_legend, choose_resolution, hex_layer, resolution_for_zoom
+from layers.hexes import choose_resolution, hex_layer, resolution_for_zoom
 from layers.incidents import heat_layer
+from layers.legend import add_legend
 from patrol.dashboard import OPEN, HeatFilter, heat_counts, kpi_tiles, live_feed
 from patrol.incident import Source
 
@@ -168,6 +169,4 @@ if hexes.cells.size:
     heat_layer(centre_lat, centre_lng, weights=hexes.counts, name=tr("cc.kernel"), basemap=basemap).add_to(m)
 folium.LayerControl(collapsed=True).add_to(m)
 st.caption(tr("cc.hex_note", n=len(hexes.cells), res=hexes.res, total=int(counts.sum())))
-st_folium(
-    m, height=700 if big else 560, use_container_width=True, returned_objects=["bounds", "zoom"], key="cc_map"
-)
+show_map(m, "cc_map", height=700 if big else 560, returned_objects=("bounds", "zoom"))

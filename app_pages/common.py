@@ -361,6 +361,32 @@ def error_text(exc: Exception) -> str:
     return tr("err.invalid") if lang() == "zh" else f"{tr('err.invalid')}: {exc}"
 
 
+def show_map(
+    m: Any,
+    key: str,
+    *,
+    height: int = 560,
+    returned_objects: tuple[str, ...] = (),
+    view: str | None = None,
+) -> Any:
+    """Draw a folium map that keeps the user's centre and zoom across reruns (see ``KeepView``).
+
+    ``view`` names the view to keep (default: the widget key); maps of different content
+    (another township) use different names so each starts fitted to its own extent.
+    Only ``returned_objects`` changes rerun the page; panning alone does not.
+    """
+    from streamlit_folium import st_folium
+
+    from layers.base import keep_view
+    from layers.locale import map_locale
+
+    map_locale(m, lang())
+    keep_view(m, view or key)
+    return st_folium(
+        m, height=height, use_container_width=True, returned_objects=list(returned_objects), key=key
+    )
+
+
 def district_map(
     data: dict[str, Any],
     basemap: Basemap,

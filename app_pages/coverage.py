@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -12,10 +11,11 @@ from app_pages.common import (
     now_utc,
     require_district,
     require_principal,
+    show_map,
     tr,
 )
 from layers.coverage import coverage_gap_layer
-from layers.hexes import add_legend
+from layers.legend import add_legend
 from patrol.coverage import coverage_for_week, stale_cells_for, week_bounds, week_of
 from patrol.spreadsheet import csv_bytes
 
@@ -122,7 +122,7 @@ layer, legend, res = coverage_gap_layer(
 )
 layer.add_to(fmap)
 add_legend(fmap, legend)
-st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key="cov_map")
+show_map(fmap, "cov_map", height=520)
 district = store.district()
 if district is not None and res < district.h3_resolution:
     st.caption(tr("cov.aggregated", res=res))

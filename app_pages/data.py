@@ -2,7 +2,6 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     area_data,
@@ -11,6 +10,7 @@ from app_pages.common import (
     incident_service,
     refuse_large_upload,
     require_principal,
+    show_map,
     tr,
 )
 from geo.boundaries import BoundaryError
@@ -83,9 +83,7 @@ with tab_areas:
                         weight=2,
                         fill_opacity=0.3,
                     ).add_to(m)
-                    st_folium(
-                        m, height=380, use_container_width=True, returned_objects=[], key="data_problem_map"
-                    )
+                    show_map(m, "data_problem_map", height=380)
             else:
                 st.success(tr("data.clean"))
             effect = result.effect

@@ -5,7 +5,6 @@ import shapely
 import streamlit as st
 from folium import plugins
 from shapely.geometry import shape
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -18,6 +17,7 @@ from app_pages.common import (
     patrol_service,
     require_district,
     require_principal,
+    show_map,
     state_name,
     tr,
 )
@@ -26,7 +26,8 @@ from geo.grid import geometry_to_cells
 from layers.assets import localize
 from layers.base import area_layer, base_map
 from layers.hexes import cells_outline_layer
-from layers.incidents import MarkerData, marker_layer
+from layers.incidents import MarkerData, marker_layer, marker_legend
+from layers.legend import Swatch, add_legend, legend_sections
 from patrol.dashboard import OPEN
 from patrol.incident import Action, ConflictError, State, WorkflowError
 from patrol.incidents import LOCAL_TZ
@@ -54,29 +55,46 @@ team_names = {t.id: t.name for t in teams}
 villages = [v for v in data["villages"] if v["township_code"] == township]
 
 # -- selection: clicks and drawings on the map, or the list --------------------------------
+markers = [
+    MarkerData(
+        i.id,
+        i.lat,
+        i.lng,
+        i.state.value,
+        f"{i.number} · {item_name(i.item_code)}",
+        f"{state_name(i.state.value)} · {i.description}",
+        overdue=i.is_overdue(now),
+    )
+    for i in incidents
+]
+by_title = {mk.title: mk.id for mk in markers}
 picked = st.session_state.get("dispatch_map") or {}
-clicked = picked.get("last_object_clicked_tooltip")
-if clicked and clicked in by_id and clicked != st.session_state.get("dispatch_last_click"):
+clicked = by_title.get(picked.get("last_object_clicked_tooltip") or "")
+if clicked and clicked != st.session_state.get("dispatch_last_click"):
     st.session_state["dispatch_last_click"] = clicked
     current = list(st.session_state.get("dispatch_selected", []))
     st.session_state["dispatch_selected"] = (
         [c for c in current if c != clicked] if clicked in current else [*current, clicked]
     )
 basemap = basemap_from_env()
-drawn = []
+new_drawn = []
 for feature in picked.get("all_drawings") or []:
     geom = shape(feature["geometry"])
     if geom.geom_type in ("Polygon", "MultiPolygon"):
-        drawn.append(geometry_to_wgs84(geom, basemap.display_crs))
-if drawn:
-    area = shapely.union_all(drawn)
-    inside = [i.id for i in incidents if area.contains(shapely.Point(i.lng, i.lat))]
-    signature = area.wkt[:200]
+        new_drawn.append(geometry_to_wgs84(geom, basemap.display_crs))
+if new_drawn:
+    signature = shapely.union_all(new_drawn).wkt
     if signature != st.session_state.get("dispatch_last_drawing"):
+        # a new drawing: it becomes the kept selection area (drawn again after every rerun)
         st.session_state["dispatch_last_drawing"] = signature
+        st.session_state["dispatch_area"] = signature
+        area = shapely.from_wkt(signature)
+        inside = [i.id for i in incidents if area.contains(shapely.Point(i.lng, i.lat))]
         st.session_state["dispatch_selected"] = sorted(
             {*st.session_state.get("dispatch_selected", []), *inside}
         )
+area_wkt = st.session_state.get("dispatch_area")
+drawn = [shapely.from_wkt(area_wkt)] if area_wkt else []
 selected = [s for s in st.session_state.get("dispatch_selected", []) if s in by_id]
 st.session_state["dispatch_selected"] = selected
 
@@ -92,18 +110,6 @@ area_layer(
     basemap=basemap,
     labels=True,
 ).add_to(m)
-markers = [
-    MarkerData(
-        i.id,
-        i.lat,
-        i.lng,
-        i.state.value,
-        f"{i.number} {item_name(i.item_code)}",
-        f"{state_name(i.state.value)} · {i.description}",
-        overdue=i.is_overdue(now),
-    )
-    for i in incidents
-]
 today = [
     t
     for t in patrol_service().for_township(township)
@@ -112,7 +118,7 @@ today = [
 for task in today[:10]:
     cells_outline_layer(
         task.cells,
-        name=tr("dispatch.patrol_layer", id=task.id),
+        name=tr("dispatch.patrol_layer", team=team_names.get(task.team_id, task.team_id)),
         basemap=basemap,
         tooltip=tr(
             "dispatch.patrol_tip",
@@ -121,6 +127,36 @@ for task in today[:10]:
         ),
     ).add_to(m)
 marker_layer(markers, name=tr("dispatch.incidents"), basemap=basemap, selected=selected).add_to(m)
+if drawn:
+    area_layer(
+        drawn, [tr("dispatch.area")], [""], name=tr("dispatch.area"), color="#0050b3", weight=2,
+        fill_opacity=0.06, basemap=basemap,
+    ).add_to(m)  # fmt: skip
+state_names = {st_.value: state_name(st_.value) for st_ in State}
+add_legend(
+    m,
+    legend_sections(
+        [
+            (
+                tr("dispatch.legend_incidents"),
+                marker_legend(
+                    [mk.state for mk in markers],
+                    state_names,
+                    selected=tr("dispatch.legend_selected"),
+                    overdue=tr("dispatch.legend_overdue"),
+                ),
+            ),
+            (
+                tr("dispatch.legend_areas"),
+                [
+                    Swatch("#3388ff", tr("overview.layer_villages"), "line"),
+                    *([Swatch("#1a7f37", tr("dispatch.legend_patrol"), "dashed")] if today else []),
+                    *([Swatch("#0050b3", tr("dispatch.area"), "line")] if drawn else []),
+                ],
+            ),
+        ]
+    ),
+)
 localize(
     plugins.Draw(
         export=False,
@@ -128,13 +164,22 @@ localize(
     )
 ).add_to(m)
 st.caption(tr("dispatch.map_help"))
-st_folium(
+show_map(
     m,
+    "dispatch_map",
     height=520,
-    use_container_width=True,
-    returned_objects=["last_object_clicked_tooltip", "all_drawings"],
-    key="dispatch_map",
+    returned_objects=("last_object_clicked_tooltip", "all_drawings"),
+    view=f"dispatch:{township}",
 )
+if drawn and st.button(tr("dispatch.clear_area"), key="dispatch_clear_area"):
+    st.session_state.pop("dispatch_area", None)
+    st.rerun()
+# the outcome of the last assignment stays until the selection changes: the map's own reruns
+# (it reports its view back after a redraw) must not wipe it before the captain has read it
+last_selection, last_outcome = st.session_state.get("dispatch_outcome", ((), []))
+if tuple(st.session_state.get("dispatch_selected", ())) == last_selection:
+    for kind, text in last_outcome:
+        getattr(st, kind)(text)
 
 st.multiselect(
     tr("dispatch.selected"),
@@ -181,14 +226,18 @@ if cols[1].button(
         except ConflictError:
             conflicts.append(inc.number)
         except (WorkflowError, AccessDeniedError) as exc:
-            refused.append(f"{inc.number}: {exc}")
+            refused.append(f"{inc.number}: {error_text(exc)}")
+    outcome = []
     if done:
-        st.success(tr("dispatch.assigned", n=len(done), team=team_names[team], numbers=", ".join(done)))
+        outcome.append(
+            ("success", tr("dispatch.assigned", n=len(done), team=team_names[team], numbers=", ".join(done)))
+        )
     if conflicts:
-        st.warning(tr("dispatch.conflicts", numbers=", ".join(conflicts)))
+        outcome.append(("warning", tr("dispatch.conflicts", numbers=", ".join(conflicts))))
     if refused:
-        st.error(tr("dispatch.refused", items="; ".join(refused)))
-    st.session_state["dispatch_done"] = done
+        outcome.append(("error", tr("dispatch.refused", items="; ".join(refused))))
+    st.session_state["dispatch_outcome"] = (tuple(st.session_state["dispatch_selected"]), outcome)
+    st.rerun()  # redraw the map and the lists with the new states
 
 if selected:
     if st.button(tr("dispatch.open_first"), key="dispatch_open"):

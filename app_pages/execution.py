@@ -8,7 +8,6 @@ from datetime import timedelta
 import h3.api.basic_int as h3i
 import shapely
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -23,6 +22,7 @@ from app_pages.common import (
     refuse_large_upload,
     require_district,
     require_principal,
+    show_map,
     tr,
 )
 from geo.crs import CRS_NAMES
@@ -112,7 +112,7 @@ covered_cells_layer(sorted(covered), name=tr("ex.covered"), tooltip=tr("ex.cover
     m
 )
 st.caption(tr("ex.pick"))
-st_folium(m, height=360, use_container_width=True, returned_objects=["last_clicked"], key="ex_map")
+show_map(m, "ex_map", height=360, returned_objects=("last_clicked",))
 picked = (st.session_state.get("ex_map") or {}).get("last_clicked")
 if picked:
     st.session_state["ex_lat"] = round(float(picked["lat"]), 6)

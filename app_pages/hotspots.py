@@ -1,7 +1,6 @@
 import h3.api.basic_int as h3i
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -12,10 +11,11 @@ from app_pages.common import (
     now_utc,
     require_analytics,
     require_district,
+    show_map,
     tr,
 )
-from layers.hexes import add_legend
 from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
+from layers.legend import add_legend
 from patrol.dashboard import EmergingHotSpots, HeatFilter, emerging_hot_spots, hot_spots
 
 data = require_district()
@@ -72,7 +72,7 @@ if mode == "emerging":
     )
     layer.add_to(m)
     add_legend(m, legend)
-    st_folium(m, height=560, use_container_width=True, returned_objects=[], key="hs_emerging_map")
+    show_map(m, "hs_emerging_map")
     st.stop()
 
 measure = st.radio(
@@ -102,7 +102,7 @@ layer, legend = hotspot_layer(
 )
 layer.add_to(m)
 add_legend(m, legend)
-st_folium(m, height=560, use_container_width=True, returned_objects=[], key="hs_map")
+show_map(m, "hs_map")
 top = pd.DataFrame(
     {
         "cell": [h3i.int_to_str(int(x)) for x in hs.cells],

@@ -2,7 +2,6 @@ from datetime import datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -14,6 +13,7 @@ from app_pages.common import (
     now_utc,
     require_district,
     require_principal,
+    show_map,
     state_name,
     tr,
 )
@@ -112,7 +112,7 @@ with right:
         name=inc.number,
         basemap=basemap,
     ).add_to(m)
-    st_folium(m, height=320, use_container_width=True, returned_objects=[], key="incident_map")
+    show_map(m, "incident_map", height=320)
 
 st.subheader(tr("incident.timeline"))
 events = svc.timeline(who, inc.id)

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -17,6 +16,7 @@ from app_pages.common import (
     now_utc,
     require_district,
     require_principal,
+    show_map,
     tr,
 )
 from layers.premises import premises_layer
@@ -100,7 +100,7 @@ premises_layer(
     warned={w.premises_id for w in warnings},
     basemap=basemap,
 ).add_to(fmap)
-st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="ji_map")
+show_map(fmap, "ji_map", height=460)
 
 st.subheader(tr("ji.visits_header"))
 if upcoming:

@@ -1,9 +1,8 @@
 import pandas as pd
 import shapely
 import streamlit as st
-from streamlit_folium import st_folium
 
-from app_pages.common import basemap_from_env, principal, require_district, tr
+from app_pages.common import basemap_from_env, principal, require_district, show_map, tr
 from layers.base import area_layer, base_map
 
 data = require_district()
@@ -53,7 +52,7 @@ area_layer(
     basemap=basemap,
     labels=True,
 ).add_to(m)
-st_folium(m, height=560, use_container_width=True, returned_objects=[], key="overview_map")
+show_map(m, "overview_map")
 
 st.subheader(tr("overview.table"))
 village_by_code = {v["code"]: v for v in data["villages"]}

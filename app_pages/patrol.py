@@ -4,7 +4,6 @@ import h3.api.basic_int as h3i
 import pandas as pd
 import shapely
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -16,6 +15,7 @@ from app_pages.common import (
     patrol_service,
     require_district,
     require_principal,
+    show_map,
     tr,
 )
 from layers.base import area_layer, base_map
@@ -114,7 +114,7 @@ route_layer(
     name=tr("pp.route"),
     basemap=basemap,
 ).add_to(m)
-st_folium(m, height=480, use_container_width=True, returned_objects=[], key="pp_map")
+show_map(m, "pp_map", height=480)
 st.dataframe(
     pd.DataFrame(
         {

@@ -1,6 +1,5 @@
 import shapely
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -12,6 +11,7 @@ from app_pages.common import (
     patrol_service,
     require_district,
     require_principal,
+    show_map,
     tr,
 )
 from geo.crs import CRS_NAMES, to_wgs84
@@ -83,7 +83,7 @@ if lat is not None and lng is not None:
         name=tr("report.here"),
         basemap=basemap,
     ).add_to(m)
-st_folium(m, height=380, use_container_width=True, returned_objects=["last_clicked"], key="report_map")
+show_map(m, "report_map", height=380, returned_objects=("last_clicked",))
 
 pending = st.session_state.get("report_pending_duplicate")
 if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=lat is None or lng is None):

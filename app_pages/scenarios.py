@@ -2,7 +2,6 @@ import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from app_pages.common import (
     basemap_from_env,
@@ -13,9 +12,11 @@ from app_pages.common import (
     now_utc,
     require_analytics,
     require_district,
+    show_map,
     tr,
 )
-from layers.hexes import HexCounts, add_legend, hex_layer
+from layers.hexes import HexCounts, hex_layer
+from layers.legend import add_legend
 from patrol.dashboard import area_cells
 from patrol.scenarios import DEFAULT_K, HOTSPOT_RES, load_year, recommend, theme_figures
 from patrol.spreadsheet import csv_bytes
@@ -142,7 +143,7 @@ if len(plan):
     )
     layer.add_to(m)
     add_legend(m, legend)
-    st_folium(m, height=520, use_container_width=True, returned_objects=[], key="sc_map")
+    show_map(m, "sc_map", height=520)
     export = plan.assign(
         township=plan["township_code"].map(tw_names), cell=[h3i.int_to_str(int(c)) for c in plan["cell"]]
     )

@@ -23,7 +23,8 @@ from bench.common import Figure, Report
 from bench.stores import END, demo_store
 from geo.grid import cells_to_parents
 from layers.base import area_layer, base_map
-from layers.hexes import add_legend, choose_resolution, hex_layer, resolution_for_zoom
+from layers.hexes import choose_resolution, hex_layer, resolution_for_zoom
+from layers.legend import add_legend
 from patrol.areas import area_overview
 from patrol.catalog import load_catalog
 from patrol.dashboard import HeatFilter, heat_counts

@@ -10,6 +10,8 @@ from typing import Any, Literal, TypeAlias
 import folium
 import numpy as np
 import shapely
+from branca.element import MacroElement
+from jinja2 import Template
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -87,7 +89,7 @@ def base_map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         tiles=None,
         zoom_start=11,
-        control_scale=True,
+        control_scale=False,  # the metric-only scale comes with layers.locale.map_locale
         prefer_canvas=False,
         height=height,
     )
@@ -104,6 +106,58 @@ def base_map(
             tiles=url, attr=basemap.attribution or attribution, name=basemap.kind, subdomains=subdomains
         ).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return m
+
+
+class KeepView(MacroElement):
+    """Remember the user's centre and zoom in the browser tab and restore them when the map is redrawn.
+
+    Streamlit redraws a map whenever its content changes (a selection, a new colour, a
+    refresh), and the new map starts at its fitted bounds. This element saves the view on
+    every move under ``key`` in the tab's ``sessionStorage`` and restores it when a map with
+    the same key and the same fitted extent is drawn again; a new extent (another township
+    chosen) starts fitted.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var key = {{ this.storage_key|tojson }};
+            var store = null;
+            try { store = window.sessionStorage; } catch (e) { store = null; }
+            if (!store) { return; }
+            try {
+                var saved = JSON.parse(store.getItem(key) || "null");
+                if (saved && isFinite(saved.lat) && isFinite(saved.lng) && isFinite(saved.zoom)) {
+                    map.setView([saved.lat, saved.lng], saved.zoom, {animate: false});
+                }
+            } catch (e) { /* a damaged entry: start fitted */ }
+            map.on("moveend", function () {
+                var c = map.getCenter();
+                try {
+                    store.setItem(key, JSON.stringify({lat: c.lat, lng: c.lng, zoom: map.getZoom()}));
+                } catch (e) { /* storage full or denied: the view is simply not kept */ }
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, key: str, extent: Sequence[float]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "KeepView"
+        signature = ",".join(f"{v:.5f}" for v in extent)
+        self.storage_key = f"gridpatrol-view:{key}:{signature}"
+
+
+def keep_view(m: folium.Map, key: str) -> folium.Map:
+    """Add :class:`KeepView` to a map (last, so it runs after the map has been fitted)."""
+    extent: list[float] = []
+    for child in m._children.values():
+        if isinstance(child, folium.FitBounds):
+            extent = [float(v) for corner in child.bounds for v in corner]
+    m.add_child(KeepView(key, extent))
     return m
 
 

@@ -13,7 +13,8 @@ import numpy.typing as npt
 
 from geo.grid import cells_to_parents
 from layers.base import Basemap
-from layers.hexes import MAX_HEXES, filled_cells_layer, legend_box, ring
+from layers.hexes import MAX_HEXES, filled_cells_layer, ring
+from layers.legend import legend_box
 
 GAP_COLOURS = {"never": "#3f007d", "long": "#807dba", "stale": "#dadaeb"}
 SHARE_BREAKS = ((0.25, "#efedf5"), (0.5, "#bcbddc"), (0.75, "#807dba"), (1.0, "#3f007d"))

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from geo.crs import from_wgs84
 from geo.grid import cells_to_latlng, cells_to_parents
 from layers.base import Basemap
+from layers.legend import class_breaks, legend_box, range_labels
 
 MAX_HEXES = 5000
 PALETTE = ("#ffffcc", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")
@@ -86,19 +87,6 @@ def choose_resolution(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def class_breaks(values: npt.ArrayLike, k: int = len(PALETTE)) -> list[float]:
-    """Upper bounds of ``k`` quantile classes, fewer when values are few or tied."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size == 0:
-        return []
-    distinct = np.unique(v)
-    if distinct.size <= k:
-        return [float(x) for x in distinct]
-    # quantile upper bounds; ties (many cells with one incident) merge classes
-    bins = np.quantile(v, np.linspace(0, 1, k + 1)[1:], method="higher")
-    return sorted({float(b) for b in bins})
-
-
 def palette(k: int) -> list[str]:
     """``k`` colours spread over the sequential palette, light to dark."""
     if k <= 1:
@@ -113,29 +101,16 @@ def _colour(value: float, breaks: Sequence[float], colours: Sequence[str]) -> st
     return colours[-1] if colours else PALETTE[-1]
 
 
-def legend_box(title: str, entries: Sequence[tuple[str, str]]) -> str:
-    """A small legend box: a title and one colour swatch per (colour, label); text escaped."""
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:10px;background:{colour};'
-        f'border:1px solid #999;margin-right:4px"></span>{html.escape(label)}</div>'
-        for colour, label in entries
-    )
-    return (
-        '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;background:#fff;'
-        'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font:12px sans-serif">'
-        f"<b>{html.escape(title)}</b>{rows}</div>"
-    )
-
-
-def legend_html(title: str, breaks: Sequence[float], unit: str = "") -> str:
+def legend_html(title: str, breaks: Sequence[float], *, integral: bool, percent: bool = False) -> str:
     """The legend of a choropleth: one swatch per class with its range."""
-    labels = [
-        f"{lo:g}–{b:g}" if i else f"≤ {b:g}"
-        for i, (lo, b) in enumerate(zip([0.0, *breaks], breaks, strict=False))
-    ]
-    return legend_box(
-        f"{title} ({unit})" if unit else title, list(zip(palette(len(breaks)), labels, strict=True))
-    )
+    labels = range_labels(breaks, integral=integral, percent=percent)
+    return legend_box(title, list(zip(palette(len(breaks)), labels, strict=True)))
+
+
+def _value_text(value: float, percent: bool) -> str:
+    if percent:
+        return f"{value:.0%}"
+    return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
 
 
 def ring(cell: int, basemap: Basemap) -> list[list[float]]:
@@ -157,14 +132,15 @@ def hex_layer(
     tooltip_label: str,
     basemap: Basemap | None = None,
     selected: Sequence[int] = (),
-    unit: str = "",
+    percent: bool = False,
 ) -> tuple[folium.FeatureGroup, str]:
     """The choropleth layer and its legend HTML (add the legend with :func:`add_legend`).
 
     Every hexagon's feature carries its cell id (``cell``) so a click can select it.
     """
     basemap = basemap or Basemap()
-    breaks = class_breaks(hexes.counts)
+    breaks = class_breaks(hexes.counts, len(PALETTE))
+    integral = bool(np.all(hexes.counts == np.round(hexes.counts)))
     colours = palette(len(breaks))
     chosen = {int(c) for c in selected}
     features: list[dict[str, Any]] = []
@@ -177,14 +153,14 @@ def hex_layer(
                     "n": count,
                     "fill": _colour(count, breaks, colours),
                     "sel": cell in chosen,
-                    "tip": f"{html.escape(tooltip_label)}: {count:g}",
+                    "tip": f"{html.escape(tooltip_label)}: {_value_text(count, percent)}",
                 },
                 "geometry": {"type": "Polygon", "coordinates": [ring(cell, basemap)]},
             }
         )
     group = folium.FeatureGroup(name=name)
     if not features:  # nothing to draw (e.g. a new district without incidents)
-        return group, legend_html(legend_title, breaks, unit)
+        return group, legend_html(legend_title, breaks, integral=integral, percent=percent)
     folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
         style_function=lambda f: {
@@ -197,7 +173,7 @@ def hex_layer(
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
         name=name,
     ).add_to(group)
-    return group, legend_html(legend_title, breaks, unit)
+    return group, legend_html(legend_title, breaks, integral=integral, percent=percent)
 
 
 def filled_cells_layer(features: list[dict[str, Any]], name: str, opacity: float) -> folium.FeatureGroup:
@@ -216,12 +192,6 @@ def filled_cells_layer(features: list[dict[str, Any]], name: str, opacity: float
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
     ).add_to(group)
     return group
-
-
-def add_legend(m: folium.Map, legend: str) -> None:
-    """Put a legend box on the map."""
-    root: Any = m.get_root()
-    root.html.add_child(folium.Element(legend))
 
 
 def cells_outline_layer(

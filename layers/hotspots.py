@@ -11,7 +11,8 @@ import h3.api.basic_int as h3i
 
 from geo.hotspots import HotSpots
 from layers.base import Basemap
-from layers.hexes import filled_cells_layer, legend_box, ring
+from layers.hexes import filled_cells_layer, ring
+from layers.legend import legend_box
 
 CLASS_COLOURS = {3: "#b2182b", 2: "#ef8a62", 1: "#fddbc7", -1: "#d1e5f0", -2: "#67a9cf", -3: "#2166ac"}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import folium
@@ -13,6 +13,7 @@ from folium import plugins
 from geo.crs import from_wgs84
 from layers.assets import localize
 from layers.base import Basemap
+from layers.legend import Swatch
 
 CLUSTER_ABOVE = 300
 STATE_COLOURS = {
@@ -58,8 +59,8 @@ def marker_layer(
 ) -> folium.FeatureGroup:
     """Circle markers coloured by state; a MarkerCluster when there are many.
 
-    Every user-supplied text is HTML-escaped; the tooltip carries the incident id, which
-    a click returns to the page.
+    Every user-supplied text is HTML-escaped; the tooltip is the marker's title (number and
+    item), which a click returns to the page: titles must be unique on one map.
     """
     basemap = basemap or Basemap()
     group = folium.FeatureGroup(name=name)
@@ -79,10 +80,26 @@ def marker_layer(
             fill=True,
             fill_color=STATE_COLOURS.get(m.state, "#333"),
             fill_opacity=0.9,
-            tooltip=html.escape(m.id),
+            tooltip=html.escape(m.title),
             popup=folium.Popup(f"<b>{html.escape(m.title)}</b><br>{html.escape(m.detail)}", max_width=320),
         ).add_to(target)
     return group
+
+
+def marker_legend(
+    states: Sequence[str],
+    state_names: Mapping[str, str],
+    *,
+    selected: str | None = None,
+    overdue: str | None = None,
+) -> list[Swatch]:
+    """Legend rows for :func:`marker_layer`: one dot per state shown, then the rings it uses."""
+    rows = [Swatch(STATE_COLOURS[s], state_names.get(s, s), "dot") for s in STATE_COLOURS if s in set(states)]
+    if selected:
+        rows.append(Swatch("#0050b3", selected, "ring"))
+    if overdue:
+        rows.append(Swatch("#000", overdue, "ring"))
+    return rows
 
 
 def heat_layer(

@@ -16,13 +16,12 @@ from layers.assets import STATIC_URL, UnknownAssetError, localize
 from layers.base import Basemap, area_layer, base_map
 from layers.hexes import (
     MAX_HEXES,
-    add_legend,
     choose_resolution,
-    class_breaks,
     hex_layer,
     resolution_for_zoom,
 )
 from layers.incidents import MarkerData, heat_layer, marker_layer
+from layers.legend import add_legend, class_breaks, nice_number, range_labels
 
 BOUNDS = (120.70, 30.70, 120.80, 30.78)
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -107,12 +106,23 @@ def test_the_resolution_follows_the_zoom(zoom, res):
     assert resolution_for_zoom(zoom, 10) == res
 
 
-def test_class_breaks_are_quantiles_and_cover_the_maximum():
+def test_class_breaks_are_round_numbers_that_cover_the_maximum():
     values = np.arange(1, 101, dtype=float)
-    breaks = class_breaks(values)
-    assert breaks[-1] == 100 and len(breaks) == 6
-    assert class_breaks([1, 1, 1, 2]) == [1.0, 2.0]
-    assert class_breaks([]) == []
+    breaks = class_breaks(values, 6)
+    assert breaks == [20.0, 50.0, 100.0]  # quantiles 17, 34, 50, 67, 84, 100 rounded up to 1, 2, 2.5, 5 × 10ⁿ
+    assert class_breaks([1, 1, 1, 2], 6) == [1.0, 2.0]
+    assert class_breaks([], 6) == []
+
+
+def test_class_breaks_of_fractional_values_are_clean_and_labelled_without_long_decimals():
+    rng = np.random.default_rng(1)
+    values = rng.uniform(0.01, 0.4, 200)  # e.g. expected incidents per week: 0.0833333 and the like
+    breaks = class_breaks(values, 6)
+    assert all(nice_number(b) == b for b in breaks) and breaks[-1] >= values.max()
+    labels = range_labels(breaks, integral=False)
+    assert all(len(label) <= 12 for label in labels), labels
+    assert range_labels([2, 5, 10], integral=True) == ["≤ 2", "3–5", "6–10"]
+    assert range_labels([0.05, 0.1], integral=False, percent=True) == ["≤ 5%", "5%–10%"]
 
 
 def test_amap_basemap_shifts_the_data_to_gcj02_for_display():

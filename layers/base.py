@@ -105,7 +105,11 @@ def base_map(
         folium.TileLayer(
             tiles=url, attr=basemap.attribution or attribution, name=basemap.kind, subdomains=subdomains
         ).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    # fitted without animation: an animated fit finishes a frame later and would undo the
+    # view that KeepView restores right after it
+    fit = folium.FitBounds([[miny, minx], [maxy, maxx]])
+    fit.options["animate"] = False
+    m.add_child(fit)
     return m
 
 

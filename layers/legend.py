@@ -58,18 +58,27 @@ def _swatch(entry: Entry) -> Swatch:
 
 
 def legend_sections(sections: Sequence[Section]) -> str:
-    """One legend box with a bold title per section; every text is HTML-escaped."""
+    """One legend box with a bold title per section; every text is HTML-escaped.
+
+    The box is a ``<details>`` element: a tap on its first title folds it away, so on a
+    phone it does not hide the map (:mod:`layers.locale` folds it on narrow maps).
+    """
     parts: list[str] = []
     for title, entries in sections:
         if not entries:
             continue
         rows = "".join(f"<div>{_symbol(s)}{html.escape(s.label)}</div>" for s in map(_swatch, entries))
-        parts.append(f'<div style="margin-top:2px"><b>{html.escape(title)}</b>{rows}</div>')
+        head = (
+            f'<summary style="cursor:pointer;font-weight:bold">{html.escape(title)}</summary>'
+            if not parts
+            else f"<b>{html.escape(title)}</b>"
+        )
+        parts.append(f'<div style="margin-top:2px">{head}{rows}</div>' if parts else head + rows)
     return (
-        '<div class="gp-legend" style="position:absolute;bottom:24px;right:10px;z-index:1000;'
+        '<details class="gp-legend" open style="position:absolute;bottom:24px;right:10px;z-index:1000;'
         "background:rgba(255,255,255,.92);padding:6px 8px;border:1px solid #bbb;border-radius:4px;"
         'font:12px/1.5 sans-serif;max-height:45%;overflow:auto">'
-        f"{''.join(parts)}</div>"
+        f"{''.join(parts)}</details>"
     )
 
 

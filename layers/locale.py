@@ -75,7 +75,7 @@ ZOOM_TITLES = {"zh": ("放大", "缩小"), "en": ("Zoom in", "Zoom out")}
 
 
 class MapLocale(MacroElement):
-    """Set leaflet-draw's texts and the zoom buttons' titles; add a metric scale bar."""
+    """Set leaflet-draw's and the zoom buttons' texts; add a metric scale; fold the legend on a phone."""
 
     _template = Template(
         """
@@ -100,6 +100,14 @@ class MapLocale(MacroElement):
                 map.zoomControl._zoomOutButton.setAttribute("aria-label", {{ this.zoom_out|tojson }});
             }
             L.control.scale({imperial: false, metric: true}).addTo(map);
+            // on a phone-sized map the legend starts folded (a tap on its title opens it)
+            setTimeout(function () {
+                if (map.getSize().x < 520) {
+                    document.querySelectorAll(".gp-legend[open]").forEach(function (d) {
+                        d.removeAttribute("open");
+                    });
+                }
+            }, 0);
         })({{ this._parent.get_name() }});
         {% endmacro %}
         """

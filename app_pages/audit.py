@@ -5,7 +5,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import error_text, get_store, local_time, now_utc, require_principal, tr
+from app_pages.common import error_text, get_store, labels, local_time, now_utc, require_principal, tr
 from patrol.audit import AuditService
 from patrol.permissions import AccessDeniedError
 
@@ -29,17 +29,17 @@ except AccessDeniedError as exc:
     st.error(error_text(exc))
     st.stop()
 st.metric(tr("audit.count"), len(entries))
+names = labels()
 st.dataframe(
     pd.DataFrame(
         {
             tr("audit.at"): [local_time(e.at) for e in entries],
             tr("audit.actor"): [e.actor for e in entries],
-            tr("app.role"): [e.role for e in entries],
-            tr("audit.action"): [e.action for e in entries],
-            tr("audit.entity"): [e.entity for e in entries],
-            "ID": [e.entity_id for e in entries],
-            tr("audit.before"): [e.before for e in entries],
-            tr("audit.after"): [e.after for e in entries],
+            tr("app.role"): [names.role(e.role) for e in entries],
+            tr("audit.action"): [names.action(e.action) for e in entries],
+            tr("audit.entity"): [names.entity(e.entity) for e in entries],
+            tr("audit.entity_id"): [e.entity_id for e in entries],
+            tr("audit.change"): [names.changes(e.before, e.after) for e in entries],
         }
     ),
     hide_index=True,
@@ -48,7 +48,7 @@ st.dataframe(
 )
 st.download_button(
     tr("audit.csv"),
-    svc.export_csv(who, **filters),
+    svc.export_csv(who, names, **filters),
     file_name=f"audit-{now_utc():%Y%m%d}.csv",
     mime="text/csv",
     key="audit_csv",

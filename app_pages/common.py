@@ -13,6 +13,7 @@ import streamlit as st
 from layers.base import BASEMAP_KINDS, Basemap
 from patrol.i18n import DEFAULT_LANG, Lang, t
 from patrol.incidents import IncidentService, local_minutes
+from patrol.labels import Labels
 from patrol.patrols import PatrolService
 from patrol.roles import Principal
 from patrol.users import UserService
@@ -302,15 +303,29 @@ def local_time(value: datetime | None) -> str:
 
 def item_name(code: str) -> str:
     """The item's name in the session's language."""
-    item = incident_service().catalog.items.get(code)
-    if item is None:
-        return code
-    return item.name_zh if lang() == "zh" else item.name_en
+    return labels().item(code)
+
+
+def labels() -> Labels:
+    """Names for codes in the session's language (teams, departments, townships, states, details)."""
+    store = get_store()
+    return _labels(store.url, _areas_signature(store), lang())
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _labels(url: str, areas: Any, language: Lang) -> Labels:
+    svc = _incident_service(url, areas)
+    return Labels(
+        language,
+        svc.catalog,
+        {t.id: t.name for t in svc.teams.values()},
+        {tw["code"]: tw["name"] for tw in area_data(url)["townships"]},
+    )
 
 
 def state_name(state: str) -> str:
     """A workflow state in the session's language."""
-    return tr(f"state.{state}")
+    return labels().state(state)
 
 
 def open_incident(incident_id: str) -> None:

@@ -5,6 +5,7 @@ import streamlit as st
 from app_pages.common import (
     incident_buttons,
     incident_service,
+    labels,
     require_district,
     require_principal,
     tr,
@@ -16,7 +17,7 @@ require_district()
 who = require_principal()
 svc = incident_service()
 st.header(tr("consult.header"))
-st.caption(tr("consult.explain", department=who.department or "—"))
+st.caption(tr("consult.explain", department=labels().department(who.department)))
 only_open = st.toggle(tr("consult.only_open"), value=True, key="consult_open")
 query = IncidentQuery(states=(State.CONSULTING.value,) if only_open else None, limit=200)
 rows = svc.list_incidents(who, query)

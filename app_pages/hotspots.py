@@ -1,4 +1,4 @@
-import h3.api.basic_int as h3i
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -103,23 +103,21 @@ layer, legend = hotspot_layer(
 layer.add_to(m)
 add_legend(m, legend)
 show_map(m, "hs_map")
-top = pd.DataFrame(
-    {
-        "cell": [h3i.int_to_str(int(x)) for x in hs.cells],
-        "n": hs.values,
-        "z": hs.z,
-        "p": hs.p,
-        "class": hs.klass,
-    }
-)
-top = top[top["class"] > 0].sort_values("z", ascending=False).head(30)
+hot = np.flatnonzero(hs.klass > 0)
+hot = hot[np.argsort(-hs.z[hot], kind="stable")][:30]
 st.dataframe(
-    top.rename(columns={"cell": tr("incident.cell"), "n": tr("cc.count"), "class": tr("hs.class")}),
-    column_config={
-        "p": st.column_config.NumberColumn(format="%.2e"),
-        "z": st.column_config.NumberColumn(format="%.2f"),
-    },
+    pd.DataFrame(
+        {
+            tr("hs.place"): [p or tr("hs.outside") for p in incident_service().cell_places(hs.cells[hot])],
+            tr("hs.value_share") if measure == "share" else tr("cc.count"): [
+                f"{v:.1%}" if measure == "share" else f"{int(v):,}" for v in hs.values[hot]
+            ],
+            tr("hs.class"): [tr(f"hs.class_{int(k)}") for k in hs.klass[hot]],
+            tr("hs.z"): [f"{z:.2f}" for z in hs.z[hot]],
+        }
+    ),
     hide_index=True,
     width="stretch",
     key="hs_table",
 )
+st.caption(tr("hs.table_note"))

@@ -8,6 +8,7 @@ from app_pages.common import (
     error_text,
     incident_service,
     item_name,
+    labels,
     local_time,
     md_escape,
     now_utc,
@@ -51,10 +52,8 @@ except AccessDeniedError:
     st.stop()
 
 now = now_utc()
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
 village = next((v for v in data["villages"] if v["code"] == inc.village_code), None)
-team = svc.teams.get(inc.team_id)
-dept = svc.catalog.departments.get(inc.department)
+names = labels()
 st.subheader(f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state.value)}")
 if inc.is_overdue(now):
     st.error(tr("incident.overdue", due=local_time(inc.due_at)))
@@ -69,15 +68,15 @@ fields = {
     tr("col.time"): local_time(inc.reported_at),
     tr("col.due"): local_time(inc.due_at),
     tr("incident.first_response"): local_time(inc.first_response_at),
-    tr("col.township"): tw_names.get(inc.township_code, inc.township_code),
-    tr("incident.village"): village["name"] if village else inc.village_code,
-    tr("dispatch.team"): team.name if team else str(inc.team_id),
-    tr("incident.handler"): tr(f"handler.{inc.handler}") + (f" · {dept.name_zh}" if dept else ""),
+    tr("col.township"): names.township(inc.township_code),
+    tr("incident.village"): village["name"] if village else (inc.village_code or "—"),
+    tr("dispatch.team"): names.team(inc.team_id),
+    tr("incident.handler"): tr(f"handler.{inc.handler}")
+    + (f" · {names.department(inc.department)}" if inc.department else ""),
     tr("incident.routing"): inc.routing_reason,
     tr("incident.description"): inc.description,
     tr("incident.reporter"): f"{inc.reporter_name} {inc.reporter_phone}".strip() or "—",
     tr("incident.coordinates"): f"{inc.lat:.6f}, {inc.lng:.6f} (WGS84)",
-    tr("incident.cell"): hex(inc.cell),
     tr("incident.version"): str(inc.version),
 }
 for label, value in (
@@ -123,11 +122,9 @@ st.dataframe(
             tr("col.time"): [local_time(e.at) for e in events],
             tr("incident.action"): [tr(f"action.{e.action.value}") for e in events],
             tr("incident.to_state"): [state_name(e.to_state.value) for e in events],
-            tr("incident.actor"): [f"{e.actor} ({tr(f'role.{e.role}')})" for e in events],
+            tr("incident.actor"): [f"{e.actor}（{names.role(e.role)}）" for e in events],
             tr("incident.note"): [e.note for e in events],
-            tr("incident.details"): [
-                ", ".join(f"{k}={v}" for k, v in e.payload.items() if v not in (None, "", [])) for e in events
-            ],
+            tr("incident.details"): [names.details(e.payload) for e in events],
         }
     ),
     hide_index=True,

@@ -12,7 +12,7 @@ from app_pages.common import (
     get_store,
     incident_service,
     item_name,
-    lang,
+    labels,
     now_utc,
     require_district,
     require_principal,
@@ -33,12 +33,7 @@ st.header(tr("ji.header"))
 st.caption(tr("ji.explain"))
 
 
-def dept_name(code: str) -> str:
-    """A department's name in the session's language."""
-    d = catalog.departments.get(code)
-    if d is None:
-        return code
-    return d.name_zh if lang() == "zh" else d.name_en
+dept_name = labels().department
 
 
 try:

@@ -1,6 +1,5 @@
 from datetime import datetime, time, timedelta
 
-import h3.api.basic_int as h3i
 import pandas as pd
 import shapely
 import streamlit as st
@@ -119,7 +118,7 @@ st.dataframe(
     pd.DataFrame(
         {
             "#": [s.order for s in route.stops],
-            tr("incident.cell"): [h3i.int_to_str(s.cell) for s in route.stops],
+            tr("hs.place"): [p or tr("hs.outside") for p in svc.cell_places([s.cell for s in route.stops])],
             tr("pp.risk"): [round(100 * s.risk / top, 1) for s in route.stops],
             tr("pp.arrival"): [local_time(s.arrival) for s in route.stops],
         }

@@ -8,6 +8,7 @@ from app_pages.common import (
     district_map,
     get_store,
     incident_service,
+    labels,
     lang,
     now_utc,
     require_analytics,
@@ -56,13 +57,7 @@ table = pd.DataFrame(
         tr("sc.volume"): [t.volume for t in themes],
         tr("sc.trend"): [t.trend for t in themes],
         tr("sc.recurrence"): [t.recurrence for t in themes],
-        tr("sc.departments"): [
-            "、".join(
-                catalog.departments[d].name_zh if lang() == "zh" else catalog.departments[d].name_en
-                for d in t.departments
-            )
-            for t in themes
-        ],
+        tr("sc.departments"): ["、".join(labels().department(d) for d in t.departments) for t in themes],
         tr("kpi.response_median_min"): [t.median_response_min for t in themes],
         tr("kpi.on_time_rate"): [t.on_time_rate for t in themes],
         tr("sc.top10"): [t.top10_share for t in themes],

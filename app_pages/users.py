@@ -7,6 +7,7 @@ from app_pages.common import (
     error_text,
     get_store,
     incident_service,
+    labels,
     local_time,
     md_escape,
     require_principal,
@@ -29,13 +30,14 @@ except AccessDeniedError as exc:
     st.stop()
 if locked:
     st.warning(tr("users.locked", names=md_escape("、".join(locked))))
+names = labels()
 st.dataframe(
     pd.DataFrame(
         {
             tr("sign_in.username"): [u.username for u in users],
             tr("users.display_name"): [u.display_name for u in users],
             tr("app.role"): [tr(f"role.{u.role}") for u in users],
-            tr("users.scope"): [str(u.township_code or u.team_id or u.department or "") for u in users],
+            tr("users.scope"): [names.scope(u.township_code, u.team_id, u.department) for u in users],
             tr("users.active"): [u.active for u in users],
             tr("users.updated"): [local_time(u.updated_at) for u in users],
         }

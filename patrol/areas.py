@@ -9,6 +9,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -354,6 +355,26 @@ class AreaIndex:
         self.cell_owner = owner_idx
         self.geoms = shapely.from_wkb([v.geometry_wkb for v in self.villages])
         self.assigner = PointAssigner(self.geoms, self.res, cells, owner_idx)
+        self._tree: shapely.STRtree | None = None
+
+    def places(self, lat: npt.ArrayLike, lng: npt.ArrayLike) -> list[str | None]:
+        """Each point's place as "township · village" (None outside every village)."""
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.geoms)
+        x, y = np.asarray(lng, dtype=np.float64).ravel(), np.asarray(lat, dtype=np.float64).ravel()
+        points = shapely.points(x, y)
+        out: list[str | None] = [None] * x.size
+        hit_point, hit_village = self._tree.query(points, predicate="intersects")
+        for i, v in zip(hit_point.tolist(), hit_village.tolist(), strict=True):
+            if out[i] is None:
+                out[i] = self.place_of(v)
+        return out
+
+    def place_of(self, village: int) -> str:
+        """A village (by its index) as "township · village", the way every screen names a place."""
+        v = self.villages[village]
+        township = self.townships.get(v.township_code)
+        return f"{township.name if township else v.township_code} · {v.name}"
 
 
 def area_overview(store: Store) -> dict[str, Any]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patrol.permissions import AccessDeniedError
 from patrol.roles import Principal
 from patrol.spreadsheet import rows_csv_bytes
 from store.protocol import Store
 from store.rows import AuditRow
+
+if TYPE_CHECKING:
+    from patrol.labels import Labels
 
 SYSTEM = Principal("system", "admin")
 
@@ -99,12 +102,41 @@ class AuditService:
         out.sort(key=lambda x: x.at, reverse=True)
         return out[:limit]
 
-    def export_csv(self, who: Principal, **filters: Any) -> bytes:
-        """The audit view as CSV (UTF-8 with BOM for Excel; formula-like cells neutralised)."""
-        header = ["at", "actor", "role", "action", "entity", "entity_id", "before", "after"]
+    def export_csv(self, who: Principal, labels: Labels | None = None, **filters: Any) -> bytes:
+        """The audit view as CSV (UTF-8 with BOM for Excel; formula-like cells neutralised).
+
+        With ``labels`` the headers, roles, operations and changes are in the reader's
+        language (the raw before/after records stay in the last two columns, as evidence);
+        without, the columns are the raw field names for machines.
+        """
+        entries = self.entries(who, **filters)
+        if labels is None:
+            header = ["at", "actor", "role", "action", "entity", "entity_id", "before", "after"]
+            rows = [
+                [e.at.isoformat(), e.actor, e.role, e.action, e.entity, e.entity_id, e.before, e.after]
+                for e in entries
+            ]
+            return rows_csv_bytes(header, rows)
+        from patrol.incidents import local_minutes  # incidents import this module
+
+        tr = labels.tr
+        header = [
+            tr("audit.at"), tr("audit.actor"), tr("app.role"), tr("audit.action"), tr("audit.entity"),
+            tr("audit.entity_id"), tr("audit.change"), tr("audit.before_raw"), tr("audit.after_raw"),
+        ]  # fmt: skip
         rows = [
-            [e.at.isoformat(), e.actor, e.role, e.action, e.entity, e.entity_id, e.before, e.after]
-            for e in self.entries(who, **filters)
+            [
+                local_minutes(e.at),
+                e.actor,
+                labels.role(e.role),
+                labels.action(e.action),
+                labels.entity(e.entity),
+                e.entity_id,
+                labels.changes(e.before, e.after),
+                e.before,
+                e.after,
+            ]
+            for e in entries
         ]
         return rows_csv_bytes(header, rows)
 

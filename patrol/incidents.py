@@ -20,6 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from geo.crs import geodesic_m, to_wgs84
+from geo.grid import cells_to_latlng
 from patrol.areas import AreaIndex
 from patrol.audit import audit_row
 from patrol.catalog import Catalog, load_catalog
@@ -328,6 +329,11 @@ class IncidentService:
         return self.report(who, cmd, repeat_of=old.id)
 
     # -- the loop --------------------------------------------------------------------------
+    def cell_places(self, cells: npt.ArrayLike) -> list[str | None]:
+        """Each H3 cell (any resolution) named by the village its centre lies in: "township · village"."""
+        lat, lng = cells_to_latlng(cells)
+        return self.areas.places(lat, lng)
+
     def act(
         self,
         who: Principal,

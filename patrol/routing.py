@@ -106,8 +106,8 @@ class Router:
             combos, combo_keys = pd.factorize(combo)
             texts = np.array(
                 [
-                    f"{decided[k // (2 * n_villages), 2]}；属地：{a.village_codes[(k // 2) % n_villages]}"
-                    + ("（点位所在）" if k % 2 else "（单元格兜底）")
+                    f"{decided[k // (2 * n_villages), 2]}；属地：{a.place_of((k // 2) % n_villages)}"
+                    f"（{a.village_codes[(k // 2) % n_villages]}，{'点位所在' if k % 2 else '单元格兜底'}）"
                     for k in combo_keys.tolist()
                 ],
                 dtype=object,

@@ -468,10 +468,11 @@ def test_the_admin_sees_user_changes_and_incident_steps_in_the_audit_log_and_exp
     app.switch_page("app_pages/audit.py").run()
     assert not app.exception
     table = app.dataframe[0].value
-    assert "create_user" in set(table["操作"]) and "new-planner" in set(table["ID"])
+    assert "新建用户" in set(table["操作"]) and "new-planner" in set(table["对象编号"])
+    assert not any(c.lstrip().startswith("{") for c in table["变更内容"])  # words, not JSON
     assert "long-enough-1" not in table.to_csv()  # never the password, nor its hash
     app.selectbox(key="audit_days").set_value(365).run()
-    assert "incident" in set(app.dataframe[0].value["对象"])
+    assert "事件" in set(app.dataframe[0].value["对象"])
 
 
 def test_only_admins_have_the_audit_and_user_pages():
@@ -586,3 +587,11 @@ def test_an_admin_sees_a_locked_account_and_unlocks_it_on_the_users_page(app, in
 def test_an_incident_number_typed_as_markdown_is_echoed_as_text(app):
     _as(app, "command_center", "incident", incident_id="![x](http://example.invalid/x.png)")
     assert any("\\!\\[x\\]" in e.value for e in app.error)
+
+
+@pytest.mark.parametrize("page", ["dispatch", "incident", "hotspots"])
+def test_the_demo_notice_is_shown_once_however_many_names_a_page_formats(app, page):
+    role = {"dispatch": "captain", "incident": "command_center", "hotspots": "planner"}[page]
+    _as(app, role, page)
+    notices = [c for c in app.caption if "演示数据" in c.value]
+    assert len(notices) == 1

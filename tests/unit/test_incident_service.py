@@ -203,7 +203,9 @@ def test_bulk_creation_routes_numbers_and_flags_duplicates_within_the_batch(svc)
     assert all(len(svc.store.events(r.id)) == 1 for r in rows)
 
 
-def test_each_routing_reason_names_the_village_and_whether_the_point_lies_in_it_or_only_in_its_cell(svc):
+def test_each_routing_reason_names_the_village_by_name_and_code_and_whether_the_point_lies_in_it_or_only_in_its_cell(
+    svc,
+):
     import shapely
 
     rng = np.random.default_rng(11)
@@ -213,15 +215,18 @@ def test_each_routing_reason_names_the_village_and_whether_the_point_lies_in_it_
     items = rng.choice(["PARK_COMPOUND", "FOOD_SAFETY", "STRAW_BURNING"], 20_000)
     routes = svc.router.route(lat, lng, items)
     index = {code: i for i, code in enumerate(areas.village_codes.tolist())}
-    seen = {"（点位所在）": 0, "（单元格兜底）": 0}
+    names = {v.code: f"{areas.townships[v.township_code].name} · {v.name}" for v in areas.villages}
+    seen = {"点位所在": 0, "单元格兜底": 0}
     for k in np.flatnonzero(routes.ok).tolist():
         village = routes.village_codes[k]
         inside = shapely.intersects_xy(areas.geoms[index[village]], lng[k], lat[k])
-        place = "（点位所在）" if inside else "（单元格兜底）"
-        assert routes.reasons[k].endswith(f"；属地：{village}{place}"), (k, routes.reasons[k])
+        place = "点位所在" if inside else "单元格兜底"
+        assert routes.reasons[k].endswith(f"；属地：{names[village]}（{village}，{place}）"), routes.reasons[
+            k
+        ]
         assert routes.reasons[k].startswith(("专业事项", "未向", "综合事项", "乡镇赋权事项"))
         seen[place] += 1
-    assert seen["（点位所在）"] > 10_000 and seen["（单元格兜底）"] > 0
+    assert seen["点位所在"] > 10_000 and seen["单元格兜底"] > 0
 
 
 def _east_at(origin: tuple[float, float], metres: float) -> tuple[float, float]:

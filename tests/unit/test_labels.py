@@ -1,0 +1,33 @@
+"""Codes become words: an event's details and an audit change read as labelled names, never ids or JSON."""
+
+from __future__ import annotations
+
+from patrol.catalog import load_catalog
+from patrol.labels import Labels
+
+
+def _labels(lang: str = "zh") -> Labels:
+    return Labels(lang, load_catalog(), {101: "竹庄社区网格团队"}, {"330402001": "解放街道"})  # type: ignore[arg-type]
+
+
+def test_a_dispatch_event_names_the_team_and_the_outcome_not_their_codes():
+    text = _labels().details({"team_id": 101, "outcome": "enforce", "township_code": "330402001"})
+    assert text == "派往团队：竹庄社区网格团队；研判结论：立案处置；乡镇/街道：解放街道"
+
+
+def test_consulted_departments_and_a_verification_read_as_names_and_words():
+    names = _labels()
+    assert "scjg" not in names.details({"departments": ["scjg"]})
+    assert names.details({"result": "fail"}) == "结果：不通过（返工）"
+
+
+def test_an_audit_change_lists_only_what_changed_as_old_to_new():
+    before = '{"role": "planner", "active": true, "updated_at": "2026-01-01T00:00:00+00:00"}'
+    after = '{"role": "captain", "active": true, "updated_at": "2026-02-01T00:00:00+00:00"}'
+    assert _labels().changes(before, after) == "身份：规划研判 → 中队长/网格长"
+
+
+def test_an_unknown_field_is_shown_by_its_name_and_an_unknown_team_by_its_number():
+    names = _labels("en")
+    assert names.details({"something_new": 3}) == "something_new：3"
+    assert names.team(7) == "Team 7"

@@ -10,7 +10,7 @@ from app_pages.common import (
     basemap_from_env,
     error_text,
     incident_service,
-    item_name,
+    labels,
     local_time,
     now_utc,
     open_incident,
@@ -18,7 +18,6 @@ from app_pages.common import (
     require_district,
     require_principal,
     show_map,
-    state_name,
     tr,
 )
 from geo.crs import geometry_to_wgs84
@@ -50,6 +49,7 @@ st.header(tr("dispatch.header", township=tw_names.get(township, township)))
 now = now_utc()
 incidents = svc.list_incidents(who, IncidentQuery(states=OPEN, township_codes=(township,), limit=3000))
 by_id = {i.id: i for i in incidents}
+names = labels()  # once per run: the markers and the list name thousands of incidents
 teams = [t for t in svc.teams.values() if t.village_code.startswith(township)]
 team_names = {t.id: t.name for t in teams}
 villages = [v for v in data["villages"] if v["township_code"] == township]
@@ -61,8 +61,8 @@ markers = [
         i.lat,
         i.lng,
         i.state.value,
-        f"{i.number} · {item_name(i.item_code)}",
-        f"{state_name(i.state.value)} · {i.description}",
+        f"{i.number} · {names.item(i.item_code)}",
+        f"{names.state(i.state.value)} · {i.description}",
         overdue=i.is_overdue(now),
     )
     for i in incidents
@@ -132,7 +132,7 @@ if drawn:
         drawn, [tr("dispatch.area")], [""], name=tr("dispatch.area"), color="#0050b3", weight=2,
         fill_opacity=0.06, basemap=basemap,
     ).add_to(m)  # fmt: skip
-state_names = {st_.value: state_name(st_.value) for st_ in State}
+state_names = {st_.value: names.state(st_.value) for st_ in State}
 add_legend(
     m,
     legend_sections(
@@ -187,7 +187,7 @@ st.multiselect(
     key="dispatch_selected",
     placeholder=tr("app.choose"),
     format_func=lambda i: (
-        f"{by_id[i].number} · {item_name(by_id[i].item_code)} · {state_name(by_id[i].state.value)}"
+        f"{by_id[i].number} · {names.item(by_id[i].item_code)} · {names.state(by_id[i].state.value)}"
     ),
 )
 cols = st.columns([2, 1])
@@ -220,7 +220,7 @@ if cols[1].button(
             elif inc.state == State.HANDLING:
                 svc.act(who, inc.id, Action.REASSIGN, expected_version=inc.version, team_id=team)
             else:
-                refused.append(f"{inc.number}: {state_name(inc.state.value)}")
+                refused.append(f"{inc.number}: {names.state(inc.state.value)}")
                 continue
             done.append(inc.number)
         except ConflictError:

@@ -95,7 +95,7 @@ class AuditService:
                         e.incident_id,
                         json.dumps({"state": e.from_state}, ensure_ascii=False),
                         json.dumps(
-                            {"state": e.to_state, "note": e.note, **_payload(e.payload)}, ensure_ascii=False
+                            {"state": e.to_state, "note": e.note, **as_mapping(e.payload)}, ensure_ascii=False
                         ),
                     )
                 )
@@ -141,7 +141,8 @@ class AuditService:
         return rows_csv_bytes(header, rows)
 
 
-def _payload(payload: Any) -> dict[str, Any]:
+def as_mapping(payload: Any) -> dict[str, Any]:
+    """A stored JSON object (or a mapping) as a dict; any other value under the key ``payload``."""
     if isinstance(payload, str):
         try:
             value = json.loads(payload)

@@ -8,12 +8,12 @@ Nothing here shows an id where a name is known, "None", or JSON.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from patrol.audit import as_mapping
 from patrol.catalog import Catalog
 from patrol.i18n import Lang, MissingMessageError, t
 from patrol.incidents import local_minutes
@@ -148,9 +148,9 @@ class Labels:
             f"{self.field(k)}：{self.value(k, v)}" for k, v in payload.items() if v not in (None, "", [], {})
         )
 
-    def changes(self, before: str | Mapping[str, Any], after: str | Mapping[str, Any]) -> str:
+    def changes(self, before: str | Mapping[str, Any] | None, after: str | Mapping[str, Any] | None) -> str:
         """What an audited change changed: each differing field as "field: old → new"."""
-        old, new = _mapping(before), _mapping(after)
+        old, new = as_mapping(before or {}), as_mapping(after or {})
         parts = []
         for k in sorted({*old, *new} - {"updated_at", "created_at"}):
             if old.get(k) == new.get(k):
@@ -160,15 +160,3 @@ class Labels:
             else:
                 parts.append(f"{self.field(k)}：{self.value(k, old.get(k))} → {self.value(k, new.get(k))}")
         return "；".join(parts)
-
-
-def _mapping(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    if value is None or value == "":
-        return {}
-    if isinstance(value, str):
-        try:
-            loaded = json.loads(value)
-        except ValueError:
-            return {"note": value}
-        return loaded if isinstance(loaded, dict) else {"note": loaded}
-    return dict(value)

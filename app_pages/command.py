@@ -110,10 +110,13 @@ def live_parts() -> None:
     cols[1].metric(tr("cc.overdue"), f"{tiles.overdue:,}")
     cols[2].metric(tr("cc.alarm"), f"{tiles.awaiting_alarm:,}")
     cols[3].metric(
-        tr("cc.median_response"),
+        tr("cc.median_response", n=tiles.window_days),
         "—" if tiles.median_response_min is None else tr("cc.minutes", n=round(tiles.median_response_min, 1)),
     )
-    cols[4].metric(tr("cc.on_time"), "—" if tiles.on_time_closure is None else f"{tiles.on_time_closure:.1%}")
+    cols[4].metric(
+        tr("cc.on_time", n=tiles.window_days),
+        "—" if tiles.on_time_closure is None else f"{tiles.on_time_closure:.1%}",
+    )
     newest, overdue = live_feed(store, now, scope)
     feed_cols = st.columns(2)
     for col, title, rows, key in (

@@ -65,6 +65,22 @@ def refuse_large_upload(upload: Any) -> bool:
     return False
 
 
+def uploader(label: str, types: list[str], key: str) -> Any:
+    """A file uploader that says, in the user's language, which files it takes and up to what size.
+
+    Streamlit's drop zone speaks English ("Drag and drop", "Browse files", "Limit 200MB"): its
+    texts are replaced here by the label, the file types and the app's real limit.
+    """
+    limit = tr("upload.limit", types=" / ".join(t.upper() for t in types), mb=max_upload_mb())
+    st.html(
+        "<style>[data-testid=stFileUploaderDropzoneInstructions]{display:none}"
+        "[data-testid=stFileUploaderDropzone] button{font-size:0}"
+        "[data-testid=stFileUploaderDropzone] button::after{font-size:.875rem;"
+        f"content:'{tr('upload.browse')}'}}</style>"
+    )
+    return st.file_uploader(f"{label}（{limit}）", type=types, key=key, help=tr("upload.help"))
+
+
 def session_minutes() -> int:
     """Minutes of inactivity after which a session is signed out (GRIDPATROL_SESSION_MINUTES)."""
     try:

@@ -12,6 +12,7 @@ from app_pages.common import (
     require_principal,
     show_map,
     tr,
+    uploader,
 )
 from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
@@ -42,8 +43,8 @@ tab_areas, tab_incidents, tab_export = st.tabs(
 )
 
 with tab_areas:
-    upload = st.file_uploader(
-        tr("data.boundary_file"), type=["geojson", "json", "gpkg", "zip", "kml"], key="data_boundaries_file"
+    upload = uploader(
+        tr("data.boundary_file"), ["geojson", "json", "gpkg", "zip", "kml"], "data_boundaries_file"
     )
     c = st.columns(3)
     level = c[0].radio(
@@ -110,9 +111,7 @@ with tab_areas:
                 )
 
 with tab_incidents:
-    upload = st.file_uploader(
-        tr("data.incident_file"), type=["csv", "xlsx", "geojson", "json"], key="data_incidents_file"
-    )
+    upload = uploader(tr("data.incident_file"), ["csv", "xlsx", "geojson", "json"], "data_incidents_file")
     preset = st.selectbox(
         tr("data.mapping"),
         [None, "hotline12345", "gridpatrol"],

@@ -4,6 +4,7 @@ Laid out in one column so that it works on a phone.
 """
 
 from datetime import timedelta
+from typing import Any
 
 import h3.api.basic_int as h3i
 import shapely
@@ -24,8 +25,9 @@ from app_pages.common import (
     require_principal,
     show_map,
     tr,
+    uploader,
 )
-from geo.crs import CRS_NAMES
+from app_pages.location import Picked, pick_location
 from geo.tracks import TrackError
 from layers.base import base_map
 from layers.coverage import covered_cells_layer
@@ -59,11 +61,10 @@ tasks = [t for t in tasks if t.status != "cancelled"]
 if not tasks:
     st.info(tr("ex.none"))
     st.stop()
-tasks.sort(key=lambda t: (t.status == "done", abs((t.shift_start - now_utc()).total_seconds())))
-labels = {
-    t.id: f"{local_time(t.shift_start)}–{local_time(t.shift_end)[-5:]} · {tr('ex.status_' + t.status)}"
-    for t in tasks
-}
+# Options and their texts must not change when a task is started or finished: Streamlit would
+# take them for a new widget and jump back to the first task (the status is shown below).
+tasks.sort(key=lambda t: (abs((t.shift_start - now_utc()).total_seconds()), t.id))
+labels = {t.id: f"{local_time(t.shift_start)}–{local_time(t.shift_end)[-5:]}" for t in tasks}
 task_id = st.selectbox(tr("ex.task"), list(labels), key="ex_task", format_func=labels.get)
 task = svc.get(who, task_id)
 visits = store.patrol_visits(task_id=task.id)
@@ -102,49 +103,53 @@ if flash := st.session_state.pop("ex_flash_error", None):
 
 basemap = basemap_from_env()
 bounds = shapely.MultiPoint([h3i.cell_to_latlng(int(x))[::-1] for x in planned | covered]).bounds
-m = base_map(
-    tuple(b + d for b, d in zip(bounds, (-0.003, -0.003, 0.003, 0.003), strict=True)), basemap, height=360
-)
-cells_outline_layer(
-    sorted(planned), name=tr("ex.planned"), tooltip=tr("ex.planned"), color="#2166ac", basemap=basemap
-).add_to(m)
-covered_cells_layer(sorted(covered), name=tr("ex.covered"), tooltip=tr("ex.covered"), basemap=basemap).add_to(
-    m
-)
-st.caption(tr("ex.pick"))
-show_map(m, "ex_map", height=360, returned_objects=("last_clicked",))
-picked = (st.session_state.get("ex_map") or {}).get("last_clicked")
-if picked:
-    st.session_state["ex_lat"] = round(float(picked["lat"]), 6)
-    st.session_state["ex_lng"] = round(float(picked["lng"]), 6)
-    st.session_state["ex_crs"] = basemap.display_crs
+
+
+def _draw(at: Picked | None = None) -> Any:
+    m = base_map(
+        tuple(b + d for b, d in zip(bounds, (-0.003, -0.003, 0.003, 0.003), strict=True)), basemap, height=360
+    )
+    cells_outline_layer(
+        sorted(planned), name=tr("ex.planned"), tooltip=tr("ex.planned"), color="#2166ac", basemap=basemap
+    ).add_to(m)
+    covered_cells_layer(
+        sorted(covered), name=tr("ex.covered"), tooltip=tr("ex.covered"), basemap=basemap
+    ).add_to(m)
+    if at is not None:
+        at.mark(m, tr("ex.checkin"), basemap)
+    return m
+
+
+if task.status == "active":
+    # a report made now is linked to this patrol (see PatrolService.current_for_team)
+    if st.button(tr("ex.report"), key="ex_report", icon=":material/add_alert:", width="stretch"):
+        st.session_state["report_task"] = task.id
+        st.switch_page("app_pages/report.py")
 
 if task.status in ("planned", "active"):
     st.subheader(tr("ex.checkin"))
-    st.session_state.setdefault("ex_lat", None)
-    st.session_state.setdefault("ex_lng", None)
-    lat = st.number_input(tr("report.lat"), min_value=-90.0, max_value=90.0, format="%.6f", key="ex_lat")
-    lng = st.number_input(tr("report.lng"), min_value=-180.0, max_value=180.0, format="%.6f", key="ex_lng")
-    crs = st.selectbox(tr("report.crs"), CRS_NAMES, key="ex_crs", format_func=lambda c: tr(f"crs.{c}"))
+    where = pick_location("ex", _draw, display_crs=basemap.display_crs, height=360)
     if st.button(
         tr("ex.checkin_here"),
         key="ex_checkin",
         type="primary",
-        disabled=lat is None or lng is None,
+        disabled=not where.chosen,
         width="stretch",
     ):
         try:
-            cov = svc.check_in(who, task.id, float(lat), float(lng), crs)
+            cov = svc.check_in(who, task.id, float(where.lat or 0), float(where.lng or 0), where.crs)
             st.session_state["ex_flash"] = tr(
                 "ex.checked_in", n=cov.new_cells, done=cov.planned_covered, total=len(planned)
             )
             st.rerun()
         except (PatrolStateError, OutsideDistrictError, AccessDeniedError, ValueError) as exc:
             st.error(error_text(exc))
+else:
+    show_map(_draw(), "ex_map", height=360)
 
 if task.status != "cancelled":
     st.subheader(tr("ex.track"))
-    upload = st.file_uploader(tr("ex.track_file"), type=["gpx"], key="ex_gpx")
+    upload = uploader(tr("ex.track_file"), ["gpx"], "ex_gpx")
     if upload is not None and st.button(tr("ex.track_upload"), key="ex_track_upload", width="stretch"):
         if not refuse_large_upload(upload):
             try:

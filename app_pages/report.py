@@ -1,3 +1,5 @@
+from typing import Any
+
 import shapely
 import streamlit as st
 
@@ -11,12 +13,11 @@ from app_pages.common import (
     patrol_service,
     require_district,
     require_principal,
-    show_map,
     tr,
 )
-from geo.crs import CRS_NAMES, to_wgs84
+from app_pages.location import Picked, pick_location
+from geo.crs import to_wgs84
 from layers.base import area_layer, base_map
-from layers.incidents import MarkerData, marker_layer
 from patrol.incident import Source
 from patrol.incidents import NewIncident
 from patrol.permissions import AccessDeniedError
@@ -27,7 +28,11 @@ who = require_principal()
 svc = incident_service()
 st.header(tr("report.header"))
 
-task = patrol_service().current_for_team(who.team_id) if who.team_id is not None else None
+task = (
+    patrol_service().current_for_team(who.team_id, chosen=st.session_state.get("report_task"))
+    if who.team_id is not None
+    else None
+)
 if task is not None:
     st.info(
         tr("report.patrol", id=task.id, start=local_time(task.shift_start), end=local_time(task.shift_end))
@@ -45,45 +50,31 @@ source = st.selectbox(
 )
 description = st.text_area(tr("incident.description"), key="report_desc", max_chars=2000)
 
-st.caption(tr("report.pick"))
-picked = (st.session_state.get("report_map") or {}).get("last_clicked")
-if picked:
-    st.session_state["report_lat"] = round(float(picked["lat"]), 6)
-    st.session_state["report_lng"] = round(float(picked["lng"]), 6)
-    st.session_state["report_crs"] = basemap_from_env().display_crs
-st.session_state.setdefault("report_lat", None)
-st.session_state.setdefault("report_lng", None)
-cols = st.columns(3)
-lat = cols[0].number_input(tr("report.lat"), min_value=-90.0, max_value=90.0, format="%.6f", key="report_lat")
-lng = cols[1].number_input(
-    tr("report.lng"), min_value=-180.0, max_value=180.0, format="%.6f", key="report_lng"
-)
-crs = cols[2].selectbox(tr("report.crs"), CRS_NAMES, key="report_crs", format_func=lambda c: tr(f"crs.{c}"))
-
 basemap = basemap_from_env()
 team_village = None
 if who.team_id is not None and who.team_id in svc.teams:
     code = svc.teams[who.team_id].village_code
     team_village = next((v for v in data["villages"] if v["code"] == code), None)
 focus = [team_village] if team_village else data["villages"]
-m = base_map(shapely.union_all([v["geometry"] for v in focus]).bounds, basemap, height=380)
-area_layer(
-    [v["geometry"] for v in focus],
-    [v["name"] for v in focus],
-    [v["code"] for v in focus],
-    name=tr("overview.layer_villages"),
-    color="#3388ff",
-    weight=1,
-    basemap=basemap,
-).add_to(m)
-if lat is not None and lng is not None:
-    w_lat, w_lng = to_wgs84(lat, lng, crs)
-    marker_layer(
-        [MarkerData("new", float(w_lat), float(w_lng), "discovered", tr("report.here"), "")],
-        name=tr("report.here"),
+
+
+def _draw(at: Picked) -> Any:
+    m = base_map(shapely.union_all([v["geometry"] for v in focus]).bounds, basemap, height=380)
+    area_layer(
+        [v["geometry"] for v in focus],
+        [v["name"] for v in focus],
+        [v["code"] for v in focus],
+        name=tr("overview.layer_villages"),
+        color="#3388ff",
+        weight=1,
         basemap=basemap,
     ).add_to(m)
-show_map(m, "report_map", height=380, returned_objects=("last_clicked",))
+    at.mark(m, tr("report.here"), basemap)
+    return m
+
+
+where = pick_location("report", _draw, display_crs=basemap.display_crs)
+lat, lng, crs = where.lat, where.lng, where.crs
 
 pending = st.session_state.get("report_pending_duplicate")
 if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=lat is None or lng is None):

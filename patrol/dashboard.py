@@ -13,7 +13,7 @@ from geo.grid import cells_to_parents
 from geo.hotspots import HotSpots, emerging_classes, gi_star
 from patrol.catalog import Catalog
 from patrol.incident import OPEN_STATES, State
-from patrol.incidents import LOCAL_TZ, local_day
+from patrol.incidents import local_day
 from store.protocol import Store
 from store.rows import BUCKETS, IncidentQuery, IncidentRow, RollupQuery
 
@@ -89,21 +89,27 @@ class Tiles:
     awaiting_alarm: int
     median_response_min: float | None
     on_time_closure: float | None
-    closed_this_month: int
+    closed_in_window: int
+    window_days: int
 
 
-def month_start(now: datetime) -> datetime:
-    """Midnight of the first day of ``now``'s local month."""
-    local = now.astimezone(LOCAL_TZ)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+TILE_WINDOW_DAYS = 30
 
 
-def kpi_tiles(store: Store, now: datetime, township_codes: tuple[str, ...] | None = None) -> Tiles:
-    """Open, overdue, awaiting assessment past 15 minutes, median response and on-time closure this month.
+def kpi_tiles(
+    store: Store,
+    now: datetime,
+    township_codes: tuple[str, ...] | None = None,
+    window_days: int = TILE_WINDOW_DAYS,
+) -> Tiles:
+    """Open, overdue, awaiting assessment past 15 minutes, median response and on-time closure.
 
-    Median response: minutes from report to the first assessment action, over incidents
-    reported this month that have one. On-time closure: closed this month by their due
-    time ÷ closed this month (deferrals move the due time).
+    Median response and on-time closure are taken over the last ``window_days`` days, a
+    rolling window: on the first day of a month a wall screen still shows a month's figures
+    (a calendar month would show nothing). Median response: minutes from report to the first
+    assessment action, over incidents reported in the window that have one. On-time closure:
+    closed in the window by their due time ÷ closed in the window (deferrals move the due
+    time). The monthly ranking keeps calendar months.
     """
     open_n = store.count_incidents(IncidentQuery(states=OPEN, township_codes=township_codes))
     overdue = store.count_incidents(IncidentQuery(states=OPEN, due_before=now, township_codes=township_codes))
@@ -114,9 +120,9 @@ def kpi_tiles(store: Store, now: datetime, township_codes: tuple[str, ...] | Non
             township_codes=township_codes,
         )
     )
-    start = month_start(now)
+    start = now - timedelta(days=window_days)
     reported = store.incident_columns(
-        IncidentQuery(reported_from=start, township_codes=township_codes),
+        IncidentQuery(reported_from=start, reported_to=now, township_codes=township_codes),
         ["reported_at", "first_response_at"],
     )
     waits = [
@@ -128,15 +134,16 @@ def kpi_tiles(store: Store, now: datetime, township_codes: tuple[str, ...] | Non
         IncidentQuery(states=(State.CLOSED.value,), closed_from=start, township_codes=township_codes),
         ["closed_at", "due_at"],
     )
-    on_time = sum(c <= d for c, d in zip(closed["closed_at"], closed["due_at"], strict=True))
-    n_closed = len(closed["closed_at"])
+    on_time = sum(c <= d for c, d in zip(closed["closed_at"], closed["due_at"], strict=True) if c <= now)
+    n_closed = sum(c <= now for c in closed["closed_at"])
     return Tiles(
         open=open_n,
         overdue=overdue,
         awaiting_alarm=alarm,
         median_response_min=float(np.median(waits)) if waits else None,
         on_time_closure=on_time / n_closed if n_closed else None,
-        closed_this_month=n_closed,
+        closed_in_window=n_closed,
+        window_days=window_days,
     )
 
 

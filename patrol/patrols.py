@@ -134,17 +134,25 @@ class PatrolService:
         )  # fmt: skip
         return task
 
-    def current_for_team(self, team_id: int, now: datetime | None = None) -> PatrolTaskRow | None:
+    def current_for_team(
+        self, team_id: int, now: datetime | None = None, chosen: str | None = None
+    ) -> PatrolTaskRow | None:
         """The patrol a report of the team belongs to now.
 
-        The one the team has started, whatever its planned shift (people start early and
-        run late), else a planned one whose shift covers ``now``.
+        The ``chosen`` one (the patrol the inspector came from) if it is the team's and under
+        way; else the one the team has started, whatever its planned shift (people start early and
+        run late; of several, the one started last), else a planned one whose shift covers
+        ``now``.
         """
+        if chosen is not None:
+            picked = self.store.patrol_task(chosen)
+            if picked is not None and picked.team_id == team_id and picked.status == "active":
+                return picked
         at = now or self.clock()
         tasks = self.store.patrol_tasks(team_id=team_id, starting_before=at + timedelta(days=1), limit=50)
         active = [t for t in tasks if t.status == "active"]
         if active:
-            return active[0]
+            return max(active, key=lambda t: t.started_at or t.shift_start)
         planned = [t for t in tasks if t.status == "planned" and t.shift_start <= at < t.shift_end]
         return planned[0] if planned else None
 

@@ -50,3 +50,28 @@ def test_a_captain_plans_a_patrol_sees_the_route_on_the_map_and_creates_the_task
     store.close()
     assert task is not None and task.status == "planned" and len(task.cells) == stops
     assert page.external_requests == []
+
+
+def test_a_double_click_on_create_patrol_makes_one_task(page, app_url, incidents_sqlite_url):
+    from store import open_store
+
+    team = _busiest_team(incidents_sqlite_url, "330402001")
+    sign_in(page, app_url, "captain-330402001")
+    page.get_by_role("link", name="巡查计划").click()
+    page.get_by_text("巡查计划 · 风险排序与路线").wait_for(timeout=30_000)
+    choose(page, "网格团队", team)
+    page.get_by_text(re.compile(r"\d+ 个点位，全程约")).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="按此路线创建巡查任务").dblclick()
+    created = page.get_by_text(re.compile(r"已创建巡查任务 PT-\S+（\d+ 个单元）"))
+    created.wait_for(timeout=30_000)
+    page.wait_for_timeout(3_000)  # let a second click's rerun finish, if there was one
+    task_id = re.search(r"PT-[0-9a-f-]+", created.inner_text()).group(0)
+    store = open_store(incidents_sqlite_url)
+    task = store.patrol_task(task_id)
+    same = [
+        t
+        for t in store.patrol_tasks(team_id=task.team_id)
+        if t.cells == task.cells and t.shift_start == task.shift_start and t.shift_end == task.shift_end
+    ]
+    store.close()
+    assert [t.id for t in same] == [task_id]

@@ -217,6 +217,19 @@ def test_a_patrol_started_before_its_planned_shift_is_the_teams_current_one(setu
     assert svc.current_for_team(team, NOW + timedelta(hours=9, minutes=1)) is None
 
 
+def test_of_two_started_patrols_the_one_started_last_takes_the_teams_reports(setup):
+    svc, task, team, _, _ = setup
+    inspector = Principal("巡查员", "inspector", team_id=team)
+    tomorrow = svc.create(CC, team, list(task.cells), NOW + timedelta(hours=20), NOW + timedelta(hours=22))
+    svc.start(inspector, tomorrow.id, at=NOW)  # started early by mistake and left running
+    svc.start(inspector, task.id, at=NOW + timedelta(minutes=30))
+    assert svc.current_for_team(team, NOW + timedelta(minutes=40)).id == task.id
+    # the patrol the inspector came from wins while it is under way
+    assert svc.current_for_team(team, NOW + timedelta(minutes=40), chosen=tomorrow.id).id == tomorrow.id
+    svc.finish(inspector, tomorrow.id, at=NOW + timedelta(minutes=50))
+    assert svc.current_for_team(team, NOW + timedelta(hours=1), chosen=tomorrow.id).id == task.id
+
+
 def test_the_same_plan_submitted_twice_makes_one_patrol_task(setup):
     svc, task, team, _township, _ = setup
     again = svc.create(CC, team, list(task.cells), task.shift_start, task.shift_end)

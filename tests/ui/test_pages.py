@@ -145,7 +145,7 @@ def test_every_page_of_every_role_renders(app, incidents_sqlite_url, role, page)
 def test_the_command_center_shows_tiles_feed_filters_and_the_map(app):
     _as(app, "command_center")
     labels = [m.label for m in app.metric]
-    assert labels == ["在办", "超期", "超15分钟未研判", "本月响应时长中位数", "本月按期办结率"]
+    assert labels == ["在办", "超期", "超15分钟未研判", "近30天响应时长中位数", "近30天按期办结率"]
     for key in ("cc_days", "cc_theme"):
         assert app.selectbox(key=key)
     for key in ("cc_items", "cc_states", "cc_sources", "cc_townships"):

@@ -1,0 +1,30 @@
+"""The command centre's tiles mean something on every day of the month."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+
+from patrol.dashboard import kpi_tiles
+from patrol.incidents import LOCAL_TZ
+from store import open_store
+from store.rows import IncidentQuery, datetime_to_us
+
+
+def test_on_the_first_night_of_a_month_the_tiles_show_the_last_30_days_not_a_dash(incidents_sqlite_url):
+    store = open_store(incidents_sqlite_url)
+    latest = max(r.reported_at for r in store.list_incidents(IncidentQuery(limit=100_000)))
+    store.close()
+    month = latest.astimezone(LOCAL_TZ).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    now = month + timedelta(minutes=30)  # 00:30 on the 1st: nothing reported or closed this month yet
+    cut = datetime_to_us(month)
+    with sqlite3.connect(incidents_sqlite_url.removeprefix("sqlite:///")) as db:
+        db.execute("DELETE FROM incidents WHERE reported_at >= ?", (cut,))
+        db.execute("UPDATE incidents SET first_response_at = NULL WHERE first_response_at >= ?", (cut,))
+        db.execute("UPDATE incidents SET closed_at = NULL, state = 'handling' WHERE closed_at >= ?", (cut,))
+    store = open_store(incidents_sqlite_url)
+    tiles = kpi_tiles(store, now)
+    store.close()
+    assert tiles.median_response_min is not None and tiles.median_response_min > 0
+    assert tiles.on_time_closure is not None and 0 < tiles.on_time_closure <= 1
+    assert tiles.closed_in_window > 100 and tiles.window_days == 30

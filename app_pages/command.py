@@ -4,7 +4,6 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
-    big_screen_css,
     district_map,
     get_store,
     incident_service,
@@ -18,6 +17,7 @@ from app_pages.common import (
     show_map,
     state_name,
     tr,
+    wall_screen_css,
 )
 from geo.grid import cells_to_latlng, cells_to_parents
 from layers.hexes import choose_resolution, hex_layer, resolution_for_zoom
@@ -35,11 +35,15 @@ svc = incident_service()
 store = get_store()
 catalog = svc.catalog
 
-top = st.columns([4, 1])
-top[0].header(tr("cc.header"))
+# a wall PC opens the page as .../command?wall=1 and stays in wall-screen mode
+st.session_state.setdefault("cc_big", st.query_params.get("wall") == "1")
+top = st.columns([4, 1], vertical_alignment="center")
 big = top[1].toggle(tr("cc.big_screen"), key="cc_big")
 if big:
-    big_screen_css()
+    wall_screen_css()
+    top[0].subheader(tr("cc.header"))
+else:
+    top[0].header(tr("cc.header"))
 
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
 with st.expander(tr("cc.filters"), expanded=not big):
@@ -102,7 +106,7 @@ heat_filter = HeatFilter(
 
 
 @st.fragment(run_every=FEED_REFRESH_S)
-def live_parts() -> None:
+def tiles_part() -> None:
     now = now_utc()
     tiles = kpi_tiles(store, now, scope)
     cols = st.columns(5)
@@ -112,11 +116,18 @@ def live_parts() -> None:
     cols[3].metric(
         tr("cc.median_response", n=tiles.window_days),
         "—" if tiles.median_response_min is None else tr("cc.minutes", n=round(tiles.median_response_min, 1)),
+        help=tr("cc.tile_window_help", n=tiles.window_days),
     )
     cols[4].metric(
         tr("cc.on_time", n=tiles.window_days),
         "—" if tiles.on_time_closure is None else f"{tiles.on_time_closure:.1%}",
+        help=tr("cc.tile_window_help", n=tiles.window_days),
     )
+
+
+@st.fragment(run_every=FEED_REFRESH_S)
+def feed_part() -> None:
+    now = now_utc()
     newest, overdue = live_feed(store, now, scope)
     feed_cols = st.columns(2)
     for col, title, rows, key in (
@@ -143,9 +154,12 @@ def live_parts() -> None:
     st.caption(tr("cc.refreshed", time=local_time(now), s=FEED_REFRESH_S))
 
 
-live_parts()
+tiles_part()
+if not big:
+    feed_part()
 
-st.subheader(tr("cc.heatmap"))
+if not big:
+    st.subheader(tr("cc.heatmap"))
 now = now_utc()
 cells, counts = heat_counts(store, catalog, heat_filter, now)
 view = st.session_state.get("cc_map") or {}
@@ -171,5 +185,9 @@ if hexes.cells.size:
     centre_lat, centre_lng = cells_to_latlng(hexes.cells)
     heat_layer(centre_lat, centre_lng, weights=hexes.counts, name=tr("cc.kernel"), basemap=basemap).add_to(m)
 folium.LayerControl(collapsed=True).add_to(m)
-st.caption(tr("cc.hex_note", n=len(hexes.cells), res=hexes.res, total=int(counts.sum())))
-show_map(m, "cc_map", height=700 if big else 560, returned_objects=("bounds", "zoom"))
+if not big:
+    st.caption(tr("cc.hex_note", n=len(hexes.cells), res=hexes.res, total=int(counts.sum())))
+# on a 1920×1080 wall the map fills what the tiles leave above the fold; the feeds follow
+show_map(m, "cc_map", height=740 if big else 560, returned_objects=("bounds", "zoom"))
+if big:
+    feed_part()

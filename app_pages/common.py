@@ -6,6 +6,7 @@ import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import streamlit as st
@@ -350,13 +351,12 @@ def open_incident(incident_id: str) -> None:
     st.switch_page("app_pages/incident.py")
 
 
-def big_screen_css() -> None:
-    """Large tiles and text for a wall screen."""
-    st.markdown(
-        "<style>[data-testid='stMetricValue']{font-size:3.2rem}"
-        "[data-testid='stMetricLabel'] p{font-size:1.3rem}</style>",
-        unsafe_allow_html=True,
-    )
+WALL_CSS = Path(__file__).with_name("wall.css")
+
+
+def wall_screen_css() -> None:
+    """A wall screen: no sidebar or toolbar, dark, large tiles readable from five metres."""
+    st.html(f"<style>{WALL_CSS.read_text(encoding='utf-8')}</style>")
 
 
 def error_text(exc: Exception) -> str:

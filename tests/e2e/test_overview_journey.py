@@ -71,6 +71,10 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
     _multiselect_pick(page, "已选事件", inc.number)
     assign = page.get_by_role("button", name="批量派遣")
     expect(assign).to_be_enabled(timeout=30_000)  # the server has the selection (disabled without)
+    # wait until the map's own rerun has finished: a click during a rerun is dropped by Streamlit
+    page.wait_for_timeout(800)
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=30_000)
+    page.wait_for_timeout(1_000)
     assign.click()
     try:
         page.get_by_text(re.compile("已将 1 件派给")).wait_for(timeout=30_000)

@@ -39,7 +39,7 @@ seed: install
 	$(BIN)/gridpatrol demo --if-empty
 
 run: install assets seed
-	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
+	$(BIN)/streamlit run serve.py --server.port $(PORT)
 
 lint: install-test
 	$(BIN)/ruff check .

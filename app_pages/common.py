@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import streamlit as st
 
 from layers.base import BASEMAP_KINDS, Basemap
+from patrol.tiles import TILE_ROUTE, TileInfo, TilePackageError, open_package
 from patrol.i18n import DEFAULT_LANG, Lang, t
 from patrol.incidents import IncidentService, local_minutes
 from patrol.labels import Labels
@@ -179,20 +180,51 @@ def require_district() -> dict[str, Any]:
 
 
 def basemap_from_env() -> Basemap:
-    """The basemap from ``GRIDPATROL_BASEMAP`` (none|osm|amap|tianditu|custom).
+    """The basemap from ``GRIDPATROL_BASEMAP`` (none|offline|osm|amap|tianditu|custom).
 
-    ``GRIDPATROL_TILE_URL`` gives the template of a custom (e.g. intranet) tile server,
-    ``GRIDPATROL_TIANDITU_KEY`` the Tianditu key. Default: none, which works offline.
+    ``GRIDPATROL_TILES`` names an offline tile package (MBTiles file or z/x/y folder) the
+    app serves itself; when it is set the default kind is ``offline``. ``GRIDPATROL_TILE_URL``
+    gives the template of a custom (e.g. intranet) tile server, ``GRIDPATROL_TIANDITU_KEY``
+    the Tianditu key, ``GRIDPATROL_TILES_CRS`` (wgs84|gcj02) the system an offline or custom
+    package is drawn in. Without any of them: none, village outlines and names only.
     """
-    kind = os.environ.get("GRIDPATROL_BASEMAP", "none").strip().lower() or "none"
+    tiles = os.environ.get("GRIDPATROL_TILES", "").strip()
+    kind = os.environ.get("GRIDPATROL_BASEMAP", "offline" if tiles else "none").strip().lower() or "none"
     if kind not in BASEMAP_KINDS:
-        st.warning(f"GRIDPATROL_BASEMAP={kind!r}: {', '.join(BASEMAP_KINDS)}")
+        st.warning(tr("app.basemap_unknown", kind=kind, kinds=" | ".join(BASEMAP_KINDS)))
         kind = "none"
+    crs = os.environ.get("GRIDPATROL_TILES_CRS", "wgs84").strip().lower()
+    if crs not in ("wgs84", "gcj02"):
+        st.warning(tr("app.basemap_crs_unknown", crs=crs))
+        crs = "wgs84"
+    if kind == "offline":
+        try:
+            package = tile_package(tiles)
+        except TilePackageError as exc:
+            st.warning(tr("app.basemap_package_bad", error=str(exc)))
+            return Basemap()
+        if package is None:
+            st.warning(tr("app.basemap_package_missing"))
+            return Basemap()
+        return Basemap(
+            kind="offline",
+            url=TILE_ROUTE,
+            attribution=package.attribution or package.name,
+            crs=crs,
+            min_zoom=package.min_zoom,
+            max_zoom=package.max_zoom,
+        )
     return Basemap(
         kind=kind,  # type: ignore[arg-type]
         url=os.environ.get("GRIDPATROL_TILE_URL", ""),
         key=os.environ.get("GRIDPATROL_TIANDITU_KEY", ""),
+        crs=crs if kind == "custom" else "wgs84",
     )
+
+
+def tile_package(path: str) -> TileInfo | None:
+    """What the offline package at ``path`` holds (None for an empty path)."""
+    return open_package(path).info if path else None
 
 
 def now_utc() -> datetime:
@@ -426,15 +458,52 @@ def district_map(
     labels: bool = True,
     height: int = 560,
 ) -> Any:
-    """A base map fitted to the townships shown, with their outlines and names."""
+    """A base map fitted to the townships shown, with their outlines and names.
+
+    Village outlines are drawn too, their names from zoom 13 on, so a map without a
+    basemap still shows where one is at captain and inspector zoom.
+    """
     import shapely
 
     from layers.base import area_layer, base_map
 
     towns = [tw for tw in data["townships"] if township_codes is None or tw["code"] in township_codes]
+    codes = {tw["code"] for tw in towns}
+    villages = [v for v in data["villages"] if v["township_code"] in codes]
     m = base_map(shapely.union_all([tw["geometry"] for tw in towns]).bounds, basemap, height=height)
+    if villages:
+        village_layer(villages, basemap, labels=labels, label_min_zoom=VILLAGE_LABEL_ZOOM).add_to(m)
     area_layer(
         [tw["geometry"] for tw in towns], [tw["name"] for tw in towns], [tw["code"] for tw in towns],
         name=tr("overview.layer_townships"), color="#555", weight=1.5, basemap=basemap, labels=labels,
     ).add_to(m)  # fmt: skip
     return m
+
+
+VILLAGE_LABEL_ZOOM = 13  # a village (1–3 km) is 50–150 px wide from here on
+
+
+def village_layer(
+    villages: list[dict[str, Any]],
+    basemap: Basemap,
+    *,
+    labels: bool = True,
+    label_min_zoom: int | None = None,
+    fill_opacity: float = 0.0,
+) -> Any:
+    """Village outlines named in their tooltip and, if ``labels``, on the map."""
+    from layers.base import area_layer
+
+    return area_layer(
+        [v["geometry"] for v in villages],
+        [v["name"] for v in villages],
+        [v["code"] for v in villages],
+        name=tr("overview.layer_villages"),
+        color="#3388ff",
+        weight=1,
+        fill_opacity=fill_opacity,
+        basemap=basemap,
+        labels=labels,
+        label_min_zoom=label_min_zoom,
+        label_class="gp-village",
+    )

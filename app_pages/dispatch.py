@@ -19,6 +19,7 @@ from app_pages.common import (
     require_principal,
     show_map,
     tr,
+    village_layer,
 )
 from geo.crs import geometry_to_wgs84
 from geo.grid import geometry_to_cells
@@ -99,17 +100,7 @@ selected = [s for s in st.session_state.get("dispatch_selected", []) if s in by_
 st.session_state["dispatch_selected"] = selected
 
 m = base_map(shapely.union_all([v["geometry"] for v in villages]).bounds, basemap)
-area_layer(
-    [v["geometry"] for v in villages],
-    [v["name"] for v in villages],
-    [v["code"] for v in villages],
-    name=tr("overview.layer_villages"),
-    color="#3388ff",
-    weight=1,
-    fill_opacity=0.03,
-    basemap=basemap,
-    labels=True,
-).add_to(m)
+village_layer(villages, basemap, fill_opacity=0.03).add_to(m)
 today = [
     t
     for t in patrol_service().for_township(township)

@@ -26,6 +26,7 @@ from app_pages.common import (
     show_map,
     tr,
     uploader,
+    village_layer,
 )
 from app_pages.location import Picked, pick_location
 from geo.tracks import TrackError
@@ -103,12 +104,15 @@ if flash := st.session_state.pop("ex_flash_error", None):
 
 basemap = basemap_from_env()
 bounds = shapely.MultiPoint([h3i.cell_to_latlng(int(x))[::-1] for x in planned | covered]).bounds
+view = tuple(b + d for b, d in zip(bounds, (-0.003, -0.003, 0.003, 0.003), strict=True))
+# the villages the patrol passes through, outlined and named: a place to find without a basemap
+nearby = [v for v in data["villages"] if v["geometry"].intersects(shapely.box(*view))]
 
 
 def _draw(at: Picked | None = None) -> Any:
-    m = base_map(
-        tuple(b + d for b, d in zip(bounds, (-0.003, -0.003, 0.003, 0.003), strict=True)), basemap, height=360
-    )
+    m = base_map(view, basemap, height=360)
+    if nearby:
+        village_layer(nearby, basemap).add_to(m)
     cells_outline_layer(
         sorted(planned), name=tr("ex.planned"), tooltip=tr("ex.planned"), color="#2166ac", basemap=basemap
     ).add_to(m)

@@ -17,8 +17,9 @@ from app_pages.common import (
     show_map,
     state_name,
     tr,
+    village_layer,
 )
-from layers.base import area_layer, base_map
+from layers.base import base_map
 from layers.incidents import MarkerData, marker_layer
 from patrol.incident import (
     ASSESSMENT_OUTCOMES,
@@ -97,15 +98,7 @@ with right:
     box = (inc.lng - 0.006, inc.lat - 0.005, inc.lng + 0.006, inc.lat + 0.005)
     m = base_map(box, basemap, height=320)
     if village:
-        area_layer(
-            [village["geometry"]],
-            [village["name"]],
-            [village["code"]],
-            name=tr("incident.village"),
-            color="#3388ff",
-            weight=1.5,
-            basemap=basemap,
-        ).add_to(m)
+        village_layer([village], basemap).add_to(m)
     marker_layer(
         [MarkerData(inc.id, inc.lat, inc.lng, inc.state.value, inc.number, inc.description)],
         name=inc.number,

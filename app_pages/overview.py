@@ -2,7 +2,15 @@ import pandas as pd
 import shapely
 import streamlit as st
 
-from app_pages.common import basemap_from_env, principal, require_district, show_map, tr
+from app_pages.common import (
+    VILLAGE_LABEL_ZOOM,
+    basemap_from_env,
+    principal,
+    require_district,
+    show_map,
+    tr,
+    village_layer,
+)
 from layers.base import area_layer, base_map
 
 data = require_district()
@@ -31,16 +39,8 @@ townships = [tw for tw in data["townships"] if choice is None or tw["code"] == c
 bounds = shapely.union_all([tw["geometry"] for tw in townships]).bounds
 basemap = basemap_from_env()
 m = base_map(bounds, basemap)
-area_layer(
-    [v["geometry"] for v in villages],
-    [v["name"] for v in villages],
-    [v["code"] for v in villages],
-    name=tr("overview.layer_villages"),
-    color="#3388ff",
-    weight=1,
-    fill_opacity=0.05,
-    basemap=basemap,
-    labels=choice is not None,
+village_layer(
+    villages, basemap, fill_opacity=0.05, label_min_zoom=None if choice is not None else VILLAGE_LABEL_ZOOM
 ).add_to(m)
 area_layer(
     [tw["geometry"] for tw in townships],

@@ -16,8 +16,9 @@ from app_pages.common import (
     require_principal,
     show_map,
     tr,
+    village_layer,
 )
-from layers.base import area_layer, base_map
+from layers.base import base_map
 from layers.hexes import cells_outline_layer
 from layers.patrol import route_layer
 from patrol.incidents import LOCAL_TZ
@@ -88,15 +89,7 @@ st.caption(
 
 basemap = basemap_from_env()
 m = base_map(shapely.buffer(village["geometry"], 0.002).bounds, basemap, height=480)
-area_layer(
-    [village["geometry"]],
-    [village["name"]],
-    [village["code"]],
-    name=tr("incident.village"),
-    color="#3388ff",
-    weight=1.5,
-    basemap=basemap,
-).add_to(m)
+village_layer([village], basemap).add_to(m)
 cells_outline_layer(
     [s.cell for s in route.stops],
     name=tr("pp.stops"),

@@ -4,6 +4,7 @@ import shapely
 import streamlit as st
 
 from app_pages.common import (
+    VILLAGE_LABEL_ZOOM,
     basemap_from_env,
     error_text,
     incident_service,
@@ -14,10 +15,11 @@ from app_pages.common import (
     require_district,
     require_principal,
     tr,
+    village_layer,
 )
 from app_pages.location import Picked, pick_location
 from geo.crs import to_wgs84
-from layers.base import area_layer, base_map
+from layers.base import base_map
 from patrol.incident import Source
 from patrol.incidents import NewIncident
 from patrol.permissions import AccessDeniedError
@@ -60,15 +62,7 @@ focus = [team_village] if team_village else data["villages"]
 
 def _draw(at: Picked) -> Any:
     m = base_map(shapely.union_all([v["geometry"] for v in focus]).bounds, basemap, height=380)
-    area_layer(
-        [v["geometry"] for v in focus],
-        [v["name"] for v in focus],
-        [v["code"] for v in focus],
-        name=tr("overview.layer_villages"),
-        color="#3388ff",
-        weight=1,
-        basemap=basemap,
-    ).add_to(m)
+    village_layer(focus, basemap, label_min_zoom=None if team_village else VILLAGE_LABEL_ZOOM).add_to(m)
     at.mark(m, tr("report.here"), basemap)
     return m
 

@@ -18,8 +18,8 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import from_wgs84
 from layers.assets import localize
 
-BasemapKind: TypeAlias = Literal["none", "osm", "amap", "tianditu", "custom"]
-BASEMAP_KINDS: tuple[BasemapKind, ...] = ("none", "osm", "amap", "tianditu", "custom")
+BasemapKind: TypeAlias = Literal["none", "offline", "osm", "amap", "tianditu", "custom"]
+BASEMAP_KINDS: tuple[BasemapKind, ...] = ("none", "offline", "osm", "amap", "tianditu", "custom")
 
 _TILES: dict[str, tuple[str, str]] = {
     "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "© OpenStreetMap contributors"),
@@ -35,29 +35,71 @@ _TILES: dict[str, tuple[str, str]] = {
 }
 
 
+_LABEL_ZOOMS = range(10, 18)
 _LABEL_CSS = (
     "<style>.gp-label{font:12px/1.2 sans-serif;color:#333;text-align:center;"
-    "white-space:nowrap;text-shadow:0 0 3px #fff,0 0 3px #fff;pointer-events:none}</style>"
+    "white-space:nowrap;text-shadow:0 0 3px #fff,0 0 3px #fff;pointer-events:none}"
+    ".gp-label.gp-village{font-size:11px;color:#1f4e99}"
+    # a label marked gp-minzN shows from zoom N on (ZoomClasses keeps gp-geN on the map)
+    + "".join(f".leaflet-container:not(.gp-ge{z}) .gp-minz{z}{{display:none}}" for z in _LABEL_ZOOMS)
+    + ".gp-paper.leaflet-container{background:#f3f1ea}</style>"
 )
+
+
+class ZoomClasses(MacroElement):
+    """Keep classes ``gp-geN`` on the map's container for every N ≤ the current zoom.
+
+    Labels marked ``gp-minzN`` are hidden by CSS below zoom N, so a name appears only
+    where there is room for it (village names at captain and inspector zoom). ``paper``
+    gives a map without tiles a paper-coloured ground instead of Leaflet's grey.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var zooms = {{ this.zooms|tojson }};
+            if ({{ this.paper|tojson }}) { map.getContainer().classList.add("gp-paper"); }
+            function mark() {
+                var z = map.getZoom(), el = map.getContainer();
+                zooms.forEach(function (n) { el.classList.toggle("gp-ge" + n, z >= n); });
+            }
+            map.on("zoomend", mark);
+            map.whenReady(mark);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, paper: bool = False) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "ZoomClasses"
+        self.zooms = list(_LABEL_ZOOMS)
+        self.paper = paper
 
 
 @dataclass(frozen=True)
 class Basemap:
     """Which tiles to draw under the data, and in which coordinate system they are.
 
-    ``none`` (the default, for offline networks) draws no tiles. AMap tiles are in
-    GCJ-02, so data drawn over them is shifted from WGS84 for display.
+    ``none`` (the default) draws no tiles: village outlines and names stand in for them.
+    ``offline`` draws the tile package the app serves itself (``url`` is its route).
+    AMap tiles are in GCJ-02, so data drawn over them is shifted from WGS84 for display;
+    ``crs`` says the same of an offline or custom package.
     """
 
     kind: BasemapKind = "none"
     url: str = ""
     key: str = ""
     attribution: str = ""
+    crs: str = "wgs84"
+    min_zoom: int = 0
+    max_zoom: int = 18  # beyond it the deepest tiles are enlarged
 
     @property
     def display_crs(self) -> str:
         """The coordinate system the map is drawn in."""
-        return "gcj02" if self.kind == "amap" else "wgs84"
+        return "gcj02" if self.kind == "amap" else self.crs
 
 
 def to_display(geom: BaseGeometry, basemap: Basemap) -> BaseGeometry:
@@ -96,14 +138,22 @@ def base_map(
     localize(m)
     root: Any = m.get_root()
     root.header.add_child(folium.Element(_LABEL_CSS))
-    if basemap.kind in _TILES or basemap.kind == "custom":
-        url, attribution = _TILES.get(basemap.kind, (basemap.url, basemap.attribution or "custom tiles"))
+    # no tiles: a paper-coloured ground rather than Leaflet's grey
+    m.add_child(ZoomClasses(paper=basemap.kind == "none"))
+    if basemap.kind != "none":
+        url, attribution = _TILES.get(basemap.kind, (basemap.url, basemap.attribution or basemap.kind))
         url = url.replace("{key}", basemap.key)
         subdomains = (
             "1234" if basemap.kind == "amap" else ("01234567" if basemap.kind == "tianditu" else "abc")
         )
         folium.TileLayer(
-            tiles=url, attr=basemap.attribution or attribution, name=basemap.kind, subdomains=subdomains
+            tiles=url,
+            attr=basemap.attribution or attribution,
+            name=basemap.kind,
+            subdomains=subdomains,
+            min_zoom=basemap.min_zoom,
+            max_native_zoom=basemap.max_zoom,
+            max_zoom=max(basemap.max_zoom, 19),
         ).add_to(m)
     # fitted without animation: an animated fit finishes a frame later and would undo the
     # view that KeepView restores right after it
@@ -176,6 +226,8 @@ def area_layer(
     basemap: Basemap | None = None,
     fill_opacity: float = 0.0,
     labels: bool = False,
+    label_min_zoom: int | None = None,
+    label_class: str = "",
     show: bool = True,
 ) -> folium.FeatureGroup:
     """Boundary outlines with an escaped tooltip, optionally labelled at a point inside.
@@ -188,8 +240,13 @@ def area_layer(
         Shown in the tooltip (HTML-escaped) and used as labels.
     name : str
         Layer name in the layer control.
+    label_min_zoom : int, optional
+        Show the labels only from this zoom on (10–17), where there is room for them.
     """
     basemap = basemap or Basemap()
+    css = " ".join(
+        c for c in ("gp-label", label_class, f"gp-minz{label_min_zoom}" if label_min_zoom else "") if c
+    )
     group = folium.FeatureGroup(name=name, show=show)
     features: list[dict[str, Any]] = []
     for geom, nm, code in zip(geoms, names, codes, strict=True):
@@ -217,7 +274,7 @@ def area_layer(
             folium.Marker(
                 [shapely.get_y(p), shapely.get_x(p)],
                 icon=folium.DivIcon(
-                    html=f'<div class="gp-label">{html.escape(str(nm))}</div>',
+                    html=f'<div class="{css}">{html.escape(str(nm))}</div>',
                     icon_size=(80, 16),
                     icon_anchor=(40, 8),
                 ),

@@ -143,3 +143,57 @@ def incidents_sqlite_url(demo_incidents_sqlite_url: str, tmp_path: Path) -> str:
     dest = tmp_path / "incidents.sqlite"
     shutil.copy(Path(demo_incidents_sqlite_url.removeprefix("sqlite:///")), dest)
     return f"sqlite:///{dest}"
+
+
+def make_tile_package(
+    path: Path, *, zooms: range = range(8, 14), folder: bool = False
+) -> dict[tuple[int, int, int], bytes]:
+    """Write a small offline tile package over the demo district (MBTiles, or a z/x/y folder).
+
+    Each tile is a 256-px PNG of its own colour, so a test can tell which one it got.
+    Returns the tiles written, by XYZ (slippy-map) coordinates.
+    """
+    import io
+    import math
+    import sqlite3
+
+    from PIL import Image
+
+    west, south, east, north = 120.65, 30.60, 120.98, 30.85
+
+    def xy(lng: float, lat: float, z: int) -> tuple[int, int]:
+        n = 1 << z
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+        return int((lng + 180) / 360 * n), int(y)
+
+    tiles: dict[tuple[int, int, int], bytes] = {}
+    for z in zooms:
+        (x0, y0), (x1, y1) = xy(west, north, z), xy(east, south, z)
+        for x in range(x0, x1 + 1):
+            for y in range(y0, y1 + 1):
+                buf = io.BytesIO()
+                Image.new("RGB", (256, 256), ((x * 37) % 256, (y * 59) % 256, z * 16)).save(buf, "PNG")
+                tiles[(z, x, y)] = buf.getvalue()
+    if folder:
+        for (z, x, y), data in tiles.items():
+            (path / str(z) / str(x)).mkdir(parents=True, exist_ok=True)
+            (path / str(z) / str(x) / f"{y}.png").write_bytes(data)
+        return tiles
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+        db.execute("CREATE TABLE tiles (zoom_level INT, tile_column INT, tile_row INT, tile_data BLOB)")
+        meta = {
+            "name": "南湖区测试底图",
+            "format": "png",
+            "minzoom": str(zooms.start),
+            "maxzoom": str(zooms.stop - 1),
+            "bounds": f"{west},{south},{east},{north}",
+            "attribution": "测试瓦片",
+        }
+        db.executemany("INSERT INTO metadata VALUES (?, ?)", meta.items())
+        db.executemany(
+            "INSERT INTO tiles VALUES (?, ?, ?, ?)",
+            [(z, x, (1 << z) - 1 - y, data) for (z, x, y), data in tiles.items()],
+        )
+    db.close()
+    return tiles

@@ -1,4 +1,4 @@
-"""Real-browser fixtures: `streamlit run` on a free localhost port, Debian Chromium."""
+"""Real-browser fixtures: `streamlit run serve.py` (as `make run`) on a free localhost port, Debian Chromium."""
 
 from __future__ import annotations
 
@@ -41,16 +41,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_app(db_url: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_app(db_url: str, **env_extra: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    env = {**os.environ, "GRIDPATROL_DB": db_url}
+    env = {**os.environ, "GRIDPATROL_DB": db_url, **env_extra}
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "streamlit_app.py"),
+            str(ROOT / "serve.py"),
             "--server.port",
             str(port),
             "--server.address",

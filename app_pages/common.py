@@ -12,12 +12,12 @@ from typing import Any, NoReturn
 import streamlit as st
 
 from layers.base import BASEMAP_KINDS, Basemap
-from patrol.tiles import TILE_ROUTE, TileInfo, TilePackageError, open_package
 from patrol.i18n import DEFAULT_LANG, Lang, t
 from patrol.incidents import IncidentService, local_minutes
 from patrol.labels import Labels
 from patrol.patrols import PatrolService
 from patrol.roles import Principal
+from patrol.tiles import TILE_ROUTE, TileInfo, TilePackageError, open_package
 from patrol.users import UserService
 from store import Store, StoreError, open_store, resolve_url
 
@@ -391,10 +391,19 @@ def wall_screen_css() -> None:
     st.html(f"<style>{WALL_CSS.read_text(encoding='utf-8')}</style>")
 
 
+def reason_text(reason: str) -> str:
+    """Why a row was refused, in the session's language (a plain string is shown as it is)."""
+    from patrol.refusals import Reason
+
+    if not isinstance(reason, Reason):
+        return reason
+    values = {k: tr(f"field.{v}") if k == "field" else v for k, v in reason.values.items()}
+    return tr(reason.key, **values)
+
+
 def error_text(exc: Exception) -> str:
     """A refusal from the services in the session's language (no mixed-language screens)."""
     from geo.tracks import TrackError
-    from patrol.importer import IncidentImportError
     from patrol.incident import ConflictError, IllegalTransitionError, MissingFieldError
     from patrol.patrols import PatrolStateError
     from patrol.permissions import AccessDeniedError
@@ -419,8 +428,6 @@ def error_text(exc: Exception) -> str:
             return tr(key)
     if isinstance(exc, KeyError):
         return tr("err.not_found")
-    if isinstance(exc, IncidentImportError):
-        return tr("data.unusable", error=str(exc)) if lang() == "en" else tr("err.unusable_file")
     return tr("err.invalid") if lang() == "zh" else f"{tr('err.invalid')}: {exc}"
 
 

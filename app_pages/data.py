@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -6,8 +7,11 @@ import streamlit as st
 from app_pages.common import (
     area_data,
     basemap_from_env,
+    error_text,
     get_store,
     incident_service,
+    labels,
+    reason_text,
     refuse_large_upload,
     require_principal,
     show_map,
@@ -21,12 +25,16 @@ from patrol.areas import import_boundaries
 from patrol.exporter import EXPORT_FORMATS, export_incidents
 from patrol.importer import (
     DEFAULT_COLUMNS,
+    REQUIRED_ROLES,
     IncidentImportError,
     Mapping,
+    check_labels,
+    guess_columns,
     import_incidents,
     load_mapping,
     read_table,
 )
+from patrol.incident import Source
 from patrol.uploads import discard, save_upload, scratch_file
 
 who = require_principal()
@@ -36,6 +44,47 @@ st.header(tr("data.header"))
 
 def _saved(upload) -> Path:  # type: ignore[no-untyped-def]
     return save_upload(upload.name, upload.getvalue())
+
+
+LABELS_SHOWN = 30  # a file with more unknown labels needs a mapping file (gridpatrol import --mapping)
+
+
+def _label_mapping(frame: pd.DataFrame, mapping: Mapping) -> Mapping:
+    """Ask what the file's unknown item and source labels mean; the mapping with the answers."""
+    svc = incident_service()
+    check = check_labels(svc, frame, mapping)
+    if not check.items and not check.sources:
+        st.success(tr("data.labels_known"))
+        return mapping
+    st.subheader(tr("data.labels_title"))
+    st.caption(tr("data.labels_help"))
+    items = sorted(svc.catalog.items.values(), key=lambda i: i.code)
+    answers: dict[str, dict[str, str]] = {"items": {}, "sources": {}}
+    for kind, unknown, options, name in (
+        ("items", check.items, [None, *(i.code for i in items)], labels().item),
+        ("sources", check.sources, [None, *(s.value for s in Source)], labels().source),
+    ):
+        shown = sorted(unknown.items(), key=lambda kv: -kv[1])[:LABELS_SHOWN]
+        cols = st.columns(3)
+        for n, (label, rows) in enumerate(shown):
+            code = cols[n % 3].selectbox(
+                tr(f"data.label_{kind}", label=label or "—", rows=rows),
+                options,
+                key=f"data_label_{kind}_{label}",
+                format_func=lambda v, name=name: tr("data.label_refuse") if v is None else name(v),
+            )
+            if code is not None:
+                answers[kind][label] = code
+        if len(unknown) > LABELS_SHOWN:
+            st.caption(tr("data.labels_more", n=len(unknown) - LABELS_SHOWN))
+    answered = replace(
+        mapping,
+        items={**mapping.items, **answers["items"]},
+        sources={**mapping.sources, **answers["sources"]},
+    )
+    if left := check_labels(svc, frame, answered).refused:
+        st.info(tr("data.labels_left", rows=left))
+    return answered
 
 
 tab_areas, tab_incidents, tab_export = st.tabs(
@@ -119,37 +168,53 @@ with tab_incidents:
         format_func=lambda p: tr("data.mapping_manual") if p is None else tr(f"data.preset_{p}"),
     )
     if upload is not None and not refuse_large_upload(upload):
-        path = _saved(upload)
-        try:
-            frame, _ = read_table(path)
-        except IncidentImportError as exc:
-            st.error(tr("data.unusable", error=str(exc)))
-            st.stop()
+        # read once per uploaded file, not on every choice below; saved only while it is read
+        cached = st.session_state.get("data_upload")
+        if cached is None or cached[0] != upload.file_id:
+            path = _saved(upload)
+            try:
+                frame, _ = read_table(path)
+            except IncidentImportError as exc:
+                st.error(error_text(exc))
+                st.stop()
+            finally:
+                discard(path)
+            cached = st.session_state["data_upload"] = (upload.file_id, frame)
+        frame = cached[1]
         st.caption(tr("data.preview", n=len(frame)))
         st.dataframe(frame.head(20), hide_index=True, width="stretch", key="data_preview")
         if preset:
             mapping = load_mapping(preset)
+            missing = [r for r in REQUIRED_ROLES if mapping.columns[r] not in frame.columns]
         else:
+            st.subheader(tr("data.columns_title"))
+            st.caption(tr("data.columns_help"))
             columns = [None, *frame.columns]
+            guesses = guess_columns(list(frame.columns))
             chosen = {}
             c = st.columns(4)
             for i, role in enumerate(DEFAULT_COLUMNS):
-                guess = DEFAULT_COLUMNS[role] if DEFAULT_COLUMNS[role] in frame.columns else None
                 chosen[role] = c[i % 4].selectbox(
-                    tr(f"data.col_{role}"),
+                    tr(f"data.col_{role}") + (" *" if role in REQUIRED_ROLES else ""),
                     columns,
-                    index=columns.index(guess),
+                    index=columns.index(guesses[role]),
                     key=f"data_col_{role}",
-                    format_func=lambda v: "—" if v is None else str(v),
+                    format_func=lambda v: tr("data.col_none") if v is None else str(v),
                 )
             in_crs = st.selectbox(
                 tr("report.crs"), CRS_NAMES, key="data_incident_crs", format_func=lambda v: tr(f"crs.{v}")
             )
+            missing = [r for r in REQUIRED_ROLES if chosen[r] is None]
             mapping = Mapping(
                 columns={k: (v if v is not None else f"__missing_{k}") for k, v in chosen.items()}, crs=in_crs
             )
-        if st.button(tr("data.import"), key="data_import", type="primary"):
+        if missing:
+            st.warning(tr("data.need_columns", roles="、".join(tr(f"data.col_{r}") for r in missing)))
+        else:
+            mapping = _label_mapping(frame, mapping)
+        if st.button(tr("data.import"), key="data_import", type="primary", disabled=bool(missing)):
             bar = st.progress(0.0, text=tr("data.importing"))
+            path = _saved(upload)
             try:
                 report = import_incidents(
                     incident_service(),
@@ -161,8 +226,10 @@ with tab_incidents:
                     ),
                 )
             except IncidentImportError as exc:
-                st.error(tr("data.unusable", error=str(exc)))
+                discard(path)
+                st.error(error_text(exc))
             else:
+                discard(path)
                 bar.progress(1.0, text=tr("data.progress", done=report.accepted, total=report.total))
                 st.success(
                     tr(
@@ -173,11 +240,15 @@ with tab_incidents:
                         dups=report.duplicates_flagged,
                     )
                 )
-                discard(path)
                 if report.rejected:
+                    why = pd.Series([reason_text(r) for _, r, _ in report.rejected]).value_counts()
+                    st.table(
+                        pd.DataFrame({tr("data.reason"): why.index, tr("data.n"): why.to_numpy()}),
+                        hide_index=True,
+                    )
                     st.download_button(
                         tr("data.rejects"),
-                        report.rejects_csv(),
+                        report.rejects_csv(reason_text, (tr("data.line"), tr("data.reason"))),
                         file_name=f"{Path(upload.name).stem}.rejects.csv",
                         mime="text/csv",
                         key="data_rejects_download",

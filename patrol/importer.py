@@ -26,9 +26,11 @@ import pandas as pd
 
 from geo.crs import check_crs_name, to_wgs84
 from patrol.audit import AuditService
+from patrol.i18n import LANGS, t
 from patrol.incident import Source
 from patrol.incidents import IncidentService
 from patrol.permissions import check_import
+from patrol.refusals import Reason, Refusal
 from patrol.roles import Principal
 from patrol.spreadsheet import rows_csv_bytes
 
@@ -49,8 +51,43 @@ MAX_COLUMNS = 500
 _UTF8_EVIDENCE_BYTES = 6
 
 
-class IncidentImportError(ValueError):
-    """The file or the mapping cannot be used at all (one-line reason)."""
+#: What a column is called in the files people bring (12345 exports, ledgers, our own export):
+#: the first column whose name matches (spaces and case aside) is the guess for its role.
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "external_id", "工单编号", "工单号", "编号", "案件编号", "事件编号", "number"),
+    "time": (
+        "time",
+        "reported_at",
+        "上报时间",
+        "发生时间",
+        "受理时间",
+        "登记时间",
+        "时间",
+        "日期",
+        "datetime",
+    ),
+    "lat": ("lat", "latitude", "纬度", "y"),
+    "lng": ("lng", "lon", "long", "longitude", "经度", "x"),
+    "item": ("item", "item_code", "执法事项", "事项", "问题类型", "问题类别", "类别", "案由", "category"),
+    "source": ("source", "来源", "事件来源", "案件来源", "渠道", "来源渠道", "channel"),
+    "description": ("description", "问题描述", "事件描述", "描述", "内容", "诉求内容", "详情", "备注"),
+}
+REQUIRED_ROLES = ("time", "lat", "lng", "item")
+
+#: Why a row is refused (English words for the command line; a key for the page's language).
+MISSING_XY = Reason("missing or non-numeric coordinates", "reason.missing_xy")
+XY_RANGE = Reason("coordinates out of range", "reason.xy_range")
+UNKNOWN_ITEM = Reason("unknown item", "reason.unknown_item")
+BAD_TIME = Reason("unparseable time", "reason.bad_time")
+UNKNOWN_SOURCE = Reason("unknown source", "reason.unknown_source")
+DUPLICATE_ID = Reason("duplicate external id in this file", "reason.duplicate_id")
+
+
+class IncidentImportError(Refusal):
+    """The file or the mapping cannot be used at all (one-line reason; ``key`` for the page)."""
+
+    def __init__(self, message: str, key: str = "import.err.unusable", **values: object) -> None:
+        super().__init__(message, key, **{"error": message, **values})
 
 
 @dataclass(frozen=True)
@@ -76,13 +113,20 @@ class ImportReport:
     rejected: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     duplicates_flagged: int = 0
 
-    def rejects_csv(self) -> bytes:
-        """The refused rows as CSV: line, reason, then the original fields (every cell escaped)."""
+    def rejects_csv(
+        self, describe: Callable[[str], str] = str, headers: tuple[str, str] = ("line", "reason")
+    ) -> bytes:
+        """The refused rows as CSV: line, reason, then the original fields (every cell escaped).
+
+        ``describe`` says a reason in the reader's language; ``headers`` names the first two columns.
+        """
         keys: list[str] = []
         for _, _, row in self.rejected:
             keys.extend(k for k in row if k not in keys)
-        rows = [[line, reason, *(row.get(k, "") for k in keys)] for line, reason, row in self.rejected]
-        return rows_csv_bytes(["line", "reason", *keys], rows)
+        rows = [
+            [line, describe(reason), *(row.get(k, "") for k in keys)] for line, reason, row in self.rejected
+        ]
+        return rows_csv_bytes([*headers, *keys], rows)
 
     def write_rejects(self, path: Path) -> None:
         """Write :meth:`rejects_csv` to ``path``."""
@@ -157,18 +201,18 @@ def _decode(raw: bytes) -> str:
                 f"the file mixes encodings (line {utf8_line} is UTF-8, line {other_line} is not);"
                 " save it again in one encoding, UTF-8 preferred"
             )
-            raise IncidentImportError(msg)
+            raise IncidentImportError(msg, "import.err.mixed_encoding", utf8=utf8_line, other=other_line)
     try:
         return raw.decode("gb18030")
     except UnicodeDecodeError:
         msg = "file is neither UTF-8 nor GBK/GB18030 text"
-        raise IncidentImportError(msg) from None
+        raise IncidentImportError(msg, "import.err.encoding") from None
 
 
 def _check_columns(n: int, name: str) -> None:
     if n > MAX_COLUMNS:
         msg = f"{name} has {n:,} columns; a file of incidents has at most {MAX_COLUMNS}"
-        raise IncidentImportError(msg)
+        raise IncidentImportError(msg, "import.err.columns", n=f"{n:,}", most=MAX_COLUMNS)
 
 
 def _names(columns: Sequence[object], limit: int = 20) -> str:
@@ -215,25 +259,82 @@ def read_table(path: Path) -> tuple[pd.DataFrame, int]:
         raise
     except Exception as exc:  # pandas/openpyxl raise many kinds for unreadable files
         msg = f"cannot read {path.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        raise IncidentImportError(msg) from exc
+        raise IncidentImportError(msg, "import.err.unreadable") from exc
     msg = f"unsupported file type {suffix!r}: use CSV, XLSX or GeoJSON"
-    raise IncidentImportError(msg)
+    raise IncidentImportError(msg, "import.err.type", suffix=suffix)
+
+
+def label_key(label: str) -> str:
+    """A label as it is matched: without spaces, in lower case ("12345 热线" = "12345热线")."""
+    return "".join(str(label).split()).lower()
 
 
 def _item_lookup(svc: IncidentService, mapping: Mapping) -> dict[str, str]:
-    lookup = {code: code for code in svc.catalog.items}
-    lookup.update({i.name_zh: i.code for i in svc.catalog.items.values()})
-    lookup.update({i.name_en.lower(): i.code for i in svc.catalog.items.values()})
-    lookup.update(mapping.items)
+    """Catalog codes by every label the catalog gives them, then the mapping's own labels."""
+    lookup: dict[str, str] = {}
+    for i in svc.catalog.items.values():
+        for label in (i.code, i.name_zh, i.name_en):
+            lookup[label_key(label)] = i.code
+    lookup.update({label_key(k): v for k, v in mapping.items.items()})
     return lookup
 
 
 def _source_lookup(mapping: Mapping) -> dict[str, str]:
+    """Source codes by their code, the app's own names in every language, common short forms."""
     lookup = {s.value: s.value for s in Source}
-    lookup.update({"12345": "hotline_12345", "热线": "hotline_12345", "巡查": "patrol", "信访": "petition",
-                   "群众": "citizen", "视频": "camera", "部门移交": "department_referral"})  # fmt: skip
-    lookup.update(mapping.sources)
+    for s in Source:
+        lookup.update({label_key(t(f"source.{s.value}", lang)): s.value for lang in LANGS})
+    short = {"12345": "hotline_12345", "热线": "hotline_12345", "巡查": "patrol", "信访": "petition",
+             "群众": "citizen", "群众举报": "citizen", "视频": "camera",
+             "部门移交": "department_referral"}  # fmt: skip
+    lookup.update(short)
+    lookup.update({label_key(k): v for k, v in mapping.sources.items()})
     return lookup
+
+
+def guess_columns(columns: Sequence[object]) -> dict[str, str | None]:
+    """For each role, the file's column that most likely holds it (None where none does)."""
+    by_key = {label_key(str(c)): str(c) for c in reversed(list(columns))}  # the first of equals wins
+    taken: set[str] = set()
+    out: dict[str, str | None] = {}
+    for role, names in COLUMN_NAMES.items():
+        found = next(
+            (by_key[k] for k in map(label_key, names) if k in by_key and by_key[k] not in taken), None
+        )
+        out[role] = found
+        if found is not None:
+            taken.add(found)
+    return out
+
+
+@dataclass(frozen=True)
+class LabelCheck:
+    """The labels of a file's item and source columns that no catalog name or mapping knows."""
+
+    items: dict[str, int]  # label → rows carrying it
+    sources: dict[str, int]
+    refused: int  # rows that would be refused for one or both
+
+
+def check_labels(svc: IncidentService, frame: pd.DataFrame, mapping: Mapping) -> LabelCheck:
+    """Which item and source labels of ``frame`` would be refused as unknown, and how often."""
+    refused = np.zeros(len(frame), dtype=bool)
+
+    def unknown(column: str | None, lookup: dict[str, str], blank_ok: bool) -> dict[str, int]:
+        if column is None or column not in frame.columns:
+            return {}
+        values = frame[column].astype(str).str.strip()
+        counts = values.value_counts()
+        out = {
+            str(v): int(n) for v, n in counts.items()
+            if label_key(str(v)) not in lookup and not (blank_ok and str(v) == "")
+        }  # fmt: skip
+        refused[values.isin(list(out)).to_numpy()] = True
+        return out
+
+    items = unknown(mapping.columns.get("item"), _item_lookup(svc, mapping), False)
+    sources = unknown(mapping.columns.get("source"), _source_lookup(mapping), True)
+    return LabelCheck(items=items, sources=sources, refused=int(refused.sum()))
 
 
 def _row_hash(row: pd.Series) -> str:
@@ -333,19 +434,19 @@ def import_incidents(
     if missing:
         have = _names(list(frame.columns))
         msg = f"column(s) {_names(missing)} not in the file (it has: {have}); give a --mapping"
-        raise IncidentImportError(msg)
+        raise IncidentImportError(msg, "import.err.missing_columns", missing=_names(missing), have=have)
 
     lines = np.arange(len(frame)) + first_line
     reasons = np.full(len(frame), "", dtype=object)
 
-    def refuse(mask: np.ndarray, why: str) -> None:
+    def refuse(mask: np.ndarray, why: Reason) -> None:
         fresh = mask & (reasons == "")
         reasons[fresh] = why
 
     lng = pd.to_numeric(frame[lng_col].str.strip(), errors="coerce").to_numpy(float)
     lat = pd.to_numeric(frame[lat_col].str.strip(), errors="coerce").to_numpy(float)
-    refuse(~np.isfinite(lng) | ~np.isfinite(lat), "missing or non-numeric coordinates")
-    refuse((np.abs(lat) > 90) | (np.abs(lng) > 180), "coordinates out of range")
+    refuse(~np.isfinite(lng) | ~np.isfinite(lat), MISSING_XY)
+    refuse((np.abs(lat) > 90) | (np.abs(lng) > 180), XY_RANGE)
     good_xy = reasons == ""
     wlat, wlng = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
     if good_xy.any():
@@ -354,19 +455,19 @@ def import_incidents(
 
     item_lookup = _item_lookup(svc, mapping)
     raw_items = frame[cols["item"]].astype(str).str.strip()
-    items = _map_distinct(raw_items, lambda v: item_lookup.get(v, item_lookup.get(v.lower())))
-    refuse(items.isna().to_numpy(), "unknown item")
+    items = _map_distinct(raw_items, lambda v: item_lookup.get(label_key(v)))
+    refuse(items.isna().to_numpy(), UNKNOWN_ITEM)
 
     times = parse_times(frame[cols["time"]], mapping.time_format, mapping.timezone)
-    refuse(times.isna().to_numpy(), "unparseable time")
+    refuse(times.isna().to_numpy(), BAD_TIME)
 
     src_lookup = _source_lookup(mapping)
     if cols["source"] in frame.columns:
         raw_src = frame[cols["source"]].astype(str).str.strip()
         sources = _map_distinct(
-            raw_src, lambda v: src_lookup.get(v, mapping.default_source if v == "" else None)
+            raw_src, lambda v: src_lookup.get(label_key(v), mapping.default_source if v == "" else None)
         )
-        refuse(sources.isna().to_numpy(), "unknown source")
+        refuse(sources.isna().to_numpy(), UNKNOWN_SOURCE)
     else:
         sources = pd.Series([mapping.default_source] * len(frame))
 
@@ -382,7 +483,7 @@ def import_incidents(
     if no_id.any():  # the row's content stands in for a missing id
         ext[no_id] = frame.loc[no_id].apply(_row_hash, axis=1).to_numpy()
     dup_in_file = ext.duplicated(keep="first").to_numpy()
-    refuse(dup_in_file, "duplicate external id in this file")
+    refuse(dup_in_file, DUPLICATE_ID)
 
     def text(col: str) -> pd.Series:
         name = cols.get(col)
@@ -425,7 +526,7 @@ def import_incidents(
     bad = np.flatnonzero(reasons != "")
     records = frame.iloc[bad].to_dict("records")
     for i, record in zip(bad.tolist(), records, strict=True):
-        report.rejected.append((int(lines[i]), str(reasons[i]), {str(k): v for k, v in record.items()}))
+        report.rejected.append((int(lines[i]), reasons[i], {str(k): v for k, v in record.items()}))
     AuditService(svc.store).record(
         who, "import_incidents", "import", Path(path).name, None,
         {

@@ -53,6 +53,7 @@ from patrol.plausibility import (
     first_reason,
     text_refusals,
 )
+from patrol.refusals import Reason
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
 from store.protocol import Store, VersionConflict
@@ -158,6 +159,10 @@ class ReportResult:
 
     incident: Incident
     suspected_duplicate: Incident | None
+
+
+OUTSIDE_DISTRICT = Reason("outside the district", "reason.outside_district")
+OUTSIDE_TOWNSHIP = Reason("outside your township", "reason.outside_township")
 
 
 @dataclass
@@ -427,15 +432,16 @@ class IncidentService:
         routes = self.router.route(
             frame["lat"].to_numpy(), frame["lng"].to_numpy(), frame["item_code"].to_numpy()
         )
-        outside = np.where(routes.ok, "", "outside the district").astype(object)
+        outside = np.full(len(frame), "", dtype=object)
+        outside[~routes.ok] = OUTSIDE_DISTRICT
         scope = np.full(len(frame), "", dtype=object)
         if who is not None and who.role == "captain":
             codes = routes.township_codes
             allowed = np.fromiter((creates_in(who, str(c)) for c in codes), bool, len(codes))
-            scope[routes.ok & ~allowed] = "outside your township"
+            scope[routes.ok & ~allowed] = OUTSIDE_TOWNSHIP
         reasons = first_reason(implausible, outside, scope)
         result.rejected.extend(
-            (int(frame.index[i]), str(reasons[i])) for i in np.flatnonzero(reasons != "").tolist()
+            (int(frame.index[i]), reasons[i]) for i in np.flatnonzero(reasons != "").tolist()
         )
         routed = np.flatnonzero(reasons == "")
         n = routed.size

@@ -54,6 +54,10 @@ class Labels:
             return code
         return item.name_zh if self.lang == "zh" else item.name_en
 
+    def source(self, code: str | None) -> str:
+        """Where a report came from (12345 热线, 巡查发现…)."""
+        return self._maybe(f"source.{code}", str(code)) if code else "—"
+
     def team(self, team_id: int | str | None) -> str:
         """A village grid team by its name."""
         if team_id in (None, ""):

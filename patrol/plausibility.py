@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from patrol.refusals import Refusal
+from patrol.refusals import Reason, Refusal
 
 #: Longest text each free-text field may hold, in characters.
 MAX_CHARS: Mapping[str, int] = {
@@ -60,10 +60,16 @@ class TimeWindow:
         """The first and last acceptable time, given the present."""
         return self.earliest, now + self.future_slack
 
-    def reason(self, now: datetime) -> str:
+    def reason(self, now: datetime) -> Reason:
         """Why a time outside the window is refused (the same words for every entry)."""
         lo, hi = self.bounds(now)
-        return f"time outside {lo:%Y-%m-%d} to {hi:%Y-%m-%d} (UTC)"
+        return Reason(
+            f"time outside {lo:%Y-%m-%d} to {hi:%Y-%m-%d} (UTC)",
+            "refuse.time_window",
+            field="reported_at",
+            earliest=f"{lo:%Y-%m-%d}",
+            latest=f"{hi:%Y-%m-%d}",
+        )
 
     def refusals(self, times: pd.Series, now: datetime) -> npt.NDArray[np.object_]:
         """A reason per time outside the window (``""`` inside it, and for missing times)."""
@@ -101,13 +107,21 @@ def _control(field: str) -> re.Pattern[str]:
     return _CONTROL_MULTILINE if field in MULTILINE_FIELDS else _CONTROL_ONE_LINE
 
 
+def _control_reason(field: str) -> Reason:
+    return Reason(f"{field} holds a control character", "refuse.control_character", field=field)
+
+
+def _length_reason(field: str, limit: int) -> Reason:
+    return Reason(f"{field} longer than {limit} characters", "refuse.too_long", field=field, limit=limit)
+
+
 def text_reason(field: str, value: str) -> str:
     """Why one text value is refused, or ``""`` if it is acceptable."""
     limit, pattern = _max_chars(field), _control(field)
     if pattern.search(value):
-        return f"{field} holds a control character"
+        return _control_reason(field)
     if limit is not None and len(value) > limit:
-        return f"{field} longer than {limit} characters"
+        return _length_reason(field, limit)
     return ""
 
 
@@ -117,8 +131,8 @@ def text_refusals(values: pd.Series, field: str) -> npt.NDArray[np.object_]:
     limit, pattern = _max_chars(field), _control(field)
     out = np.full(len(text), "", dtype=object)
     if limit is not None:
-        out[(text.str.len() > limit).to_numpy(dtype=bool)] = f"{field} longer than {limit} characters"
-    out[text.str.contains(pattern, regex=True).to_numpy(dtype=bool)] = f"{field} holds a control character"
+        out[(text.str.len() > limit).to_numpy(dtype=bool)] = _length_reason(field, limit)
+    out[text.str.contains(pattern, regex=True).to_numpy(dtype=bool)] = _control_reason(field)
     return out
 
 
@@ -131,10 +145,8 @@ def check_text(field: str, value: str) -> None:
         Naming the field and what is wrong with it.
     """
     reason = text_reason(field, value)
-    if reason.endswith("control character"):
-        raise ImplausibleInputError(reason, "refuse.control_character", field=field)
-    if reason:
-        raise ImplausibleInputError(reason, "refuse.too_long", field=field, limit=_max_chars(field))
+    if isinstance(reason, Reason):
+        raise ImplausibleInputError(reason, reason.key, **reason.values)
 
 
 def first_reason(*reasons: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:

@@ -14,3 +14,29 @@ class Refusal(ValueError):
         super().__init__(message)
         self.key = key
         self.values = values
+
+
+class Reason(str):
+    """Why one row of a bulk entry is refused: the English words, plus a message key.
+
+    It is a ``str`` (the rejects file and the command line print it as it is, arrays of
+    reasons compare with ``""``); a page says it in the session's language from ``key``
+    and ``values`` (``data/i18n``), as for a :class:`Refusal`.
+    """
+
+    key: str
+    values: dict[str, object]
+
+    def __new__(cls, text: str, key: str, **values: object) -> Reason:
+        """A reason reading ``text``, said in other languages by ``key`` with ``values``."""
+        obj = super().__new__(cls, text)
+        obj.key = key
+        obj.values = values
+        return obj
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_reason, (str(self), self.key, self.values))
+
+
+def _reason(text: str, key: str, values: dict[str, object]) -> Reason:
+    return Reason(text, key, **values)

@@ -272,3 +272,85 @@ def test_the_projects_own_csv_export_imports_as_it_is_into_another_store_and_onl
     )
     assert src == dst
     other.close()
+
+
+def test_the_apps_own_chinese_and_english_source_names_are_recognised_spaces_and_case_aside(svc, tmp_path):
+    sources = [
+        "12345 热线",
+        "12345热线",
+        "巡查发现",
+        "群众反映",
+        "视频监控",
+        "部门移交",
+        "12345 Hotline",
+        "PATROL",
+    ]
+    rows = [{**GOOD, "id": f"S{i}", "source": s} for i, s in enumerate(sources)]
+    report = import_incidents(svc, IMPORTER, _csv(tmp_path / "in.csv", rows))
+    assert report.rejected == [] and report.accepted == len(sources)
+    stored = {i.external_id: i.source for i in svc.store.list_incidents(IncidentQuery())}
+    assert stored["S0"] == stored["S1"] == stored["S6"] == "hotline_12345"
+    assert (stored["S2"], stored["S3"], stored["S4"], stored["S5"]) == (
+        "patrol", "citizen", "camera", "department_referral"
+    )  # fmt: skip
+
+
+def test_columns_are_guessed_from_chinese_and_english_names_each_column_used_once():
+    from patrol.importer import guess_columns
+
+    guess = guess_columns(
+        ["工单编号", "上报时间", "纬度", "经度", "问题类型", "来源渠道", "诉求内容", "备注"]
+    )
+    assert guess == {
+        "id": "工单编号", "time": "上报时间", "lat": "纬度", "lng": "经度", "item": "问题类型",
+        "source": "来源渠道", "description": "诉求内容",
+    }  # fmt: skip
+    own = guess_columns(["number", "external_id", "item_code", "reported_at", "lat", "lng", "source"])
+    assert (own["id"], own["item"], own["time"], own["description"]) == (
+        "external_id", "item_code", "reported_at", None
+    )  # fmt: skip
+    assert guess_columns(["Latitude ", "LONGITUDE"]) == {
+        **dict.fromkeys(guess, None),
+        "lat": "Latitude ",
+        "lng": "LONGITUDE",
+    }
+
+
+def test_the_label_check_lists_only_unknown_labels_with_their_rows_and_a_mapping_answers_them(svc, tmp_path):
+    from dataclasses import replace
+
+    from patrol.importer import check_labels, read_table
+
+    rows = [
+        {**GOOD, "id": "L1", "item": "小区乱停车", "source": "12345 热线"},
+        {**GOOD, "id": "L2", "item": "流动摊贩", "source": "网格员上报"},
+        {**GOOD, "id": "L3", "item": "流动摊贩", "source": ""},
+    ]
+    frame, _ = read_table(_csv(tmp_path / "in.csv", rows))
+    mapping = load_mapping(None)
+    check = check_labels(svc, frame, mapping)
+    assert (check.items, check.sources, check.refused) == ({"流动摊贩": 2}, {"网格员上报": 1}, 2)
+    answered = replace(mapping, items={"流动摊贩": "STREET_VENDING"}, sources={"网格员上报": "patrol"})
+    again = check_labels(svc, frame, answered)
+    assert (again.items, again.sources, again.refused) == ({}, {}, 0)
+    report = import_incidents(svc, IMPORTER, tmp_path / "in.csv", mapping=answered)
+    assert report.accepted == 3 and report.rejected == []
+
+
+def test_refused_rows_carry_a_reason_a_page_can_say_in_chinese(svc, tmp_path):
+    from patrol.i18n import t
+    from patrol.refusals import Reason
+
+    rows = [
+        {**GOOD, "id": "R1", "lat": ""},
+        {**GOOD, "id": "R2", "item": "外星人入侵"},
+        {**GOOD, "id": "R3", "lat": "31.9", "lng": "121.9"},
+    ]
+    report = import_incidents(svc, IMPORTER, _csv(tmp_path / "in.csv", rows))
+    reasons = [why for _, why, _ in report.rejected]
+    assert all(isinstance(r, Reason) for r in reasons)
+    assert [t(r.key, "zh", **r.values) for r in reasons] == [
+        "缺少经纬度或经纬度不是数字", "执法事项无法识别（请在“标签对应”中选择）", "位置不在本区范围内",
+    ]  # fmt: skip
+    text = report.rejects_csv(lambda r: t(r.key, "zh"), ("行号", "原因")).decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("行号,原因,") and "位置不在本区范围内" in text

@@ -1,6 +1,6 @@
 """Run the benchmarks and write bench/results/ (``make bench``, ``gridpatrol bench``).
 
-``python -m bench [--sizes 20k,100k,1M] [--backend sqlite|postgis] [--suites geo,ingest,app,analytics]``
+``python -m bench [--sizes 20k,100k,1M] [--backend sqlite|postgis] [--suites geo,ingest,app,analytics,interactions]``
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import resource
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import bench_analytics, bench_app, bench_geo, bench_ingest
+from bench import bench_analytics, bench_app, bench_geo, bench_ingest, bench_interactions
 from bench.common import Figure, Report
 
-SUITE_NAMES = ("geo", "ingest", "app", "analytics")
+SUITE_NAMES = ("geo", "ingest", "app", "analytics", "interactions")
 
 
 def parse_size(text: str) -> int:
@@ -39,6 +39,8 @@ def suites(sizes: tuple[int, ...], backends: tuple[str, ...]) -> dict[str, Calla
         "ingest": lambda: [bench_ingest.run(sizes, backends)],
         "app": lambda: [bench_app.run(sizes, b) for b in backends],
         "analytics": lambda: [bench_analytics.run(sizes, b) for b in backends],
+        # the pages run on the app's store as `make run` creates it (SQLite)
+        "interactions": lambda: [bench_interactions.run(sizes)],
     }
 
 

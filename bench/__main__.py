@@ -1,6 +1,7 @@
 """Run the benchmarks and write bench/results/ (``make bench``, ``gridpatrol bench``).
 
-``python -m bench [--sizes 20k,100k,1M] [--backend sqlite|postgis] [--suites geo,ingest,app,analytics,interactions]``
+``python -m bench [--sizes 20k,100k,1M] [--backend sqlite|postgis]``
+``[--suites geo,ingest,app,analytics,interactions]``
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,15 @@ class Timings:
 
     by_page: dict[str, list[float]] = field(default_factory=dict)
     by_kind: dict[str, list[float]] = field(default_factory=dict)
+    each: list[tuple[float, str]] = field(default_factory=list)
 
-    def add(self, page: str, kind: str, seconds: float) -> None:
+    def add(self, page: str, kind: str, seconds: float, what: str = "") -> None:
         self.by_page.setdefault(page, []).append(seconds)
         self.by_kind.setdefault(kind, []).append(seconds)
+        self.each.append((seconds, f"{page} {kind} {what}".strip()))
+
+    def slowest(self, n: int = 8) -> str:
+        return "; ".join(f"{what} {s:.2f} s" for s, what in sorted(self.each, reverse=True)[:n])
 
 
 def _principals() -> dict[str, Any]:
@@ -115,7 +121,8 @@ def _filters(at: Any, timings: Timings, page: str) -> None:
     for key, values in _choices().get(page, []):
         for i in range(REPEATS):
             value = values[i % len(values)]
-            timings.add(page, "filter", _timed(at, lambda v=value, k=key: at.session_state.__setitem__(k, v)))
+            seconds = _timed(at, partial(at.session_state.__setitem__, key, value))
+            timings.add(page, "filter", seconds, f"{key}={value}")
 
 
 def _command_map(at: Any, timings: Timings) -> None:
@@ -129,9 +136,7 @@ def _command_map(at: Any, timings: Timings) -> None:
                 "_northEast": {"lat": 30.755 + half, "lng": 120.76 + half},
             },
         }
-        timings.add(
-            "command", "map zoom", _timed(at, lambda v=view: at.session_state.__setitem__("cc_map", v))
-        )
+        timings.add("command", "map zoom", _timed(at, partial(at.session_state.__setitem__, "cc_map", view)))
 
 
 def _dispatch_map(at: Any, timings: Timings) -> None:
@@ -142,7 +147,7 @@ def _dispatch_map(at: Any, timings: Timings) -> None:
         timings.add(
             "dispatch",
             "map click",
-            _timed(at, lambda c=click: at.session_state.__setitem__("dispatch_map", c)),
+            _timed(at, partial(at.session_state.__setitem__, "dispatch_map", click)),
         )
     lng, lat, d = 120.76, 30.755, 0.01 + 0.005 * np.arange(REPEATS)
     for i in range(REPEATS):
@@ -161,7 +166,7 @@ def _dispatch_map(at: Any, timings: Timings) -> None:
         timings.add(
             "dispatch",
             "map drawing",
-            _timed(at, lambda v=value: at.session_state.__setitem__("dispatch_map", v)),
+            _timed(at, partial(at.session_state.__setitem__, "dispatch_map", value)),
         )
     for _ in range(2):
         if not at.multiselect(key="dispatch_selected").value:
@@ -187,7 +192,7 @@ def replay(url: str) -> tuple[Timings, dict[str, float]]:
         for page in PAGES_BY_ROLE[role]:
             if page == "incident":
                 continue  # opened from a list with an incident chosen; its actions are covered by tests
-            timings.add(page, "page switch", _timed(at, lambda p=page, a=at: a.switch_page(PAGE_FILES[p][0])))
+            timings.add(page, "page switch", _timed(at, partial(at.switch_page, PAGE_FILES[page][0])))
             _filters(at, timings, page)
             if page == "command":
                 _command_map(at, timings)
@@ -230,7 +235,9 @@ def run(sizes: tuple[int, ...] = (20_000, 1_000_000)) -> Report:
                    note=f"p50 {_p(every, 50):.2f} s; {skipped}; first run per role (cold caches, not an "
                         f"interaction): " + ", ".join(f"{r} {s:.1f} s" for r, s in cold.items()))
         )  # fmt: skip
+        report.figures[-1].note += "; slowest: " + timings.slowest()
         sys.stderr.write(f"{n:,}: p50 {statistics.median(every):.2f} s, p95 {_p(every, 95):.2f} s\n")
+        sys.stderr.write(f"slowest: {timings.slowest(20)}\n")
     return report
 
 

@@ -163,6 +163,41 @@ def base_map(
     return m
 
 
+class Labels(MacroElement):
+    """Text labels at points, drawn by one loop in the browser (one element, not one per label).
+
+    Rendering a folium ``Marker`` with a ``DivIcon`` per name costs about a millisecond each
+    on the server; a district's 180 village names drawn that way took 0.2–0.3 s per rerun.
+    The texts are HTML-escaped here and set as text content in the browser.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (group) {
+            {{ this.points|tojson }}.forEach(function (p) {
+                var div = document.createElement("div");
+                div.className = {{ this.css|tojson }};
+                div.textContent = p[2];
+                L.marker([p[0], p[1]], {
+                    interactive: false, keyboard: false,
+                    icon: L.divIcon({
+                        html: div.outerHTML, className: "", iconSize: [80, 16], iconAnchor: [40, 8]
+                    })
+                }).addTo(group);
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: Sequence[tuple[float, float, str]], css: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "Labels"
+        self.points = [[round(lat, 6), round(lng, 6), str(text)] for lat, lng, text in points]
+        self.css = css
+
+
 class KeepView(MacroElement):
     """Remember the user's centre and zoom in the browser tab and restore them when the map is redrawn.
 
@@ -269,14 +304,11 @@ def area_layer(
         smooth_factor=1.0,
     ).add_to(group)
     if labels:
-        for geom, nm in zip(geoms, names, strict=True):
-            p = to_display(geom.representative_point(), basemap)
-            folium.Marker(
-                [shapely.get_y(p), shapely.get_x(p)],
-                icon=folium.DivIcon(
-                    html=f'<div class="{css}">{html.escape(str(nm))}</div>',
-                    icon_size=(80, 16),
-                    icon_anchor=(40, 8),
-                ),
-            ).add_to(group)
+        points = [to_display(geom.representative_point(), basemap) for geom in geoms]
+        group.add_child(
+            Labels(
+                [(shapely.get_y(p), shapely.get_x(p), str(nm)) for p, nm in zip(points, names, strict=True)],
+                css,
+            )
+        )
     return group

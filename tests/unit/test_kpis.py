@@ -127,3 +127,32 @@ def test_month_helpers():
         month_bounds("Nov 2026")
     assert change_arrow(0.8, 0.7) == "↑" and change_arrow(0.6, 0.7) == "↓" and change_arrow(0.7, 0.7) == "→"
     assert change_arrow(None, 0.7) == ""
+
+
+def test_each_groups_row_is_the_kpis_of_that_group_alone():
+    import random
+
+    rng = random.Random(7)
+    rows = [
+        row(
+            team_id=rng.choice([1, 2, 3, 4]),
+            state=rng.choice(["closed", "handling", "deferred", "consulting", "rejected"]),
+            closed_at=T0 + timedelta(days=rng.uniform(0, 6)),
+            first_response_at=None if rng.random() < 0.2 else T0 + timedelta(minutes=rng.uniform(1, 90)),
+            source=rng.choice(["patrol", "hotline_12345", "petition", "citizen"]),
+            deferral_count=int(rng.random() < 0.2),
+            rework_count=int(rng.random() < 0.2),
+            due_at=T0 + timedelta(days=rng.uniform(1, 40)),
+        )
+        for _ in range(200)
+    ]
+    f = frame(rows)
+    by_team = compute_kpis(f, "team", NOW).set_index("group")
+    for team, part in f.groupby("team_id"):
+        alone = compute_kpis(part, None, NOW).iloc[0]
+        got = by_team.loc[team]
+        for column in ("received", "closed", "due", "deferred", "on_time", "overdue_open"):
+            assert got[column] == alone[column], (team, column)
+        for column in ("closure_rate", "on_time_rate", "response_median_min", "response_p90_min",
+                       "urgent_within_15_share", "rework_rate", "proactive_share"):  # fmt: skip
+            assert got[column] == pytest.approx(alone[column]), (team, column)

@@ -16,7 +16,7 @@ from app_pages.common import (
 )
 from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
 from layers.legend import add_legend
-from patrol.dashboard import EmergingHotSpots, HeatFilter, emerging_hot_spots, hot_spots
+from patrol.dashboard import EmergingHotSpots, HeatFilter, HotSpots, emerging_hot_spots, hot_spots
 
 data = require_district()
 who = require_analytics()
@@ -28,6 +28,13 @@ st.header(tr("hs.header"))
 @st.cache_data(ttl=600, show_spinner=False)
 def _emerging(url: str, day: str, item: str | None, res: int, k: int) -> EmergingHotSpots:
     return emerging_hot_spots(store, catalog, now_utc(), item_codes=(item,) if item else None, res=res, k=k)
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def _hot_spots(url: str, hour: str, days: int, item: str | None, res: int, k: int, measure: str) -> HotSpots:
+    """Gi* of the window ending now; kept for ten minutes, so going back to a choice is instant."""
+    flt = HeatFilter(days=days, item_codes=(item,) if item else None)
+    return hot_spots(store, catalog, flt, now_utc(), res=res, k=k, measure=measure)  # type: ignore[arg-type]
 
 
 st.caption(tr("hs.explain"))
@@ -82,10 +89,7 @@ measure = st.radio(
     horizontal=True,
     format_func=lambda m: tr(f"hs.measure_{m}"),
 )
-hs = hot_spots(
-    store, catalog, HeatFilter(days=days, item_codes=(item,) if item else None), now_utc(), res=res, k=k,
-    measure=measure,
-)  # fmt: skip
+hs = _hot_spots(store.url, now_utc().strftime("%Y-%m-%d %H"), days, item, res, k, measure)
 cols = st.columns(4)
 cols[0].metric(tr("hs.hot99"), hs.count(3))
 cols[1].metric(tr("hs.hot95"), hs.count(2))

@@ -198,6 +198,38 @@ class Labels(MacroElement):
         self.css = css
 
 
+class CircleMarkers(MacroElement):
+    """Many circle markers drawn by one loop in the browser (one element, not one per point).
+
+    Each point is ``[lat, lng, radius, colour, weight, fill, tooltip_html, popup_html]`` (the
+    popup may be left out); texts must be escaped by the caller (they are shown as HTML).
+    streamlit-folium reports a click on one by its tooltip, as for a folium marker. Rendering a
+    folium ``CircleMarker`` per point with its tooltip costs about 2 ms each on the server
+    (470 premises: ~1 s a rerun).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (group) {
+            {{ this.points|tojson }}.forEach(function (p) {
+                var c = L.circleMarker([p[0], p[1]], {
+                    radius: p[2], color: p[3], weight: p[4], fill: true, fillColor: p[5], fillOpacity: 0.9
+                }).addTo(group);
+                if (p[6]) { c.bindTooltip(p[6]); }
+                if (p[7]) { c.bindPopup(p[7], {maxWidth: 320}); }
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: Sequence[Sequence[Any]]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "CircleMarkers"
+        self.points = [[round(float(p[0]), 6), round(float(p[1]), 6), *p[2:]] for p in points]
+
+
 class KeepView(MacroElement):
     """Remember the user's centre and zoom in the browser tab and restore them when the map is redrawn.
 

@@ -12,7 +12,7 @@ from folium import plugins
 
 from geo.crs import from_wgs84
 from layers.assets import localize
-from layers.base import Basemap
+from layers.base import Basemap, CircleMarkers
 from layers.legend import Swatch
 
 CLUSTER_ABOVE = 300
@@ -70,19 +70,20 @@ def marker_layer(
         target.add_to(group)
     lat, lng = _display([m.lat for m in markers], [m.lng for m in markers], basemap)
     chosen = set(selected)
+    points = []
     for m, y, x in zip(markers, lat.tolist(), lng.tolist(), strict=True):
         is_sel = m.id in chosen
-        folium.CircleMarker(
-            [y, x],
-            radius=9 if is_sel else 6,
-            color="#0050b3" if is_sel else ("#000" if m.overdue else "#fff"),
-            weight=3 if is_sel or m.overdue else 1,
-            fill=True,
-            fill_color=STATE_COLOURS.get(m.state, "#333"),
-            fill_opacity=0.9,
-            tooltip=html.escape(m.title),
-            popup=folium.Popup(f"<b>{html.escape(m.title)}</b><br>{html.escape(m.detail)}", max_width=320),
-        ).add_to(target)
+        points.append(
+            [
+                y, x, 9 if is_sel else 6,
+                "#0050b3" if is_sel else ("#000" if m.overdue else "#fff"),
+                3 if is_sel or m.overdue else 1,
+                STATE_COLOURS.get(m.state, "#333"),
+                html.escape(m.title),
+                f"<b>{html.escape(m.title)}</b><br>{html.escape(m.detail)}",
+            ]
+        )  # fmt: skip
+    target.add_child(CircleMarkers(points))
     return group
 
 

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 import folium
 
 from geo.crs import from_wgs84
-from layers.base import Basemap
+from layers.base import Basemap, CircleMarkers
 from store.rows import PremisesRow
 
 KIND_COLOURS = {
@@ -42,18 +42,14 @@ def premises_layer(
         la, ln = from_wgs84(lats, lngs, basemap.display_crs)
         lats, lngs = la.tolist(), ln.tolist()
     group = folium.FeatureGroup(name=name)
+    points = []
     for p, y, x in zip(premises, lats, lngs, strict=True):
         extra = (details or {}).get(p.id, "")
         tip = " · ".join(html.escape(t) for t in (p.name, kind_labels.get(p.kind, p.kind), extra) if t)
         warn = p.id in warned
-        folium.CircleMarker(
-            [y, x],
-            radius=7 if warn else 5,
-            color="#cb181d" if warn else "#333",
-            weight=3 if warn else 1,
-            fill=True,
-            fill_color=KIND_COLOURS.get(p.kind, "#777"),
-            fill_opacity=0.9,
-            tooltip=tip,
-        ).add_to(group)
+        points.append(
+            [y, x, 7 if warn else 5, "#cb181d" if warn else "#333", 3 if warn else 1,
+             KIND_COLOURS.get(p.kind, "#777"), tip]
+        )  # fmt: skip
+    group.add_child(CircleMarkers(points))
     return group

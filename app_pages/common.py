@@ -498,13 +498,14 @@ def village_layer(
     label_min_zoom: int | None = None,
     fill_opacity: float = 0.0,
 ) -> Any:
-    """Village outlines named in their tooltip and, if ``labels``, on the map."""
+    """Village outlines named in their tooltip (village (township)) and, if ``labels``, on the map."""
     from layers.base import area_layer
 
+    towns = {tw["code"]: tw["name"] for tw in area_data(get_store().url)["townships"]}
     return area_layer(
         [v["geometry"] for v in villages],
         [v["name"] for v in villages],
-        [v["code"] for v in villages],
+        [towns.get(v["township_code"], v["township_code"]) for v in villages],
         name=tr("overview.layer_villages"),
         color="#3388ff",
         weight=1,

@@ -263,7 +263,10 @@ with tab_export:
             data = out.read_bytes()
         st.download_button(tr("data.download", n=n), data, file_name=out.name, key="data_export_download")
     st.caption(tr("data.counts", **{k: f"{v:,}" for k, v in store.area_counts().items()}))
-    st.dataframe(
-        pd.DataFrame(sorted(store.state_counts().items()), columns=[tr("col.state"), tr("data.n")]),
+    states = sorted(store.state_counts().items())
+    st.table(
+        pd.DataFrame(
+            {tr("col.state"): [labels().state(s) for s, _ in states], tr("data.n"): [n for _, n in states]}
+        ),
         hide_index=True,
     )

@@ -267,7 +267,9 @@ with st.form("dispatch_patrol_form"):
         tr("dispatch.shift_hours"), min_value=1, max_value=12, value=4, key="patrol_hours"
     )
     note = st.text_input(tr("dispatch.patrol_note"), key="patrol_note")
-    if st.form_submit_button(tr("dispatch.create_patrol")):
+    if not patrol_cells:
+        st.caption(tr("dispatch.patrol_needs_cells"))
+    if st.form_submit_button(tr("dispatch.create_patrol"), disabled=not patrol_cells):
         begin = datetime.combine(day, start, tzinfo=LOCAL_TZ)
         try:
             task = patrol_service().create(

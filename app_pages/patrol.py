@@ -9,6 +9,7 @@ from app_pages.common import (
     error_text,
     get_store,
     incident_service,
+    item_name,
     local_time,
     now_utc,
     patrol_service,
@@ -23,7 +24,7 @@ from layers.hexes import cells_outline_layer
 from layers.patrol import route_layer
 from patrol.incidents import LOCAL_TZ
 from patrol.permissions import AccessDeniedError
-from patrol.risk import backtest, risk_scores
+from patrol.risk import backtest, risk_reasons, risk_scores
 from patrol.route import SPEED_KMH, plan_route
 from store.rows import IncidentQuery
 
@@ -107,12 +108,17 @@ route_layer(
     basemap=basemap,
 ).add_to(m)
 show_map(m, "pp_map", height=480)
+why = risk_reasons(frame, [s.cell for s in route.stops])
 st.dataframe(
     pd.DataFrame(
         {
             "#": [s.order for s in route.stops],
             tr("hs.place"): [p or tr("hs.outside") for p in svc.cell_places([s.cell for s in route.stops])],
             tr("pp.risk"): [round(100 * s.risk / top, 1) for s in route.stops],
+            tr("pp.why"): [
+                "、".join(tr("pp.why_item", item=item_name(i), n=n) for i, n in why[s.cell]) or "—"
+                for s in route.stops
+            ],
             tr("pp.arrival"): [local_time(s.arrival) for s in route.stops],
         }
     ),

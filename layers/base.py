@@ -304,7 +304,8 @@ def area_layer(
     geoms : sequence of shapely geometries
         WGS84 polygons.
     names, codes : sequence of str
-        Shown in the tooltip (HTML-escaped) and used as labels.
+        The tooltip shows ``name (code)`` (HTML-escaped; the code may be any qualifier, such as
+        a village's township, and is left out when empty); names are the labels.
     name : str
         Layer name in the layer control.
     label_min_zoom : int, optional
@@ -320,7 +321,9 @@ def area_layer(
         features.append(
             {
                 "type": "Feature",
-                "properties": {"label": f"{html.escape(str(nm))} ({html.escape(str(code))})"},
+                "properties": {
+                    "label": html.escape(str(nm)) + (f" ({html.escape(str(code))})" if code else "")
+                },
                 "geometry": mapping(to_display(geom, basemap)),
             }
         )

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from patrol.audit import AuditService
 from patrol.catalog import Catalog
 from patrol.permissions import AccessDeniedError
+from patrol.refusals import Refusal
 from patrol.roles import Principal
 from store.protocol import Store
 from store.rows import InspectionRow, PremisesRow
@@ -146,7 +147,7 @@ class InspectionService:
         now = self.clock()
         if day < now.date():
             msg = f"cannot plan an inspection in the past ({day.isoformat()})"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.inspection_past", day=day.isoformat())
         row = InspectionRow(
             id=f"IN-{now:%Y%m%d%H%M%S}-{os.urandom(3).hex()}", premises_id=premises_id, department=department,
             planned_on=day, status="planned", created_by=who.name, created_at=now, items=tuple(items),

@@ -22,6 +22,7 @@ from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
 from patrol.audit import AuditService
 from patrol.permissions import AccessDeniedError
 from patrol.plausibility import check_text
+from patrol.refusals import Refusal
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError
 from store.protocol import DuplicateError, Store
@@ -97,16 +98,16 @@ class PatrolService:
         unique = tuple(sorted({int(c) for c in cells}))
         if not unique:
             msg = "a patrol needs at least one cell"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.patrol_no_cells")
         if len(unique) > MAX_TASK_CELLS:
             msg = f"a patrol of {len(unique)} cells is too large (at most {MAX_TASK_CELLS})"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.patrol_too_large", n=len(unique), most=MAX_TASK_CELLS)
         if shift_start.tzinfo is None or shift_end.tzinfo is None:
             msg = "shift times must carry a timezone"
             raise ValueError(msg)
         if shift_end <= shift_start:
             msg = "the shift must end after it starts"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.shift_order")
         now = self.clock()
         # the id is the plan's content: the same plan submitted twice (a double click, two
         # reruns racing) is one task, and the database's key decides which write came first
@@ -126,7 +127,7 @@ class PatrolService:
             msg = (
                 "the same patrol (team, cells and shift) was already planned and has ended; change the shift"
             )
-            raise ValueError(msg) from None
+            raise Refusal(msg, "refuse.patrol_ended") from None
         self.audit.record(
             who, "create_patrol", "patrol", task.id, None,
             {"team_id": task.team_id, "cells": len(task.cells), "shift_start": task.shift_start,
@@ -256,7 +257,7 @@ class PatrolService:
         la, ln = read_gpx(gpx_text)
         if not (np.isfinite(la).all() and np.isfinite(ln).all()):
             msg = "the GPX track has points without finite coordinates"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.gpx_coordinates")
         self.get(who, task_id)
         cells = np.union1d(
             latlng_to_cells(la, ln, self.res), covered_cells(la, ln, self.res, DEFAULT_BUFFER_M)
@@ -332,6 +333,6 @@ def _to_wgs84(
     la_in, ln_in = np.asarray(lat, dtype=float), np.asarray(lng, dtype=float)
     if not (np.isfinite(la_in).all() and np.isfinite(ln_in).all()):
         msg = "coordinates must be finite numbers"
-        raise ValueError(msg)
+        raise Refusal(msg, "refuse.coordinates")
     la, ln = to_wgs84(la_in, ln_in, crs)
     return np.asarray(la, dtype=float), np.asarray(ln, dtype=float)

@@ -91,6 +91,18 @@ class Backtest:
     weeks: int
 
 
+def risk_reasons(frame: pd.DataFrame, cells: Sequence[int], top: int = 2) -> dict[int, list[tuple[str, int]]]:
+    """What makes each cell risky: its most frequent items in ``frame`` (cell, item_code), with counts."""
+    wanted = frame[frame["cell"].isin([int(c) for c in cells])]
+    counts = wanted.groupby(["cell", "item_code"]).size().reset_index(name="n")
+    counts = counts.sort_values(["cell", "n", "item_code"], ascending=[True, False, True], kind="stable")
+    out: dict[int, list[tuple[str, int]]] = {int(c): [] for c in cells}
+    for cell, part in counts.groupby("cell", sort=False):
+        pairs = zip(part["item_code"].tolist(), part["n"].tolist(), strict=True)
+        out[int(str(cell))] = [(str(i), int(n)) for i, n in pairs][:top]
+    return out
+
+
 def backtest(
     frame: pd.DataFrame,
     severity: Mapping[str, int],

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from patrol.refusals import Refusal
+
 Role: TypeAlias = Literal["command_center", "captain", "inspector", "liaison", "planner", "admin"]
 ROLES: tuple[Role, ...] = ("command_center", "captain", "inspector", "liaison", "planner", "admin")
 
@@ -25,10 +27,10 @@ class Principal:
             raise ValueError(msg)
         if self.role == "captain" and not self.township_code:
             msg = "a township captain needs a township"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.needs_township")
         if self.role == "inspector" and self.team_id is None:
             msg = "an inspector needs a team"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.needs_team")
         if self.role == "liaison" and not (self.department or "").isalnum():
             msg = "a department liaison needs a department code"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.needs_department")

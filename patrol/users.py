@@ -176,7 +176,7 @@ class UserService:
         check_text("display_name", user.display_name)
         if not USERNAME_RE.match(user.username):
             msg = f"user name must be 2-80 letters, digits, '.', '_', '@' or '-', got {user.username!r}"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.username")
         if user.role not in ROLES:
             msg = f"unknown role {user.role!r}; expected one of {', '.join(ROLES)}"
             raise ValueError(msg)

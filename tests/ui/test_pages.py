@@ -595,3 +595,18 @@ def test_the_demo_notice_is_shown_once_however_many_names_a_page_formats(app, pa
     _as(app, role, page)
     notices = [c for c in app.caption if "演示数据" in c.value]
     assert len(notices) == 1
+
+
+def test_the_patrol_form_waits_for_cells_and_a_refusal_names_the_field_and_the_fix(app):
+    _as(app, "captain", "dispatch")
+    submit = next(b for b in app.get("form_submit_button") if b.label == "创建巡查任务")
+    assert submit.disabled  # nothing selected or drawn: no patrol to create
+    assert any("先在地图上框选区域或选择事件" in c.value for c in app.caption)
+    # a bad entry reaching a service is answered with what to change, not "输入有误"
+    app.session_state["users_role"] = "captain"
+    _as(app, "admin", "users")
+    app.text_input(key="users_new_name").input("张 三")
+    app.text_input(key="users_new_password").input("a-long-enough-password-2026")
+    next(b for b in app.get("form_submit_button") if b.label == "新建用户").click().run()
+    errors = [e.value for e in app.error]
+    assert errors and "用户名须为" in errors[0] and "输入有误" not in errors[0]

@@ -173,3 +173,18 @@ def test_a_cell_with_no_incidents_in_the_shift_hours_keeps_a_positive_risk():
     r = risk_scores(frame(rows), {"A": 1}, NOW, shift=(morning, morning + timedelta(hours=4)))
     assert (r > 0).all() and len(r) == 2
     assert r[1] > r[2]  # the more recent one still ranks first
+
+
+def test_a_stop_is_explained_by_its_most_frequent_items_with_their_counts():
+    import pandas as pd
+
+    from patrol.risk import risk_reasons
+
+    frame = pd.DataFrame(
+        {
+            "cell": [1, 1, 1, 1, 2, 2, 3],
+            "item_code": ["PARK", "PARK", "NOISE", "GAS", "GAS", "NOISE", "PARK"],
+        }
+    )
+    why = risk_reasons(frame, [1, 2, 4])
+    assert why == {1: [("PARK", 2), ("GAS", 1)], 2: [("GAS", 1), ("NOISE", 1)], 4: []}

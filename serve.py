@@ -9,6 +9,9 @@ Streamlit script ``streamlit_app.py`` with Streamlit's Starlette server, adding:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import streamlit as st
@@ -16,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from geo.hotspots import preload
 from patrol.tiles import TILE_ROUTE, TilePackageError, configured_package
 
 
@@ -34,4 +38,15 @@ def tile(request: Request) -> Response:
 
 
 _ROUTE = TILE_ROUTE.replace("{z}", "{z:int}").replace("{x}", "{x:int}").replace("{y}", "{y:int}")
-app = st.App(str(Path(__file__).with_name("streamlit_app.py")), routes=[Route(_ROUTE, tile)])
+
+
+@asynccontextmanager
+async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+    """At start, import the slow statistics libraries in the background (no user waits for them)."""
+    threading.Thread(target=preload, name="gridpatrol-preload", daemon=True).start()
+    yield None
+
+
+app = st.App(
+    str(Path(__file__).with_name("streamlit_app.py")), routes=[Route(_ROUTE, tile)], lifespan=_lifespan
+)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from bench.common import Figure, Report
 from bench.stores import END, demo_store
+from geo.hotspots import preload
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 REPEATS = 4  # each interaction, back and forth
@@ -182,6 +183,7 @@ def replay(url: str) -> tuple[Timings, dict[str, float]]:
     from app_pages.navigation import PAGE_FILES, PAGES_BY_ROLE
 
     os.environ["GRIDPATROL_DB"] = url
+    preload()  # as serve.py does in the background when the server starts
     timings, cold = Timings(), {}
     for role, who in _principals().items():
         at = AppTest.from_file(APP, default_timeout=600)

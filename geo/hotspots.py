@@ -45,6 +45,18 @@ def neighbours(cells: npt.ArrayLike, k: int = 1) -> dict[int, list[int]]:
     return out
 
 
+def preload() -> None:
+    """Import the statistics libraries Gi* needs (esda takes about 2 s to import).
+
+    They are imported on first use so that the CLI and the tests start fast; the server
+    calls this in the background at start, so the first planner to open the hot-spot page
+    does not wait for it.
+    """
+    import esda  # noqa: F401
+    from libpysal.weights import W  # noqa: F401
+    from scipy.stats import norm  # noqa: F401
+
+
 def gi_star(cells: npt.ArrayLike, values: npt.ArrayLike, k: int = 1, *, fdr: bool = True) -> HotSpots:
     """Getis-Ord Gi* of ``values`` over ``cells`` with k-ring neighbours (esda.G_Local, star=True).
 

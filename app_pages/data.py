@@ -11,6 +11,7 @@ from app_pages.common import (
     get_store,
     incident_service,
     labels,
+    lang,
     reason_text,
     refuse_large_upload,
     require_principal,
@@ -255,11 +256,18 @@ with tab_incidents:
                     )
 
 with tab_export:
-    fmt = st.selectbox(tr("data.format"), EXPORT_FORMATS, key="data_export_format")
+    fmt = st.selectbox(
+        tr("data.format"),
+        EXPORT_FORMATS,
+        key="data_export_format",
+        format_func=lambda f: tr(f"data.format_{f}"),
+    )
     if st.button(tr("data.prepare_export"), key="data_export"):
-        suffix = {"csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "open311": ".json"}[fmt]
+        suffix = {"table": ".csv", "csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "open311": ".json"}[
+            fmt
+        ]
         with scratch_file(f"incidents{suffix}") as out:
-            n = export_incidents(incident_service(), who, out, fmt)
+            n = export_incidents(incident_service(), who, out, fmt, lang=lang())
             data = out.read_bytes()
         st.download_button(tr("data.download", n=n), data, file_name=out.name, key="data_export_download")
     st.caption(tr("data.counts", **{k: f"{v:,}" for k, v in store.area_counts().items()}))

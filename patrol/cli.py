@@ -21,6 +21,8 @@ from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
 from geo.grid import DEFAULT_RESOLUTION
 from patrol.catalog import CatalogError
+from patrol.exporter import EXPORT_FORMATS
+from patrol.i18n import LANGS
 from patrol.roles import Principal
 from patrol.spreadsheet import write_csv
 from store import StoreError, open_store, redact_url
@@ -192,8 +194,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _opened(args) as store:
         n = export_incidents(
-            IncidentService(store), _operator(), args.out, args.format, personal_data=args.with_personal_data
-        )
+            IncidentService(store), _operator(), args.out, args.format,
+            personal_data=args.with_personal_data, lang=args.lang,
+        )  # fmt: skip
         _print_kv({"format": args.format, "incidents": n, "file": args.out})
     return 0
 
@@ -641,7 +644,13 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("source", help="URL of the store to copy (sqlite:///file.sqlite or postgresql://…)")
     cp.add_argument("target", help="URL of an empty store to copy into")
     ex = parsers["export"]
-    ex.add_argument("--format", required=True, choices=["csv", "geojson", "gpkg", "open311"])
+    ex.add_argument(
+        "--format",
+        required=True,
+        choices=list(EXPORT_FORMATS),
+        help="table: a CSV to read, in words (--lang); csv: every stored field, to move into another store",
+    )
+    ex.add_argument("--lang", choices=list(LANGS), default="zh", help="language of a table export")
     ex.add_argument("--out", required=True, help="output file")
     ex.add_argument(
         "--with-personal-data",

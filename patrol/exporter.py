@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -12,16 +13,26 @@ import pandas as pd
 
 from patrol.audit import AuditService
 from patrol.catalog import Catalog
+from patrol.i18n import DEFAULT_LANG, Lang
 from patrol.incident import FINAL_STATES, State
-from patrol.incidents import IncidentService
+from patrol.incidents import LOCAL_TZ, IncidentService
+from patrol.labels import Labels
 from patrol.permissions import AccessDeniedError, check_export, mask_name, mask_phone, sees_personal_data
 from patrol.roles import Principal
 from patrol.spreadsheet import write_csv
 from store.protocol import Store
 from store.rows import INCIDENT_COLUMNS, IncidentQuery, IncidentRow
 
-ExportFormat: TypeAlias = Literal["csv", "geojson", "gpkg", "open311"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "geojson", "gpkg", "open311")
+ExportFormat: TypeAlias = Literal["table", "csv", "geojson", "gpkg", "open311"]
+#: ``table``: a CSV to read (headers, items, states, places and local times in words, in the
+#: chosen language); ``csv``: every stored field as it is (moves into another store).
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("table", "csv", "geojson", "gpkg", "open311")
+#: The columns of a ``table`` export: header message key → how the value is read from a row.
+TABLE_COLUMNS = (
+    "col.number", "col.time", "col.item", "col.source", "col.state", "col.township", "col.team",
+    "col.department", "col.due", "col.first_response", "col.closed", "incident.description",
+    "field.reporter_name", "field.reporter_phone", "col.lat", "col.lng", "field.external_id",
+)  # fmt: skip
 PAGE = 50_000
 STATUS_NOTES = {
     "discovered": "已受理，待研判 / received, awaiting assessment",
@@ -94,8 +105,11 @@ def export_incidents(
     query: IncidentQuery | None = None,
     *,
     personal_data: bool = False,
+    lang: Lang = DEFAULT_LANG,
 ) -> int:
     """Write the incidents ``who`` may read to ``path`` in ``fmt``; return how many were written.
+
+    A ``table`` export is written in ``lang`` (headers, names, local times).
 
     Reporters' names and phone numbers are masked unless ``personal_data`` is set, which
     only the roles that call reporters back and the server's operator (admin) may ask for.
@@ -113,9 +127,11 @@ def export_incidents(
     if fmt not in EXPORT_FORMATS:
         msg = f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
         raise ValueError(msg)
-    n = _write(
-        svc.store, svc.catalog, Path(path), fmt, svc.scoped(who, query or IncidentQuery()), personal_data
-    )
+    names = Labels(
+        lang, svc.catalog, {t.id: t.name for t in svc.teams.values()},
+        {t.code: t.name for t in svc.store.townships()},
+    )  # fmt: skip
+    n = _write(svc.store, names, Path(path), fmt, svc.scoped(who, query or IncidentQuery()), personal_data)
     AuditService(svc.store).record(
         who, "export_incidents", "export", Path(path).name, None,
         {"format": fmt, "incidents": n, "personal_data": personal_data},
@@ -123,9 +139,38 @@ def export_incidents(
     return n
 
 
+def readable_table(rows: list[IncidentRow], names: Labels) -> pd.DataFrame:
+    """Incidents as a person reads them: :data:`TABLE_COLUMNS` in ``names``' language."""
+
+    def when(v: datetime | None) -> str:
+        return "" if v is None else v.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+    values = {
+        "col.number": [r.number for r in rows],
+        "col.time": [when(r.reported_at) for r in rows],
+        "col.item": [names.item(r.item_code) for r in rows],
+        "col.source": [names.source(r.source) for r in rows],
+        "col.state": [names.state(r.state) for r in rows],
+        "col.township": [names.township(r.township_code) for r in rows],
+        "col.team": [names.team(r.team_id) if r.team_id is not None else "" for r in rows],
+        "col.department": [names.department(r.department) if r.department else "" for r in rows],
+        "col.due": [when(r.due_at) for r in rows],
+        "col.first_response": [when(r.first_response_at) for r in rows],
+        "col.closed": [when(r.closed_at) for r in rows],
+        "incident.description": [r.description for r in rows],
+        "field.reporter_name": [r.reporter_name or "" for r in rows],
+        "field.reporter_phone": [r.reporter_phone or "" for r in rows],
+        "col.lat": [round(r.lat, 6) for r in rows],
+        "col.lng": [round(r.lng, 6) for r in rows],
+        "field.external_id": [r.external_id or "" for r in rows],
+    }
+    return pd.DataFrame({names.tr(key): values[key] for key in TABLE_COLUMNS})
+
+
 def _write(
-    store: Store, catalog: Catalog, path: Path, fmt: ExportFormat, query: IncidentQuery, personal_data: bool
+    store: Store, names: Labels, path: Path, fmt: ExportFormat, query: IncidentQuery, personal_data: bool
 ) -> int:
+    catalog = names.catalog
     rows = list(iter_incidents(store, query))
     if not personal_data:
         rows = [
@@ -136,6 +181,9 @@ def _write(
         path.write_text(
             json.dumps(open311_requests(rows, catalog), ensure_ascii=False, indent=1), encoding="utf-8"
         )
+        return len(rows)
+    if fmt == "table":
+        write_csv(readable_table(rows, names), path)
         return len(rows)
     frame = incidents_frame(rows)
     if fmt == "csv":

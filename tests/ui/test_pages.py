@@ -274,7 +274,10 @@ def test_the_data_page_offers_uploads_and_exports_to_admins_and_leaves_no_file_b
 ):
     monkeypatch.setenv("GRIDPATROL_UPLOAD_DIR", str(tmp_path / "uploads"))
     _as(app, "admin", "data")
-    assert app.selectbox(key="data_export_format").options == ["csv", "geojson", "gpkg", "open311"]
+    assert app.selectbox(key="data_export_format").options == [
+        "CSV 表格（中文表头与名称，便于查阅）", "CSV 原始字段（可导入另一系统）", "GeoJSON（GIS 软件）",
+        "GeoPackage（GIS 软件）", "Open311 工单（JSON）",
+    ]  # fmt: skip
     app.button(key="data_export").click().run()
     assert not app.exception
     assert app.get("download_button")

@@ -6,6 +6,7 @@ import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -354,3 +355,21 @@ def test_refused_rows_carry_a_reason_a_page_can_say_in_chinese(svc, tmp_path):
     ]  # fmt: skip
     text = report.rejects_csv(lambda r: t(r.key, "zh"), ("行号", "原因")).decode("utf-8-sig")
     assert text.splitlines()[0].startswith("行号,原因,") and "位置不在本区范围内" in text
+
+
+def test_a_table_export_reads_in_words_in_the_chosen_language_and_local_time(filled, tmp_path):
+    svc = filled
+    who = Principal("指挥中心", "command_center")
+    n = export_incidents(svc, who, tmp_path / "zh.csv", "table")
+    zh = pd.read_csv(tmp_path / "zh.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert n == len(zh) > 0
+    assert list(zh.columns[:6]) == ["编号", "时间", "事项", "来源", "状态", "乡镇/街道"]
+    items = {i.name_zh for i in svc.catalog.items.values()}
+    assert set(zh["事项"]) <= items and not any("_" in s for s in zh["状态"])
+    first = svc.store.list_incidents(IncidentQuery(limit=1, newest_first=False))[0]
+    row = zh[zh["编号"] == first.number].iloc[0]
+    local = first.reported_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert row["时间"] == local
+    export_incidents(svc, who, tmp_path / "en.csv", "table", lang="en")
+    en = pd.read_csv(tmp_path / "en.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(en.columns[:3]) == ["Number", "Time", "Item"] and len(en) == n

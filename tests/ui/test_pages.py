@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -613,3 +614,49 @@ def test_the_patrol_form_waits_for_cells_and_a_refusal_names_the_field_and_the_f
     next(b for b in app.get("form_submit_button") if b.label == "新建用户").click().run()
     errors = [e.value for e in app.error]
     assert errors and "用户名须为" in errors[0] and "输入有误" not in errors[0]
+
+
+RAW = re.compile(
+    r"\b6\d{17}\b"  # an H3 cell as an integer
+    r"|\b8[0-9a-f]{14}\b"  # an H3 cell in hex
+    r"|^(None|nan|NaN|NaT|null)$"  # a missing value shown as a word
+    r"|\b[a-z]+_[a-z0-9_]+\b"  # a code such as hotline_12345
+    r"|\b[A-Z]{2,}_[A-Z_]+\b"  # an item code such as PARK_COMPOUND
+    r"|[{\[]\""  # JSON
+)
+
+
+def _texts(app: AppTest) -> list[str]:
+    """Every text a user reads on the page: headings, captions, metrics, tables, choices."""
+    out: list[str] = []
+    for kind in ("header", "subheader", "caption", "markdown", "info", "success", "warning", "error"):
+        out += [str(e.value) for e in getattr(app, kind)]
+    out += [f"{m.label} {m.value}" for m in app.metric]
+    for frame in [*app.dataframe, *app.table]:
+        df = frame.value
+        out += [str(c) for c in df.columns]
+        out += [str(v) for col in df.columns for v in df[col].tolist() if not isinstance(v, float | int)]
+    for w in [*app.selectbox, *app.multiselect]:
+        out += [str(o) for o in w.options]
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES_BY_ROLE["captain"])
+def test_a_captains_pages_show_places_and_words_never_raw_ids_codes_or_missing_values(
+    app, incidents_sqlite_url, page
+):
+    from collections import Counter
+
+    store = open_store(incidents_sqlite_url)
+    rows = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=5000))
+    village = Counter(r.village_code for r in rows).most_common(1)[0][0]
+    busiest = next(t.id for t in store.teams() if t.village_code == village)  # a patrol with stops
+    selected = [r.id for r in rows[:3]]  # the dispatch page with a selection
+    store.close()
+    _as(app, "captain", page, incident_id=rows[0].id, pp_team=busiest, dispatch_selected=selected)
+    texts = _texts(app)
+    assert len(texts) > 10
+    if page == "patrol":
+        assert any("风险来源" in t for t in texts)  # the stops table is there to be read
+    raw = sorted({t for t in texts for line in t.splitlines() if RAW.search(line.strip())})
+    assert raw == [], raw

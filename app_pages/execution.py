@@ -141,7 +141,7 @@ if task.status in ("planned", "active"):
         width="stretch",
     ):
         try:
-            cov = svc.check_in(who, task.id, float(where.lat or 0), float(where.lng or 0), where.crs)
+            cov = svc.check_in(who, task.id, *where.point, where.crs)
             st.session_state["ex_flash"] = tr(
                 "ex.checked_in", n=cov.new_cells, done=cov.planned_covered, total=len(planned)
             )

@@ -73,6 +73,14 @@ class Picked:
     def chosen(self) -> bool:
         return self.lat is not None and self.lng is not None
 
+    @property
+    def point(self) -> tuple[float, float]:
+        """``(lat, lng)``; only once a point is chosen (buttons that use it wait for ``chosen``)."""
+        if self.lat is None or self.lng is None:
+            msg = "no point chosen yet"
+            raise LookupError(msg)
+        return float(self.lat), float(self.lng)
+
     def mark(self, m: Any, label: str, basemap: Basemap) -> None:
         """Put a marker on ``m`` where the point is (nothing if none is chosen yet)."""
         if self.lat is None or self.lng is None:

@@ -68,13 +68,12 @@ def _draw(at: Picked) -> Any:
 
 
 where = pick_location("report", _draw, display_crs=basemap.display_crs)
-lat, lng, crs = where.lat, where.lng, where.crs
+crs = where.crs
 
 pending = st.session_state.get("report_pending_duplicate")
-if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=lat is None or lng is None):
-    cmd = NewIncident(
-        item, float(lat), float(lng), source, description, crs=crs, patrol_task_id=task.id if task else None
-    )
+if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=not where.chosen):
+    lat, lng = where.point
+    cmd = NewIncident(item, lat, lng, source, description, crs=crs, patrol_task_id=task.id if task else None)
     try:
         w_lat, w_lng = to_wgs84(lat, lng, crs)
         dup = svc.find_duplicate(item, float(w_lat), float(w_lng), now_utc())
@@ -96,9 +95,9 @@ if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=
         st.error(tr("report.failed", error=error_text(exc)))
 
 if task is not None and task.status in ("planned", "active"):
-    if st.button(tr("report.checkin", id=task.id), key="report_checkin", disabled=lat is None or lng is None):
+    if st.button(tr("report.checkin", id=task.id), key="report_checkin", disabled=not where.chosen):
         try:
-            cov = patrol_service().check_in(who, task.id, float(lat), float(lng), crs)
+            cov = patrol_service().check_in(who, task.id, *where.point, crs)
             st.success(tr("ex.checked_in", n=cov.new_cells, done=cov.planned_covered, total=len(task.cells)))
         except (ValueError, OutsideDistrictError, AccessDeniedError) as exc:
             st.error(error_text(exc))

@@ -134,6 +134,7 @@ def base_map(
         control_scale=False,  # the metric-only scale comes with layers.locale.map_locale
         prefer_canvas=False,
         height=height,
+        zoom_snap=0.25,  # a fitted district fills the map rather than the next whole zoom level down
     )
     localize(m)
     root: Any = m.get_root()

@@ -112,7 +112,8 @@ def class_breaks(values: npt.ArrayLike, k: int) -> list[float]:
     """Upper bounds of at most ``k`` classes, each a clean round number, the last ≥ the maximum.
 
     Quantile bounds are rounded up to 1, 2, 2.5 or 5 × 10ⁿ (to whole numbers when the values
-    are counts); ties merge classes, so few or tied values give fewer classes.
+    are counts, whose last class ends at the largest count: "3–14", not "3–100"); ties merge
+    classes, so few or tied values give fewer classes.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -130,6 +131,9 @@ def class_breaks(values: npt.ArrayLike, k: int) -> list[float]:
             nb = float(max(math.ceil(nb), 1))
         if not breaks or nb > breaks[-1]:
             breaks.append(nb)
+    if integral:  # counts: the top class ends at the largest count, not at the next round number
+        top = float(distinct[-1])
+        breaks = sorted({min(b, top) for b in breaks})
     return breaks
 
 

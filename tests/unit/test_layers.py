@@ -114,6 +114,13 @@ def test_class_breaks_are_round_numbers_that_cover_the_maximum():
     assert class_breaks([], 6) == []
 
 
+def test_the_top_class_of_counts_ends_at_the_largest_count_not_the_next_round_number():
+    counts = [1] * 60 + [2] * 25 + [3, 4, 6, 9, 14]
+    breaks = class_breaks(counts, 3)
+    assert breaks[-1] == 14.0 and breaks == sorted(set(breaks))
+    assert range_labels(breaks, integral=True)[-1].endswith("–14")
+
+
 def test_class_breaks_of_fractional_values_are_clean_and_labelled_without_long_decimals():
     rng = np.random.default_rng(1)
     values = rng.uniform(0.01, 0.4, 200)  # e.g. expected incidents per week: 0.0833333 and the like

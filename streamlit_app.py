@@ -46,13 +46,24 @@ with st.sidebar:
             st.rerun()
 
 who = principal()
-if who is None:
-    pages = [st.Page("app_pages/sign_in.py", title=tr("app.sign_in"), icon=":material/login:")]
-else:
-    pages = [
-        st.Page(PAGE_FILES[p][0], title=tr(PAGE_FILES[p][1]), icon=PAGE_FILES[p][2], url_path=p)
-        for p in PAGES_BY_ROLE[who.role]
-    ]
+# every page's address is known whoever is signed in (no English "Page not found"): before
+# signing in a bookmarked page shows the sign-in form there, and opens once signed in; a page
+# of another role says so and links to the user's own pages
+mine = [] if who is None else PAGES_BY_ROLE[who.role]
+stand_in = "app_pages/sign_in.py" if who is None else "app_pages/not_yours.py"
+pages = [
+    *(
+        [st.Page(stand_in, title=tr("app.sign_in"), icon=":material/login:", default=True)]
+        if who is None
+        else []
+    ),
+    *(st.Page(PAGE_FILES[p][0], title=tr(PAGE_FILES[p][1]), icon=PAGE_FILES[p][2], url_path=p) for p in mine),
+    *(
+        st.Page(stand_in, title=tr(PAGE_FILES[p][1]), url_path=p, visibility="hidden")
+        for p in PAGE_FILES
+        if p not in mine
+    ),
+]
 try:
     st.navigation(pages).run()
 except StoreError as exc:  # the database went away mid-session: banner, backoff, nothing half-written

@@ -224,6 +224,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    # the audit page reads the latest events of every incident (see the SQLite migration)
+    ("0010_events_at_index", "CREATE INDEX incident_events_at ON incident_events(at);"),
 ]
 
 _CLEAR_AREAS = (
@@ -1097,7 +1099,9 @@ def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
 # Indexes whose keys an import delivers in random order (external ids, item × cell, the
 # points' GiST, day × cell of the rollups): rebuilt by sorting when a batch at least doubles
 # the table.
-RANDOM_ORDER_INDEXES = ("incidents_external", "incidents_item_cell", "incidents_geom", "rollup_day_cover")
+RANDOM_ORDER_INDEXES = (
+    "incidents_external", "incidents_item_cell", "incidents_geom", "rollup_day_cover", "incident_events_at",
+)  # fmt: skip
 
 
 def _drop_random_order_indexes(cur: psycopg.Cursor[Any]) -> list[str]:

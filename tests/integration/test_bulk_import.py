@@ -51,7 +51,7 @@ def _frame(n: int, seed: int, prefix: str) -> pd.DataFrame:
 
 
 def _indexes(store: Store) -> dict[str, tuple[object, str]]:
-    """Each index of the incident and rollup tables: (identity, definition)."""
+    """Each index of the incident, event and rollup tables: (identity, definition)."""
     if isinstance(store, SQLiteStore):
         rows = store._conn().execute(
             "SELECT name, name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
@@ -60,7 +60,7 @@ def _indexes(store: Store) -> dict[str, tuple[object, str]]:
         with store._pool.connection() as conn:
             rows = conn.execute(
                 "SELECT indexname, (quote_ident(indexname))::regclass::oid, indexdef FROM pg_indexes"
-                " WHERE schemaname = current_schema() AND tablename IN ('incidents', 'rollup_cell_day')"
+                " WHERE schemaname = current_schema() AND tablename IN ('incidents', 'incident_events', 'rollup_cell_day')"
             ).fetchall()
     return {name: (ident, definition) for name, ident, definition in rows}
 

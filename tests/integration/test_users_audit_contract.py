@@ -98,6 +98,19 @@ def test_recent_events_and_the_liaison_filter_work_on_both_backends(district_sto
     events = district_store.recent_events(limit=10)
     assert len(events) == 5 and {e.incident_id for e in events} == {a.id, b.id}
     assert district_store.recent_events(actor="nobody") == []
+    assert (
+        len(district_store.recent_events(since=NOW - timedelta(minutes=1), until=NOW + timedelta(minutes=1)))
+        == 5
+    )
+    assert district_store.recent_events(since=NOW + timedelta(minutes=1)) == []
+    assert district_store.recent_events(until=NOW - timedelta(minutes=1)) == []
+    if hasattr(district_store, "_conn"):  # SQLite: the latest events are read from the index on time
+        plan = " ".join(
+            str(r) for r in district_store._conn().execute(
+                "EXPLAIN QUERY PLAN SELECT * FROM incident_events WHERE at >= 0 ORDER BY at DESC LIMIT 5"
+            )
+        )  # fmt: skip
+        assert "incident_events_at" in plan
     got = district_store.list_incidents(IncidentQuery(consult_department="sthb"))
     assert [r.id for r in got] == [a.id]
     assert district_store.count_incidents(IncidentQuery(consult_department="ny")) == 0

@@ -24,7 +24,7 @@ from layers.hexes import cells_outline_layer
 from layers.patrol import route_layer
 from patrol.incidents import LOCAL_TZ
 from patrol.permissions import AccessDeniedError
-from patrol.risk import backtest, risk_reasons, risk_scores
+from patrol.risk import Backtest, backtest, risk_reasons, risk_scores
 from patrol.route import SPEED_KMH, plan_route
 from store.rows import IncidentQuery
 
@@ -150,14 +150,21 @@ if d[2].button(tr("pp.create"), key="pp_create", type="primary"):
     except (ValueError, AccessDeniedError) as exc:
         st.error(error_text(exc))
 
-with st.expander(tr("pp.backtest")):
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
+def _backtest(url: str, township: str, hour: str) -> Backtest:
+    """The township's 8-week backtest: the same for every team and choice, so computed once an hour."""
     township_cols = store.incident_columns(
-        IncidentQuery(township_codes=(str(township),), reported_from=now_utc() - timedelta(days=180)),
+        IncidentQuery(township_codes=(township,), reported_from=now_utc() - timedelta(days=180)),
         ["cell", "item_code", "reported_at"],
     )
     tf = pd.DataFrame(township_cols)
     tf["reported_at"] = pd.to_datetime(tf["reported_at"], utc=True)
-    bt = backtest(tf, severity, now_utc(), weeks=8, ks=(10, 20, 50))
+    return backtest(tf, severity, now_utc(), weeks=8, ks=(10, 20, 50))
+
+
+with st.expander(tr("pp.backtest")):
+    bt = _backtest(store.url, str(township), now_utc().strftime("%Y-%m-%d %H"))
     st.dataframe(
         pd.DataFrame(
             {

@@ -63,20 +63,30 @@ def label(group: object) -> str:
     return item_name(str(group))
 
 
+@st.cache_data(ttl=600, show_spinner=False, max_entries=256)
+def _kpis(url: str, months: tuple[str, ...], group: str, minutes: str) -> pd.DataFrame:
+    """The KPIs of these months as they stand now; kept ten minutes, so that switching the
+    grouping or the view back and forth does not read a million incidents again."""
+    if len(months) == 1:
+        return month_kpis(store, months[0], group, now)  # type: ignore[arg-type]
+    return period_kpis(store, list(months), group, now)  # type: ignore[arg-type]
+
+
+stamp = now.strftime("%Y-%m-%d %H:%M")[:-1]  # ten-minute buckets
 if view == "quarter":
     period = previous_months(month, 3)
-    table = period_kpis(store, period, by, now)
-    previous = period_kpis(store, previous_months(previous_months(month, 4)[0], 3), by, now)
+    table = _kpis(store.url, tuple(period), by, stamp)
+    previous = _kpis(store.url, tuple(previous_months(previous_months(month, 4)[0], 3)), by, stamp)
     st.subheader(tr("rank.quarter_title", start=period[0], end=period[-1]))
 else:
-    table = month_kpis(store, month, by, now)
-    previous = month_kpis(store, previous_months(month, 2)[0], by, now)
+    table = _kpis(store.url, (month,), by, stamp)
+    previous = _kpis(store.url, (previous_months(month, 2)[0],), by, stamp)
     st.subheader(tr("rank.month_title", month=month))
 
 prev = previous.set_index("group")
 trend_months = previous_months(month, TREND_MONTHS)
 trend = (
-    {m: month_kpis(store, m, by, now).set_index("group")["on_time_rate"] for m in trend_months}
+    {m: _kpis(store.url, (m,), by, stamp).set_index("group")["on_time_rate"] for m in trend_months}
     if by == "township"
     else {}
 )

@@ -226,6 +226,11 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     # the audit page reads the latest events of every incident (see the SQLite migration)
     ("0010_events_at_index", "CREATE INDEX incident_events_at ON incident_events(at);"),
+    # a patrol's reports (see the SQLite migration)
+    (
+        "0011_patrol_task_index",
+        "CREATE INDEX incidents_patrol_task ON incidents(patrol_task_id) WHERE patrol_task_id IS NOT NULL;",
+    ),
 ]
 
 _CLEAR_AREAS = (

@@ -111,6 +111,12 @@ def test_recent_events_and_the_liaison_filter_work_on_both_backends(district_sto
             )
         )  # fmt: skip
         assert "incident_events_at" in plan
+        plan = " ".join(
+            str(r) for r in district_store._conn().execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM incidents WHERE patrol_task_id IN ('PT-1') LIMIT 5"
+            )
+        )  # fmt: skip
+        assert "incidents_patrol_task" in plan  # a patrol's reports without a scan of every incident
     got = district_store.list_incidents(IncidentQuery(consult_department="sthb"))
     assert [r.id for r in got] == [a.id]
     assert district_store.count_incidents(IncidentQuery(consult_department="ny")) == 0

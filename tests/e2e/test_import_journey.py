@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import start_app
 from journeys import sign_in
+from playwright.sync_api import expect
 
 ROWS = [
     # 工单编号, 上报时间, 纬度, 经度, 问题类型, 来源渠道, 诉求内容
@@ -59,21 +60,21 @@ def test_an_admin_imports_a_chinese_ledger_mapping_an_unknown_label_and_reads_th
         "工单编号", "上报时间", "纬度", "经度", "问题类型", "来源渠道", "诉求内容",
     ]  # fmt: skip
     start = page.get_by_role("button", name="开始导入")
-    assert start.is_enabled()
+    expect(start).to_be_enabled(timeout=30_000)
 
     # the app's own source label is known; the ledger's own words are asked for
     page.get_by_text("标签对应").first.wait_for()
-    assert page.get_by_text("事项“流动摊贩”（2 行）").is_visible()
-    assert page.get_by_text("来源“网格员上报”（1 行）").is_visible()
+    page.get_by_text("事项“流动摊贩”（2 行）").wait_for(timeout=30_000)
+    page.get_by_text("来源“网格员上报”（1 行）").wait_for(timeout=30_000)
     assert page.get_by_text("来源“12345 热线”").count() == 0
-    assert page.get_by_text(re.compile("3 行将因事项或来源无法识别而被拒收")).is_visible()
+    page.get_by_text(re.compile("3 行将因事项或来源无法识别而被拒收")).wait_for(timeout=30_000)
 
     # a required column left out: the start button waits, and says which
     page.locator("[data-testid=stSelectbox]").filter(has_text="纬度列").first.click()
     page.get_by_role("option", name="（无此列）").click()
     _settle(page)
-    assert page.get_by_text("还需为这些项选择列：纬度列").is_visible()
-    assert start.is_disabled()
+    page.get_by_text("还需为这些项选择列：纬度列").wait_for(timeout=30_000)
+    expect(start).to_be_disabled(timeout=30_000)
     page.locator("[data-testid=stSelectbox]").filter(has_text="纬度列").first.click()
     page.get_by_role("option", name="纬度", exact=True).click()
     _settle(page)
@@ -86,12 +87,12 @@ def test_an_admin_imports_a_chinese_ledger_mapping_an_unknown_label_and_reads_th
     page.locator("[data-testid=stSelectbox]").filter(has_text="来源“网格员上报”").first.click()
     page.get_by_role("option", name="巡查发现", exact=True).click()
     _settle(page)
-    assert page.get_by_text(re.compile("1 行将因事项或来源无法识别而被拒收")).is_visible()
+    page.get_by_text(re.compile("1 行将因事项或来源无法识别而被拒收")).wait_for(timeout=30_000)
 
     start.click()
     page.get_by_text(re.compile(r"导入 3 件，拒绝 2 行")).wait_for(timeout=60_000)
-    reasons = page.locator("[data-testid=stTable]").last.inner_text()
+    reasons = page.locator("[data-testid=stTable]").filter(has_text="原因").first.inner_text()
     assert "缺少经纬度或经纬度不是数字" in reasons and "执法事项无法识别" in reasons
-    assert page.get_by_role("button", name="下载被拒绝的行").is_visible()
+    page.get_by_role("button", name="下载被拒绝的行").wait_for(timeout=30_000)
     assert page.external_requests == []
     assert [p.name for p in uploads.iterdir()] == []  # read, imported, removed

@@ -81,6 +81,10 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
     except PlaywrightTimeoutError:  # say what the page showed instead
         alerts = page.locator("[data-testid=stAlert]").all_inner_texts()
         pytest.fail(f"no dispatch confirmation within 30 s; alerts on the page: {alerts}")
+    # the assignment reruns the page to redraw the map: a click before that run ends is dropped
+    page.wait_for_timeout(800)
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=30_000)
+    page.wait_for_timeout(1_000)
     page.get_by_role("button", name="打开所选第一件").click()
     page.get_by_text(f"{inc.number} · ").first.wait_for(timeout=30_000)
     dispatched = page.locator("[role=gridcell]").filter(has_text="派遣处置").first

@@ -363,13 +363,7 @@ def labels() -> Labels:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _labels(url: str, areas: Any, language: Lang) -> Labels:
-    svc = _incident_service(url, areas)
-    return Labels(
-        language,
-        svc.catalog,
-        {t.id: t.name for t in svc.teams.values()},
-        {tw["code"]: tw["name"] for tw in area_data(url)["townships"]},
-    )
+    return Labels.of(_incident_service(url, areas), language)
 
 
 def state_name(state: str) -> str:
@@ -391,14 +385,16 @@ def wall_screen_css() -> None:
     st.html(f"<style>{WALL_CSS.read_text(encoding='utf-8')}</style>")
 
 
+def _keyed(key: str, values: dict[str, object]) -> str:
+    """A refusal's message in the session's language, its ``field`` named in words too."""
+    return tr(key, **{k: tr(f"field.{v}") if k == "field" else v for k, v in values.items()})
+
+
 def reason_text(reason: str) -> str:
     """Why a row was refused, in the session's language (a plain string is shown as it is)."""
     from patrol.refusals import Reason
 
-    if not isinstance(reason, Reason):
-        return reason
-    values = {k: tr(f"field.{v}") if k == "field" else v for k, v in reason.values.items()}
-    return tr(reason.key, **values)
+    return _keyed(reason.key, reason.values) if isinstance(reason, Reason) else reason
 
 
 def error_text(exc: Exception) -> str:
@@ -411,8 +407,7 @@ def error_text(exc: Exception) -> str:
     from patrol.routing import OutsideDistrictError
 
     if isinstance(exc, Refusal):
-        values = {k: tr(f"field.{v}") if k == "field" else v for k, v in exc.values.items()}
-        return tr(exc.key, **values)
+        return _keyed(exc.key, exc.values)
     if isinstance(exc, MissingFieldError):
         names = "、".join(tr(f"field.{f}") for f in exc.fields) or "—"
         return tr("err.missing", fields=names)

@@ -31,6 +31,7 @@ import pandas as pd
 from bench.common import Figure, Report
 from bench.stores import END, demo_store
 from geo.hotspots import preload
+from patrol.incidents import LOCAL_TZ
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 REPEATS = 4  # each interaction, back and forth
@@ -78,7 +79,7 @@ def _bench_store(n: int) -> tuple[str, Path]:
     shutil.copy(demo_store(n).removeprefix("sqlite:///"), path)
     url = f"sqlite:///{path}"
     store = open_store(url)
-    end = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    end = pd.Timestamp(END, tz=LOCAL_TZ).to_pydatetime()
     generate_demo_patrols(store, seed=1, end=end)
     create_demo_users(store)
     store.close()

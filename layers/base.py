@@ -164,7 +164,7 @@ def base_map(
     return m
 
 
-class Labels(MacroElement):
+class MapLabels(MacroElement):
     """Text labels at points, drawn by one loop in the browser (one element, not one per label).
 
     Rendering a folium ``Marker`` with a ``DivIcon`` per name costs about a millisecond each
@@ -194,7 +194,7 @@ class Labels(MacroElement):
 
     def __init__(self, points: Sequence[tuple[float, float, str]], css: str) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "Labels"
+        self._name = "MapLabels"
         self.points = [[round(lat, 6), round(lng, 6), str(text)] for lat, lng, text in points]
         self.css = css
 
@@ -342,7 +342,7 @@ def area_layer(
     if labels:
         points = [to_display(geom.representative_point(), basemap) for geom in geoms]
         group.add_child(
-            Labels(
+            MapLabels(
                 [(shapely.get_y(p), shapely.get_x(p), str(nm)) for p, nm in zip(points, names, strict=True)],
                 css,
             )

@@ -15,7 +15,7 @@ from patrol.audit import AuditService
 from patrol.catalog import Catalog
 from patrol.i18n import DEFAULT_LANG, Lang
 from patrol.incident import FINAL_STATES, State
-from patrol.incidents import LOCAL_TZ, IncidentService
+from patrol.incidents import IncidentService, local_minutes
 from patrol.labels import Labels
 from patrol.permissions import AccessDeniedError, check_export, mask_name, mask_phone, sees_personal_data
 from patrol.roles import Principal
@@ -127,10 +127,7 @@ def export_incidents(
     if fmt not in EXPORT_FORMATS:
         msg = f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
         raise ValueError(msg)
-    names = Labels(
-        lang, svc.catalog, {t.id: t.name for t in svc.teams.values()},
-        {t.code: t.name for t in svc.store.townships()},
-    )  # fmt: skip
+    names = Labels.of(svc, lang)
     n = _write(svc.store, names, Path(path), fmt, svc.scoped(who, query or IncidentQuery()), personal_data)
     AuditService(svc.store).record(
         who, "export_incidents", "export", Path(path).name, None,
@@ -143,7 +140,7 @@ def readable_table(rows: list[IncidentRow], names: Labels) -> pd.DataFrame:
     """Incidents as a person reads them: :data:`TABLE_COLUMNS` in ``names``' language."""
 
     def when(v: datetime | None) -> str:
-        return "" if v is None else v.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+        return "" if v is None else local_minutes(v)
 
     values = {
         "col.number": [r.number for r in rows],

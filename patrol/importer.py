@@ -35,15 +35,6 @@ from patrol.roles import Principal
 from patrol.spreadsheet import rows_csv_bytes
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "data" / "import_presets"
-DEFAULT_COLUMNS = {
-    "id": "id",
-    "time": "time",
-    "lat": "lat",
-    "lng": "lng",
-    "item": "item",
-    "source": "source",
-    "description": "description",
-}
 BATCH_ROWS = 50_000
 #: More columns than any export of incidents has: a file past it is refused before it is parsed.
 MAX_COLUMNS = 500
@@ -72,6 +63,8 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "source": ("source", "来源", "事件来源", "案件来源", "渠道", "来源渠道", "channel"),
     "description": ("description", "问题描述", "事件描述", "描述", "内容", "诉求内容", "详情", "备注"),
 }
+#: A role's own name (the first of its names) is the column read when no mapping names one.
+DEFAULT_COLUMNS = {role: names[0] for role, names in COLUMN_NAMES.items()}
 REQUIRED_ROLES = ("time", "lat", "lng", "item")
 
 #: Why a row is refused (English words for the command line; a key for the page's language).

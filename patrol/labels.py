@@ -16,7 +16,7 @@ from typing import Any
 from patrol.audit import as_mapping
 from patrol.catalog import Catalog
 from patrol.i18n import Lang, MissingMessageError, t
-from patrol.incidents import local_minutes
+from patrol.incidents import IncidentService, local_minutes
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,12 @@ class Labels:
     catalog: Catalog
     teams: Mapping[int, str]
     townships: Mapping[str, str]
+
+    @classmethod
+    def of(cls, svc: IncidentService, lang: Lang) -> Labels:
+        """The names a service knows (catalog, teams, townships), in ``lang``."""
+        townships = {code: t.name for code, t in svc.areas.townships.items()}
+        return cls(lang, svc.catalog, {t.id: t.name for t in svc.teams.values()}, townships)
 
     def tr(self, key: str, **values: object) -> str:
         """A message in this language."""

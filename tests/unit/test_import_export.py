@@ -6,7 +6,6 @@ import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
@@ -15,7 +14,7 @@ import pytest
 from geo.crs import wgs84_to_gcj02
 from patrol.exporter import export_incidents
 from patrol.importer import IncidentImportError, import_incidents, load_mapping
-from patrol.incidents import IncidentService
+from patrol.incidents import LOCAL_TZ, IncidentService
 from patrol.roles import Principal
 from store import open_store
 from store.rows import IncidentQuery
@@ -368,7 +367,7 @@ def test_a_table_export_reads_in_words_in_the_chosen_language_and_local_time(fil
     assert set(zh["事项"]) <= items and not any("_" in s for s in zh["状态"])
     first = svc.store.list_incidents(IncidentQuery(limit=1, newest_first=False))[0]
     row = zh[zh["编号"] == first.number].iloc[0]
-    local = first.reported_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    local = first.reported_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
     assert row["时间"] == local
     export_incidents(svc, who, tmp_path / "en.csv", "table", lang="en")
     en = pd.read_csv(tmp_path / "en.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")

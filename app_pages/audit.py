@@ -5,7 +5,16 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from app_pages.common import error_text, get_store, labels, local_time, now_utc, require_principal, tr
+from app_pages.common import (
+    data_table,
+    error_text,
+    get_store,
+    labels,
+    local_time,
+    now_utc,
+    require_principal,
+    tr,
+)
 from patrol.audit import AuditService
 from patrol.permissions import AccessDeniedError
 
@@ -30,7 +39,7 @@ except AccessDeniedError as exc:
     st.stop()
 st.metric(tr("audit.count"), len(entries))
 names = labels()
-st.dataframe(
+data_table(
     pd.DataFrame(
         {
             tr("audit.at"): [local_time(e.at) for e in entries],

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     district_map,
     get_store,
     incident_service,
@@ -127,7 +128,7 @@ def tiles_part() -> None:
     )
     cols[4].metric(
         tr("cc.on_time", n=tiles.window_days),
-        "—" if tiles.on_time_closure is None else f"{tiles.on_time_closure:.1%}",
+        "—" if tiles.on_time_rate is None else f"{tiles.on_time_rate:.1%}",
         help=tr("cc.tile_window_help", n=tiles.window_days),
     )
 
@@ -152,8 +153,14 @@ def feed_part() -> None:
                 tr("col.due"): [local_time(r.due_at) for r in rows],
             }
         )
-        event = col.dataframe(
-            frame, hide_index=True, width="stretch", key=key, on_select="rerun", selection_mode="single-row"
+        event = data_table(
+            frame,
+            where=col,
+            hide_index=True,
+            width="stretch",
+            key=key,
+            on_select="rerun",
+            selection_mode="single-row",
         )
         picked = event.selection.rows if event is not None else []
         if picked:

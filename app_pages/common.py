@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import streamlit as st
 
 from layers.base import BASEMAP_KINDS, Basemap
+from patrol.evaluation import EvaluationService
 from patrol.i18n import DEFAULT_LANG, Lang, t
 from patrol.incidents import IncidentService, local_minutes
 from patrol.labels import Labels
@@ -227,6 +228,14 @@ def tile_package(path: str) -> TileInfo | None:
     return open_package(path).info if path else None
 
 
+MISSING = "—"  # how a missing value reads in every table (never "None")
+
+
+def data_table(data: Any, *, where: Any = None, **options: Any) -> Any:
+    """``st.dataframe`` (in ``where``, a container, if given) with missing values shown as a dash."""
+    return (where or st).dataframe(data, placeholder=MISSING, **options)
+
+
 def now_utc() -> datetime:
     """The current time (UTC, tz-aware)."""
     return datetime.now(UTC)
@@ -251,6 +260,11 @@ def incident_service() -> IncidentService:
     """The incident service of this process (rebuilt when the areas change)."""
     store = get_store()
     return _incident_service(store.url, _areas_signature(store))
+
+
+def evaluation_service() -> EvaluationService:
+    """The published evaluations (月晾晒 and longer periods) of the store."""
+    return EvaluationService(get_store())
 
 
 def user_service() -> UserService:
@@ -399,6 +413,7 @@ def reason_text(reason: str) -> str:
 
 def error_text(exc: Exception) -> str:
     """A refusal from the services in the session's language (no mixed-language screens)."""
+    from geo.boundaries import BoundaryError
     from geo.tracks import TrackError
     from patrol.incident import ConflictError, IllegalTransitionError, MissingFieldError
     from patrol.patrols import PatrolStateError
@@ -406,7 +421,7 @@ def error_text(exc: Exception) -> str:
     from patrol.refusals import Refusal
     from patrol.routing import OutsideDistrictError
 
-    if isinstance(exc, Refusal):
+    if isinstance(exc, Refusal | BoundaryError):
         return _keyed(exc.key, exc.values)
     if isinstance(exc, MissingFieldError):
         names = "、".join(tr(f"field.{f}") for f in exc.fields) or "—"

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     district_map,
     get_store,
     now_utc,
@@ -71,7 +72,7 @@ columns = {
     "proactive_share": tr("cov.proactive"),
 }
 view = shown[list(columns)].rename(columns=columns)
-st.dataframe(
+data_table(
     view,
     hide_index=True,
     width="stretch",

@@ -7,6 +7,7 @@ import streamlit as st
 from app_pages.common import (
     area_data,
     basemap_from_env,
+    data_table,
     error_text,
     get_store,
     incident_service,
@@ -115,13 +116,27 @@ with tab_areas:
         path = _saved(upload)
         try:
             result = import_boundaries(store, path, level, crs=crs, code_field=code_field, dry_run=True)
-        except (BoundaryError, ValueError) as exc:
-            st.error(tr("data.unusable", error=str(exc)))
+        except BoundaryError as exc:
+            st.error(error_text(exc))
+        except ValueError as exc:
+            st.error(tr("data.unusable", error=error_text(exc)))
         else:
             report = result.report
             st.write(tr("data.report", n=report.n_features, problems=len(report.problems)))
             if report.problems:
-                st.dataframe(report.to_frame(), hide_index=True, width="stretch", key="data_report_table")
+                found = report.to_frame()
+                data_table(
+                    pd.DataFrame(
+                        {
+                            tr("data.col_problem"): [tr(f"boundary.kind.{k}") for k in found["kind"]],
+                            tr("data.col_feature"): found["feature"],
+                            tr("data.col_area"): found["area_m2"].round(0),
+                        }
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                    key="data_report_table",
+                )
                 bad = report.problem_geometries()
                 if len(bad):
                     m = base_map(tuple(bad.total_bounds), basemap_from_env(), height=380)
@@ -183,7 +198,7 @@ with tab_incidents:
             cached = st.session_state["data_upload"] = (upload.file_id, frame)
         frame = cached[1]
         st.caption(tr("data.preview", n=len(frame)))
-        st.dataframe(frame.head(20), hide_index=True, width="stretch", key="data_preview")
+        data_table(frame.head(20), hide_index=True, width="stretch", key="data_preview")
         if preset:
             mapping = load_mapping(preset)
             missing = [r for r in REQUIRED_ROLES if mapping.columns[r] not in frame.columns]

@@ -8,6 +8,7 @@ from shapely.geometry import shape
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     error_text,
     incident_service,
     labels,
@@ -246,7 +247,7 @@ load = pd.DataFrame(
         for t in team_names
     ]
 )
-st.dataframe(load, hide_index=True, width="stretch")
+data_table(load, hide_index=True, width="stretch")
 
 st.subheader(tr("dispatch.patrol"))
 cells_from_drawing = sorted(
@@ -281,7 +282,7 @@ with st.form("dispatch_patrol_form"):
 
 tasks = patrol_service().for_township(township)[:20]
 if tasks:
-    st.dataframe(
+    data_table(
         pd.DataFrame(
             {
                 tr("col.number"): [t.id for t in tasks],

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     district_map,
     get_store,
     incident_service,
@@ -62,7 +63,7 @@ if mode == "emerging":
     em = _emerging(store.url, now_utc().strftime("%Y-%m-%d"), item, res, k)
     counts = pd.Series(em.category).value_counts()
     labels = {c: tr(f"em.{c}") for c in EMERGING_COLOURS}
-    st.dataframe(
+    data_table(
         pd.DataFrame({tr("hs.class"): [labels.get(c, c) for c in counts.index if c != "no_pattern"],
                       tr("sc.hot_cells"): [int(n) for c, n in counts.items() if c != "no_pattern"]}),
         hide_index=True, key="hs_emerging_table",
@@ -109,7 +110,7 @@ add_legend(m, legend)
 show_map(m, "hs_map")
 hot = np.flatnonzero(hs.klass > 0)
 hot = hot[np.argsort(-hs.z[hot], kind="stable")][:30]
-st.dataframe(
+data_table(
     pd.DataFrame(
         {
             tr("hs.place"): [p or tr("hs.outside") for p in incident_service().cell_places(hs.cells[hot])],

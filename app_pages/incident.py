@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     error_text,
     incident_service,
     item_name,
@@ -108,7 +109,7 @@ with right:
 
 st.subheader(tr("incident.timeline"))
 events = svc.timeline(who, inc.id)
-st.dataframe(
+data_table(
     pd.DataFrame(
         {
             "#": [e.seq for e in events],

@@ -7,6 +7,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     district_map,
     error_text,
     get_store,
@@ -108,7 +109,7 @@ if upcoming:
             tr("ji.merged"): [len(v.inspection_ids) for v in upcoming],
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch", key="ji_visits")
+    data_table(table, hide_index=True, width="stretch", key="ji_visits")
     if st.button(tr("ji.save"), key="ji_save", type="primary"):
         stored, _ = svc.merge(who, since=today, window_days=window)
         st.success(
@@ -119,7 +120,7 @@ else:
 
 if warnings:
     st.subheader(tr("ji.warnings"))
-    st.dataframe(
+    data_table(
         pd.DataFrame(
             {
                 tr("ji.premises_name"): [by_id[w.premises_id].name for w in warnings],

@@ -5,6 +5,7 @@ import streamlit as st
 from app_pages.common import (
     VILLAGE_LABEL_ZOOM,
     basemap_from_env,
+    data_table,
     principal,
     require_district,
     show_map,
@@ -68,4 +69,4 @@ rows = [
     for tm in data["teams"]
     if choice is None or village_by_code[tm["village_code"]]["township_code"] == choice
 ]
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+data_table(pd.DataFrame(rows), hide_index=True, width="stretch")

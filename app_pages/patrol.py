@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     error_text,
     get_store,
     incident_service,
@@ -61,12 +62,10 @@ cells = tuple(
 )
 begin = datetime.combine(day, start_t, tzinfo=LOCAL_TZ)
 end = begin + timedelta(hours=int(hours))
-cols = store.incident_columns(
+frame = store.incident_frame(
     IncidentQuery(cells=cells, reported_from=now_utc() - timedelta(days=90)),
     ["cell", "item_code", "reported_at"],
 )
-frame = pd.DataFrame(cols)
-frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
 severity = {code: item.severity for code, item in svc.catalog.items.items()}
 risk = risk_scores(frame, severity, min(now_utc(), begin), shift=(begin, end))
 if risk.empty:
@@ -109,7 +108,7 @@ route_layer(
 ).add_to(m)
 show_map(m, "pp_map", height=480)
 why = risk_reasons(frame, [s.cell for s in route.stops])
-st.dataframe(
+data_table(
     pd.DataFrame(
         {
             "#": [s.order for s in route.stops],
@@ -154,18 +153,16 @@ if d[2].button(tr("pp.create"), key="pp_create", type="primary"):
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
 def _backtest(url: str, township: str, hour: str) -> Backtest:
     """The township's 8-week backtest: the same for every team and choice, so computed once an hour."""
-    township_cols = store.incident_columns(
+    tf = store.incident_frame(
         IncidentQuery(township_codes=(township,), reported_from=now_utc() - timedelta(days=180)),
         ["cell", "item_code", "reported_at"],
     )
-    tf = pd.DataFrame(township_cols)
-    tf["reported_at"] = pd.to_datetime(tf["reported_at"], utc=True)
     return backtest(tf, severity, now_utc(), weeks=8, ks=(10, 20, 50))
 
 
 with st.expander(tr("pp.backtest")):
     bt = _backtest(store.url, str(township), now_utc().strftime("%Y-%m-%d %H"))
-    st.dataframe(
+    data_table(
         pd.DataFrame(
             {
                 "K": list(bt.ks),

@@ -1,11 +1,17 @@
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
+    data_table,
+    error_text,
+    evaluation_service,
     get_store,
     incident_service,
     item_name,
     local_time,
+    md_escape,
     now_utc,
     require_analytics,
     require_district,
@@ -14,45 +20,56 @@ from app_pages.common import (
 )
 from layers.svg import choropleth_svg
 from patrol.dashboard import OPEN
+from patrol.evaluation import PERIOD_KINDS, Evaluation, Period, recent_periods, table_diff
 from patrol.incidents import LOCAL_TZ
-from patrol.kpis import KPI_COLUMNS, MIN_CASES_TO_RANK, change_arrow, month_kpis, period_kpis, previous_months
+from patrol.kpis import (
+    KPI_COLUMNS,
+    MIN_CASES_TO_RANK,
+    RATE_KPIS,
+    change_arrow,
+    figure_text,
+    period_kpis,
+    previous_months,
+)
+from patrol.permissions import AccessDeniedError
+from patrol.refusals import Refusal
 from patrol.spreadsheet import xlsx_bytes
 from store.rows import IncidentQuery
 
 TREND_MONTHS = 6
-RATE_COLUMNS = (
-    "closure_rate",
-    "on_time_rate",
-    "urgent_within_15_share",
-    "rework_rate",
-    "consultation_share",
-    "repeat_rate",
-    "proactive_share",
-)
+SHOWN_KPIS = (
+    "received", "to_close", "closure_rate", "on_time_rate", "response_median_min", "urgent_within_15_share",
+    "rework_rate", "repeat_rate", "proactive_share", "overdue_open",
+)  # fmt: skip
+PERIODS_SHOWN = {"month": 13, "quarter": 5, "half": 4, "year": 3}
 
 data = require_district()
 who = require_analytics()
 store = get_store()
+evaluations = evaluation_service()
 now = now_utc()
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
 st.header(tr("rank.header"))
 st.caption(tr("rank.rule", n=MIN_CASES_TO_RANK))
 
 this_month = now.astimezone(LOCAL_TZ).strftime("%Y-%m")
-months = previous_months(this_month, 13)[::-1]
 c = st.columns(3)
-month = c[0].selectbox(tr("rank.month"), months, index=1, key="rank_month")
 view = c[1].radio(
     tr("rank.view"),
-    ["month", "quarter"],
+    list(PERIOD_KINDS),
     key="rank_view",
     format_func=lambda v: tr(f"rank.view_{v}"),
     horizontal=True,
+)
+periods = recent_periods(view, this_month, PERIODS_SHOWN[view])
+period = c[0].selectbox(
+    tr(f"rank.period_{view}"), periods, index=1, key=f"rank_period_{view}", format_func=lambda p: p.code
 )
 by = c[2].selectbox(
     tr("rank.by"), ["township", "team", "item"], key="rank_by", format_func=lambda b: tr(f"rank.by_{b}")
 )
 team_names = {t.id: t.name for t in incident_service().teams.values()}
+published = evaluations.published(who)
 
 
 def label(group: object) -> str:
@@ -64,38 +81,146 @@ def label(group: object) -> str:
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=256)
-def _kpis(url: str, months: tuple[str, ...], group: str, minutes: str) -> pd.DataFrame:
-    """The KPIs of these months as they stand now; kept ten minutes, so that switching the
-    grouping or the view back and forth does not read a million incidents again."""
-    if len(months) == 1:
-        return month_kpis(store, months[0], group, now)  # type: ignore[arg-type]
+def _live(url: str, months: tuple[str, ...], group: str, minutes: str) -> pd.DataFrame:
+    """The KPIs of these months as they stand now (a period not published yet); kept ten
+    minutes, so that switching the grouping or the view back and forth does not read a million
+    incidents again."""
     return period_kpis(store, list(months), group, now)  # type: ignore[arg-type]
 
 
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def _published(url: str, code: str, version: int) -> Evaluation:
+    """A published version (immutable: kept as long as it is the newest)."""
+    latest = evaluations.latest(who, code)
+    assert latest is not None and latest.version == version
+    return latest
+
+
 stamp = now.strftime("%Y-%m-%d %H:%M")[:-1]  # ten-minute buckets
-if view == "quarter":
-    period = previous_months(month, 3)
-    table = _kpis(store.url, tuple(period), by, stamp)
-    previous = _kpis(store.url, tuple(previous_months(previous_months(month, 4)[0], 3)), by, stamp)
-    st.subheader(tr("rank.quarter_title", start=period[0], end=period[-1]))
+
+
+def figures(p: Period) -> tuple[pd.DataFrame, Evaluation | None]:
+    """The period's table: as published when it is, else live."""
+    if p.code in published:
+        ev = _published(store.url, p.code, published[p.code])
+        return ev.table(by), ev
+    return _live(store.url, p.months, by, stamp), None
+
+
+table, evaluation = figures(period)
+previous, _ = figures(period.previous())
+st.subheader(
+    tr("rank.month_title", month=period.code)
+    if view == "month"
+    else tr("rank.period_title", period=period.code, start=period.months[0], end=period.months[-1])
+)
+if evaluation is not None:
+    st.caption(
+        tr(
+            "rank.published",
+            version=evaluation.version,
+            at=local_time(evaluation.published_at),
+            who=md_escape(evaluation.published_by),
+            hash=evaluation.inputs_hash[:12],
+        )
+        + (tr("rank.correction", reason=md_escape(evaluation.reason)) if evaluation.reason else "")
+    )
 else:
-    table = _kpis(store.url, (month,), by, stamp)
-    previous = _kpis(store.url, (previous_months(month, 2)[0],), by, stamp)
-    st.subheader(tr("rank.month_title", month=month))
+    st.caption(tr("rank.live" if now >= period.end else "rank.live_open"))
+
+
+def _publish(code: str, correction: bool) -> None:
+    reason = st.session_state.get("rank_reason", "") if correction else ""
+    try:
+        ev = evaluations.publish(who, code, reason)
+    except (Refusal, AccessDeniedError) as exc:
+        st.session_state["rank_flash_error"] = error_text(exc)
+        return
+    st.session_state["rank_reason"] = ""  # a second click finds no reason: one correction per reason
+    st.session_state["rank_flash"] = tr("rank.published_now", period=ev.period.code, version=ev.version)
+
+
+notice = st.container()  # always there: a message coming and going does not refold the box below
+if flash := st.session_state.pop("rank_flash", None):
+    notice.success(flash)
+if flash := st.session_state.pop("rank_flash_error", None):
+    notice.error(flash)
+if who.role == "command_center" or evaluation is not None:
+    with st.expander(tr("rank.publish_box"), expanded=evaluation is None and now >= period.end):
+        versions = evaluations.versions(who, period.code) if evaluation is not None else []
+        for ev in versions:
+            st.markdown(
+                "- "
+                + tr(
+                    "rank.version_line",
+                    version=ev.version,
+                    at=local_time(ev.published_at),
+                    who=md_escape(ev.published_by),
+                    received=ev.received,
+                )
+                + (tr("rank.correction", reason=md_escape(ev.reason)) if ev.reason else "")
+            )
+        if len(versions) >= 2:
+            changed = table_diff(versions[-2].table(by), versions[-1].table(by), ["rank", *KPI_COLUMNS])
+            st.caption(tr("rank.diff", old=versions[-2].version, new=versions[-1].version, n=len(changed)))
+            if len(changed):
+                st.table(
+                    pd.DataFrame(
+                        {
+                            tr("rank.group"): [label(g) for g in changed["group"]],
+                            tr("rank.figure"): [
+                                tr(f"kpi.{f}") if f != "rank" else tr("rank.rank") for f in changed["figure"]
+                            ],
+                            tr("rank.old"): [
+                                figure_text(f, v)
+                                for f, v in zip(changed["figure"], changed["old"], strict=True)
+                            ],
+                            tr("rank.new"): [
+                                figure_text(f, v)
+                                for f, v in zip(changed["figure"], changed["new"], strict=True)
+                            ],
+                        }
+                    )
+                )
+        if who.role == "command_center":
+            if now < period.end:
+                st.info(tr("rank.not_over", period=period.code, end=local_time(period.end)))
+            elif evaluation is None:
+                st.caption(tr("rank.publish_help"))
+                st.button(
+                    tr("rank.publish"),
+                    key="rank_publish",
+                    type="primary",
+                    on_click=_publish,
+                    args=(period.code, False),
+                )
+            else:
+                reason = st.text_input(
+                    tr("rank.reason"), key="rank_reason", placeholder=tr("rank.reason_hint")
+                )
+                st.button(
+                    tr("rank.publish_correction", version=evaluation.version + 1),
+                    key="rank_correct",
+                    disabled=not reason.strip(),
+                    on_click=_publish,
+                    args=(period.code, True),
+                )
 
 prev = previous.set_index("group")
-trend_months = previous_months(month, TREND_MONTHS)
+trend_periods = [Period.containing("month", m) for m in previous_months(period.months[-1], TREND_MONTHS)]
 trend = (
-    {m: _kpis(store.url, (m,), by, stamp).set_index("group")["on_time_rate"] for m in trend_months}
-    if by == "township"
+    {p.code: figures(p)[0].set_index("group")["on_time_rate"] for p in trend_periods}
+    if by == "township" and view == "month"
     else {}
 )
+trend_months = [p.code for p in trend_periods]
 
 display = pd.DataFrame(
     {
         tr("rank.rank"): pd.array([None if r is None else int(r) for r in table["rank"]], dtype="Int64"),
         tr("rank.group"): [label(g) for g in table["group"]],
         tr("kpi.received"): table["received"],
+        tr("kpi.to_close"): table["to_close"],
         tr("kpi.closure_rate"): table["closure_rate"],
         tr("kpi.on_time_rate"): table["on_time_rate"],
         tr("rank.change"): [
@@ -116,12 +241,17 @@ if trend:
         for g in table["group"]
     ]
 display = display.iloc[table["rank"].map(lambda r: 10_000 if r is None else r).argsort(kind="stable")]
-percent = st.column_config.NumberColumn(format="percent")
-config = {tr(f"kpi.{c}"): percent for c in RATE_COLUMNS}
-config[tr("kpi.response_median_min")] = st.column_config.NumberColumn(format="%.1f")
+# every figure carries its definition (patrol.kpis) as the column's help
+config: dict[str, Any] = {
+    tr(f"kpi.{c}"): st.column_config.NumberColumn(
+        format="percent" if c in RATE_KPIS else "%.1f" if c == "response_median_min" else None,
+        help=tr(f"kpi.def.{c}"),
+    )
+    for c in SHOWN_KPIS
+}
 if trend:
     config[tr("rank.trend")] = st.column_config.LineChartColumn(tr("rank.trend"), y_min=0.0, y_max=1.0)
-st.dataframe(display, hide_index=True, width="stretch", column_config=config, key="rank_table")
+data_table(display, hide_index=True, width="stretch", column_config=config, key="rank_table")
 
 st.subheader(tr("rank.worst"))
 worst = store.list_incidents(IncidentQuery(states=OPEN, due_before=now, limit=15, newest_first=False))
@@ -135,7 +265,7 @@ worst_frame = pd.DataFrame(
         tr("rank.days_over"): [round((now - r.due_at).total_seconds() / 86400, 1) for r in worst],
     }
 )
-st.dataframe(worst_frame, hide_index=True, width="stretch", key="rank_worst")
+data_table(worst_frame, hide_index=True, width="stretch", key="rank_worst")
 
 workbook = xlsx_bytes(
     {
@@ -149,7 +279,7 @@ workbook = xlsx_bytes(
 st.download_button(
     tr("rank.excel"),
     workbook,
-    file_name=f"gridpatrol-ranking-{month}-{view}.xlsx",
+    file_name=f"gridpatrol-ranking-{period.code}.xlsx",
     mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     key="rank_excel",
 )
@@ -165,10 +295,10 @@ if by == "township":
         title=tr("kpi.on_time_rate"),
     )
 html = (
-    f"<html><head><meta charset='utf-8'><title>{tr('rank.header')} {month}</title>"
+    f"<html><head><meta charset='utf-8'><title>{tr('rank.header')} {period.code}</title>"
     "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
     "td,th{border:1px solid #999;padding:4px 8px}</style>"
-    f"</head><body><h1>{tr('rank.header')} · {month}</h1><p>{tr('rank.rule', n=MIN_CASES_TO_RANK)}</p>"
+    f"</head><body><h1>{tr('rank.header')} · {period.code}</h1><p>{tr('rank.rule', n=MIN_CASES_TO_RANK)}</p>"
     + svg
     + display.drop(columns=[tr("rank.trend")], errors="ignore").to_html(
         index=False, float_format=lambda v: f"{v:.3f}"
@@ -180,7 +310,7 @@ html = (
 st.download_button(
     tr("rank.html"),
     html.encode("utf-8"),
-    file_name=f"gridpatrol-ranking-{month}-{view}.html",
+    file_name=f"gridpatrol-ranking-{period.code}.html",
     mime="text/html",
     key="rank_html",
 )

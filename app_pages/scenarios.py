@@ -5,6 +5,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    data_table,
     district_map,
     get_store,
     incident_service,
@@ -31,9 +32,19 @@ st.header(tr("sc.header"))
 st.caption(tr("sc.explain"))
 
 
-@st.cache_data(ttl=600, show_spinner=False)
+@st.cache_resource(ttl=600, show_spinner=False, max_entries=2)
 def _year(url: str, day: str) -> pd.DataFrame:
+    """The year's incidents, shared read-only by every rerun and session (a cached copy per
+    rerun — st.cache_data — cost 0.5 s at a million incidents on every choice)."""
     return load_year(get_store(), now_utc())
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
+def _plan(
+    url: str, day: str, hours: tuple[tuple[str, float], ...], minutes: float, items: tuple[str, ...] | None
+) -> pd.DataFrame:
+    """The recommended visits for these choices (a theme picked for the charts changes none of them)."""
+    return recommend(_year(url, day), now_utc(), dict(hours), minutes, items)
 
 
 @st.cache_data(ttl=600, show_spinner=False)
@@ -44,7 +55,6 @@ def _themes(url: str, day: str) -> list:  # type: ignore[type-arg]
 day = now_utc().strftime("%Y-%m-%d")
 with st.spinner(tr("sc.computing")):
     themes = _themes(store.url, day)
-    year = _year(store.url, day)
 
 
 def _name(t) -> str:  # type: ignore[no-untyped-def]
@@ -70,7 +80,7 @@ config = {tr(c): percent for c in ("sc.recurrence", "kpi.on_time_rate", "sc.top1
 config.update({tr("sc.cover_k", k=k): percent for k in (10, 50)})
 config[tr("sc.trend")] = st.column_config.NumberColumn(format="%.2f×")
 config[tr("kpi.response_median_min")] = st.column_config.NumberColumn(format="%.1f")
-st.dataframe(table, hide_index=True, width="stretch", column_config=config, key="sc_table")
+data_table(table, hide_index=True, width="stretch", column_config=config, key="sc_table")
 
 codes = [t.code for t in themes]
 chosen = st.selectbox(
@@ -110,12 +120,12 @@ target = cc[1].multiselect(
     placeholder=tr("app.choose"),
     format_func=lambda c: _name(next(t for t in themes if t.code == c)),
 )
-items = sorted({i.code for code in target for i in catalog.items_of_theme(code)}) or None
+items = tuple(sorted({i.code for code in target for i in catalog.items_of_theme(code)})) or None
 by_name = {v: k for k, v in tw_names.items()}
-plan = recommend(
-    year,
-    now_utc(),
-    {by_name[n]: float(h) for n, h in zip(hours.iloc[:, 0], hours.iloc[:, 1], strict=True)},
+plan = _plan(
+    store.url,
+    day,
+    tuple((by_name[n], float(h)) for n, h in zip(hours.iloc[:, 0], hours.iloc[:, 1], strict=True)),
     float(minutes),
     items,
 )

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
+    data_table,
     error_text,
     get_store,
     incident_service,
@@ -31,7 +32,7 @@ except AccessDeniedError as exc:
 if locked:
     st.warning(tr("users.locked", names=md_escape("、".join(locked))))
 names = labels()
-st.dataframe(
+data_table(
     pd.DataFrame(
         {
             tr("sign_in.username"): [u.username for u in users],

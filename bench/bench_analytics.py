@@ -17,18 +17,16 @@ from patrol.catalog import load_catalog
 from patrol.dashboard import HeatFilter, heat_counts, hot_spots
 from patrol.kpis import month_kpis
 from store import open_store
+from store.protocol import Store
 from store.rows import IncidentQuery
 
 TOWNSHIP = "330402001"
 
 
-def _all_incidents(store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    cols = store.incident_columns(
+def _all_incidents(store: Store) -> pd.DataFrame:
+    return store.incident_frame(
         IncidentQuery(), ["cell", "reported_at", "township_code", "item_code", "state"]
     )
-    frame = pd.DataFrame(cols)
-    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
-    return frame
 
 
 def _groupby_cells(frame: pd.DataFrame, mask: pd.Series) -> pd.Series:

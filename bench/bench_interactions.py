@@ -70,6 +70,7 @@ def _principals() -> dict[str, Any]:
 
 def _bench_store(n: int) -> tuple[str, Path]:
     """A private copy of the demo store of ``n`` incidents, with the demo users and patrols."""
+    from data.demo_evaluations import publish_demo_evaluations
     from data.demo_patrols import generate_demo_patrols
     from data.demo_users import create_demo_users
     from store import open_store
@@ -81,6 +82,7 @@ def _bench_store(n: int) -> tuple[str, Path]:
     store = open_store(url)
     end = pd.Timestamp(END, tz=LOCAL_TZ).to_pydatetime()
     generate_demo_patrols(store, seed=1, end=end)
+    publish_demo_evaluations(store, end)  # as `gridpatrol demo` does: the months over by then are published
     create_demo_users(store)
     store.close()
     return url, folder
@@ -109,7 +111,7 @@ def _choices() -> dict[str, list[tuple[str, list[Any]]]]:
         "scenarios": [("sc_theme", themes[:2])],
         "coverage": [("cov_township", [TOWNSHIP, None]), ("cov_stale", [7, 14])],
         "inspections": [("ji_township", [TOWNSHIP, None])],
-        "ranking": [("rank_by", ["team", "township"])],
+        "ranking": [("rank_by", ["team", "township"]), ("rank_view", ["quarter", "month"])],
         "patrol": [("pp_mode", list(SPEED_KMH)[:2]), ("pp_minutes", [5, 10])],
         "consultations": [("consult_open", [False, True])],
         "audit": [("audit_days", [30, 7]), ("audit_entity", ["incident", None])],

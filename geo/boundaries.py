@@ -44,7 +44,16 @@ OUTSIDE_PARENT_TOLERANCE = 0.01
 
 
 class BoundaryError(ValueError):
-    """The file cannot be used at all; the message is a one-line reason."""
+    """The file cannot be used at all; the message is a one-line reason.
+
+    ``str(exc)`` is the English sentence (logs, the command line); ``key`` and ``values``
+    let a page say the same in the user's language (``data/i18n``), as a refusal does.
+    """
+
+    def __init__(self, message: str, key: str = "boundary.unusable", **values: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,9 @@ def _pick_field(columns: list[str], wanted: str | None, candidates: tuple[str, .
     if wanted is not None:
         if wanted not in columns:
             msg = f"{what} field {wanted!r} not found; the file has: {', '.join(columns) or 'no fields'}"
-            raise BoundaryError(msg)
+            raise BoundaryError(
+                msg, "boundary.field_missing", column=wanted, columns="、".join(columns) or "—"
+            )
         return wanted
     for c in candidates:
         if c in columns:
@@ -117,24 +128,24 @@ def _pick_field(columns: list[str], wanted: str | None, candidates: tuple[str, .
 def _read_any(path: Path) -> gpd.GeoDataFrame:
     if not path.exists():
         msg = f"file not found: {path}"
-        raise BoundaryError(msg)
+        raise BoundaryError(msg, "boundary.not_found", file=path.name)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         msg = f"unsupported file type {suffix!r}; use GeoJSON, GeoPackage, zipped Shapefile or KML"
-        raise BoundaryError(msg)
+        raise BoundaryError(msg, "boundary.unsupported", suffix=suffix or "—")
     if path.stat().st_size == 0:
         msg = f"file is empty: {path.name}"
-        raise BoundaryError(msg)
+        raise BoundaryError(msg, "boundary.empty", file=path.name)
     if suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as zf:
                 shp = [n for n in zf.namelist() if n.lower().endswith(".shp")]
         except zipfile.BadZipFile as exc:
             msg = f"not a valid zip archive: {path.name}"
-            raise BoundaryError(msg) from exc
+            raise BoundaryError(msg, "boundary.bad_zip", file=path.name) from exc
         if not shp:
             msg = f"zip archive {path.name} contains no .shp file"
-            raise BoundaryError(msg)
+            raise BoundaryError(msg, "boundary.zip_no_shp", file=path.name)
         source = f"/vsizip/{path}/{shp[0]}"
     else:
         source = str(path)
@@ -143,7 +154,7 @@ def _read_any(path: Path) -> gpd.GeoDataFrame:
     except Exception as exc:  # pyogrio raises several error types for unreadable data
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         msg = f"cannot read {path.name}: {first_line}"
-        raise BoundaryError(msg) from exc
+        raise BoundaryError(msg, "boundary.unreadable", file=path.name) from exc
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame, crs: str | None, name: str) -> gpd.GeoDataFrame:
@@ -158,7 +169,7 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, crs: str | None, name: str) -> gpd.GeoDataF
             f"{name}: coordinates ({minx:.0f}, {miny:.0f}) … ({maxx:.0f}, {maxy:.0f}) are not "
             "longitude/latitude; the file declares no projected CRS (wrong or missing CRS?)"
         )
-        raise BoundaryError(msg)
+        raise BoundaryError(msg, "boundary.not_lonlat", file=name)
     gdf = gdf.set_crs(4326, allow_override=True)
     if declared in ("gcj02", "bd09"):
         gdf = gdf.set_geometry(
@@ -223,7 +234,7 @@ def read_boundaries(
     raw = _read_any(path)
     if len(raw) == 0:
         msg = f"{path.name} contains no features"
-        raise BoundaryError(msg)
+        raise BoundaryError(msg, "boundary.no_features", file=path.name)
     if raw.crs is None and crs is None and path.suffix.lower() in (".zip", ".shp"):
         # GeoJSON and KML are longitude/latitude by their specifications; a shapefile says
         # its system only in its .prj, and a guess here would shift every boundary
@@ -231,7 +242,7 @@ def read_boundaries(
             f"{path.name}: the shapefile has no .prj, so its coordinate system is unknown;"
             " give it (--crs wgs84, cgcs2000, gcj02 or bd09)"
         )
-        raise BoundaryError(msg)
+        raise BoundaryError(msg, "boundary.no_prj", file=path.name)
     columns = [c for c in raw.columns if c != raw.geometry.name]
     nf = _pick_field(columns, name_field, NAME_FIELDS, "name")
     cf = _pick_field(columns, code_field, CODE_FIELDS, "code")
@@ -241,7 +252,7 @@ def read_boundaries(
     if not polygonal.any():
         found = ", ".join(sorted(set(kinds)))
         msg = f"{path.name} has no polygons (found {found}); boundaries must be areas"
-        raise BoundaryError(msg)
+        raise BoundaryError(msg, "boundary.no_polygons", file=path.name, found=found)
     raw = _to_wgs84(raw, crs, path.name)
 
     labels = [

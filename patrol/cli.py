@@ -113,6 +113,7 @@ def _operator() -> Principal:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Load the Nanhu demo district and a year of demo incidents."""
     from data.demo_district import DEMO_NOTICE_EN, DEMO_NOTICE_ZH
+    from data.demo_evaluations import publish_demo_evaluations
     from data.demo_incidents import generate_demo_incidents
     from data.demo_patrols import generate_demo_patrols
     from data.demo_users import DEMO_PASSWORD, create_demo_users
@@ -144,6 +145,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             generate_demo_incidents(
                 svc, args.incidents, seed=args.seed, end=end, progress=_progress("incidents")
             )
+            published = publish_demo_evaluations(
+                store, end or _local_midnight(), progress=_progress("evaluations")
+            )
+            sys.stdout.write(f"demo evaluations published: {len(published)} ({', '.join(published)})\n")
         users = create_demo_users(store)
         sys.stdout.write(f"demo users: {len(users)} (password {DEMO_PASSWORD!r}; see README)\n")
         patrols = generate_demo_patrols(store, seed=args.seed, end=end or _local_midnight())
@@ -311,6 +316,61 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluation(args: argparse.Namespace) -> int:
+    """Publish, show or compare the evaluation of a period (月晾晒, quarter, half-year, year)."""
+    import json
+
+    from patrol.evaluation import EvaluationService
+    from patrol.kpis import KPI_COLUMNS
+    from patrol.refusals import Refusal
+
+    who = Principal(_operator().name, "command_center")  # the server's operator acts for the command centre
+    with _opened(args) as store:
+        svc = EvaluationService(store)
+        try:
+            if args.action == "publish":
+                ev = svc.publish(who, args.period, args.reason or "")
+                sys.stdout.write(
+                    f"published {ev.period.code} version {ev.version}: {ev.received} incidents,"
+                    f" inputs {ev.inputs_hash[:12]}\n"
+                )
+                return 0
+            versions = svc.versions(who, args.period)
+            if not versions:
+                raise CliError(f"{args.period} is not published (gridpatrol evaluation publish --period …)")
+            by = None if args.by == "all" else args.by
+            if args.action == "diff":
+                old = args.old if args.old is not None else (versions[-2].version if len(versions) > 1 else 1)
+                new = args.new if args.new is not None else versions[-1].version
+                table = svc.diff(who, args.period, old, new, by)
+                head = {"period": versions[0].period.code, "old": old, "new": new, "by": args.by}
+            else:
+                chosen = [e for e in versions if args.version in (None, e.version)]
+                if not chosen:
+                    raise CliError(f"{args.period} has no version {args.version}")
+                ev = chosen[-1]
+                table = ev.table(by)[["group", "rank", *KPI_COLUMNS]]
+                head = {
+                    "period": ev.period.code, "version": ev.version, "by": args.by,
+                    "published_at": ev.published_at.isoformat(), "published_by": ev.published_by,
+                    "reason": ev.reason, "inputs_hash": ev.inputs_hash,
+                }  # fmt: skip
+        except Refusal as exc:
+            raise CliError(str(exc)) from exc
+    if args.format == "json":
+        rows = json.loads(table.to_json(orient="records", force_ascii=False))
+        sys.stdout.write(json.dumps({**head, "rows": rows}, ensure_ascii=False, indent=1) + "\n")
+    elif args.format == "csv":
+        write_csv(table, sys.stdout)
+    else:
+        sys.stdout.write(" · ".join(f"{k}: {v}" for k, v in head.items() if v not in ("", None)) + "\n")
+        if table.empty:
+            sys.stdout.write("no figure differs\n")
+        else:
+            sys.stdout.write(table.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n")
+    return 0
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     """Evidence per "一件事" theme over the last twelve months."""
     import json
@@ -435,12 +495,10 @@ def cmd_patrol_plan(args: argparse.Namespace) -> int:
         village = next(v for v in store.villages() if v.code == team.village_code)
         cells, owners = store.cell_map()
         mine = tuple(int(c) for c, o in zip(cells.tolist(), owners, strict=True) if o == team.village_code)
-        cols = store.incident_columns(
+        frame = store.incident_frame(
             IncidentQuery(cells=mine, reported_from=datetime.now(UTC) - timedelta(days=90)),
             ["cell", "item_code", "reported_at"],
         )
-    frame = pd.DataFrame(cols)
-    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
     severity = {code: item.severity for code, item in load_catalog().items.items()}
     risk = risk_scores(frame, severity, min(datetime.now(UTC), start), shift=(start, end))
     centre = shapely.from_wkb(village.geometry_wkb).representative_point()
@@ -467,19 +525,15 @@ def cmd_risk_backtest(args: argparse.Namespace) -> int:
     """Hit rate of the risk ranking vs last week's counts, week by week, past data only."""
     from datetime import UTC, datetime, timedelta
 
-    import pandas as pd
-
     from patrol.catalog import load_catalog
     from patrol.risk import backtest
 
     now = datetime.now(UTC)
     with _opened(args) as store:
-        cols = store.incident_columns(
+        frame = store.incident_frame(
             IncidentQuery(reported_from=now - timedelta(weeks=args.weeks + 26)),
             ["cell", "item_code", "reported_at"],
         )
-    frame = pd.DataFrame(cols)
-    frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True)
     severity = {code: item.severity for code, item in load_catalog().items.items()}
     bt = backtest(frame, severity, now, weeks=args.weeks)
     sys.stdout.write(f"weeks: {bt.weeks}\n")
@@ -565,6 +619,10 @@ def build_parser() -> argparse.ArgumentParser:
         "import-incidents": (cmd_import_incidents, "import incidents from CSV, XLSX or GeoJSON"),
         "export": (cmd_export, "export incidents (csv, geojson, gpkg, open311)"),
         "kpis": (cmd_kpis, "KPIs of a month per township, team or item (ranked)"),
+        "evaluation": (
+            cmd_evaluation,
+            "publish, show or compare a period's evaluation (月晾晒, quarter, year)",
+        ),
         "hotspots": (cmd_hotspots, "Getis-Ord Gi* hot spots over H3 cells"),
         "create-user": (
             cmd_create_user,
@@ -601,6 +659,15 @@ def build_parser() -> argparse.ArgumentParser:
     kp.add_argument("--month", required=True, help="YYYY-MM")
     kp.add_argument("--by", choices=["township", "team", "item"], default="township")
     kp.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    ev = parsers["evaluation"]
+    ev.add_argument("action", choices=["publish", "show", "diff"])
+    ev.add_argument("--period", required=True, help="2026-11 (month), 2026-Q4, 2026-H2 or 2026")
+    ev.add_argument("--reason", default=None, help="publish: why a published period is published again")
+    ev.add_argument("--by", choices=["township", "team", "item", "all"], default="township")
+    ev.add_argument("--version", type=int, default=None, help="show: this version (default the newest)")
+    ev.add_argument("--old", type=int, default=None, help="diff: the older version (default the one before)")
+    ev.add_argument("--new", type=int, default=None, help="diff: the newer version (default the newest)")
+    ev.add_argument("--format", choices=["table", "json", "csv"], default="table")
     hs = parsers["hotspots"]
     hs.add_argument("--item", default=None, help="one enforcement item code")
     hs.add_argument("--res", type=int, default=9, help="H3 resolution of the analysis (default 9)")

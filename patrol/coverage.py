@@ -151,7 +151,7 @@ def coverage_for_week(store: Store, week: str, township_code: str | None = None)
     )
     # a track may be uploaded after the shift: take visits up to a week after the week's end
     visits = store.patrol_visits(township_code=township_code, since=start, until=end + timedelta(days=7))
-    cols = store.incident_columns(
+    frame = store.incident_frame(
         IncidentQuery(
             township_codes=None if township_code is None else (township_code,),
             reported_from=start,
@@ -165,7 +165,7 @@ def coverage_for_week(store: Store, week: str, township_code: str | None = None)
         for t in store.teams()
         if township_code is None or villages[t.village_code] == township_code
     }
-    return team_week_coverage(tasks, visits, pd.DataFrame(cols), teams)
+    return team_week_coverage(tasks, visits, frame, teams)
 
 
 def stale_cells_for(

@@ -14,6 +14,7 @@ from geo.hotspots import HotSpots, emerging_classes, gi_star
 from patrol.catalog import Catalog
 from patrol.incident import OPEN_STATES, State
 from patrol.incidents import local_day
+from patrol.kpis import NEEDED_COLUMNS, compute_kpis
 from store.protocol import Store
 from store.rows import BUCKETS, IncidentQuery, IncidentRow, RollupQuery
 
@@ -88,8 +89,8 @@ class Tiles:
     overdue: int
     awaiting_alarm: int
     median_response_min: float | None
-    on_time_closure: float | None
-    closed_in_window: int
+    on_time_rate: float | None  # the KPI of that name (patrol.kpis), over the window
+    judged_on_time: int  # its denominator: due in the window and not formally deferred
     window_days: int
 
 
@@ -102,14 +103,12 @@ def kpi_tiles(
     township_codes: tuple[str, ...] | None = None,
     window_days: int = TILE_WINDOW_DAYS,
 ) -> Tiles:
-    """Open, overdue, awaiting assessment past 15 minutes, median response and on-time closure.
+    """Open, overdue, awaiting assessment past 15 minutes, median response and on-time rate.
 
-    Median response and on-time closure are taken over the last ``window_days`` days, a
-    rolling window: on the first day of a month a wall screen still shows a month's figures
-    (a calendar month would show nothing). Median response: minutes from report to the first
-    assessment action, over incidents reported in the window that have one. On-time closure:
-    closed in the window by their due time ÷ closed in the window (deferrals move the due
-    time). The monthly ranking keeps calendar months.
+    Median response and on-time rate are the KPIs of :mod:`patrol.kpis` — the same definitions
+    as the ranking — over the incidents received in the last ``window_days`` days, a rolling
+    window: on the first day of a month a wall screen still shows a month's figures (a
+    calendar month would show nothing). The monthly ranking keeps calendar months.
     """
     open_n = store.count_incidents(IncidentQuery(states=OPEN, township_codes=township_codes))
     overdue = store.count_incidents(IncidentQuery(states=OPEN, due_before=now, township_codes=township_codes))
@@ -120,29 +119,20 @@ def kpi_tiles(
             township_codes=township_codes,
         )
     )
-    start = now - timedelta(days=window_days)
-    reported = store.incident_columns(
-        IncidentQuery(reported_from=start, reported_to=now, township_codes=township_codes),
-        ["reported_at", "first_response_at"],
+    window = store.incident_frame(
+        IncidentQuery(
+            reported_from=now - timedelta(days=window_days), reported_to=now, township_codes=township_codes
+        ),
+        NEEDED_COLUMNS,
     )
-    waits = [
-        (f - r).total_seconds() / 60
-        for r, f in zip(reported["reported_at"], reported["first_response_at"], strict=True)
-        if f is not None
-    ]
-    closed = store.incident_columns(
-        IncidentQuery(states=(State.CLOSED.value,), closed_from=start, township_codes=township_codes),
-        ["closed_at", "due_at"],
-    )
-    on_time = sum(c <= d for c, d in zip(closed["closed_at"], closed["due_at"], strict=True) if c <= now)
-    n_closed = sum(c <= now for c in closed["closed_at"])
+    k = compute_kpis(window, None, now).iloc[0]
     return Tiles(
         open=open_n,
         overdue=overdue,
         awaiting_alarm=alarm,
-        median_response_min=float(np.median(waits)) if waits else None,
-        on_time_closure=on_time / n_closed if n_closed else None,
-        closed_in_window=n_closed,
+        median_response_min=k["response_median_min"],
+        on_time_rate=k["on_time_rate"],
+        judged_on_time=int(k["due"] - k["deferred"]),
         window_days=window_days,
     )
 

@@ -38,7 +38,7 @@ def flag_duplicates(
     """For each new incident, the id of the open incident it probably duplicates, or None."""
     n = len(ids)
     t_hours = (reported - pd.Timestamp("2000-01-01", tz="UTC")).dt.total_seconds().to_numpy() / 3600.0
-    existing = store.incident_columns(
+    existing = store.incident_frame(
         IncidentQuery(
             states=_OPEN_STATES,
             item_codes=tuple(sorted(set(items.tolist()))),
@@ -48,12 +48,13 @@ def flag_duplicates(
         ["id", "item_code", "lat", "lng", "reported_at"],
     )
     assert not FINAL_BUCKETS & set(_OPEN_STATES)
-    e_items = np.array(existing["item_code"], dtype=object)
-    e_lat = np.array(existing["lat"], dtype=float)
-    e_lng = np.array(existing["lng"], dtype=float)
-    e_reported = pd.to_datetime(pd.Series(existing["reported_at"], dtype=object), utc=True)
-    e_t = (e_reported - pd.Timestamp("2000-01-01", tz="UTC")).dt.total_seconds().to_numpy(float) / 3600.0
-    e_ids: list[str] = existing["id"]
+    e_items = existing["item_code"].to_numpy(dtype=object)
+    e_lat = existing["lat"].to_numpy(dtype=float)
+    e_lng = existing["lng"].to_numpy(dtype=float)
+    e_t = (existing["reported_at"] - pd.Timestamp("2000-01-01", tz="UTC")).dt.total_seconds().to_numpy(
+        float
+    ) / 3600.0
+    e_ids: list[str] = existing["id"].tolist()
 
     all_items = np.concatenate([items, e_items]) if e_ids else items
     all_lat = np.concatenate([lat, e_lat]) if e_ids else lat

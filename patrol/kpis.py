@@ -8,9 +8,11 @@ as a dash), never 0 or 100%.
 KPI                        formula
 =========================  =====================================================================
 received                   incidents reported in the month
+to_close                   of those, the ones that must be closed: not rejected as not an
+                           enforcement matter (不予受理) and not merged into another case
 closed                     of those, now closed
-closure_rate               closed ÷ received
-due                        of those received, whose due time has passed (or that are closed)
+closure_rate               closed ÷ to_close
+due                        of those to close, whose due time has passed (or that are closed)
 deferred                   of the due ones, formally deferred (挂账/缓办 approved at least once)
 on_time                    of the due, not deferred ones, closed no later than their due time
 on_time_rate               on_time ÷ (due − deferred)
@@ -24,6 +26,9 @@ proactive_share            incidents discovered on patrol ÷ received
 overdue_open               incidents still open past their due time
 =========================  =====================================================================
 
+A township that rightly rejects a report that is no enforcement matter, or merges a duplicate,
+is not punished for it: neither counts in the closure or on-time denominators.
+
 Fair ranking: a group with fewer than ``MIN_CASES_TO_RANK`` received incidents is shown but
 not ranked (its rates are too noisy to compare). Ranks order by on-time rate, then closure
 rate, then median response (faster first).
@@ -31,24 +36,25 @@ rate, then median response (faster first).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from patrol.incident import OPEN_STATES, URGENT_RESPONSE_MINUTES, URGENT_SOURCES, State
 from store.protocol import Store
 from store.rows import IncidentQuery
 
 GroupBy: TypeAlias = Literal["township", "team", "item"]
 GROUP_COLUMNS: dict[str, str] = {"township": "township_code", "team": "team_id", "item": "item_code"}
 MIN_CASES_TO_RANK = 20
-URGENT_SOURCES = ("hotline_12345", "petition")
-URGENT_MINUTES = 15
-OPEN_STATES = ("discovered", "assessing", "handling", "consulting", "deferred", "verifying")
+URGENT_SOURCE_CODES = tuple(sorted(s.value for s in URGENT_SOURCES))
+OPEN_STATE_CODES = tuple(sorted(s.value for s in OPEN_STATES))
+NOT_TO_CLOSE = (State.REJECTED.value, State.MERGED.value)
 KPI_COLUMNS = (
-    "received", "closed", "closure_rate", "due", "deferred", "on_time", "on_time_rate",
+    "received", "to_close", "closed", "closure_rate", "due", "deferred", "on_time", "on_time_rate",
     "response_median_min", "response_p90_min", "urgent_within_15_share", "rework_rate",
     "consultation_share", "repeat_rate", "proactive_share", "overdue_open",
 )  # fmt: skip
@@ -56,6 +62,27 @@ NEEDED_COLUMNS = (
     "reported_at", "first_response_at", "due_at", "closed_at", "state", "source", "township_code",
     "team_id", "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of",
 )  # fmt: skip
+
+
+RATE_KPIS = frozenset(
+    {"closure_rate", "on_time_rate", "urgent_within_15_share", "rework_rate", "consultation_share",
+     "repeat_rate", "proactive_share"}
+)  # fmt: skip
+MINUTE_KPIS = frozenset({"response_median_min", "response_p90_min"})
+
+
+def figure_text(name: str, value: object) -> str:
+    """A KPI value as a person reads it.
+
+    Rates as percentages, minutes to one decimal, counts whole, a dash for none.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    if name in RATE_KPIS:
+        return f"{float(value):.1%}"  # type: ignore[arg-type]
+    if name in MINUTE_KPIS:
+        return f"{float(value):.1f}"  # type: ignore[arg-type]
+    return str(int(value))  # type: ignore[call-overload]
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -86,26 +113,28 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
     now : datetime
         The moment the figures describe (due and overdue are judged at it).
     """
-    closed = frame["state"] == "closed"
-    due = (frame["due_at"] <= now) | closed
+    closed = frame["state"] == State.CLOSED.value
+    to_close = ~frame["state"].isin(NOT_TO_CLOSE)
+    due = to_close & ((frame["due_at"] <= now) | closed)
     deferred = due & (frame["deferral_count"] > 0)
     answered = frame["first_response_at"].notna()
     minutes = ((frame["first_response_at"] - frame["reported_at"]).dt.total_seconds() / 60).where(answered)
-    urgent = answered & frame["source"].isin(URGENT_SOURCES)
+    urgent = answered & frame["source"].isin(URGENT_SOURCE_CODES)
     flags = pd.DataFrame(
         {
             "received": np.ones(len(frame), dtype=np.int64),
+            "to_close": to_close,
             "closed": closed,
             "due": due,
             "deferred": deferred,
             "on_time": due & ~deferred & closed & (frame["closed_at"] <= frame["due_at"]),
             "urgent": urgent,
-            "urgent_in_time": urgent & (minutes <= URGENT_MINUTES),
+            "urgent_in_time": urgent & (minutes <= URGENT_RESPONSE_MINUTES),
             "rework": closed & (frame["rework_count"] > 0),
             "consulted": frame["consult_departments"] != "[]",
             "repeat": frame["repeat_of"].notna(),
             "proactive": frame["source"] == "patrol",
-            "overdue_open": frame["state"].isin(OPEN_STATES) & (frame["due_at"] < now),
+            "overdue_open": frame["state"].isin(OPEN_STATE_CODES) & (frame["due_at"] < now),
         },
         index=frame.index,
     ).astype(np.int64)
@@ -123,8 +152,9 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
         {
             "group": list(n.index),
             "received": n["received"].astype(int).tolist(),
+            "to_close": n["to_close"].astype(int).tolist(),
             "closed": n["closed"].astype(int).tolist(),
-            "closure_rate": _ratio(n["closed"], n["received"]),
+            "closure_rate": _ratio(n["closed"], n["to_close"]),
             "due": n["due"].astype(int).tolist(),
             "deferred": n["deferred"].astype(int).tolist(),
             "on_time": n["on_time"].astype(int).tolist(),
@@ -195,14 +225,6 @@ def change_arrow(current: float | None, previous: float | None) -> str:
     return "↑" if current > previous else "↓"
 
 
-def frame_from_columns(columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
-    """The cohort frame from a store's ``incident_columns`` answer (times as tz-aware UTC)."""
-    frame = pd.DataFrame(columns)
-    for c in ("reported_at", "first_response_at", "due_at", "closed_at"):
-        frame[c] = pd.to_datetime(frame[c], utc=True)
-    return frame
-
-
 def month_kpis(
     store: Store,
     month: str,
@@ -212,10 +234,10 @@ def month_kpis(
 ) -> pd.DataFrame:
     """KPIs of the incidents received in ``month`` (``YYYY-MM``), per group, ranked."""
     start, end = month_bounds(month)
-    cols = store.incident_columns(
+    frame = store.incident_frame(
         IncidentQuery(reported_from=start, reported_to=end, township_codes=township_codes), NEEDED_COLUMNS
     )
-    return compute_kpis(frame_from_columns(cols), by, now)
+    return compute_kpis(frame, by, now)
 
 
 def period_kpis(
@@ -228,7 +250,7 @@ def period_kpis(
     """KPIs of the incidents received over several consecutive months (a quarter: 季复盘)."""
     start, _ = month_bounds(months[0])
     _, end = month_bounds(months[-1])
-    cols = store.incident_columns(
+    frame = store.incident_frame(
         IncidentQuery(reported_from=start, reported_to=end, township_codes=township_codes), NEEDED_COLUMNS
     )
-    return compute_kpis(frame_from_columns(cols), by, now)
+    return compute_kpis(frame, by, now)

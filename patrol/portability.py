@@ -3,8 +3,8 @@
 Everything a deployment holds goes: the district's areas and cell map, the incidents with
 their complete event logs (rollups rebuilt by the target from the incidents and checked
 against the source's), number sequences, patrols and their covered cells, premises and
-inspections, users and the audit log (sequence numbers kept). Sign-in failure counters are
-transient and stay behind. The target must be empty.
+inspections, users and the audit log (sequence numbers kept), published evaluations. Sign-in
+failure counters are transient and stay behind. The target must be empty.
 
 A content hash is computed per table from what the store protocol returns, in a form that
 does not depend on the engine (times in UTC, JSON with sorted keys, geometry normalised), so
@@ -26,7 +26,7 @@ from store.protocol import Store
 from store.rows import EventRow, IncidentBatch, IncidentQuery, IncidentRow
 
 PAGE = 20_000
-_JSON_FIELDS = frozenset({"payload", "before", "after", "consult_departments"})
+_JSON_FIELDS = frozenset({"payload", "before", "after", "consult_departments", "figures"})
 
 
 class CopyError(ValueError):
@@ -120,6 +120,7 @@ def content_hashes(store: Store) -> dict[str, tuple[int, str]]:
         "inspections": _digest(store.inspections()),
         "users": _digest(store.users()),
         "audit": _digest(store.audit_log(limit=10**9)),
+        "evaluations": _digest(store.evaluations(district.code) if district else []),
     }
 
 
@@ -166,7 +167,9 @@ def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | No
     if inspections:
         dst.insert_inspections(inspections)
     note("inspections", len(inspections))
-    dst.restore(src.users(), sorted(src.audit_log(limit=10**9), key=lambda a: a.seq))
+    dst.restore(
+        src.users(), sorted(src.audit_log(limit=10**9), key=lambda a: a.seq), src.evaluations(district.code)
+    )
     report = CopyReport(content_hashes(src), content_hashes(dst))
     if not report.identical:
         differ = [t for t in report.source if report.source[t] != report.target.get(t)]

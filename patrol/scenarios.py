@@ -42,13 +42,9 @@ DEFAULT_K = (5, 10, 20, 50, 100)
 
 def load_year(store: Store, now: datetime) -> pd.DataFrame:
     """The incidents of the twelve months before ``now``, one row each."""
-    cols = store.incident_columns(
+    return store.incident_frame(
         IncidentQuery(reported_from=now - timedelta(days=365), reported_to=now), COLUMNS
     )
-    frame = pd.DataFrame(cols)
-    for c in ("reported_at", "first_response_at", "due_at", "closed_at"):
-        frame[c] = pd.to_datetime(frame[c], utc=True)
-    return frame
 
 
 def recurrence_share(frame: pd.DataFrame, days: int = RECURRENCE_DAYS) -> float | None:

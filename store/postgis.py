@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import astuple
 from datetime import date, datetime
 from typing import Any
 
@@ -24,12 +25,14 @@ from store.rows import (
     BULK_REBUILD_MIN_ROWS,
     CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
+    EVALUATION_COLUMNS,
     EVENT_COLUMNS,
     FINAL_BUCKETS,
     INCIDENT_COLUMNS,
     REMAP_STATEMENTS,
     AuditRow,
     DistrictRow,
+    EvaluationRow,
     EventRow,
     IncidentBatch,
     IncidentQuery,
@@ -44,7 +47,9 @@ from store.rows import (
     TownshipRow,
     UserRow,
     VillageRow,
+    checked_incident_columns,
     datetime_column,
+    incident_frame_from_rows,
     rebuilds_indexes,
     state_bucket,
     us_to_datetime,
@@ -230,6 +235,26 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "0011_patrol_task_index",
         "CREATE INDEX incidents_patrol_task ON incidents(patrol_task_id) WHERE patrol_task_id IS NOT NULL;",
+    ),
+    # published evaluations (see the SQLite migration)
+    (
+        "0012_evaluations",
+        """
+        CREATE TABLE evaluations (
+            district_code TEXT NOT NULL, period TEXT NOT NULL,
+                version INTEGER NOT NULL CHECK (version >= 1),
+            published_at TIMESTAMPTZ NOT NULL, published_by TEXT NOT NULL, role TEXT NOT NULL,
+            reason TEXT NOT NULL, inputs_hash TEXT NOT NULL, received INTEGER NOT NULL,
+            figures JSONB NOT NULL,
+            PRIMARY KEY (district_code, period, version)
+        );
+        CREATE FUNCTION gridpatrol_evaluation_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'a published evaluation is immutable'; END $$;
+        CREATE TRIGGER evaluations_immutable BEFORE UPDATE OR DELETE ON evaluations
+            FOR EACH ROW EXECUTE FUNCTION gridpatrol_evaluation_immutable();
+        CREATE TRIGGER evaluations_no_truncate BEFORE TRUNCATE ON evaluations
+            FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_evaluation_immutable();
+        """,
     ),
 ]
 
@@ -638,16 +663,20 @@ class PostGISStore:
 
     def incident_columns(self, query: IncidentQuery, columns: Sequence[str]) -> dict[str, list[Any]]:
         """Some columns of every incident matching ``query`` (no limit), for figures."""
-        bad = [c for c in columns if c not in INCIDENT_COLUMNS]
-        if bad:
-            msg = f"unknown incident column(s): {', '.join(bad)}"
-            raise ValueError(msg)
+        columns = checked_incident_columns(columns)
         where, params = _where(query)
         rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
         out: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
         for c in DATETIME_COLUMNS & set(columns):
             out[c] = [_from_db_time(v) for v in out[c]]
         return out
+
+    def incident_frame(self, query: IncidentQuery, columns: Sequence[str]) -> pd.DataFrame:
+        """Some columns of every incident matching ``query`` as a frame (no limit), for figures."""
+        columns = checked_incident_columns(columns)
+        where, params = _where(query)
+        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
+        return incident_frame_from_rows(rows, columns)
 
     def events(self, incident_id: str) -> list[EventRow]:
         """The event log of one incident, in order."""
@@ -932,6 +961,25 @@ class PostGISStore:
             msg = f"user {user.username!r} already exists"
             raise DuplicateError(msg) from exc
 
+    def insert_evaluation(self, row: EvaluationRow, audit: AuditRow) -> None:
+        """Store a published evaluation and its audit row in one transaction."""
+        try:
+            with self._tx() as conn:
+                conn.execute(_INSERT_EVALUATION, astuple(row))
+                _insert_audit(conn, [audit])
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"evaluation {row.period} version {row.version} is already published"
+            raise DuplicateError(msg) from exc
+
+    def evaluations(self, district_code: str, period: str | None = None) -> list[EvaluationRow]:
+        """Published evaluations of a district (of one period), by period then version."""
+        rows = self._read(
+            f"SELECT {', '.join(EVALUATION_COLUMNS[:-1])}, figures::text FROM evaluations"
+            " WHERE district_code = %s AND (%s::text IS NULL OR period = %s) ORDER BY period, version",
+            (district_code, period, period),
+        )
+        return [EvaluationRow(*r) for r in rows]
+
     def update_user(self, user: UserRow, audit: AuditRow) -> None:
         """Replace a user's record and append its audit row in one transaction."""
         with self._tx() as conn:
@@ -974,9 +1022,12 @@ class PostGISStore:
         """The last number handed out per number key (district prefix and day)."""
         return {k: int(n) for k, n in self._read("SELECT key, last FROM number_seq", ())}
 
-    def restore(self, users: Sequence[UserRow], audit: Sequence[AuditRow]) -> None:
-        """Load users and audit rows as they were elsewhere (audit ``seq`` kept), in one transaction."""
+    def restore(
+        self, users: Sequence[UserRow], audit: Sequence[AuditRow], evaluations: Sequence[EvaluationRow] = ()
+    ) -> None:
+        """Load users, audit rows and evaluations as they were elsewhere, in one transaction."""
         with self._tx() as conn, conn.cursor() as cur:
+            cur.executemany(_INSERT_EVALUATION, [astuple(e) for e in evaluations])
             cur.executemany(
                 "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
                 " password_hash, active, created_at, updated_at)"
@@ -1077,6 +1128,12 @@ def _user_to_db(u: UserRow) -> tuple[Any, ...]:
 
 def _user_from_db(r: Sequence[Any]) -> UserRow:
     return UserRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9])
+
+
+_INSERT_EVALUATION = (
+    f"INSERT INTO evaluations ({', '.join(EVALUATION_COLUMNS)})"
+    f" VALUES ({', '.join(['%s'] * (len(EVALUATION_COLUMNS) - 1))}, %s::jsonb)"
+)
 
 
 def _insert_audit(conn: psycopg.Connection[Any], rows: Sequence[AuditRow]) -> None:

@@ -8,10 +8,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from store.rows import (
     AuditRow,
     DistrictRow,
+    EvaluationRow,
     EventRow,
     IncidentBatch,
     IncidentQuery,
@@ -144,6 +146,13 @@ class Store(Protocol):
         """Some columns of every incident matching the query."""
         ...
 
+    def incident_frame(self, query: IncidentQuery, columns: Sequence[str]) -> pd.DataFrame:
+        """Some columns of every incident matching the query, one row each, for figures.
+
+        Times are ``datetime64[us, UTC]``, NaT for none.
+        """
+        ...
+
     def events(self, incident_id: str) -> list[EventRow]:
         """The event log of one incident, in order."""
         ...
@@ -264,6 +273,18 @@ class Store(Protocol):
         """Every user, by name."""
         ...
 
+    def insert_evaluation(self, row: EvaluationRow, audit: AuditRow) -> None:
+        """Store a published evaluation and its audit row in one transaction.
+
+        DuplicateError if that version of the period is already stored (two publishers at once:
+        one wins). Stored evaluations are immutable: the database refuses updates and deletes.
+        """
+        ...
+
+    def evaluations(self, district_code: str, period: str | None = None) -> list[EvaluationRow]:
+        """Published evaluations of a district (of one period), by period then version."""
+        ...
+
     def append_audit(self, rows: Sequence[AuditRow]) -> None:
         """Append audit rows (the log is append-only: the database refuses updates and deletes)."""
         ...
@@ -276,9 +297,12 @@ class Store(Protocol):
         """The last number handed out per number key (district prefix and day)."""
         ...
 
-    def restore(self, users: Sequence[UserRow], audit: Sequence[AuditRow]) -> None:
-        """Load users and audit rows as they were elsewhere (audit ``seq`` kept), in one transaction.
+    def restore(
+        self, users: Sequence[UserRow], audit: Sequence[AuditRow], evaluations: Sequence[EvaluationRow] = ()
+    ) -> None:
+        """Load users, audit rows and published evaluations as they were elsewhere, in one transaction.
 
+        Audit ``seq`` numbers are kept.
         For copying a whole store into a new, empty one; normal changes go through the
         methods that write their own audit rows.
         """

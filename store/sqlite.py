@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import astuple
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,14 @@ from store.rows import (
     BULK_REBUILD_MIN_ROWS,
     CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
+    EVALUATION_COLUMNS,
     EVENT_COLUMNS,
     FINAL_BUCKETS,
     INCIDENT_COLUMNS,
     REMAP_STATEMENTS,
     AuditRow,
     DistrictRow,
+    EvaluationRow,
     EventRow,
     IncidentBatch,
     IncidentQuery,
@@ -43,8 +46,10 @@ from store.rows import (
     TownshipRow,
     UserRow,
     VillageRow,
+    checked_incident_columns,
     datetime_column,
     datetime_to_us,
+    incident_frame_from_rows,
     rebuilds_indexes,
     state_bucket,
     us_to_datetime,
@@ -244,6 +249,24 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     (
         "0011_patrol_task_index",
         ["CREATE INDEX incidents_patrol_task ON incidents(patrol_task_id) WHERE patrol_task_id IS NOT NULL"],
+    ),
+    # published evaluations (月晾晒): immutable, a correction is a new version
+    (
+        "0012_evaluations",
+        [
+            """CREATE TABLE evaluations (
+                district_code TEXT NOT NULL, period TEXT NOT NULL,
+                version INTEGER NOT NULL CHECK (version >= 1),
+                published_at INTEGER NOT NULL, published_by TEXT NOT NULL, role TEXT NOT NULL,
+                reason TEXT NOT NULL, inputs_hash TEXT NOT NULL, received INTEGER NOT NULL,
+                figures TEXT NOT NULL,
+                PRIMARY KEY (district_code, period, version)
+            )""",
+            """CREATE TRIGGER evaluations_immutable_update BEFORE UPDATE ON evaluations
+               BEGIN SELECT RAISE(ABORT, 'a published evaluation is immutable'); END""",
+            """CREATE TRIGGER evaluations_immutable_delete BEFORE DELETE ON evaluations
+               BEGIN SELECT RAISE(ABORT, 'a published evaluation is immutable'); END""",
+        ],
     ),
 ]
 
@@ -661,16 +684,20 @@ class SQLiteStore:
 
     def incident_columns(self, query: IncidentQuery, columns: Sequence[str]) -> dict[str, list[Any]]:
         """Some columns of every incident matching ``query`` (no limit), for figures."""
-        bad = [c for c in columns if c not in INCIDENT_COLUMNS]
-        if bad:
-            msg = f"unknown incident column(s): {', '.join(bad)}"
-            raise ValueError(msg)
+        columns = checked_incident_columns(columns)
         where, params = _where(query)
         rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
         out: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
         for c in DATETIME_COLUMNS & set(columns):
             out[c] = [_from_db_time(v) for v in out[c]]
         return out
+
+    def incident_frame(self, query: IncidentQuery, columns: Sequence[str]) -> pd.DataFrame:
+        """Some columns of every incident matching ``query`` as a frame (no limit), for figures."""
+        columns = checked_incident_columns(columns)
+        where, params = _where(query)
+        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
+        return incident_frame_from_rows(rows, columns)
 
     def events(self, incident_id: str) -> list[EventRow]:
         """The event log of one incident, in order."""
@@ -1015,6 +1042,25 @@ class SQLiteStore:
             msg = f"user {user.username!r} already exists"
             raise DuplicateError(msg) from exc
 
+    def insert_evaluation(self, row: EvaluationRow, audit: AuditRow) -> None:
+        """Store a published evaluation and its audit row in one transaction."""
+        try:
+            with self._write() as conn:
+                conn.execute(_INSERT_EVALUATION, _evaluation_to_db(row))
+                _insert_audit(conn, [audit])
+        except sqlite3.IntegrityError as exc:
+            msg = f"evaluation {row.period} version {row.version} is already published"
+            raise DuplicateError(msg) from exc
+
+    def evaluations(self, district_code: str, period: str | None = None) -> list[EvaluationRow]:
+        """Published evaluations of a district (of one period), by period then version."""
+        rows = self._read(
+            f"SELECT {', '.join(EVALUATION_COLUMNS)} FROM evaluations"
+            " WHERE district_code = ? AND (? IS NULL OR period = ?) ORDER BY period, version",
+            (district_code, period, period),
+        )
+        return [EvaluationRow(r[0], r[1], r[2], _time(r[3]), *r[4:]) for r in rows]
+
     def update_user(self, user: UserRow, audit: AuditRow) -> None:
         """Replace a user's record and append its audit row in one transaction."""
         with self._write() as conn:
@@ -1062,9 +1108,12 @@ class SQLiteStore:
         """The last number handed out per number key (district prefix and day)."""
         return {k: int(n) for k, n in self._conn().execute("SELECT key, last FROM number_seq")}
 
-    def restore(self, users: Sequence[UserRow], audit: Sequence[AuditRow]) -> None:
-        """Load users and audit rows as they were elsewhere (audit ``seq`` kept), in one transaction."""
+    def restore(
+        self, users: Sequence[UserRow], audit: Sequence[AuditRow], evaluations: Sequence[EvaluationRow] = ()
+    ) -> None:
+        """Load users, audit rows and evaluations as they were elsewhere, in one transaction."""
         with self._write() as conn:
+            conn.executemany(_INSERT_EVALUATION, [_evaluation_to_db(e) for e in evaluations])
             conn.executemany(
                 "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
                 " password_hash, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1215,6 +1264,17 @@ def _user_from_db(r: Sequence[Any]) -> UserRow:
         _time(r[8]),
         _time(r[9]),
     )
+
+
+_INSERT_EVALUATION = (
+    f"INSERT INTO evaluations ({', '.join(EVALUATION_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(EVALUATION_COLUMNS))})"
+)
+
+
+def _evaluation_to_db(row: EvaluationRow) -> tuple[Any, ...]:
+    values = astuple(row)
+    return (*values[:3], _dt(row.published_at), *values[4:])
 
 
 def _insert_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:

@@ -118,6 +118,7 @@ def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.Tem
 
     import pandas as pd
 
+    from data.demo_evaluations import publish_demo_evaluations
     from data.demo_incidents import generate_demo_incidents
     from data.demo_patrols import generate_demo_patrols
     from data.demo_users import create_demo_users
@@ -129,6 +130,7 @@ def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.Tem
     s = open_store(url)
     end = pd.Timestamp(DEMO_END, tz="Asia/Shanghai").to_pydatetime()
     generate_demo_incidents(IncidentService(s, clock=lambda: end), 3000, seed=1, end=end)
+    publish_demo_evaluations(s, end)
     generate_demo_patrols(s, seed=1, end=end)
     create_demo_users(s)
     s.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from journeys import sign_in
+from journeys import choose, sign_in
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
@@ -132,4 +132,34 @@ def test_a_planner_opens_the_monthly_ranking_and_downloads_the_excel_workbook(pa
     assert workbook.sheetnames == ["排名", "全部指标", "超期最久的事件"]
     ranking = workbook["排名"]
     assert ranking.max_row == 1 + 13  # a header and the 13 townships
+    assert page.external_requests == []
+
+
+def test_the_command_centre_publishes_november_and_a_double_clicked_correction_makes_one_version(
+    page, app_url, incidents_sqlite_url
+):
+    from store import open_store
+
+    sign_in(page, app_url, "command")
+    page.get_by_role("link", name="月晾晒").click()
+    page.get_by_text("月晾晒 · 乡镇考评排名").wait_for(timeout=30_000)
+    choose(page, "月份", "2026-11")
+    expect(page.get_by_text("实时数据").first).to_be_visible(timeout=30_000)  # over, not published yet
+    page.get_by_role("button", name="发布本期考评").click()
+    expect(page.get_by_text("已发布 2026-11 第 1 版。")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile("已发布 · 第 1 版")).first).to_be_visible()
+    page.get_by_text("发布与版本").click()  # the box folds once the period is published
+    correct = page.get_by_role("button", name="发布更正版（第 2 版）")
+    expect(correct).to_be_disabled()  # no reason yet
+    page.get_by_label("更正理由").fill("补录漏报事件后重算")
+    page.keyboard.press("Tab")
+    expect(correct).to_be_enabled(timeout=30_000)
+    correct.dblclick()
+    expect(page.get_by_text("已发布 2026-11 第 2 版。")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile("更正理由：补录漏报事件后重算")).first).to_be_visible()
+    page.wait_for_timeout(1500)
+    store = open_store(incidents_sqlite_url)
+    versions = [(e.version, e.reason) for e in store.evaluations(store.district().code, "2026-11")]
+    store.close()
+    assert versions == [(1, ""), (2, "补录漏报事件后重算")]
     assert page.external_requests == []

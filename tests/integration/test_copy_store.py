@@ -48,6 +48,7 @@ def test_a_demo_store_copied_to_postgis_and_back_is_identical_by_hash(
         min(counts[t] for t in ("patrol_tasks", "patrol_visits", "premises", "inspections", "users", "audit"))
         > 0
     )
+    assert counts["evaluations"] >= 12  # the demo's published months, quarters and half-year
 
 
 def test_the_copied_store_keeps_working_new_numbers_and_audit_rows_follow_the_old_ones(

@@ -6,6 +6,7 @@ import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -317,3 +318,24 @@ def test_a_consultation_accepts_only_departments_of_the_catalog(svc):
 def _township_of(svc, team_id: int) -> str:
     villages = {v.code: v.township_code for v in svc.store.villages()}
     return villages[next(t.village_code for t in svc.store.teams() if t.id == team_id)]
+
+
+def test_an_incident_frame_holds_the_same_values_as_the_columns_with_times_in_utc_and_nat_for_none(svc):
+    first = _report(svc, 0)
+    for k in range(1, 4):
+        _report(svc, k)
+    svc.act(CC, first.id, "assess", expected_version=1)
+    cols = ["id", "cell", "reported_at", "first_response_at", "closed_at", "state", "team_id"]
+    expected = svc.store.incident_columns(IncidentQuery(), cols)
+    frame = svc.store.incident_frame(IncidentQuery(), cols)
+    assert len(frame) == 4 and list(frame.columns) == cols
+    for c in ("reported_at", "first_response_at", "closed_at"):
+        assert str(frame[c].dtype) == "datetime64[us, UTC]"
+        assert [None if v is pd.NaT else v.to_pydatetime() for v in frame[c]] == expected[c]
+    assert frame["first_response_at"].notna().sum() == 1 and frame["closed_at"].isna().all()
+    for c in ("id", "cell", "state", "team_id"):
+        assert frame[c].tolist() == expected[c]
+    empty = svc.store.incident_frame(IncidentQuery(reported_from=NOW + timedelta(days=9)), cols)
+    assert empty.empty and str(empty["reported_at"].dtype) == "datetime64[us, UTC]"
+    with pytest.raises(ValueError, match="password"):
+        svc.store.incident_frame(IncidentQuery(), ["id", "password"])

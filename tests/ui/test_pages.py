@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.navigation import PAGES_BY_ROLE
+from patrol.evaluation import Period
 from patrol.roles import ROLES, Principal
 from store import open_store
 from store.rows import IncidentQuery
@@ -308,14 +309,42 @@ def test_an_empty_store_says_how_to_load_a_district(sqlite_url, monkeypatch):
 
 
 def test_the_ranking_page_ranks_townships_and_offers_the_excel_and_report(app):
-    _as(app, "command_center", "ranking", rank_month="2026-10")
+    _as(app, "command_center", "ranking", rank_period_month=Period.parse("2026-10"))
     assert not app.exception
-    app.selectbox(key="rank_month").set_value("2026-10").run()
     table = app.dataframe[0].value
     assert len(table) == 13
+    assert any("已发布 · 第 1 版" in c.value for c in app.caption)  # the demo published October
     app.radio(key="rank_view").set_value("quarter").run()
     app.selectbox(key="rank_by").set_value("item").run()
     assert not app.exception
+    for view in ("half", "year"):
+        app.radio(key="rank_view").set_value(view).run()
+        assert not app.exception
+
+
+def test_the_command_centre_publishes_a_month_and_a_correction_needs_its_reason(app):
+    _as(app, "command_center", "ranking", rank_period_month=Period.parse("2026-11"))
+    assert any("实时数据" in c.value for c in app.caption)  # November is over but not published yet
+    assert app.button(key="rank_publish").value is False
+    app.button(key="rank_publish").click().run()
+    assert not app.exception
+    assert "已发布 2026-11 第 1 版" in app.success[0].value
+    assert any("已发布 · 第 1 版" in c.value for c in app.caption)
+    assert app.button(key="rank_correct").disabled  # no reason yet
+    app.text_input(key="rank_reason").input("补录漏报事件后重算").run()
+    assert not app.button(key="rank_correct").disabled
+    app.button(key="rank_correct").click().run()
+    assert not app.exception
+    assert "第 2 版" in app.success[0].value
+    assert any("更正理由：补录漏报事件后重算" in c.value for c in app.caption)
+    assert app.text_input(key="rank_reason").value == ""  # a second click finds no reason
+    assert app.button(key="rank_correct").disabled
+
+
+def test_a_planner_reads_published_figures_but_cannot_publish(app):
+    _as(app, "planner", "ranking", rank_period_month=Period.parse("2026-10"))
+    assert any("已发布 · 第 1 版" in c.value for c in app.caption)
+    assert not [b for b in app.button if b.key in ("rank_publish", "rank_correct")]
 
 
 def test_the_hotspot_page_shows_classes_for_a_planner(app):
@@ -660,3 +689,15 @@ def test_a_captains_pages_show_places_and_words_never_raw_ids_codes_or_missing_v
         assert any("风险来源" in t for t in texts)  # the stops table is there to be read
     raw = sorted({t for t in texts for line in t.splitlines() if RAW.search(line.strip())})
     assert raw == [], raw
+
+
+def test_every_table_shows_a_missing_value_as_a_dash_not_none(app):
+    pages = {"command_center": ["ranking", "command", "hotspots"], "captain": ["dispatch", "patrol"]}
+    seen = 0
+    for role, names in pages.items():
+        for name in names:
+            _as(app, role, name)
+            for table in app.dataframe:
+                assert table.proto.placeholder == "—", (role, name)
+                seen += 1
+    assert seen >= 5

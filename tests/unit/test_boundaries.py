@@ -222,3 +222,47 @@ def test_the_report_renders_as_a_table_and_a_map_layer(tmp_path):
     _, report = read_boundaries(_write(tmp_path, "o.geojson", t), "township")
     assert list(report.to_frame().columns) == ["kind", "feature", "message", "area_m2"]
     assert len(report.problem_geometries()) == 1
+
+
+def _refusals(tmp_path: Path) -> list[BoundaryError]:
+    """Every kind of unusable file a person might upload, and the refusal each gets."""
+    empty_zip = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty_zip, "w") as zf:
+        zf.writestr("readme.txt", "nothing here")
+    (tmp_path / "empty.geojson").write_text("")
+    (tmp_path / "none.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    (tmp_path / "t.csv").write_text("a,b\n")
+    (tmp_path / "bad.zip").write_text("not a zip")
+    (tmp_path / "junk.geojson").write_text("{ this is not json")
+    pts = gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(120.7, 30.7)], crs="EPSG:4326")
+    projected = gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(500_000, 3_400_000, 501_000, 3_401_000)])
+    calls = [
+        (empty_zip, {}), (tmp_path / "empty.geojson", {}), (tmp_path / "none.geojson", {}),
+        (tmp_path / "t.csv", {}), (tmp_path / "bad.zip", {}), (tmp_path / "junk.geojson", {}),
+        (tmp_path / "nope.geojson", {}), (_write(tmp_path, "p.geojson", pts), {}),
+        (_write(tmp_path, "proj.geojson", projected.set_crs(4326, allow_override=True)), {}),
+        (_write(tmp_path, "t.geojson", _two_townships()), {"name_field": "mc"}),
+    ]  # fmt: skip
+    out = []
+    for path, kw in calls:
+        with pytest.raises(BoundaryError) as refused:
+            read_boundaries(path, "township", **kw)
+        out.append(refused.value)
+    return out
+
+
+def test_every_unusable_file_is_refused_in_the_user_s_language_naming_the_fix(tmp_path):
+    from patrol.i18n import t
+
+    refusals = _refusals(tmp_path)
+    keys = {r.key for r in refusals}
+    assert len(keys) == len(refusals) and "boundary.unusable" not in keys  # each says what is wrong
+    for r in refusals:
+        zh, en = t(r.key, "zh", **r.values), t(r.key, "en", **r.values)
+        assert "{" not in zh and "{" not in en, r.key
+        assert "--" not in zh and "--" not in en  # a page has no command-line options
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in zh), r.key
+    missing = next(r for r in refusals if r.key == "boundary.field_missing")
+    assert "“mc”" in t(missing.key, "zh", **missing.values) and "name、code" in t(
+        missing.key, "zh", **missing.values
+    )

@@ -26,5 +26,24 @@ def test_on_the_first_night_of_a_month_the_tiles_show_the_last_30_days_not_a_das
     tiles = kpi_tiles(store, now)
     store.close()
     assert tiles.median_response_min is not None and tiles.median_response_min > 0
-    assert tiles.on_time_closure is not None and 0 < tiles.on_time_closure <= 1
-    assert tiles.closed_in_window > 100 and tiles.window_days == 30
+    assert tiles.on_time_rate is not None and 0 < tiles.on_time_rate <= 1
+    assert tiles.judged_on_time > 100 and tiles.window_days == 30
+
+
+def test_the_on_time_tile_is_the_ranking_s_on_time_rate_over_the_same_incidents(incidents_sqlite_url):
+    from datetime import UTC, datetime
+
+    from patrol.kpis import NEEDED_COLUMNS, compute_kpis
+
+    store = open_store(incidents_sqlite_url)
+    now = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    tiles = kpi_tiles(store, now)
+    window = store.incident_frame(
+        IncidentQuery(reported_from=now - timedelta(days=30), reported_to=now), NEEDED_COLUMNS
+    )
+    store.close()
+    k = compute_kpis(window, None, now).iloc[0]
+    # one name, one figure: closed on time ÷ (due − formally deferred), as in the ranking
+    assert tiles.on_time_rate == k["on_time_rate"]
+    assert tiles.judged_on_time == k["due"] - k["deferred"]
+    assert tiles.median_response_min == k["response_median_min"]

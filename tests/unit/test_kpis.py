@@ -53,7 +53,7 @@ def test_a_hand_made_month_gives_the_hand_computed_figures():
         row(state="handling", source="citizen", due_at=NOW + timedelta(days=2), first_response_at=T0 + timedelta(minutes=20)),
     ]  # fmt: skip
     k = compute_kpis(frame(rows), None, NOW).iloc[0]
-    assert (k.received, k.closed, k.due, k.deferred, k.on_time) == (5, 2, 4, 1, 1)
+    assert (k.received, k.to_close, k.closed, k.due, k.deferred, k.on_time) == (5, 5, 2, 4, 1, 1)
     assert k.closure_rate == pytest.approx(2 / 5)
     assert k.on_time_rate == pytest.approx(1 / (4 - 1))
     assert k.response_median_min == pytest.approx(25.0)  # 10, 30, 50, 20
@@ -64,6 +64,20 @@ def test_a_hand_made_month_gives_the_hand_computed_figures():
     assert k.repeat_rate == pytest.approx(1 / 5)
     assert k.proactive_share == pytest.approx(2 / 5)  # rows 3 and 4 were found on patrol
     assert k.overdue_open == 2  # the deferred one (original due passed) and the consulting one
+
+
+def test_rejecting_a_report_that_is_no_enforcement_matter_or_merging_a_duplicate_costs_no_rate():
+    rows = [
+        row(state="closed", closed_at=T0 + timedelta(days=1)),  # closed on time
+        row(state="closed", closed_at=T0 + timedelta(days=5)),  # closed late
+        row(state="rejected"),  # not an enforcement matter: rightly refused
+        row(state="merged"),  # the duplicate of another case
+    ]
+    k = compute_kpis(frame(rows), None, NOW).iloc[0]
+    assert (k.received, k.to_close, k.closed, k.due, k.on_time) == (4, 2, 2, 2, 1)
+    assert k.closure_rate == pytest.approx(1.0)  # 2 ÷ 4 when rejected and merged counted
+    assert k.on_time_rate == pytest.approx(0.5)  # 1 ÷ 4 when they counted as due and not on time
+    assert k.overdue_open == 0 and k.proactive_share == pytest.approx(1.0)
 
 
 def test_zero_denominators_give_none_not_zero():
@@ -151,7 +165,7 @@ def test_each_groups_row_is_the_kpis_of_that_group_alone():
     for team, part in f.groupby("team_id"):
         alone = compute_kpis(part, None, NOW).iloc[0]
         got = by_team.loc[team]
-        for column in ("received", "closed", "due", "deferred", "on_time", "overdue_open"):
+        for column in ("received", "to_close", "closed", "due", "deferred", "on_time", "overdue_open"):
             assert got[column] == alone[column], (team, column)
         for column in ("closure_rate", "on_time_rate", "response_median_min", "response_p90_min",
                        "urgent_within_15_share", "rework_rate", "proactive_share"):  # fmt: skip

@@ -1,3 +1,4 @@
+from html import escape as html_escape
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ from app_pages.common import (
     local_time,
     md_escape,
     now_utc,
+    open_incident,
     require_analytics,
     require_district,
     state_name,
@@ -25,6 +27,7 @@ from patrol.incidents import LOCAL_TZ
 from patrol.kpis import (
     KPI_COLUMNS,
     MIN_CASES_TO_RANK,
+    MINUTE_KPIS,
     RATE_KPIS,
     change_arrow,
     figure_text,
@@ -254,7 +257,11 @@ if trend:
 data_table(display, hide_index=True, width="stretch", column_config=config, key="rank_table")
 
 st.subheader(tr("rank.worst"))
-worst = store.list_incidents(IncidentQuery(states=OPEN, due_before=now, limit=15, newest_first=False))
+st.caption(tr("rank.worst_help"))
+# the open incidents whose due time passed longest ago, most overdue first
+worst = store.list_incidents(
+    IncidentQuery(states=OPEN, due_before=now, limit=15, order_by="due_at", newest_first=False)
+)
 worst_frame = pd.DataFrame(
     {
         tr("col.number"): [r.number for r in worst],
@@ -265,16 +272,40 @@ worst_frame = pd.DataFrame(
         tr("rank.days_over"): [round((now - r.due_at).total_seconds() / 86400, 1) for r in worst],
     }
 )
-data_table(worst_frame, hide_index=True, width="stretch", key="rank_worst")
+picked = data_table(
+    worst_frame,
+    hide_index=True,
+    width="stretch",
+    key="rank_worst",
+    on_select="rerun",
+    selection_mode="single-row",
+)
+if picked is not None and picked.selection.rows:
+    open_incident(worst[picked.selection.rows[0]].id)
 
+ranking_sheet = display.drop(columns=[tr("rank.trend")], errors="ignore")
+all_figures = table.assign(group=[label(g) for g in table["group"]])[["group", "rank", *KPI_COLUMNS]]
+all_figures.columns = [tr("rank.group"), tr("rank.rank"), *(tr(f"kpi.{c}") for c in KPI_COLUMNS)]
+definitions = pd.DataFrame(
+    {
+        tr("rank.figure"): [tr(f"kpi.{c}") for c in SHOWN_KPIS],
+        tr("rank.definition"): [tr(f"kpi.def.{c}") for c in SHOWN_KPIS],
+    }
+)
+status = (
+    tr("rank.published", version=evaluation.version, at=local_time(evaluation.published_at),
+       who=evaluation.published_by, hash=evaluation.inputs_hash[:12])
+    if evaluation is not None
+    else tr("rank.live" if now >= period.end else "rank.live_open")
+)  # fmt: skip
 workbook = xlsx_bytes(
     {
-        tr("rank.sheet_ranking"): display.drop(columns=[tr("rank.trend")], errors="ignore"),
-        tr("rank.sheet_kpis"): table.assign(group=[label(g) for g in table["group"]])[
-            ["group", "rank", *KPI_COLUMNS]
-        ],
+        tr("rank.sheet_ranking"): ranking_sheet,
+        tr("rank.sheet_kpis"): all_figures,
         tr("rank.worst"): worst_frame,
-    }
+        tr("rank.sheet_definitions"): definitions,
+    },
+    formats={tr(f"kpi.{c}"): "0.0%" for c in RATE_KPIS} | {tr(f"kpi.{c}"): "0.0" for c in MINUTE_KPIS},
 )
 st.download_button(
     tr("rank.excel"),
@@ -291,21 +322,34 @@ if by == "township":
     svg = choropleth_svg(
         [geoms[c] for c in codes],
         [None if pd.isna(rates[c]) else float(rates[c]) for c in codes],
-        [f"{tw_names[c]} {rates[c]:.0%}" if not pd.isna(rates[c]) else tw_names[c] for c in codes],
+        [tw_names[c] for c in codes],
         title=tr("kpi.on_time_rate"),
+        no_data=tr("rank.no_data"),
+        percent=True,
     )
+printable = ranking_sheet.copy()
+for c in SHOWN_KPIS:
+    printable[tr(f"kpi.{c}")] = [figure_text(c, v) for v in printable[tr(f"kpi.{c}")]]
+printable[tr("rank.rank")] = [
+    figure_text("rank", None if pd.isna(v) else v) for v in printable[tr("rank.rank")]
+]
+notice = f"<p class='demo'>⚠ {tr('app.demo_notice')}</p>" if data["district"]["is_demo"] else ""
 html = (
     f"<html><head><meta charset='utf-8'><title>{tr('rank.header')} {period.code}</title>"
-    "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-    "td,th{border:1px solid #999;padding:4px 8px}</style>"
-    f"</head><body><h1>{tr('rank.header')} · {period.code}</h1><p>{tr('rank.rule', n=MIN_CASES_TO_RANK)}</p>"
+    "<style>body{font-family:sans-serif;margin:1.5cm}table{border-collapse:collapse;margin:8px 0}"
+    "td,th{border:1px solid #999;padding:4px 8px}td{text-align:right}"
+    "td:nth-child(2){text-align:left;white-space:nowrap}"
+    ".demo{color:#a00;font-weight:bold}dt{font-weight:bold}@media print{h2{break-before:auto}"
+    "table{break-inside:auto}tr{break-inside:avoid}}</style>"
+    f"</head><body>{notice}<h1>{tr('rank.header')} · {period.code}</h1>"
+    f"<p>{html_escape(status)}</p><p>{tr('rank.rule', n=MIN_CASES_TO_RANK)}</p>"
     + svg
-    + display.drop(columns=[tr("rank.trend")], errors="ignore").to_html(
-        index=False, float_format=lambda v: f"{v:.3f}"
-    )
+    + printable.to_html(index=False)
     + f"<h2>{tr('rank.worst')}</h2>"
     + worst_frame.to_html(index=False)
-    + "</body></html>"
+    + f"<h2>{tr('rank.sheet_definitions')}</h2><dl>"
+    + "".join(f"<dt>{tr(f'kpi.{c}')}</dt><dd>{tr(f'kpi.def.{c}')}</dd>" for c in SHOWN_KPIS)
+    + "</dl></body></html>"
 )
 st.download_button(
     tr("rank.html"),

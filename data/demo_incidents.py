@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from patrol.incident import Action, Incident, Source
+from patrol.incident import Action, Incident, Source, State
 from patrol.incidents import IncidentService, event_to_row, to_row
+from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
 from store.rows import EventRow, IncidentBatch, IncidentRow
 
 SOURCES = (
@@ -327,25 +328,50 @@ def generate_demo_incidents(
     values = np.column_stack([draws[k] for k in keys]).tolist()
     created = 0
     by_state: dict[str, int] = {}
-    rows: list[IncidentRow] = []
-    events: list[EventRow] = []
+    batch: list[Incident] = []
+    recent_closed = pd.DataFrame(columns=list(CLOSED_COLUMNS))  # what later reports may repeat
+
+    def store_batch() -> None:
+        nonlocal created, recent_closed
+        # reports come oldest first, so every case a report of this batch can repeat closed
+        # in this batch or is kept from earlier ones (patrol.repeats, the rule of every import)
+        closed = pd.concat(
+            [recent_closed, pd.DataFrame(
+                [(c.id, c.item_code, c.cell, c.closed_at) for c in batch if c.state == State.CLOSED],
+                columns=list(CLOSED_COLUMNS),
+            )],
+            ignore_index=True,
+        )  # fmt: skip
+        closed["closed_at"] = pd.to_datetime(closed["closed_at"], utc=True)
+        new = pd.DataFrame(
+            {
+                "item_code": [c.item_code for c in batch],
+                "cell": [c.cell for c in batch],
+                "reported_at": [c.reported_at for c in batch],
+            }
+        )
+        rows: list[IncidentRow] = []
+        events: list[EventRow] = []
+        for inc, link in zip(batch, link_repeats(new, closed), strict=True):
+            inc.repeat_of = link
+            rows.append(to_row(inc, inc.pending[-1].at))
+            events.extend(event_to_row(e, inc.district_code) for e in inc.pending)
+        svc.store.insert_incidents(IncidentBatch.from_rows(rows, events))
+        created += len(rows)
+        horizon = pd.Timestamp(max(c.reported_at for c in batch)) - pd.Timedelta(REPEAT_WINDOW)
+        recent_closed = closed[closed["closed_at"] >= horizon]
+        batch.clear()
+        if progress:
+            progress(created, total)
+
     for i, inc in enumerate(_incidents(svc, prepared)):
         created_at = inc.reported_at + timedelta(minutes=1)
         inc.record_creation("系统导入", "admin", min(created_at, end), routing=inc.routing_reason)
         _play(inc, dict(zip(keys, values[i], strict=True)), end, inc.suspected_duplicate_of)
         by_state[inc.state.value] = by_state.get(inc.state.value, 0) + 1
-        last_at = inc.pending[-1].at
-        rows.append(to_row(inc, last_at))
-        events.extend(event_to_row(e, inc.district_code) for e in inc.pending)
-        if len(rows) >= BATCH:
-            svc.store.insert_incidents(IncidentBatch.from_rows(rows, events))
-            created += len(rows)
-            rows, events = [], []
-            if progress:
-                progress(created, total)
-    if rows:
-        svc.store.insert_incidents(IncidentBatch.from_rows(rows, events))
-        created += len(rows)
-        if progress:
-            progress(created, total)
+        batch.append(inc)
+        if len(batch) >= BATCH:
+            store_batch()
+    if batch:
+        store_batch()
     return DemoIncidentsResult(created=created, by_state=dict(sorted(by_state.items())))

@@ -108,12 +108,14 @@ def nice_number(x: float, *, up: bool = True) -> float:
     return float(round(pick * scale, 12))
 
 
-def class_breaks(values: npt.ArrayLike, k: int) -> list[float]:
+def class_breaks(values: npt.ArrayLike, k: int, step: float | None = None) -> list[float]:
     """Upper bounds of at most ``k`` classes, each a clean round number, the last ≥ the maximum.
 
     Quantile bounds are rounded up to 1, 2, 2.5 or 5 × 10ⁿ (to whole numbers when the values
-    are counts, whose last class ends at the largest count: "3–14", not "3–100"); ties merge
-    classes, so few or tied values give fewer classes.
+    are counts, whose last class ends at the largest count: "3–14", not "3–100"), or to a
+    multiple of ``step`` when given (rates that all lie between 40 % and 70 % want steps of
+    5 %, not a jump from 50 % to 100 %); ties merge classes, so few or tied values give fewer
+    classes.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -126,7 +128,7 @@ def class_breaks(values: npt.ArrayLike, k: int) -> list[float]:
     raw = np.quantile(v, np.linspace(0, 1, k + 1)[1:], method="higher")
     breaks: list[float] = []
     for b in raw:
-        nb = nice_number(float(b))
+        nb = round(math.ceil(float(b) / step - 1e-9) * step, 12) if step else nice_number(float(b))
         if integral:
             nb = float(max(math.ceil(nb), 1))
         if not breaks or nb > breaks[-1]:

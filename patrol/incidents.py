@@ -54,6 +54,7 @@ from patrol.plausibility import (
     text_refusals,
 )
 from patrol.refusals import Reason
+from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
 from store.protocol import Store, VersionConflict
@@ -310,6 +311,12 @@ class IncidentService:
         dup = self.find_duplicate(inc.item_code, inc.lat, inc.lng, inc.reported_at)
         if dup is not None:
             inc.suspected_duplicate_of = dup.id
+        if repeat_of is None:  # a batch of one under the rule every import follows (patrol.repeats)
+            one = pd.DataFrame(
+                {"item_code": [inc.item_code], "cell": [inc.cell], "reported_at": [inc.reported_at]}
+            )
+            closed = closed_cases(self.store, [inc.item_code], [inc.cell], inc.reported_at, inc.reported_at)
+            repeat_of = link_repeats(one, closed)[0]
         inc.repeat_of = repeat_of
         key = self._number_key(inc.reported_at)
         first = self.store.allocate_numbers({key: 1})[key]
@@ -493,6 +500,8 @@ class IncidentService:
         if flag_duplicates:
             out["suspected_duplicate_of"] = _obj(self._bulk_duplicates(out, reported, out["id"].tolist()))
             result.duplicates_flagged = int(out["suspected_duplicate_of"].notna().sum())
+        closed = closed_cases(self.store, items, out["cell"], reported.min(), reported.max())
+        out["repeat_of"] = _obj(link_repeats(out, closed))
         return out, result
 
     def create_many(
@@ -546,7 +555,7 @@ class IncidentService:
             "assessment_outcome": None,
             "consult_departments": "[]",
             "duplicate_of": None,
-            "repeat_of": None,
+            "repeat_of": prepared["repeat_of"].to_numpy() if "repeat_of" in prepared else None,
             "suspected_duplicate_of": suspected,
             "patrol_task_id": None,
             "last_seq": 1,

@@ -80,15 +80,34 @@ def rows_csv_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
     return csv_bytes(pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header))
 
 
-def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
-    """A workbook of one sheet per frame; every text cell stored as text, never as a formula."""
+def xlsx_bytes(sheets: Mapping[str, pd.DataFrame], formats: Mapping[str, str] | None = None) -> bytes:
+    """A workbook of one sheet per frame; every text cell stored as text, never as a formula.
+
+    ``formats`` maps a column header to an Excel number format (``0.0%`` for a rate kept as
+    a number: sortable, and shown as a percentage), applied in every sheet with that column;
+    columns are as wide as their header or widest value.
+    """
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as xl:
         for name, frame in sheets.items():
             frame.to_excel(xl, sheet_name=name[:31], index=False)
+            ws = xl.sheets[name[:31]]
+            for j, column in enumerate(frame.columns, start=1):
+                letter = ws.cell(row=1, column=j).column_letter
+                shown = [str(column), *(str(v) for v in frame[column].head(200))]
+                ws.column_dimensions[letter].width = min(60, 2 + max(_width(t) for t in shown))
+                number_format = (formats or {}).get(str(column))
+                if number_format:
+                    for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                        row[0].number_format = number_format
         for ws in xl.book.worksheets:
             for row in ws.iter_rows():
                 for cell in row:
                     if cell.data_type == "f":  # openpyxl reads any text starting with "=" as a formula
                         cell.data_type = "s"
     return buffer.getvalue()
+
+
+def _width(text: str) -> int:
+    """Display width of a cell's text (a Chinese character takes two columns)."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)

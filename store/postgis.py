@@ -644,8 +644,8 @@ class PostGISStore:
     def list_incidents(self, query: IncidentQuery) -> list[IncidentRow]:
         """Incidents matching ``query``, newest (or oldest) first, paged."""
         where, params = _where(query)
-        order = " ORDER BY reported_at DESC, id" if query.newest_first else " ORDER BY reported_at ASC, id"
-        return self._select(where + order + " LIMIT %s OFFSET %s", (*params, query.limit, query.offset))
+        page = (*params, query.limit, query.offset)
+        return self._select(where + query.order() + " LIMIT %s OFFSET %s", page)
 
     def count_incidents(self, query: IncidentQuery) -> int:
         """Number of incidents matching ``query`` (ignores limit and offset)."""

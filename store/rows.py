@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -169,7 +169,15 @@ class IncidentQuery:
     consult_department: str | None = None
     limit: int = 500
     offset: int = 0
-    newest_first: bool = True
+    newest_first: bool = True  # with order_by: latest first (False: earliest first)
+    order_by: Literal["reported_at", "due_at"] = "reported_at"
+
+    def order(self) -> str:
+        """The ORDER BY clause of a listing (the same on both backends)."""
+        if self.order_by not in ("reported_at", "due_at"):
+            msg = f"cannot order incidents by {self.order_by!r}"
+            raise ValueError(msg)
+        return f" ORDER BY {self.order_by} {'DESC' if self.newest_first else 'ASC'}, id"
 
     def conditions(self) -> list[Condition]:
         """The filter as (column, operator, value) triples; each backend writes its own SQL."""

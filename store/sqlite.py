@@ -666,8 +666,7 @@ class SQLiteStore:
     def list_incidents(self, query: IncidentQuery) -> list[IncidentRow]:
         """Incidents matching ``query``, newest (or oldest) first, paged."""
         where, params = _where(query)
-        order = "DESC" if query.newest_first else "ASC"
-        sql = _SELECT_INCIDENT + where + " ORDER BY reported_at " + order + ", id LIMIT ? OFFSET ?"
+        sql = _SELECT_INCIDENT + where + query.order() + " LIMIT ? OFFSET ?"
         rows = self._conn().execute(sql, (*params, query.limit, query.offset)).fetchall()
         return [_from_db(r) for r in rows]
 

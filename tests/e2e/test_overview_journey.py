@@ -129,9 +129,23 @@ def test_a_planner_opens_the_monthly_ranking_and_downloads_the_excel_workbook(pa
     path = tmp_path / "ranking.xlsx"
     info.value.save_as(path)
     workbook = load_workbook(path)
-    assert workbook.sheetnames == ["排名", "全部指标", "超期最久的事件"]
+    assert workbook.sheetnames == ["排名", "全部指标", "超期最久的事件", "指标口径"]
     ranking = workbook["排名"]
     assert ranking.max_row == 1 + 13  # a header and the 13 townships
+    figures = workbook["全部指标"]
+    headers = [c.value for c in figures[1]]
+    assert all(re.search(r"[\u4e00-\u9fff]", h) for h in headers), headers  # no raw English names
+    rate = figures.cell(row=2, column=headers.index("按期办结率") + 1)
+    assert 0 <= rate.value <= 1 and rate.number_format == "0.0%"  # a number shown as a percentage
+    overdue = [r[5].value for r in workbook["超期最久的事件"].iter_rows(min_row=2)]
+    assert overdue == sorted(overdue, reverse=True) and overdue  # the longest overdue first
+
+    with page.expect_download(timeout=30_000) as info:
+        page.get_by_role("button", name="导出可打印报告（HTML）").click()
+    report = info.value.path().read_text(encoding="utf-8")
+    assert "演示数据" in report and "指标口径" in report and "<svg" in report
+    assert "无数据" in report or "%–" in report  # the map's legend
+    assert not re.search(r">0\.\d{3}<", report)  # rates read as percentages, not 0.684
     assert page.external_requests == []
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ARTIFACTS, LOCAL_PREFIXES
 from journeys import sign_in
+from playwright.sync_api import expect
 
 PHONE_UA = (
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -101,9 +103,14 @@ def test_an_inspector_on_a_phone_starts_a_patrol_and_reports_from_their_position
     box.click()
     shift = task.shift_start.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
     page.get_by_role("option").filter(has_text=shift).first.click()
-    page.wait_for_timeout(1_000)
+    # under load the choice reaches the server late: start only the patrol that is chosen
+    chosen = box.get_by_role("combobox")
+    expect(chosen).to_have_value(re.compile(re.escape(shift)), timeout=30_000)
+    _settle(page)
     page.get_by_role("button", name="开始巡查").click()
     page.get_by_text("巡查已开始").first.wait_for(timeout=30_000)
+    expect(page.get_by_role("button", name="结束巡查")).to_be_visible(timeout=30_000)
+    expect(chosen).to_have_value(re.compile(re.escape(shift)))
     # the GPX uploader states the app's real limit, in Chinese
     page.get_by_text("GPX，单个文件不超过 50 MB").wait_for(timeout=10_000)
     assert page.get_by_text("200MB").count() == 0

@@ -339,3 +339,57 @@ def test_an_incident_frame_holds_the_same_values_as_the_columns_with_times_in_ut
     assert empty.empty and str(empty["reported_at"].dtype) == "datetime64[us, UTC]"
     with pytest.raises(ValueError, match="password"):
         svc.store.incident_frame(IncidentQuery(), ["id", "password"])
+
+
+def test_the_most_overdue_incidents_come_first_when_listed_by_due_time(svc):
+    # reported in this order, due in the opposite one (15, 5, 3 and 1 days to handle)
+    items = ["ILLEGAL_BUILD", "CONSTRUCTION_WASTE", "PARK_COMPOUND", "STREET_VENDING"]
+    made = [_report(svc, k, item) for k, item in enumerate(items)]
+    store = svc.store
+    by_due = store.list_incidents(IncidentQuery(order_by="due_at", newest_first=False, limit=3))
+    assert [r.item_code for r in by_due] == ["STREET_VENDING", "PARK_COMPOUND", "CONSTRUCTION_WASTE"]
+    assert [r.id for r in store.list_incidents(IncidentQuery(newest_first=False))] == [m.id for m in made]
+    assert store.list_incidents(IncidentQuery(order_by="due_at", limit=1))[0].item_code == "ILLEGAL_BUILD"
+    with pytest.raises(ValueError, match="cannot order"):
+        store.list_incidents(IncidentQuery(order_by="reporter_phone; DROP TABLE incidents"))  # type: ignore[arg-type]
+
+
+def _close(svc, inc):
+    for action, kw in (
+        ("assess", {}),
+        ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
+        ("submit", {"result": "已整改"}),
+        ("verify", {"result": "pass"}),
+    ):
+        inc = svc.act(CC, inc.id, action, expected_version=inc.version, **kw)
+    return inc
+
+
+def test_a_report_and_an_import_link_a_repeat_of_a_case_closed_in_the_same_cell_the_same_way(district_store):
+    import pandas as pd
+
+    clock = {"now": NOW - timedelta(days=50)}
+    svc = IncidentService(district_store, clock=lambda: clock["now"])
+    old = _close(svc, _report(svc, 0))  # closed 50 days ago: too long ago to be repeated now
+    clock["now"] = NOW - timedelta(days=5)
+    first = _close(svc, _report(svc, 0))  # closed 5 days ago
+    clock["now"] = NOW
+    again = svc.report(CC, NewIncident("PARK_COMPOUND", *POINTS[0], "hotline_12345", "又停满了"))
+    other = svc.report(CC, NewIncident("STREET_VENDING", *POINTS[0], "hotline_12345", "摆摊"))
+    assert again.incident.repeat_of == first.id and other.incident.repeat_of is None
+    frame = pd.DataFrame({
+        "item_code": ["PARK_COMPOUND", "PARK_COMPOUND", "PARK_COMPOUND"],
+        "lat": [POINTS[0][0], POINTS[1][0], POINTS[0][0]], "lng": [POINTS[0][1], POINTS[1][1], POINTS[0][1]],
+        "source": "hotline_12345",
+        "reported_at": [NOW - timedelta(hours=1), NOW - timedelta(hours=1), NOW - timedelta(days=30)],
+    })  # fmt: skip
+    result = svc.create_many(frame, IMPORTER)
+    assert result.created == 3
+    imported = district_store.list_incidents(IncidentQuery(sources=("hotline_12345",), limit=10))
+    by_place = {
+        (round(r.lat, 4), r.reported_at): r.repeat_of for r in imported if r.item_code == "PARK_COMPOUND"
+    }
+    assert by_place[(POINTS[0][0], NOW - timedelta(hours=1))] == first.id  # same cell, 5 days after closing
+    assert by_place[(POINTS[1][0], NOW - timedelta(hours=1))] is None  # another cell
+    assert by_place[(POINTS[0][0], NOW - timedelta(days=30))] == old.id  # 20 days after the older case closed
+    assert old.id != first.id

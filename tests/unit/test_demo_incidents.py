@@ -121,3 +121,16 @@ def _fields(payload):
 
         out["new_due_at"] = datetime.fromisoformat(out["new_due_at"])
     return out
+
+
+def test_repeats_are_linked_by_the_rule_of_every_import(demo):
+    from patrol.repeats import REPEAT_WINDOW
+
+    _store, _result, rows = demo
+    by_id = {r.id: r for r in rows}
+    repeats = [r for r in rows if r.repeat_of is not None]
+    assert 0.01 * len(rows) < len(repeats) < 0.6 * len(rows)  # the repeat rate is no longer 0 everywhere
+    for r in repeats:
+        case = by_id[r.repeat_of]
+        assert (case.item_code, case.cell, case.state) == (r.item_code, r.cell, "closed")
+        assert case.closed_at < r.reported_at <= case.closed_at + REPEAT_WINDOW

@@ -149,6 +149,17 @@ def test_the_printable_choropleth_is_plain_svg_with_escaped_labels_and_classes()
     assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 
+def test_the_printable_choropleth_has_a_legend_of_clean_percent_classes_and_names_without_values():
+    from layers.svg import choropleth_svg
+
+    areas = [box(120.7 + 0.1 * k, 30.7, 120.8 + 0.1 * k, 30.8) for k in range(4)]
+    svg = choropleth_svg(areas, [0.42, 0.55, 0.6839, None], ["甲", "乙", "丙", "丁"], title="按期办结率",
+                         no_data="无数据", percent=True)  # fmt: skip
+    assert "无数据" in svg and "%–" in svg  # a legend: percent ranges and the grey class
+    assert "0.684" not in svg and "68.4%" in svg  # a rate reads as a percentage (in the tooltip)
+    assert ">丙<" in svg  # the label on the map is the name alone
+
+
 def test_empty_layers_render_instead_of_failing():
     import folium
     import numpy as np

@@ -29,7 +29,7 @@ from patrol.kpis import (
     MIN_CASES_TO_RANK,
     MINUTE_KPIS,
     RATE_KPIS,
-    change_arrow,
+    change_text,
     figure_text,
     period_kpis,
     previous_months,
@@ -227,7 +227,7 @@ display = pd.DataFrame(
         tr("kpi.closure_rate"): table["closure_rate"],
         tr("kpi.on_time_rate"): table["on_time_rate"],
         tr("rank.change"): [
-            change_arrow(cur, prev["on_time_rate"].get(g) if g in prev.index else None)
+            change_text(cur, prev["on_time_rate"].get(g) if g in prev.index else None)
             for g, cur in zip(table["group"], table["on_time_rate"], strict=True)
         ],
         tr("kpi.response_median_min"): table["response_median_min"],

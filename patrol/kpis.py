@@ -174,7 +174,11 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
 
 
 def rank(table: pd.DataFrame, min_cases: int = MIN_CASES_TO_RANK) -> pd.DataFrame:
-    """Add ``ranked`` (enough cases) and ``rank`` (1 = best; None when not ranked)."""
+    """Add ``ranked`` (enough cases) and ``rank`` (1 = best; None when not ranked).
+
+    Groups equal on all three keys share a rank and the next rank counts them (1, 2, 2, 4):
+    a township is never placed below another only because of its code.
+    """
     out = table.copy()
     out["ranked"] = out["received"] >= min_cases
     keys = pd.DataFrame(
@@ -184,10 +188,15 @@ def rank(table: pd.DataFrame, min_cases: int = MIN_CASES_TO_RANK) -> pd.DataFram
             "c": out["response_median_min"].astype(float).fillna(np.inf),
         }
     )
-    order = keys[out["ranked"]].sort_values(["a", "b", "c"], kind="stable").index
+    ordered = keys[out["ranked"]].sort_values(["a", "b", "c"], kind="stable")
     out["rank"] = pd.Series([None] * len(out), index=out.index, dtype=object)
-    for position, idx in enumerate(order, start=1):
-        out.at[idx, "rank"] = position
+    previous: tuple[float, ...] | None = None
+    shared = 0
+    for position, (idx, row) in enumerate(ordered.iterrows(), start=1):
+        key = (float(row["a"]), float(row["b"]), float(row["c"]))
+        if key != previous:
+            shared, previous = position, key
+        out.at[idx, "rank"] = shared
     return out
 
 
@@ -214,6 +223,17 @@ def previous_months(month: str, n: int) -> list[str]:
     """``month`` and the ``n - 1`` months before it, oldest first."""
     end = pd.Period(month, freq="M")
     return [str(end - k) for k in range(n - 1, -1, -1)]
+
+
+def change_text(current: float | None, previous: float | None) -> str:
+    """The change of a rate since the previous period, with its size in percentage points.
+
+    ``↑ 3.2``, ``↓ 0.5``, ``→ 0.0``; blank when either is unknown.
+    """
+    arrow = change_arrow(current, previous)
+    if not arrow:
+        return ""
+    return f"{arrow} {abs(float(current) - float(previous)) * 100:.1f}"  # type: ignore[arg-type]
 
 
 def change_arrow(current: float | None, previous: float | None) -> str:

@@ -170,3 +170,23 @@ def test_each_groups_row_is_the_kpis_of_that_group_alone():
         for column in ("closure_rate", "on_time_rate", "response_median_min", "response_p90_min",
                        "urgent_within_15_share", "rework_rate", "proactive_share"):  # fmt: skip
             assert got[column] == pytest.approx(alone[column]), (team, column)
+
+
+def test_groups_equal_on_every_key_share_a_rank_and_the_next_rank_counts_them():
+    table = pd.DataFrame(
+        {
+            "group": ["d", "a", "b", "c"],
+            "received": [50, 50, 50, 50],
+            "on_time_rate": [0.9, 0.8, 0.8, 0.7],
+            "closure_rate": [0.9, 0.9, 0.9, 0.9],
+            "response_median_min": [10.0, 12.0, 12.0, 9.0],
+        }
+    )
+    assert dict(zip(rank(table)["group"], rank(table)["rank"], strict=True)) == {"d": 1, "a": 2, "b": 2, "c": 4}
+
+
+def test_the_change_since_last_period_says_its_size_in_percentage_points():
+    from patrol.kpis import change_text
+
+    assert change_text(0.812, 0.78) == "↑ 3.2" and change_text(0.5, 0.505) == "↓ 0.5"
+    assert change_text(0.7, 0.7) == "→ 0.0" and change_text(None, 0.7) == "" and change_text(0.7, None) == ""

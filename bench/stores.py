@@ -3,6 +3,7 @@ PostGIS as databases named after seed and size on the local server)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -19,6 +20,11 @@ from store import open_store
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 END = "2026-11-27"
+# a store built by an older demo generator (or repeat rule) is not reused: its data differ
+_ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = hashlib.sha256(
+    b"".join((_ROOT / f).read_bytes() for f in ("data/demo_incidents.py", "patrol/repeats.py"))
+).hexdigest()[:8]
 PG_ADMIN = os.environ.get("GRIDPATROL_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -40,7 +46,7 @@ def demo_store(n: int, seed: int = 0, backend: str = "sqlite") -> str:
     if backend == "postgis":
         return _demo_pg(n, seed)
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"demo_{n}_seed{seed}_{END}.sqlite"
+    path = CACHE / f"demo_{n}_seed{seed}_{END}_{GENERATOR}.sqlite"
     if not path.exists():
         tmp = path.with_suffix(".building")
         for old in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
@@ -54,7 +60,7 @@ def demo_store(n: int, seed: int = 0, backend: str = "sqlite") -> str:
 
 
 def _demo_pg(n: int, seed: int) -> str:
-    name = f"gp_bench_demo_{n}_seed{seed}_{END.replace('-', '')}"
+    name = f"gp_bench_demo_{n}_seed{seed}_{END.replace('-', '')}_{GENERATOR}"
     base = PG_ADMIN.rsplit("/", 1)[0]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         ready = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()

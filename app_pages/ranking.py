@@ -31,7 +31,6 @@ from patrol.kpis import (
     RATE_KPIS,
     change_text,
     figure_text,
-    period_kpis,
     previous_months,
 )
 from patrol.permissions import AccessDeniedError
@@ -84,11 +83,11 @@ def label(group: object) -> str:
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=256)
-def _live(url: str, months: tuple[str, ...], group: str, minutes: str) -> pd.DataFrame:
-    """The KPIs of these months as they stand now (a period not published yet); kept ten
-    minutes, so that switching the grouping or the view back and forth does not read a million
-    incidents again."""
-    return period_kpis(store, list(months), group, now)  # type: ignore[arg-type]
+def _live(url: str, code: str, group: str, minutes: str) -> pd.DataFrame:
+    """The figures of a period as they stand now (not published yet); kept ten minutes, so
+    that switching the grouping or the view back and forth does not read a million incidents
+    again."""
+    return evaluations.live(code, group)  # type: ignore[arg-type]
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=64)
@@ -107,7 +106,7 @@ def figures(p: Period) -> tuple[pd.DataFrame, Evaluation | None]:
     if p.code in published:
         ev = _published(store.url, p.code, published[p.code])
         return ev.table(by), ev
-    return _live(store.url, p.months, by, stamp), None
+    return _live(store.url, p.code, by, stamp), None
 
 
 table, evaluation = figures(period)
@@ -238,6 +237,13 @@ display = pd.DataFrame(
         tr("kpi.overdue_open"): table["overdue_open"],
     }
 )
+shown = [*SHOWN_KPIS, *(["empowered_use_share"] if "empowered_use_share" in table else [])]
+if "empowered_use_share" in table:  # townships: the reform asks them to use half their empowered items
+    display[tr("kpi.empowered_use_share")] = table["empowered_use_share"].to_numpy()
+    display[tr("kpi.empowered_used")] = [
+        tr("rank.used_of", used=figure_text("empowered_used", u), of=figure_text("empowered_items", n))
+        for u, n in zip(table["empowered_used"], table["empowered_items"], strict=True)
+    ]
 if trend:
     display[tr("rank.trend")] = [
         [None if pd.isna(trend[m].get(g, None)) else float(trend[m].get(g)) for m in trend_months]
@@ -250,7 +256,7 @@ config: dict[str, Any] = {
         format="percent" if c in RATE_KPIS else "%.1f" if c == "response_median_min" else None,
         help=tr(f"kpi.def.{c}"),
     )
-    for c in SHOWN_KPIS
+    for c in shown
 }
 if trend:
     config[tr("rank.trend")] = st.column_config.LineChartColumn(tr("rank.trend"), y_min=0.0, y_max=1.0)
@@ -288,8 +294,8 @@ all_figures = table.assign(group=[label(g) for g in table["group"]])[["group", "
 all_figures.columns = [tr("rank.group"), tr("rank.rank"), *(tr(f"kpi.{c}") for c in KPI_COLUMNS)]
 definitions = pd.DataFrame(
     {
-        tr("rank.figure"): [tr(f"kpi.{c}") for c in SHOWN_KPIS],
-        tr("rank.definition"): [tr(f"kpi.def.{c}") for c in SHOWN_KPIS],
+        tr("rank.figure"): [tr(f"kpi.{c}") for c in shown],
+        tr("rank.definition"): [tr(f"kpi.def.{c}") for c in shown],
     }
 )
 status = (
@@ -328,7 +334,7 @@ if by == "township":
         percent=True,
     )
 printable = ranking_sheet.copy()
-for c in SHOWN_KPIS:
+for c in shown:
     printable[tr(f"kpi.{c}")] = [figure_text(c, v) for v in printable[tr(f"kpi.{c}")]]
 printable[tr("rank.rank")] = [
     figure_text("rank", None if pd.isna(v) else v) for v in printable[tr("rank.rank")]
@@ -348,7 +354,7 @@ html = (
     + f"<h2>{tr('rank.worst')}</h2>"
     + worst_frame.to_html(index=False)
     + f"<h2>{tr('rank.sheet_definitions')}</h2><dl>"
-    + "".join(f"<dt>{tr(f'kpi.{c}')}</dt><dd>{tr(f'kpi.def.{c}')}</dd>" for c in SHOWN_KPIS)
+    + "".join(f"<dt>{tr(f'kpi.{c}')}</dt><dd>{tr(f'kpi.def.{c}')}</dd>" for c in shown)
     + "</dl></body></html>"
 )
 st.download_button(

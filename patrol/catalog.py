@@ -96,6 +96,10 @@ class Catalog:
             msg = f"unknown enforcement item {code!r}"
             raise KeyError(msg) from None
 
+    def empowered_items(self, empowerment_class: str) -> frozenset[str]:
+        """The codes of the items a township of this empowerment class handles itself (赋权事项)."""
+        return frozenset(c for c, item in self.items.items() if item.handled_by_township(empowerment_class))
+
     def items_of_theme(self, theme: str) -> list[Item]:
         """Items belonging to a theme."""
         return [i for i in self.items.values() if i.theme == theme]

@@ -23,7 +23,8 @@ from typing import Literal, TypeAlias
 import pandas as pd
 
 from patrol.audit import audit_row
-from patrol.kpis import KPI_COLUMNS, GroupBy, compute_kpis, month_bounds, previous_months
+from patrol.catalog import load_catalog
+from patrol.kpis import KPI_COLUMNS, GroupBy, compute_kpis, empowered_use, month_bounds, previous_months
 from patrol.permissions import AccessDeniedError, check_analytics
 from patrol.refusals import Refusal
 from patrol.roles import Principal
@@ -36,7 +37,7 @@ GROUPINGS: tuple[str, ...] = ("township", "team", "item", "all")
 # the incidents' fields the figures depend on (``id`` too, for the fingerprint)
 HASHED_COLUMNS = (
     "id", "reported_at", "first_response_at", "due_at", "closed_at", "state", "source", "township_code",
-    "team_id", "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of",
+    "team_id", "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of", "handler",
 )  # fmt: skip
 _PATTERNS: tuple[tuple[PeriodKind, re.Pattern[str]], ...] = (
     ("month", re.compile(r"(\d{4})-(0[1-9]|1[0-2])")),
@@ -178,12 +179,33 @@ class EvaluationService:
             raise Refusal(msg, "refuse.no_district")
         return district.code
 
-    def compute(self, period: Period, at: datetime) -> tuple[dict[str, pd.DataFrame], str, int]:
-        """The KPI tables of every grouping as they stand at ``at``, the inputs' hash, and the count."""
-        frame = self.store.incident_frame(
+    def _frame(self, period: Period) -> pd.DataFrame:
+        return self.store.incident_frame(
             IncidentQuery(reported_from=period.start, reported_to=period.end), HASHED_COLUMNS
         )
-        tables = {g: compute_kpis(frame, None if g == "all" else g, at) for g in GROUPINGS}  # type: ignore[arg-type]
+
+    def table(self, frame: pd.DataFrame, by: GroupBy | None, at: datetime) -> pd.DataFrame:
+        """The KPI table of one grouping as it stands at ``at``.
+
+        The KPIs and, per township, the share of its empowered items it used: one builder for
+        live and published figures.
+        """
+        table = compute_kpis(frame, by, at)
+        if by != "township":
+            return table
+        catalog = load_catalog()
+        empowered = {t.code: catalog.empowered_items(t.empowerment_class) for t in self.store.townships()}
+        use = empowered_use(frame, empowered)
+        return table.merge(use, on="group", how="left")
+
+    def live(self, code: str, by: GroupBy | None) -> pd.DataFrame:
+        """The table of a period as it stands now (not published: changes with every event)."""
+        return self.table(self._frame(Period.parse(code)), by, self.clock())
+
+    def compute(self, period: Period, at: datetime) -> tuple[dict[str, pd.DataFrame], str, int]:
+        """The KPI tables of every grouping as they stand at ``at``, the inputs' hash, and the count."""
+        frame = self._frame(period)
+        tables = {g: self.table(frame, None if g == "all" else g, at) for g in GROUPINGS}  # type: ignore[arg-type]
         return tables, fingerprint(frame, at), len(frame)
 
     def publish(self, who: Principal, code: str, reason: str = "") -> Evaluation:

@@ -13,6 +13,7 @@ import math
 import statistics
 from collections import defaultdict
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -139,5 +140,26 @@ def test_every_published_figure_is_recomputed_from_the_export_by_independent_cod
                     value,
                 )
                 checked += 1
+    # the reform's empowered-items figure, per township, from the catalog file and the export
+    with (Path(__file__).resolve().parents[2] / "data" / "catalog" / "items.csv").open(encoding="utf-8") as f:
+        items = list(csv.DictReader(f))
+    store = open_store(incidents_sqlite_url)
+    classes = {t.code: t.empowerment_class for t in store.townships()}
+    store.close()
+    published = evaluation.table("township").set_index("group")
+    for code, klass in classes.items():
+        empowered = {
+            i["code"]
+            for i in items
+            if i["list_type"] != "professional" and klass in i["empowered_classes"].split(";")
+        }
+        used = {r["item_code"] for r in rows if r["township_code"] == code and r["handler"] == "township"
+                and start <= _time(r["reported_at"]) < end} & empowered  # fmt: skip
+        assert published.loc[code, "empowered_items"] == len(empowered)
+        assert published.loc[code, "empowered_used"] == len(used)
+        assert _same(
+            published.loc[code, "empowered_use_share"], len(used) / len(empowered) if empowered else None
+        )
+        checked += 3
     assert evaluation.received == sum(1 for r in rows if start <= _time(r["reported_at"]) < end)
     assert checked > 1000

@@ -182,7 +182,12 @@ def test_groups_equal_on_every_key_share_a_rank_and_the_next_rank_counts_them():
             "response_median_min": [10.0, 12.0, 12.0, 9.0],
         }
     )
-    assert dict(zip(rank(table)["group"], rank(table)["rank"], strict=True)) == {"d": 1, "a": 2, "b": 2, "c": 4}
+    assert dict(zip(rank(table)["group"], rank(table)["rank"], strict=True)) == {
+        "d": 1,
+        "a": 2,
+        "b": 2,
+        "c": 4,
+    }
 
 
 def test_the_change_since_last_period_says_its_size_in_percentage_points():
@@ -190,3 +195,24 @@ def test_the_change_since_last_period_says_its_size_in_percentage_points():
 
     assert change_text(0.812, 0.78) == "↑ 3.2" and change_text(0.5, 0.505) == "↓ 0.5"
     assert change_text(0.7, 0.7) == "→ 0.0" and change_text(None, 0.7) == "" and change_text(0.7, None) == ""
+
+
+def test_a_township_uses_an_empowered_item_when_it_handled_one_case_of_it_itself():
+    from patrol.kpis import empowered_use
+
+    f = pd.DataFrame(
+        {
+            "township_code": ["A", "A", "A", "B"],
+            "item_code": ["PARK", "NOISE", "GAS", "PARK"],
+            "handler": ["township", "department", "township", "township"],
+        }
+    )
+    use = empowered_use(
+        f, {"A": frozenset({"PARK", "NOISE", "WASTE"}), "B": frozenset(), "C": frozenset({"PARK"})}
+    )
+    got = use.set_index("group")
+    assert (
+        got.loc["A", "empowered_items"] == 3 and got.loc["A", "empowered_used"] == 1
+    )  # NOISE went to a department
+    assert got.loc["A", "empowered_use_share"] == pytest.approx(1 / 3)  # GAS is not empowered to A
+    assert pd.isna(got.loc["B", "empowered_use_share"]) and got.loc["C", "empowered_used"] == 0

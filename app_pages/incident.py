@@ -27,10 +27,9 @@ from patrol.incident import (
     DECISIONS,
     Action,
     WorkflowError,
-    allowed_actions,
 )
 from patrol.incidents import LOCAL_TZ
-from patrol.permissions import AccessDeniedError, allowed
+from patrol.permissions import AccessDeniedError
 
 data = require_district()
 who = require_principal()
@@ -126,7 +125,7 @@ data_table(
     key="incident_timeline",
 )
 
-actions = [a for a in allowed_actions(inc.state) if allowed(who, a)]
+actions = svc.actions_for(who, inc)
 if not actions:
     st.caption(tr("incident.no_actions"))
     st.stop()

@@ -229,10 +229,11 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
         if decision != "handle":
             return
         t += due_span * 0.2
-    if r["defer"] < 0.05:
+    if r["defer"] < 0.05 and t < inc.due_at:  # a deferral is asked before the due time, never after
         if t >= end:
             return
-        new_due = max(inc.due_at, t) + timedelta(days=float(r["defer_days"]))
+        handling = inc.due_at - inc.reported_at
+        new_due = inc.due_at + min(timedelta(days=float(r["defer_days"])), handling)
         inc.apply(
             Action.DEFER, actor=captain, role="captain", at=t, reason="当事人申请整改期", new_due_at=new_due
         )

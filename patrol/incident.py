@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from patrol.refusals import Refusal
+
 
 class State(StrEnum):
     """Where an incident is in the loop."""
@@ -285,6 +287,10 @@ class Incident:
         if act == Action.CONSULT:
             return {"consult_departments": tuple(fields["departments"])}
         if act == Action.DEFER:
+            if not self.deferrable(at):  # deferring after the fact would move the ranking: supervise instead
+                due = f"{self.due_at:%Y-%m-%d %H:%M} UTC"
+                msg = f"incident {self.number} is already overdue (due {due}); it cannot be deferred"
+                raise Refusal(msg, "refuse.defer_overdue")
             new_due = fields["new_due_at"]
             if not isinstance(new_due, datetime) or new_due <= at:
                 msg = "a deferral needs a new due time in the future"
@@ -293,6 +299,10 @@ class Incident:
         if act == Action.VERIFY and fields["result"] == "fail":
             return {"rework_count": self.rework_count + 1}
         return {}
+
+    def deferrable(self, at: datetime) -> bool:
+        """Whether a deferral may still be asked at ``at``: only before the due time has passed."""
+        return at <= self.due_at
 
     def snapshot(self) -> Incident:
         """A copy without pending events (what a reader would see)."""

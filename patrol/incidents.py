@@ -34,9 +34,11 @@ from patrol.incident import (
     MissingFieldError,
     Source,
     State,
+    allowed_actions,
 )
 from patrol.permissions import (
     AccessDeniedError,
+    allowed,
     check_act,
     check_import,
     check_read,
@@ -53,7 +55,7 @@ from patrol.plausibility import (
     first_reason,
     text_refusals,
 )
-from patrol.refusals import Reason
+from patrol.refusals import Reason, Refusal
 from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
@@ -382,6 +384,15 @@ class IncidentService:
             if unknown:
                 msg = f"no department {', '.join(map(str, unknown))} in the catalog"
                 raise MissingFieldError(msg, ("departments",))
+        if act == Action.DEFER and isinstance(fields.get("new_due_at"), datetime):
+            longest = timedelta(days=self.catalog.items[inc.item_code].handling_days)
+            if fields["new_due_at"] > inc.due_at + longest:  # at most one more handling period per deferral
+                latest = inc.due_at + longest
+                msg = f"a deferral of {inc.number} may move its due time by {longest.days} days at most"
+                raise Refusal(msg, "refuse.defer_too_long", days=longest.days, latest=local_minutes(latest))
+        if act == Action.VERIFY and self._submitted_by(inc) == who.name:  # never one's own result
+            msg = f"{who.name} submitted the result of {inc.number}; someone else must verify it"
+            raise Refusal(msg, "refuse.verify_own_result")
         if act == Action.MERGE and fields.get("canonical_id"):
             canonical = self._load(str(fields.get("canonical_id", "")))
             check_read(who, canonical)
@@ -396,6 +407,24 @@ class IncidentService:
             raise ConflictError(str(exc)) from exc
         inc.pending.clear()
         return inc
+
+    def _submitted_by(self, inc: Incident) -> str | None:
+        """Who handed in the incident's latest handling result (None if nobody has)."""
+        submitted = [e for e in self.store.events(inc.id) if e.action == Action.SUBMIT.value]
+        return submitted[-1].actor if submitted else None
+
+    def actions_for(self, who: Principal, inc: Incident) -> list[Action]:
+        """The actions ``who`` may take on the incident now.
+
+        The transition table, the role, and the rules of duty: no deferral once overdue, nobody
+        verifies their own result (the same rules ``act`` enforces).
+        """
+        out = [a for a in allowed_actions(inc.state) if allowed(who, a)]
+        if Action.DEFER in out and not inc.deferrable(self.clock()):
+            out.remove(Action.DEFER)
+        if Action.VERIFY in out and self._submitted_by(inc) == who.name:
+            out.remove(Action.VERIFY)
+        return out
 
     def _check_team(self, who: Principal, team_id: Any) -> str:
         """The township of an existing team ``who`` may assign to.

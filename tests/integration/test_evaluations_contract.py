@@ -19,6 +19,7 @@ from store.protocol import DuplicateError
 OCT = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)
 PUBLISH = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
 CC = Principal("值班长", "command_center")
+CHECKER = Principal("监督员", "command_center")  # who verifies is never who submitted
 POINTS = [(30.7552, 120.7601), (30.7461, 120.7702), (30.7204, 120.8301), (30.6602, 120.8011)]
 
 
@@ -58,7 +59,9 @@ def october(district_store):
         ("submit", {"result": "已劝离"}),
         ("verify", {"result": "pass"}),
     ):
-        first = svc.act(CC, first.id, action, expected_version=first.version, **kw)
+        first = svc.act(
+            CHECKER if action == "verify" else CC, first.id, action, expected_version=first.version, **kw
+        )
     return svc, clock, made
 
 
@@ -82,7 +85,9 @@ def test_a_published_month_keeps_its_figures_when_later_events_change_the_live_o
         ("submit", {"result": "已整改"}),
         ("verify", {"result": "pass"}),
     ):
-        second = svc.act(CC, second.id, action, expected_version=second.version, **kw)
+        second = svc.act(
+            CHECKER if action == "verify" else CC, second.id, action, expected_version=second.version, **kw
+        )
     assert int(month_kpis(district_store, "2026-10", None, clock.at)["closed"].iloc[0]) == 2
     again = evaluations.latest(CC, "2026-10")
     assert again is not None and again.version == 1 and int(again.table(None)["closed"].iloc[0]) == 1

@@ -48,6 +48,7 @@ STEPS = (
 def _writer(svc: IncidentService, k: int, stop: float, log: dict, errors: list) -> None:
     rng = random.Random(k)
     who = Principal(f"writer{k}", "command_center")
+    checker = Principal(f"checker{k}", "command_center")  # who verifies is never who submitted
     mine: dict[str, int] = {}  # incident id -> how many steps done
     try:
         while time.monotonic() < stop:
@@ -76,7 +77,13 @@ def _writer(svc: IncidentService, k: int, stop: float, log: dict, errors: list) 
                 else:
                     errors.append(f"stale write to {iid} accepted")
                 continue
-            svc.act(who, iid, action, expected_version=current.version, **fields)
+            svc.act(
+                checker if action == "verify" else who,
+                iid,
+                action,
+                expected_version=current.version,
+                **fields,
+            )
             mine[iid] = done + 1
             log[iid] += 1
     except Exception as exc:

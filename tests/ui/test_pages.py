@@ -219,13 +219,31 @@ def test_a_captain_assigns_incidents_in_bulk_and_the_events_are_recorded(app, in
 
 
 def test_the_incident_page_shows_fields_timeline_and_allowed_actions(app, incidents_sqlite_url):
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from store.rows import datetime_to_us
+
     store = open_store(incidents_sqlite_url)
-    row = store.list_incidents(IncidentQuery(states=("handling",), limit=1))[0]
+    overdue, due_later = store.list_incidents(IncidentQuery(states=("handling",), limit=2))
     store.close()
-    _as(app, "command_center", "incident", incident_id=row.id)
-    assert app.subheader[0].value.startswith(row.number)
+    with sqlite3.connect(incidents_sqlite_url.removeprefix("sqlite:///")) as db:
+        now = datetime.now(UTC)
+        db.execute(
+            "UPDATE incidents SET due_at = ? WHERE id = ?",
+            (datetime_to_us(now - timedelta(days=1)), overdue.id),
+        )
+        db.execute(
+            "UPDATE incidents SET due_at = ? WHERE id = ?",
+            (datetime_to_us(now + timedelta(days=2)), due_later.id),
+        )
+    _as(app, "command_center", "incident", incident_id=due_later.id)
+    assert app.subheader[0].value.startswith(due_later.number)
     tabs = [t.label for t in app.tabs]
     assert "提交结果" in tabs and "挂账缓办" in tabs and "研判受理" not in tabs
+    _as(app, "command_center", "incident", incident_id=overdue.id)
+    tabs = [t.label for t in app.tabs]
+    assert "提交结果" in tabs and "挂账缓办" not in tabs  # overdue: supervised, never deferred after the fact
 
 
 def test_an_action_form_moves_the_incident_and_records_the_event(app, incidents_sqlite_url):

@@ -21,6 +21,7 @@ from store.rows import IncidentQuery
 IMPORTER = Principal("导入员", "admin")
 
 CC = Principal("指挥员", "command_center")
+CHECKER = Principal("值班长", "command_center")  # who verifies is never who submitted
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 P = (30.7552, 120.7601)  # in a street (commercial_service class)
 
@@ -131,7 +132,9 @@ def test_a_complaint_about_a_closed_case_is_a_new_incident_linked_as_a_repeat(sv
     inc = report(svc).incident
     for action, fields in [("assess", {}), ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
                            ("submit", {"result": "ok"}), ("verify", {"result": "pass"})]:  # fmt: skip
-        inc = svc.act(CC, inc.id, action, expected_version=inc.version, **fields)
+        inc = svc.act(
+            CHECKER if action == "verify" else CC, inc.id, action, expected_version=inc.version, **fields
+        )
     repeat = svc.report_repeat(CC, inc.id, NewIncident("PARK_COMPOUND", *P)).incident
     assert repeat.repeat_of == inc.id and repeat.id != inc.id
     assert svc.timeline(CC, repeat.id)[0].payload["repeat_of"] == inc.id
@@ -264,3 +267,58 @@ def test_a_single_report_near_the_radius_is_judged_by_its_true_distance(svc, met
     first = report(svc, at=NOW).incident
     later = report(svc, at=NOW + timedelta(hours=1), point=_east_at(P, metres)).incident
     assert (later.suspected_duplicate_of == first.id) is (metres <= 50)
+
+
+def _to_handling(svc, inc):
+    inc = svc.act(CC, inc.id, "assess", expected_version=inc.version)
+    return svc.act(
+        CC, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
+    )
+
+
+def test_who_submitted_a_result_never_verifies_it(svc):
+    from patrol.refusals import Refusal
+
+    inc = _to_handling(svc, report(svc).incident)
+    inc = svc.act(CC, inc.id, "submit", expected_version=inc.version, result="已整改")
+    with pytest.raises(Refusal) as refused:
+        svc.act(CC, inc.id, "verify", expected_version=inc.version, result="pass")
+    assert refused.value.key == "refuse.verify_own_result"
+    assert svc.get(CC, inc.id).state.value == "verifying"  # nothing written
+    closed = svc.act(CHECKER, inc.id, "verify", expected_version=inc.version, result="pass")
+    assert closed.state.value == "closed"
+
+
+def test_an_overdue_case_cannot_be_deferred_after_the_fact_and_a_deferral_has_a_limit(svc):
+    from patrol.refusals import Refusal
+
+    inc = _to_handling(svc, report(svc).incident)  # PARK_COMPOUND: 3 days to handle
+
+    def defer(days: int):  # type: ignore[no-untyped-def]
+        new_due = inc.due_at + timedelta(days=days)
+        return svc.act(CC, inc.id, "defer", expected_version=inc.version, reason="整改期", new_due_at=new_due)
+
+    with pytest.raises(Refusal) as refused:
+        defer(4)
+    assert refused.value.key == "refuse.defer_too_long" and refused.value.values["days"] == 3
+    svc.test_clock["now"] = inc.due_at + timedelta(minutes=1)  # the due time has passed
+    with pytest.raises(Refusal) as refused:
+        defer(2)
+    assert refused.value.key == "refuse.defer_overdue"
+    after = svc.get(CC, inc.id)
+    assert (after.state.value, after.due_at, after.deferral_count) == ("handling", inc.due_at, 0)
+    svc.test_clock["now"] = inc.due_at - timedelta(hours=1)  # before the due time, within the limit: allowed
+    ok = defer(3)
+    assert ok.state.value == "deferred" and ok.deferral_count == 1
+
+
+def test_the_incident_page_offers_only_what_the_rules_of_duty_allow(svc):
+    from patrol.incident import Action
+
+    inc = _to_handling(svc, report(svc).incident)
+    assert Action.DEFER in svc.actions_for(CC, inc)
+    svc.test_clock["now"] = inc.due_at + timedelta(minutes=1)
+    assert Action.DEFER not in svc.actions_for(CC, inc) and Action.SUBMIT in svc.actions_for(CC, inc)
+    inc = svc.act(CC, inc.id, "submit", expected_version=inc.version, result="已整改")
+    assert Action.VERIFY not in svc.actions_for(CC, inc)  # CC handed in the result
+    assert Action.VERIFY in svc.actions_for(CHECKER, inc)

@@ -18,9 +18,10 @@ import streamlit as st
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from streamlit import config as st_config
 
 from geo.hotspots import preload
-from patrol.tiles import TILE_ROUTE, TilePackageError, configured_package
+from patrol.tiles import TILE_ROUTE, TilePackageError, configured_package, tile_route
 
 
 def tile(request: Request) -> Response:
@@ -37,7 +38,14 @@ def tile(request: Request) -> Response:
     return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
 
 
-_ROUTE = TILE_ROUTE.replace("{z}", "{z:int}").replace("{x}", "{x:int}").replace("{y}", "{y:int}")
+def _route(path: str) -> str:
+    return path.replace("{z}", "{z:int}").replace("{x}", "{x:int}").replace("{y}", "{y:int}")
+
+
+# at the root, and under the base path when there is one (where the pages ask for them)
+_ROUTES = sorted(
+    {_route(TILE_ROUTE), _route(tile_route(str(st_config.get_option("server.baseUrlPath") or "")))}
+)
 
 
 @asynccontextmanager
@@ -48,5 +56,7 @@ async def _lifespan(_app: st.App) -> AsyncIterator[None]:
 
 
 app = st.App(
-    str(Path(__file__).with_name("streamlit_app.py")), routes=[Route(_ROUTE, tile)], lifespan=_lifespan
+    str(Path(__file__).with_name("streamlit_app.py")),
+    routes=[Route(r, tile) for r in _ROUTES],
+    lifespan=_lifespan,
 )

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
+from layers.assets import use_base_path
 from layers.base import BASEMAP_KINDS, Basemap
 from patrol.evaluation import EvaluationService
 from patrol.i18n import DEFAULT_LANG, Lang, t
@@ -18,7 +19,7 @@ from patrol.incidents import IncidentService, local_minutes
 from patrol.labels import Labels
 from patrol.patrols import PatrolService
 from patrol.roles import Principal
-from patrol.tiles import TILE_ROUTE, TileInfo, TilePackageError, open_package
+from patrol.tiles import TileInfo, TilePackageError, open_package, tile_route
 from patrol.users import UserService
 from store import Store, StoreError, open_store, resolve_url
 
@@ -31,6 +32,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
 
 def init_session() -> None:
     """Initialise the UI state, in this one place."""
+    use_base_path(base_url_path())  # the maps' own scripts and styles live under it
     for key, value in SESSION_DEFAULTS.items():
         st.session_state.setdefault(key, value)
 
@@ -209,7 +211,7 @@ def basemap_from_env() -> Basemap:
             return Basemap()
         return Basemap(
             kind="offline",
-            url=TILE_ROUTE,
+            url=tile_route(base_url_path()),
             attribution=package.attribution or package.name,
             crs=crs,
             min_zoom=package.min_zoom,
@@ -234,6 +236,11 @@ MISSING = "—"  # how a missing value reads in every table (never "None")
 def data_table(data: Any, *, where: Any = None, **options: Any) -> Any:
     """``st.dataframe`` (in ``where``, a container, if given) with missing values shown as a dash."""
     return (where or st).dataframe(data, placeholder=MISSING, **options)
+
+
+def base_url_path() -> str:
+    """The path the app is served under (``server.baseUrlPath``; empty at the root)."""
+    return str(st.get_option("server.baseUrlPath") or "")
 
 
 def now_utc() -> datetime:

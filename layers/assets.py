@@ -77,7 +77,19 @@ def _local(resources: list[tuple[str, str]], base: str) -> list[tuple[str, str]]
     return out
 
 
-def localize(element: Any, base: str = STATIC_URL) -> Any:
+_static = {"url": STATIC_URL}
+
+
+def use_base_path(base_url_path: str) -> None:
+    """Serve the assets under the app's base path (``server.baseUrlPath``), set at start.
+
+    Behind a proxy that forwards only ``/gp/``, the maps load ``/gp/app/static/vendor/…``.
+    """
+    base = base_url_path.strip("/")
+    _static["url"] = f"/{base}{STATIC_URL}" if base else STATIC_URL
+
+
+def localize(element: Any, base: str | None = None) -> Any:
     """Point a folium element's JS and CSS at the app's own copies; return the element.
 
     Raises
@@ -85,6 +97,7 @@ def localize(element: Any, base: str = STATIC_URL) -> Any:
     UnknownAssetError
         If the element needs an asset with no local copy (so a CDN link never slips in).
     """
+    base = _static["url"] if base is None else base
     for attr in ("default_js", "default_css"):
         resources = getattr(element, attr, None)
         if resources:

@@ -16,6 +16,16 @@ from pathlib import Path
 
 TILE_ROUTE = "/tiles/{z}/{x}/{y}"
 
+
+def tile_route(base_url_path: str = "") -> str:
+    """The tile route under the app's base path (``server.baseUrlPath``).
+
+    A proxy that forwards only that path reaches the tiles too: ``gp`` → ``/gp/tiles/{z}/{x}/{y}``.
+    """
+    base = base_url_path.strip("/")
+    return f"/{base}{TILE_ROUTE}" if base else TILE_ROUTE
+
+
 _MEDIA = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 

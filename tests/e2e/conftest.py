@@ -63,7 +63,8 @@ def start_app(db_url: str, **env_extra: str) -> tuple[subprocess.Popen[bytes], s
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    base = env_extra.get("STREAMLIT_SERVER_BASE_URL_PATH", "").strip("/")
+    url = f"http://127.0.0.1:{port}" + (f"/{base}" if base else "")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

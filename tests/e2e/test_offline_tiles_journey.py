@@ -59,6 +59,32 @@ def test_the_app_serves_the_configured_mbtiles_package_itself_and_the_maps_draw_
     assert page.external_requests == []
 
 
+def test_behind_a_base_path_the_tiles_are_served_and_asked_for_under_it(incidents_sqlite_url, tmp_path, page):
+    tiles = make_tile_package(tmp_path / "nanhu.mbtiles")
+    proc, url = start_app(
+        incidents_sqlite_url,
+        GRIDPATROL_TILES=str(tmp_path / "nanhu.mbtiles"),
+        STREAMLIT_SERVER_BASE_URL_PATH="gp",  # a proxy that forwards only /gp/ to the app
+    )
+    try:
+        assert url.endswith("/gp")
+        (z, x, y), data = next(iter(tiles.items()))
+        with urllib.request.urlopen(f"{url}/tiles/{z}/{x}/{y}", timeout=10) as r:
+            assert r.read() == data and r.headers["Content-Type"] == "image/png"
+        sign_in(page, url, "captain-330402001")
+        page.get_by_role("link", name="网格调度").click()
+        frame = _frame_with_tiles(page)
+        loaded = frame.evaluate(
+            """() => [...document.querySelectorAll('img.leaflet-tile')]
+                     .filter(i => i.complete && i.naturalWidth === 256).map(i => new URL(i.src).pathname)"""
+        )
+        assert loaded and all(p.startswith("/gp/tiles/") for p in loaded)
+        assert page.external_requests == []
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def test_without_a_basemap_the_map_names_villages_once_zoomed_to_captain_scale(page, app_url):
     sign_in(page, app_url, "command")
     page.get_by_text("事件热力网格").first.wait_for(timeout=30_000)

@@ -174,3 +174,19 @@ def test_empty_layers_render_instead_of_failing():
     cells_outline_layer([], name="o", tooltip="t").add_to(m)
     filled_cells_layer([], "f", 0.5).add_to(m)
     assert "<html" in m.get_root().render().lower()
+
+
+def test_behind_a_base_path_the_maps_load_their_scripts_and_tiles_under_it():
+    import folium
+
+    from layers.assets import STATIC_URL, localize, use_base_path
+    from patrol.tiles import TILE_ROUTE, tile_route
+
+    try:
+        use_base_path("/gp/")
+        m = localize(folium.Map())
+        assert all(url.startswith("/gp/app/static/vendor/") for _, url in m.default_js)
+    finally:
+        use_base_path("")
+    assert all(url.startswith(STATIC_URL) for _, url in localize(folium.Map()).default_js)
+    assert tile_route("gp") == "/gp/tiles/{z}/{x}/{y}" and tile_route("") == TILE_ROUTE

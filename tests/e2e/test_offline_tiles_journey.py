@@ -25,6 +25,14 @@ def _frame_with_tiles(page):  # type: ignore[no-untyped-def]
     return page.locator(MAP_FRAME).last.element_handle().content_frame()
 
 
+def _tile_paths(frame) -> list[str]:  # type: ignore[no-untyped-def]
+    """The paths of the tiles the map has drawn."""
+    return frame.evaluate(  # type: ignore[no-any-return]
+        """() => [...document.querySelectorAll('img.leaflet-tile')]
+                 .filter(i => i.complete && i.naturalWidth === 256).map(i => new URL(i.src).pathname)"""
+    )
+
+
 @pytest.fixture
 def tiles_app(incidents_sqlite_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     tiles = make_tile_package(tmp_path / "nanhu.mbtiles")
@@ -50,10 +58,7 @@ def test_the_app_serves_the_configured_mbtiles_package_itself_and_the_maps_draw_
     sign_in(page, url, "captain-330402001")
     page.get_by_role("link", name="网格调度").click()
     frame = _frame_with_tiles(page)
-    loaded = frame.evaluate(
-        """() => [...document.querySelectorAll('img.leaflet-tile')]
-                 .filter(i => i.complete && i.naturalWidth === 256).map(i => new URL(i.src).pathname)"""
-    )
+    loaded = _tile_paths(frame)
     assert loaded and all(p.startswith("/tiles/") for p in loaded)
     assert "测试瓦片" in frame.locator(".leaflet-control-attribution").inner_text()
     assert page.external_requests == []
@@ -74,10 +79,7 @@ def test_behind_a_base_path_the_tiles_are_served_and_asked_for_under_it(incident
         sign_in(page, url, "captain-330402001")
         page.get_by_role("link", name="网格调度").click()
         frame = _frame_with_tiles(page)
-        loaded = frame.evaluate(
-            """() => [...document.querySelectorAll('img.leaflet-tile')]
-                     .filter(i => i.complete && i.naturalWidth === 256).map(i => new URL(i.src).pathname)"""
-        )
+        loaded = _tile_paths(frame)
         assert loaded and all(p.startswith("/gp/tiles/") for p in loaded)
         assert page.external_requests == []
     finally:

@@ -15,6 +15,7 @@ from patrol.permissions import AccessDeniedError
 from patrol.refusals import Refusal
 from patrol.roles import Principal
 from store.protocol import DuplicateError
+from tests.conftest import close_incident, raw_sql
 
 OCT = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)
 PUBLISH = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
@@ -32,19 +33,6 @@ class Clock:
         return self.at
 
 
-def _raw(store, sql: str) -> None:
-    if store.url.startswith("sqlite"):
-        conn = sqlite3.connect(store.url.removeprefix("sqlite:///"))
-        try:
-            conn.execute(sql)
-            conn.commit()
-        finally:
-            conn.close()
-    else:
-        with psycopg.connect(store.url, autocommit=True) as conn:
-            conn.execute(sql.encode())
-
-
 @pytest.fixture
 def october(district_store):
     """Four incidents reported in October 2026, one of them closed on time; the rest still open."""
@@ -52,16 +40,7 @@ def october(district_store):
     svc = IncidentService(district_store, clock=clock)
     made = [svc.report(CC, NewIncident("PARK_COMPOUND", lat, lng, "patrol", f"事件{k}")).incident
             for k, (lat, lng) in enumerate(POINTS)]  # fmt: skip
-    first = made[0]
-    for action, kw in (
-        ("assess", {}),
-        ("dispatch", {"team_id": first.team_id, "outcome": "enforce"}),
-        ("submit", {"result": "已劝离"}),
-        ("verify", {"result": "pass"}),
-    ):
-        first = svc.act(
-            CHECKER if action == "verify" else CC, first.id, action, expected_version=first.version, **kw
-        )
+    close_incident(svc, made[0], CC, CHECKER)
     return svc, clock, made
 
 
@@ -78,16 +57,7 @@ def test_a_published_month_keeps_its_figures_when_later_events_change_the_live_o
 
     # a month later a second case of October is closed: the live figure moves, the published one not
     clock.at = PUBLISH + timedelta(days=30)
-    second = made[1]
-    for action, kw in (
-        ("assess", {}),
-        ("dispatch", {"team_id": second.team_id, "outcome": "enforce"}),
-        ("submit", {"result": "已整改"}),
-        ("verify", {"result": "pass"}),
-    ):
-        second = svc.act(
-            CHECKER if action == "verify" else CC, second.id, action, expected_version=second.version, **kw
-        )
+    close_incident(svc, made[1], CC, CHECKER)
     assert int(month_kpis(district_store, "2026-10", None, clock.at)["closed"].iloc[0]) == 2
     again = evaluations.latest(CC, "2026-10")
     assert again is not None and again.version == 1 and int(again.table(None)["closed"].iloc[0]) == 1
@@ -148,6 +118,6 @@ def test_the_database_refuses_to_change_or_remove_a_published_evaluation_and_a_t
         *(() if sqlite else ("TRUNCATE evaluations",)),
     ):
         with pytest.raises((sqlite3.DatabaseError, psycopg.Error), match="immutable"):
-            _raw(district_store, sql)
+            raw_sql(district_store, sql)
     assert district_store.evaluations(district_store.district().code, "2026-10") == [row]
     assert len(district_store.audit_log()) == 1  # the refused duplicate wrote no audit row

@@ -15,6 +15,7 @@ from patrol.incidents import IncidentService, NewIncident, local_day
 from patrol.roles import Principal
 from store.protocol import DuplicateError, StoreError
 from store.rows import IncidentBatch, IncidentQuery, RollupQuery, state_bucket
+from tests.conftest import close_incident
 
 IMPORTER = Principal("导入员", "admin")
 
@@ -357,27 +358,16 @@ def test_the_most_overdue_incidents_come_first_when_listed_by_due_time(svc):
         store.list_incidents(IncidentQuery(order_by="reporter_phone; DROP TABLE incidents"))  # type: ignore[arg-type]
 
 
-def _close(svc, inc):
-    for action, kw in (
-        ("assess", {}),
-        ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
-        ("submit", {"result": "已整改"}),
-        ("verify", {"result": "pass"}),
-    ):
-        inc = svc.act(
-            CHECKER if action == "verify" else CC, inc.id, action, expected_version=inc.version, **kw
-        )
-    return inc
-
-
 def test_a_report_and_an_import_link_a_repeat_of_a_case_closed_in_the_same_cell_the_same_way(district_store):
     import pandas as pd
 
     clock = {"now": NOW - timedelta(days=50)}
     svc = IncidentService(district_store, clock=lambda: clock["now"])
-    old = _close(svc, _report(svc, 0))  # closed 50 days ago: too long ago to be repeated now
+    old = close_incident(
+        svc, _report(svc, 0), CC, CHECKER
+    )  # closed 50 days ago: too long ago to be repeated now
     clock["now"] = NOW - timedelta(days=5)
-    first = _close(svc, _report(svc, 0))  # closed 5 days ago
+    first = close_incident(svc, _report(svc, 0), CC, CHECKER)  # closed 5 days ago
     clock["now"] = NOW
     again = svc.report(CC, NewIncident("PARK_COMPOUND", *POINTS[0], "hotline_12345", "又停满了"))
     other = svc.report(CC, NewIncident("STREET_VENDING", *POINTS[0], "hotline_12345", "摆摊"))

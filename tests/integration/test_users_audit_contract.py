@@ -14,23 +14,10 @@ from patrol.incidents import IncidentService, NewIncident
 from patrol.roles import Principal
 from store.protocol import DuplicateError
 from store.rows import IncidentQuery, UserRow
+from tests.conftest import raw_sql
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 CC = Principal("cc", "command_center")
-
-
-def _raw(store, sql: str) -> None:
-    """Run SQL behind the store's back, as an attacker with database access would."""
-    if store.url.startswith("sqlite"):
-        conn = sqlite3.connect(store.url.removeprefix("sqlite:///"))
-        try:
-            conn.execute(sql)
-            conn.commit()
-        finally:
-            conn.close()
-    else:
-        with psycopg.connect(store.url, autocommit=True) as conn:
-            conn.execute(sql.encode())
 
 
 def _user(name: str, **kw) -> UserRow:
@@ -68,7 +55,7 @@ def test_the_database_refuses_to_update_or_delete_audit_rows(store):
     truncate = "DELETE FROM audit_log" if sqlite else "TRUNCATE audit_log"
     for sql in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log", rewrite, truncate):
         with pytest.raises((sqlite3.DatabaseError, psycopg.Error), match="append-only"):
-            _raw(store, sql)
+            raw_sql(store, sql)
     (row,) = store.audit_log()
     assert row.actor == "cc" and json.loads(row.before) == {"a": 1} and json.loads(row.after) == {"a": 2}
 

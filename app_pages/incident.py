@@ -24,12 +24,15 @@ from layers.base import base_map
 from layers.incidents import MarkerData, marker_layer
 from patrol.incident import (
     ASSESSMENT_OUTCOMES,
+    CALLBACK_RESULTS,
     DECISIONS,
+    REQUEST_KINDS,
     Action,
     WorkflowError,
 )
 from patrol.incidents import LOCAL_TZ
 from patrol.permissions import AccessDeniedError
+from patrol.refusals import Refusal
 
 data = require_district()
 who = require_principal()
@@ -60,6 +63,22 @@ if inc.is_overdue(now):
     st.error(tr("incident.overdue", due=local_time(inc.due_at)))
 if inc.awaiting_response_overdue(now):
     st.warning(tr("incident.alarm", minutes=inc.response_minutes))
+if inc.request is not None:  # a deferral or hold waiting for the command centre
+    asked_due = inc.request.get("new_due_at")
+    st.warning(
+        tr(
+            "incident.pending_request",
+            kind=tr(f"request_kind.{inc.request['kind']}"),
+            by=md_escape(inc.request["by"]),
+            at=local_time(datetime.fromisoformat(inc.request["at"])),
+            reason=md_escape(inc.request["reason"]),
+            due=tr("incident.pending_due", due=local_time(datetime.fromisoformat(asked_due)))
+            if asked_due
+            else "",
+        )
+    )
+if inc.is_paused and inc.paused_at is not None:
+    st.info(tr("incident.held", at=local_time(inc.paused_at)))
 left, right = st.columns([3, 2])
 fields = {
     tr("col.number"): inc.number,
@@ -85,6 +104,7 @@ for label, value in (
     (tr("incident.repeat_of"), inc.repeat_of),
     (tr("incident.merged_into"), inc.duplicate_of),
     (tr("incident.patrol"), inc.patrol_task_id),
+    (tr("incident.satisfaction"), tr(f"callback.{inc.satisfaction}") if inc.satisfaction else None),
 ):
     if value:
         fields[label] = value
@@ -151,7 +171,22 @@ for tab, action in zip(tabs, actions, strict=True):
                 format_func=lambda o: tr(f"outcome.{o}"),
                 key="act_dispatch_outcome",
             )
-        if action in (Action.REJECT, Action.DEFER):
+        if action == Action.REQUEST:
+            st.caption(tr("incident.request_hint"))
+            fields_in["kind"] = st.radio(
+                tr("incident.request_kind"),
+                REQUEST_KINDS,
+                format_func=lambda k: tr(f"request_kind.{k}"),
+                key="act_request_kind",
+                horizontal=True,
+            )
+            # the latest day a deferral may reach (its 18:00 no later than the limit)
+            latest = svc.latest_deferral(inc).astimezone(LOCAL_TZ)
+            latest_day = latest.date() - timedelta(days=int(latest.time() < time(18, 0)))
+            new_day = st.date_input(tr("incident.new_due_defer"), value=latest_day, key="act_request_day")
+            if fields_in["kind"] == "defer":  # a hold asks for no date: its clock stops until resumed
+                fields_in["new_due_at"] = datetime.combine(new_day, time(18, 0), tzinfo=LOCAL_TZ)
+        if action in (Action.REJECT, Action.REQUEST, Action.REFUSE):
             fields_in["reason"] = st.text_input(tr("incident.reason"), key=f"act_{action.value}_reason")
         if action == Action.MERGE:
             fields_in["canonical_id"] = st.text_input(
@@ -172,12 +207,6 @@ for tab, action in zip(tabs, actions, strict=True):
                 format_func=lambda d: tr(f"decision.{d}"),
                 key="act_decide_decision",
             )
-        if action == Action.DEFER:
-            # from the due time, or from now when that is past (or implausibly far ahead)
-            base = inc.due_at if now < inc.due_at < now + timedelta(days=366) else now
-            due_local = base.astimezone(LOCAL_TZ) + timedelta(days=7)
-            new_day = st.date_input(tr("incident.new_due"), value=due_local.date(), key="act_defer_day")
-            fields_in["new_due_at"] = datetime.combine(new_day, time(18, 0), tzinfo=LOCAL_TZ)
         if action == Action.SUBMIT:
             fields_in["result"] = st.text_area(tr("incident.result"), key="act_submit_result")
         if action == Action.VERIFY:
@@ -188,11 +217,25 @@ for tab, action in zip(tabs, actions, strict=True):
                 key="act_verify_result",
                 horizontal=True,
             )
+        if action == Action.CALLBACK:
+            st.caption(tr("incident.callback_hint"))
+            fields_in["result"] = st.radio(
+                tr("incident.callback_result"),
+                CALLBACK_RESULTS,
+                format_func=lambda r: tr(f"callback.{r}"),
+                key="act_callback_result",
+                horizontal=True,
+            )
         note = st.text_input(tr("incident.note"), key=f"act_{action.value}_note")
         if st.form_submit_button(tr(f"action.{action.value}"), type="primary"):
             try:
                 svc.act(who, inc.id, action, expected_version=inc.version, note=note, **fields_in)
-            except (WorkflowError, AccessDeniedError, KeyError) as exc:
+            except (
+                WorkflowError,
+                AccessDeniedError,
+                Refusal,
+                KeyError,
+            ) as exc:  # a refusal, said, not a crash
                 st.error(error_text(exc))
             else:
                 st.success(tr("incident.done", action=tr(f"action.{action.value}")))

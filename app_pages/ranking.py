@@ -21,7 +21,7 @@ from app_pages.common import (
     tr,
 )
 from layers.svg import choropleth_svg
-from patrol.dashboard import OPEN
+from patrol.dashboard import overdue_query
 from patrol.evaluation import PERIOD_KINDS, Evaluation, Period, recent_periods, table_diff
 from patrol.incidents import LOCAL_TZ
 from patrol.kpis import (
@@ -36,7 +36,6 @@ from patrol.kpis import (
 from patrol.permissions import AccessDeniedError
 from patrol.refusals import Refusal
 from patrol.spreadsheet import xlsx_bytes
-from store.rows import IncidentQuery
 
 TREND_MONTHS = 6
 SHOWN_KPIS = (
@@ -265,9 +264,7 @@ data_table(display, hide_index=True, width="stretch", column_config=config, key=
 st.subheader(tr("rank.worst"))
 st.caption(tr("rank.worst_help"))
 # the open incidents whose due time passed longest ago, most overdue first
-worst = store.list_incidents(
-    IncidentQuery(states=OPEN, due_before=now, limit=15, order_by="due_at", newest_first=False)
-)
+worst = store.list_incidents(overdue_query(now, limit=15))
 worst_frame = pd.DataFrame(
     {
         tr("col.number"): [r.number for r in worst],

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from patrol.incident import Action, Incident, Source, State
+from patrol.incident import CALLBACK_SOURCES, Action, Incident, Source, State
 from patrol.incidents import IncidentService, event_to_row, to_row
 from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
 from store.rows import EventRow, IncidentBatch, IncidentRow
@@ -192,7 +192,7 @@ def _lognormal_minutes(rng: np.random.Generator, median: float, sigma: float, si
 
 def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | None) -> None:
     """Play one incident's history through the workflow, stopping at ``end``."""
-    captain, cc, inspector = "中队长", "指挥中心", "网格员"
+    captain, cc = CAPTAIN, "指挥中心"
     t = inc.reported_at + timedelta(minutes=float(r["respond"]))
     if t >= end:
         return
@@ -229,31 +229,105 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
         if decision != "handle":
             return
         t += due_span * 0.2
-    if r["defer"] < 0.05 and t < inc.due_at:  # a deferral is asked before the due time, never after
-        if t >= end:
-            return
+    goes_on = _request(inc, r, t, end)
+    if goes_on is None:
+        return
+    closed_at = _handle(inc, r, goes_on, end, due_span)
+    if closed_at is None or inc.source not in CALLBACK_SOURCES:
+        return
+    # 回访: the command centre calls the reporter back a day or two after closure
+    t = closed_at + timedelta(hours=float(r["callback_h"]))
+    if t >= end:
+        return
+    verdict = "satisfied" if r["satisfy"] < 0.88 else ("basic" if r["satisfy"] < 0.982 else "dissatisfied")
+    inc.apply(Action.CALLBACK, actor=CALLER, role="command_center", at=t, result=verdict)
+    if inc.state != State.HANDLING:
+        return
+    closed_at = _handle(inc, r, t + timedelta(hours=8), end, due_span, rework=True)  # reopened once: rework
+    if closed_at is not None and closed_at + timedelta(hours=24) < end:
+        again = "satisfied" if r["satisfy_again"] < 0.7 else "basic"
+        inc.apply(
+            Action.CALLBACK,
+            actor=CALLER,
+            role="command_center",
+            at=closed_at + timedelta(hours=24),
+            result=again,
+        )
+
+
+CAPTAIN, DUTY_CHIEF, CALLER, INSPECTOR = "中队长", "指挥中心值班长", "指挥中心回访员", "网格员"
+
+
+def _request(inc: Incident, r: dict[str, float], t: datetime, end: datetime) -> datetime | None:
+    """Some cases ask for a deferral (延期) or a hold (挂账) before their due time.
+
+    The duty chief approves most and refuses some. Returns when handling goes on (None: the
+    story ends at ``end``).
+    """
+    if not (r["defer"] < 0.06 and t < inc.due_at):  # asked before the due time, never after
+        return t
+    if t >= end:
+        return None
+    hold = r["defer"] < 0.008
+    if hold:
+        inc.apply(
+            Action.REQUEST, actor=CAPTAIN, role="captain", at=t, kind="hold", reason="涉及诉讼，待法院裁定"
+        )
+    else:
         handling = inc.due_at - inc.reported_at
         new_due = inc.due_at + min(timedelta(days=float(r["defer_days"])), handling)
         inc.apply(
-            Action.DEFER, actor=captain, role="captain", at=t, reason="当事人申请整改期", new_due_at=new_due
+            Action.REQUEST,
+            actor=CAPTAIN,
+            role="captain",
+            at=t,
+            kind="defer",
+            reason="当事人申请整改期",
+            new_due_at=new_due,
         )
-        t += timedelta(days=float(r["defer_days"]) * 0.7)
-        if t >= end:
-            return
-        inc.apply(Action.RESUME, actor=inspector, role="inspector", at=t)
-        t += timedelta(hours=8)
+    t += timedelta(hours=float(r["decide_h"]))
+    if t >= end:
+        return None
+    if t > inc.due_at:  # not decided in time: the request lapsed; it is withdrawn by handing in the result
+        return t
+    if r["refuse"] < 0.2:
+        inc.apply(
+            Action.REFUSE, actor=DUTY_CHIEF, role="command_center", at=t, reason="理由不充分，按原期限办结"
+        )
+        return t
+    inc.apply(Action.APPROVE, actor=DUTY_CHIEF, role="command_center", at=t)
+    if not hold:
+        return t + timedelta(days=float(r["defer_days"]) * 0.5)
+    t += timedelta(days=float(r["defer_days"]))
+    if t >= end:
+        return None
+    inc.apply(Action.RESUME, actor=CAPTAIN, role="captain", at=t, note="法院已裁定，恢复办理")
+    return t + timedelta(hours=8)
+
+
+def _handle(
+    inc: Incident,
+    r: dict[str, float],
+    t: datetime,
+    end: datetime,
+    due_span: timedelta,
+    *,
+    rework: bool = False,
+) -> datetime | None:
+    """Results and checks until one passes; returns the closure time (None: still open at ``end``)."""
     for attempt in range(2):
         if t >= end:
-            return
-        inc.apply(Action.SUBMIT, actor=inspector, role="inspector", at=t, result="已现场处置")
+            return None
+        inc.apply(Action.SUBMIT, actor=INSPECTOR, role="inspector", at=t, result="已现场处置")
         t += timedelta(hours=float(r["verify_h"]))
         if t >= end:
-            return
-        fail = attempt == 0 and r["rework"] < 0.06
-        inc.apply(Action.VERIFY, actor=captain, role="captain", at=t, result="fail" if fail else "pass")
+            return None
+        fail = attempt == 0 and not rework and r["rework"] < 0.06
+        inc.apply(Action.VERIFY, actor=CAPTAIN, role="captain", at=t, result="fail" if fail else "pass")
         if not fail:
-            return
+            return t
         t += due_span * 0.15
+    return None
 
 
 def _draws(rng: np.random.Generator, sources: np.ndarray, n: int) -> dict[str, np.ndarray]:
@@ -271,6 +345,11 @@ def _draws(rng: np.random.Generator, sources: np.ndarray, n: int) -> dict[str, n
         "decision": rng.random(n),
         "defer": rng.random(n),
         "defer_days": rng.uniform(3, 20, n),
+        "decide_h": rng.uniform(1, 24, n),
+        "refuse": rng.random(n),
+        "callback_h": rng.uniform(4, 48, n),
+        "satisfy": rng.random(n),
+        "satisfy_again": rng.random(n),
         "rework": rng.random(n),
         "verify_h": rng.uniform(1, 30, n),
     }

@@ -371,6 +371,39 @@ def cmd_evaluation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workflow(args: argparse.Namespace) -> int:
+    """Print the rulebook: states, transitions and who may take them, approvals, duties, limits."""
+    import json
+
+    from patrol.catalog import load_catalog
+    from patrol.rulebook import rulebook
+
+    book = rulebook(load_catalog())
+    if args.format == "json":
+        sys.stdout.write(json.dumps(book, ensure_ascii=False, indent=1) + "\n")
+        return 0
+    lines = ["states: " + ", ".join(book["states"]), "", "transitions (from --action--> to: roles; needs):"]
+    for t in book["transitions"]:
+        approval = "  [asked here, approved or refused by someone else]" if t["approval"] else ""
+        needs = ", ".join(t["needs"]) or "-"
+        lines.append(
+            f"  {t['from_state']} --{t['action']}--> {'|'.join(t['to_states'])}: "
+            f"{', '.join(t['roles']) or 'nobody'}; needs {needs}{approval}"
+        )
+    lines += [
+        "",
+        "rules of duty: " + ", ".join(book["duties"]),
+        "",
+        "limits (item: response min, handling days):",
+    ]
+    lines += [
+        f"  {x['item_code']} {x['name']}: {x['response_minutes']}, {x['handling_days']}"
+        for x in book["limits"]
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     """Evidence per "一件事" theme over the last twelve months."""
     import json
@@ -633,6 +666,10 @@ def build_parser() -> argparse.ArgumentParser:
         "risk-backtest": (cmd_risk_backtest, "hit rate of the risk ranking against last week's counts"),
         "scenarios": (cmd_scenarios, 'evidence per "一件事" theme: volume, trend, concentration, backtest'),
         "copy-store": (cmd_copy_store, "copy a whole store to an empty one (SQLite <-> PostGIS), verified"),
+        "workflow": (
+            cmd_workflow,
+            "the published rulebook: transitions, who may take them, approvals, limits",
+        ),
     }
     parsers = {}
     for name, (func, text) in commands.items():
@@ -678,6 +715,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="count, or the item's share of all incidents in the cell (a rate)")  # fmt: skip
     hs.add_argument("--format", choices=["geojson", "json"], default="geojson")
     parsers["scenarios"].add_argument("--format", choices=["table", "json"], default="table")
+    parsers["workflow"].add_argument("--format", choices=["table", "json"], default="table")
     pp = parsers["patrol-plan"]
     pp.add_argument("--team", type=int, required=True, help="team id")
     pp.add_argument("--start", required=True, help="shift start, local time, e.g. '2026-11-28 08:00'")

@@ -12,13 +12,14 @@ import numpy.typing as npt
 from geo.grid import cells_to_parents
 from geo.hotspots import HotSpots, emerging_classes, gi_star
 from patrol.catalog import Catalog
-from patrol.incident import OPEN_STATES, State
+from patrol.incident import OPEN_STATES, RUNNING_STATES, State
 from patrol.incidents import local_day
 from patrol.kpis import NEEDED_COLUMNS, compute_kpis
 from store.protocol import Store
 from store.rows import BUCKETS, IncidentQuery, IncidentRow, RollupQuery
 
 OPEN = tuple(sorted(s.value for s in OPEN_STATES))
+RUNNING = tuple(sorted(s.value for s in RUNNING_STATES))
 ALARM_MINUTES = 15
 
 
@@ -90,7 +91,7 @@ class Tiles:
     awaiting_alarm: int
     median_response_min: float | None
     on_time_rate: float | None  # the KPI of that name (patrol.kpis), over the window
-    judged_on_time: int  # its denominator: due in the window and not formally deferred
+    judged_on_time: int  # its denominator: due in the window (judged against the approved due time)
     window_days: int
 
 
@@ -111,7 +112,7 @@ def kpi_tiles(
     calendar month would show nothing). The monthly ranking keeps calendar months.
     """
     open_n = store.count_incidents(IncidentQuery(states=OPEN, township_codes=township_codes))
-    overdue = store.count_incidents(IncidentQuery(states=OPEN, due_before=now, township_codes=township_codes))
+    overdue = store.count_incidents(overdue_query(now, township_codes))
     alarm = store.count_incidents(
         IncidentQuery(
             states=(State.DISCOVERED.value,),
@@ -132,7 +133,7 @@ def kpi_tiles(
         awaiting_alarm=alarm,
         median_response_min=k["response_median_min"],
         on_time_rate=k["on_time_rate"],
-        judged_on_time=int(k["due"] - k["deferred"]),
+        judged_on_time=int(k["due"]),
         window_days=window_days,
     )
 
@@ -142,12 +143,22 @@ def live_feed(
 ) -> tuple[list[IncidentRow], list[IncidentRow]]:
     """The newest incidents and the most overdue open ones."""
     newest = store.list_incidents(IncidentQuery(township_codes=township_codes, limit=limit))
-    overdue = store.list_incidents(
-        IncidentQuery(
-            states=OPEN, due_before=now, township_codes=township_codes, limit=limit, newest_first=False
-        )
-    )
+    overdue = store.list_incidents(overdue_query(now, township_codes, limit=limit))
     return newest, overdue
+
+
+def overdue_query(
+    now: datetime, township_codes: tuple[str, ...] | None = None, limit: int = 500
+) -> IncidentQuery:
+    """Incidents overdue at ``now``: open, clock running (not held), past due; most overdue first."""
+    return IncidentQuery(
+        states=RUNNING,
+        due_before=now,
+        township_codes=township_codes,
+        limit=limit,
+        order_by="due_at",
+        newest_first=False,
+    )
 
 
 def area_cells(store: Store, res: int) -> npt.NDArray[np.int64]:

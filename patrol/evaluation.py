@@ -24,7 +24,15 @@ import pandas as pd
 
 from patrol.audit import audit_row
 from patrol.catalog import load_catalog
-from patrol.kpis import KPI_COLUMNS, GroupBy, compute_kpis, empowered_use, month_bounds, previous_months
+from patrol.kpis import (
+    KPI_COLUMNS,
+    NEEDED_COLUMNS,
+    GroupBy,
+    compute_kpis,
+    empowered_use,
+    month_bounds,
+    previous_months,
+)
 from patrol.permissions import AccessDeniedError, check_analytics
 from patrol.refusals import Refusal
 from patrol.roles import Principal
@@ -35,10 +43,7 @@ PeriodKind: TypeAlias = Literal["month", "quarter", "half", "year"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("month", "quarter", "half", "year")
 GROUPINGS: tuple[str, ...] = ("township", "team", "item", "all")
 # the incidents' fields the figures depend on (``id`` too, for the fingerprint)
-HASHED_COLUMNS = (
-    "id", "reported_at", "first_response_at", "due_at", "closed_at", "state", "source", "township_code",
-    "team_id", "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of", "handler",
-)  # fmt: skip
+HASHED_COLUMNS = ("id", *NEEDED_COLUMNS)
 _PATTERNS: tuple[tuple[PeriodKind, re.Pattern[str]], ...] = (
     ("month", re.compile(r"(\d{4})-(0[1-9]|1[0-2])")),
     ("quarter", re.compile(r"(\d{4})-Q([1-4])")),

@@ -5,12 +5,17 @@ which. Every transition checks its required fields, bumps the version and append
 event (actor, role, time, from, to, note, payload); an illegal one raises
 :class:`IllegalTransitionError` and changes nothing::
 
-    discovered ─► assessing ─► handling ─► verifying ─► closed
+    discovered ─► assessing ─► handling ─► verifying ─► closed ─(回访 dissatisfied, once)─► handling
                     │   │        │  ▲  │       │
                     │   │        ▼  │  ▼       └─(fails check: rework)─► handling
-                    │   │     consulting   deferred (new due time) ─► handling
+                    │   │     consulting   deferred (挂账, clock stopped) ─► handling
                     │   └─► rejected
                     └─────► merged
+
+A deferral (延期) or a hold (挂账) is a *request* by the case's captain that someone else (the
+command centre) approves or refuses; an approved deferral moves the due time, an approved hold
+stops the clock until the case resumes. Neither may be asked or granted once the due time has
+passed: an overdue case is supervised, not deferred.
 """
 
 from __future__ import annotations
@@ -47,11 +52,15 @@ class Action(StrEnum):
     MERGE = "merge"
     CONSULT = "consult"
     DECIDE = "decide"
-    DEFER = "defer"
+    DEFER = "defer"  # a self-granted deferral of earlier versions: read in old timelines, never taken now
+    REQUEST = "request"
+    APPROVE = "approve"
+    REFUSE = "refuse"
     RESUME = "resume"
     SUBMIT = "submit"
     VERIFY = "verify"
     REASSIGN = "reassign"
+    CALLBACK = "callback"
 
 
 class Source(StrEnum):
@@ -67,10 +76,17 @@ class Source(StrEnum):
 
 FINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.MERGED})
 OPEN_STATES = frozenset(State) - FINAL_STATES
+# open with the clock running: every open state but an approved hold (挂账); only these go overdue
+RUNNING_STATES = OPEN_STATES - {State.DEFERRED}
 URGENT_SOURCES = frozenset({Source.HOTLINE, Source.PETITION})
 URGENT_RESPONSE_MINUTES = 15
 ASSESSMENT_OUTCOMES = ("enforce", "first_offence_no_penalty", "education")
 VERIFY_RESULTS = ("pass", "fail")
+REQUEST_KINDS = ("defer", "hold")  # 延期: a later due time; 挂账: the clock stops until resumed
+# 回访: the reporter's verdict after closure of a hotline or petition case
+CALLBACK_SOURCES = frozenset({Source.HOTLINE, Source.PETITION})
+CALLBACK_RESULTS = ("satisfied", "basic", "dissatisfied")
+SATISFIED_RESULTS = frozenset({"satisfied", "basic"})
 
 
 # (from state, action) → to state; DECIDE's target depends on the decision
@@ -80,12 +96,15 @@ TRANSITIONS: dict[tuple[State, Action], State | None] = {
     (State.ASSESSING, Action.REJECT): State.REJECTED,
     (State.ASSESSING, Action.MERGE): State.MERGED,
     (State.HANDLING, Action.CONSULT): State.CONSULTING,
-    (State.HANDLING, Action.DEFER): State.DEFERRED,
+    (State.HANDLING, Action.REQUEST): State.HANDLING,
+    (State.HANDLING, Action.APPROVE): None,
+    (State.HANDLING, Action.REFUSE): State.HANDLING,
     (State.HANDLING, Action.SUBMIT): State.VERIFYING,
     (State.HANDLING, Action.REASSIGN): State.HANDLING,
     (State.CONSULTING, Action.DECIDE): None,
     (State.DEFERRED, Action.RESUME): State.HANDLING,
     (State.VERIFYING, Action.VERIFY): None,
+    (State.CLOSED, Action.CALLBACK): None,
 }
 DECISIONS: dict[str, State] = {"handle": State.HANDLING, "close": State.CLOSED, "reject": State.REJECTED}
 REQUIRED: dict[Action, tuple[str, ...]] = {
@@ -96,6 +115,10 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     Action.CONSULT: ("departments",),
     Action.DECIDE: ("decision",),
     Action.DEFER: ("reason", "new_due_at"),
+    Action.REQUEST: ("kind", "reason"),
+    Action.APPROVE: (),
+    Action.REFUSE: ("reason",),
+    Action.CALLBACK: ("result",),
     Action.RESUME: (),
     Action.SUBMIT: ("result",),
     Action.VERIFY: ("result",),
@@ -124,7 +147,7 @@ class ConflictError(WorkflowError):
 
 
 def allowed_actions(state: State | str) -> list[Action]:
-    """Actions the table allows from a state (an empty list for final states)."""
+    """Actions the table allows from a state (final states: only the callback of a closed case)."""
     s = State(state)
     return [a for (frm, a) in TRANSITIONS if frm == s]
 
@@ -182,6 +205,10 @@ class Incident:
     repeat_of: str | None = None
     suspected_duplicate_of: str | None = None
     patrol_task_id: str | None = None
+    request: dict[str, Any] | None = None  # the pending 延期/挂账 request: kind, by, at, reason, new_due_at
+    paused_at: datetime | None = None  # when an approved hold (挂账) stopped the clock
+    satisfaction: str | None = None  # the first callback's verdict (回访), the one the evaluation counts
+    callback_count: int = 0
     last_seq: int = 0
     pending: list[Event] = field(default_factory=list)
 
@@ -194,9 +221,42 @@ class Incident:
         """When the first assessment action is due."""
         return self.reported_at + timedelta(minutes=self.response_minutes)
 
+    @property
+    def is_paused(self) -> bool:
+        """Whether the clock is stopped: on an approved hold (挂账)."""
+        return self.state == State.DEFERRED
+
     def is_overdue(self, now: datetime) -> bool:
-        """Overdue is derived: open past its due time."""
-        return not self.is_final and now > self.due_at
+        """Overdue is derived: open past its due time, unless an approved hold stopped the clock."""
+        return self.state in RUNNING_STATES and now > self.due_at
+
+    def available(self, at: datetime) -> list[Action]:
+        """The actions the incident itself admits at ``at``: its state and its own rules.
+
+        The transition table, then: no request once overdue or while one is pending, an approval
+        or refusal only of a pending request, a callback only of a hotline or petition case and
+        only as often as the callback rule allows. Who may take them is the services' business.
+        """
+        out = []
+        for act in allowed_actions(self.state):
+            if act == Action.REQUEST and (self.request is not None or not self.deferrable(at)):
+                continue
+            if act in (Action.APPROVE, Action.REFUSE) and self.request is None:
+                continue
+            if act == Action.CALLBACK and not self.callback_due():
+                continue
+            out.append(act)
+        return out
+
+    def callback_due(self) -> bool:
+        """Whether a callback may be recorded now.
+
+        A closed hotline or petition case is called back once, and once more after the rework
+        a dissatisfied first verdict reopened.
+        """
+        if self.state != State.CLOSED or self.source not in CALLBACK_SOURCES:
+            return False
+        return self.callback_count == 0 or (self.callback_count == 1 and self.satisfaction == "dissatisfied")
 
     def awaiting_response_overdue(self, now: datetime) -> bool:
         """Still not assessed past its response time (the 15-minute alarm)."""
@@ -235,19 +295,22 @@ class Incident:
             msg = f"{act.value} needs an actor"
             raise MissingFieldError(msg, ("actor",))
         target = self._target(act, fields)
-        changes = self._changes(act, fields, at)
+        changes = self._changes(act, fields, at, actor)
         before = self.state
+        decided = self.request if act in (Action.APPROVE, Action.REFUSE) else None
         # validated: apply changes atomically
         for name, value in changes.items():
             setattr(self, name, value)
         self.state = target
         if self.first_response_at is None and act != Action.CREATE:
             self.first_response_at = at
-        if target in (State.CLOSED, State.REJECTED, State.MERGED):
+        if target in FINAL_STATES and before not in FINAL_STATES:
             self.closed_at = at
         self.version += 1
         self.last_seq += 1
         payload = {k: _plain(v) for k, v in fields.items()}
+        if decided is not None:  # the timeline says what was approved or refused
+            payload["request"] = decided
         event = Event(self.id, self.last_seq, act, before, target, actor, role, at, note, payload)
         self.pending.append(event)
         return event
@@ -262,13 +325,26 @@ class Incident:
                 msg = f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}"
                 raise MissingFieldError(msg, ("decision",))
             return DECISIONS[decision]
+        if act == Action.APPROVE:
+            if self.request is None:
+                msg = f"incident {self.number} has no pending request to approve"
+                raise Refusal(msg, "refuse.no_request")
+            return State.DEFERRED if self.request["kind"] == "hold" else State.HANDLING
+        if act == Action.CALLBACK:
+            if fields["result"] not in CALLBACK_RESULTS:
+                msg = (
+                    f"callback result must be one of {', '.join(CALLBACK_RESULTS)}, got {fields['result']!r}"
+                )
+                raise MissingFieldError(msg, ("result",))
+            reopens = fields["result"] == "dissatisfied" and self.callback_count == 0
+            return State.HANDLING if reopens else State.CLOSED
         result = fields["result"]
         if result not in VERIFY_RESULTS:
             msg = f"verification result must be pass or fail, got {result!r}"
             raise MissingFieldError(msg, ("result",))
         return State.CLOSED if result == "pass" else State.HANDLING
 
-    def _changes(self, act: Action, fields: dict[str, Any], at: datetime) -> dict[str, Any]:
+    def _changes(self, act: Action, fields: dict[str, Any], at: datetime, actor: str) -> dict[str, Any]:
         if act in (Action.DISPATCH, Action.REASSIGN):
             if act == Action.DISPATCH and fields["outcome"] not in ASSESSMENT_OUTCOMES:
                 msg = f"outcome must be one of {', '.join(ASSESSMENT_OUTCOMES)}, got {fields['outcome']!r}"
@@ -286,19 +362,76 @@ class Incident:
             return {"duplicate_of": str(fields["canonical_id"])}
         if act == Action.CONSULT:
             return {"consult_departments": tuple(fields["departments"])}
-        if act == Action.DEFER:
-            if not self.deferrable(at):  # deferring after the fact would move the ranking: supervise instead
-                due = f"{self.due_at:%Y-%m-%d %H:%M} UTC"
-                msg = f"incident {self.number} is already overdue (due {due}); it cannot be deferred"
-                raise Refusal(msg, "refuse.defer_overdue")
-            new_due = fields["new_due_at"]
-            if not isinstance(new_due, datetime) or new_due <= at:
-                msg = "a deferral needs a new due time in the future"
-                raise MissingFieldError(msg, ("new_due_at",))
-            return {"due_at": new_due, "deferral_count": self.deferral_count + 1}
+        if act == Action.REQUEST:
+            return {"request": self._request(fields, at, actor)}
+        if act in (Action.APPROVE, Action.REFUSE):
+            return self._decide_request(act, at, actor)
+        if act == Action.RESUME and self.paused_at is not None:  # the clock resumes where it stopped
+            return {"due_at": self.due_at + (at - self.paused_at), "paused_at": None}
+        if act == Action.CALLBACK:
+            self._check_callback()
+            out = {"callback_count": self.callback_count + 1}
+            if self.callback_count == 0:
+                out["satisfaction"] = fields["result"]
+            if fields["result"] == "dissatisfied" and self.callback_count == 0:  # reopened once, as rework
+                out |= {"rework_count": self.rework_count + 1, "closed_at": None}
+            return out
+        out = {"request": None} if self.request is not None else {}  # moving on withdraws a pending request
         if act == Action.VERIFY and fields["result"] == "fail":
-            return {"rework_count": self.rework_count + 1}
-        return {}
+            out["rework_count"] = self.rework_count + 1
+        return out
+
+    def _check_callback(self) -> None:
+        if self.source not in CALLBACK_SOURCES:
+            msg = f"{self.number} is from {self.source.value}: only hotline/petition cases get a callback"
+            raise Refusal(msg, "refuse.callback_source")
+        if not self.callback_due():
+            msg = f"incident {self.number} has had its callback"
+            raise Refusal(msg, "refuse.callback_done")
+
+    def _overdue_refusal(self) -> Refusal:
+        due = f"{self.due_at:%Y-%m-%d %H:%M} UTC"
+        msg = f"incident {self.number} is already overdue (due {due}); it cannot be deferred"
+        return Refusal(msg, "refuse.defer_overdue")
+
+    def _request(self, fields: dict[str, Any], at: datetime, actor: str) -> dict[str, Any]:
+        """A new pending request, checked: one at a time, before the due time, a later due time."""
+        if self.request is not None:
+            msg = f"incident {self.number} already has a pending {self.request['kind']} request"
+            raise Refusal(msg, "refuse.request_pending")
+        if not self.deferrable(at):  # deferring after the fact would move the ranking: supervise instead
+            raise self._overdue_refusal()
+        kind = fields["kind"]
+        if kind not in REQUEST_KINDS:
+            msg = f"request kind must be one of {', '.join(REQUEST_KINDS)}, got {kind!r}"
+            raise MissingFieldError(msg, ("kind",))
+        out: dict[str, Any] = {"kind": kind, "by": actor, "at": at.isoformat()}
+        out["reason"] = str(fields["reason"])
+        if kind == "defer":
+            new_due = fields.get("new_due_at")
+            if not isinstance(new_due, datetime) or new_due <= max(at, self.due_at):
+                msg = "a deferral needs a new due time later than now and than the current due time"
+                raise MissingFieldError(msg, ("new_due_at",))
+            out["new_due_at"] = new_due.isoformat()
+        return out
+
+    def _decide_request(self, act: Action, at: datetime, actor: str) -> dict[str, Any]:
+        """Approve or refuse the pending request: never by its requester, never once overdue."""
+        req = self.request
+        if req is None:
+            msg = f"incident {self.number} has no pending request"
+            raise Refusal(msg, "refuse.no_request")
+        if actor == req["by"]:
+            msg = f"{req['by']} asked for this {req['kind']}; someone else must decide it"
+            raise Refusal(msg, "refuse.decide_own_request")
+        if act == Action.REFUSE:
+            return {"request": None}
+        if not self.deferrable(at):  # the request lapsed with the due time
+            raise self._overdue_refusal()
+        if req["kind"] == "hold":
+            return {"request": None, "paused_at": at}
+        new_due = datetime.fromisoformat(req["new_due_at"])
+        return {"request": None, "due_at": new_due, "deferral_count": self.deferral_count + 1}
 
     def deferrable(self, at: datetime) -> bool:
         """Whether a deferral may still be asked at ``at``: only before the due time has passed."""

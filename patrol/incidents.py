@@ -34,7 +34,6 @@ from patrol.incident import (
     MissingFieldError,
     Source,
     State,
-    allowed_actions,
 )
 from patrol.permissions import (
     AccessDeniedError,
@@ -101,8 +100,9 @@ def to_row(inc: Incident, updated_at: datetime) -> IncidentRow:
         inc.reported_at, local_day(inc.reported_at), inc.due_at, inc.response_minutes, inc.state.value,
         inc.version, inc.first_response_at, inc.closed_at, inc.rework_count, inc.deferral_count,
         inc.assessment_outcome, json.dumps(list(inc.consult_departments), ensure_ascii=False),
-        inc.duplicate_of, inc.repeat_of, inc.suspected_duplicate_of, inc.patrol_task_id, inc.last_seq,
-        updated_at,
+        inc.duplicate_of, inc.repeat_of, inc.suspected_duplicate_of, inc.patrol_task_id,
+        None if inc.request is None else json.dumps(inc.request, ensure_ascii=False), inc.paused_at,
+        inc.satisfaction, inc.callback_count, inc.last_seq, updated_at,
     )  # fmt: skip
 
 
@@ -119,7 +119,9 @@ def from_row(r: IncidentRow) -> Incident:
         rework_count=int(r.rework_count), deferral_count=int(r.deferral_count),
         assessment_outcome=r.assessment_outcome, consult_departments=tuple(json.loads(r.consult_departments)),
         duplicate_of=r.duplicate_of, repeat_of=r.repeat_of, suspected_duplicate_of=r.suspected_duplicate_of,
-        patrol_task_id=r.patrol_task_id, last_seq=int(r.last_seq),
+        patrol_task_id=r.patrol_task_id, request=None if r.request is None else json.loads(r.request),
+        paused_at=r.paused_at, satisfaction=r.satisfaction, callback_count=int(r.callback_count),
+        last_seq=int(r.last_seq),
     )  # fmt: skip
 
 
@@ -384,12 +386,16 @@ class IncidentService:
             if unknown:
                 msg = f"no department {', '.join(map(str, unknown))} in the catalog"
                 raise MissingFieldError(msg, ("departments",))
-        if act == Action.DEFER and isinstance(fields.get("new_due_at"), datetime):
-            longest = timedelta(days=self.catalog.items[inc.item_code].handling_days)
-            if fields["new_due_at"] > inc.due_at + longest:  # at most one more handling period per deferral
-                latest = inc.due_at + longest
-                msg = f"a deferral of {inc.number} may move its due time by {longest.days} days at most"
-                raise Refusal(msg, "refuse.defer_too_long", days=longest.days, latest=local_minutes(latest))
+        if (
+            act == Action.REQUEST
+            and fields.get("kind") == "defer"
+            and isinstance(fields.get("new_due_at"), datetime)
+        ):
+            latest = self.latest_deferral(inc)
+            if fields["new_due_at"] > latest:
+                days = (latest - inc.due_at).days
+                msg = f"a deferral of {inc.number} may move its due time by {days} days at most"
+                raise Refusal(msg, "refuse.defer_too_long", days=days, latest=local_minutes(latest))
         if act == Action.VERIFY and self._submitted_by(inc) == who.name:  # never one's own result
             msg = f"{who.name} submitted the result of {inc.number}; someone else must verify it"
             raise Refusal(msg, "refuse.verify_own_result")
@@ -408,6 +414,10 @@ class IncidentService:
         inc.pending.clear()
         return inc
 
+    def latest_deferral(self, inc: Incident) -> datetime:
+        """The latest due time one deferral may ask for: one more handling period of the item."""
+        return inc.due_at + timedelta(days=self.catalog.items[inc.item_code].handling_days)
+
     def _submitted_by(self, inc: Incident) -> str | None:
         """Who handed in the incident's latest handling result (None if nobody has)."""
         submitted = [e for e in self.store.events(inc.id) if e.action == Action.SUBMIT.value]
@@ -416,14 +426,15 @@ class IncidentService:
     def actions_for(self, who: Principal, inc: Incident) -> list[Action]:
         """The actions ``who`` may take on the incident now.
 
-        The transition table, the role, and the rules of duty: no deferral once overdue, nobody
-        verifies their own result (the same rules ``act`` enforces).
+        What the incident admits now (:meth:`Incident.available`), what the role may do, and the
+        rules of duty: nobody verifies their own result or decides their own request (the same
+        rules ``act`` enforces).
         """
-        out = [a for a in allowed_actions(inc.state) if allowed(who, a)]
-        if Action.DEFER in out and not inc.deferrable(self.clock()):
-            out.remove(Action.DEFER)
+        out = [a for a in inc.available(self.clock()) if allowed(who, a)]
         if Action.VERIFY in out and self._submitted_by(inc) == who.name:
             out.remove(Action.VERIFY)
+        if inc.request is not None and inc.request["by"] == who.name:  # nobody decides their own request
+            out = [a for a in out if a not in (Action.APPROVE, Action.REFUSE)]
         return out
 
     def _check_team(self, who: Principal, team_id: Any) -> str:
@@ -587,6 +598,10 @@ class IncidentService:
             "repeat_of": prepared["repeat_of"].to_numpy() if "repeat_of" in prepared else None,
             "suspected_duplicate_of": suspected,
             "patrol_task_id": None,
+            "request": None,
+            "paused_at": None,
+            "satisfaction": None,
+            "callback_count": 0,
             "last_seq": 1,
             "updated_at": now,
         }

@@ -12,10 +12,12 @@ to_close                   of those, the ones that must be closed: not rejected 
                            enforcement matter (不予受理) and not merged into another case
 closed                     of those, now closed
 closure_rate               closed ÷ to_close
-due                        of those to close, whose due time has passed (or that are closed)
-deferred                   of the due ones, formally deferred (挂账/缓办 approved at least once)
-on_time                    of the due, not deferred ones, closed no later than their due time
-on_time_rate               on_time ÷ (due − deferred)
+due                        of those to close, whose due time has passed (or that are closed); a
+                           case on an approved hold (挂账, its clock stopped) is not due
+deferred                   of the due ones, given a later due time by an approved deferral (延期);
+                           counted for information, judged against the approved due time
+on_time                    of the due ones, closed no later than their (approved) due time
+on_time_rate               on_time ÷ due
 response_median_min        median minutes from report to the first assessment action
 response_p90_min           90th percentile of the same
 urgent_within_15_share     hotline/petition incidents answered within 15 minutes ÷ those answered
@@ -23,7 +25,10 @@ rework_rate                closed incidents that failed verification at least on
 consultation_share         incidents taken to a cross-department consultation ÷ received
 repeat_rate                incidents that repeat a closed case (反复发案) ÷ received
 proactive_share            incidents discovered on patrol ÷ received
-overdue_open               incidents still open past their due time
+overdue_open               incidents still open past their due time (not on an approved hold)
+called_back                hotline and petition cases with a callback verdict (回访)
+satisfaction_rate          of those, satisfied or basically satisfied at the first callback ÷
+                           called_back (the reform's target: ≥ 98 %)
 empowered_use_share        townships only: items empowered to the township (赋权事项) with at
                            least one incident of the period handled by the township ÷ items
                            empowered to it (the reform asks for ≥ 50 %)
@@ -46,7 +51,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from patrol.incident import OPEN_STATES, URGENT_RESPONSE_MINUTES, URGENT_SOURCES, State
+from patrol.incident import RUNNING_STATES, SATISFIED_RESULTS, URGENT_RESPONSE_MINUTES, URGENT_SOURCES, State
 from store.protocol import Store
 from store.rows import IncidentQuery
 
@@ -54,22 +59,24 @@ GroupBy: TypeAlias = Literal["township", "team", "item"]
 GROUP_COLUMNS: dict[str, str] = {"township": "township_code", "team": "team_id", "item": "item_code"}
 MIN_CASES_TO_RANK = 20
 URGENT_SOURCE_CODES = tuple(sorted(s.value for s in URGENT_SOURCES))
-OPEN_STATE_CODES = tuple(sorted(s.value for s in OPEN_STATES))
+RUNNING_STATE_CODES = tuple(sorted(s.value for s in RUNNING_STATES))
 NOT_TO_CLOSE = (State.REJECTED.value, State.MERGED.value)
 KPI_COLUMNS = (
     "received", "to_close", "closed", "closure_rate", "due", "deferred", "on_time", "on_time_rate",
     "response_median_min", "response_p90_min", "urgent_within_15_share", "rework_rate",
-    "consultation_share", "repeat_rate", "proactive_share", "overdue_open",
+    "consultation_share", "repeat_rate", "proactive_share", "overdue_open", "called_back",
+    "satisfaction_rate",
 )  # fmt: skip
 NEEDED_COLUMNS = (
     "reported_at", "first_response_at", "due_at", "closed_at", "state", "source", "township_code",
     "team_id", "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of", "handler",
+    "satisfaction",
 )  # fmt: skip
 
 
 RATE_KPIS = frozenset(
     {"closure_rate", "on_time_rate", "urgent_within_15_share", "rework_rate", "consultation_share",
-     "repeat_rate", "proactive_share", "empowered_use_share"}
+     "repeat_rate", "proactive_share", "empowered_use_share", "satisfaction_rate"}
 )  # fmt: skip
 MINUTE_KPIS = frozenset({"response_median_min", "response_p90_min"})
 EMPOWERED_COLUMNS = ("empowered_items", "empowered_used", "empowered_use_share")
@@ -119,8 +126,10 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
     """
     closed = frame["state"] == State.CLOSED.value
     to_close = ~frame["state"].isin(NOT_TO_CLOSE)
-    due = to_close & ((frame["due_at"] <= now) | closed)
+    held = frame["state"] == State.DEFERRED.value  # an approved hold: the clock is stopped
+    due = to_close & ~held & ((frame["due_at"] <= now) | closed)
     deferred = due & (frame["deferral_count"] > 0)
+    called_back = frame["satisfaction"].notna()
     answered = frame["first_response_at"].notna()
     minutes = ((frame["first_response_at"] - frame["reported_at"]).dt.total_seconds() / 60).where(answered)
     urgent = answered & frame["source"].isin(URGENT_SOURCE_CODES)
@@ -131,14 +140,16 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
             "closed": closed,
             "due": due,
             "deferred": deferred,
-            "on_time": due & ~deferred & closed & (frame["closed_at"] <= frame["due_at"]),
+            "on_time": due & closed & (frame["closed_at"] <= frame["due_at"]),
             "urgent": urgent,
             "urgent_in_time": urgent & (minutes <= URGENT_RESPONSE_MINUTES),
             "rework": closed & (frame["rework_count"] > 0),
             "consulted": frame["consult_departments"] != "[]",
             "repeat": frame["repeat_of"].notna(),
             "proactive": frame["source"] == "patrol",
-            "overdue_open": frame["state"].isin(OPEN_STATE_CODES) & (frame["due_at"] < now),
+            "overdue_open": frame["state"].isin(RUNNING_STATE_CODES) & (frame["due_at"] < now),
+            "called_back": called_back,
+            "satisfied": called_back & frame["satisfaction"].isin(sorted(SATISFIED_RESULTS)),
         },
         index=frame.index,
     ).astype(np.int64)
@@ -162,7 +173,7 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
             "due": n["due"].astype(int).tolist(),
             "deferred": n["deferred"].astype(int).tolist(),
             "on_time": n["on_time"].astype(int).tolist(),
-            "on_time_rate": _ratio(n["on_time"], n["due"] - n["deferred"]),
+            "on_time_rate": _ratio(n["on_time"], n["due"]),
             "response_median_min": _stat(median),
             "response_p90_min": _stat(p90),
             "urgent_within_15_share": _ratio(n["urgent_in_time"], n["urgent"]),
@@ -171,6 +182,8 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
             "repeat_rate": _ratio(n["repeat"], n["received"]),
             "proactive_share": _ratio(n["proactive"], n["received"]),
             "overdue_open": n["overdue_open"].astype(int).tolist(),
+            "called_back": n["called_back"].astype(int).tolist(),
+            "satisfaction_rate": _ratio(n["satisfied"], n["called_back"]),
         },
         columns=["group", *KPI_COLUMNS],
     )

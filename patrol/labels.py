@@ -16,6 +16,7 @@ from typing import Any
 from patrol.audit import as_mapping
 from patrol.catalog import Catalog
 from patrol.i18n import Lang, MissingMessageError, t
+from patrol.incident import CALLBACK_RESULTS, REQUEST_KINDS
 from patrol.incidents import IncidentService, local_minutes
 
 
@@ -125,6 +126,10 @@ class Labels:
             return self._maybe(f"{key.removeprefix('assessment_')}.{value}", str(value))
         if key == "result" and value in ("pass", "fail"):
             return self.tr(f"verify.{value}")
+        if key in ("result", "satisfaction") and value in CALLBACK_RESULTS:
+            return self.tr(f"callback.{value}")
+        if key == "kind" and value in REQUEST_KINDS:
+            return self.tr(f"request_kind.{value}")
         if key == "status":
             return self._maybe(f"ex.status_{value}", str(value))
         if key == "via":
@@ -133,7 +138,7 @@ class Labels:
             return self.tr("app.yes") if value else self.tr("app.no")
         if isinstance(value, datetime):
             return local_minutes(value)
-        if (key.endswith("_at") or key in ("shift_start", "shift_end")) and isinstance(value, str):
+        if (key.endswith("_at") or key in ("at", "shift_start", "shift_end")) and isinstance(value, str):
             try:
                 return local_minutes(datetime.fromisoformat(value))
             except ValueError:

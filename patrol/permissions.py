@@ -5,9 +5,12 @@ from __future__ import annotations
 from patrol.incident import Action, Incident
 from patrol.roles import Principal
 
+# Who decides a request (延期/挂账) or calls the reporter back (回访): the command centre, never
+# the township whose case it is
+_COMMAND_ONLY = frozenset({Action.APPROVE, Action.REFUSE, Action.CALLBACK})
 _ACTIONS_BY_ROLE: dict[str, frozenset[Action]] = {
     "command_center": frozenset(Action),
-    "captain": frozenset(Action),
+    "captain": frozenset(Action) - _COMMAND_ONLY,
     "inspector": frozenset({Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT}),
     "liaison": frozenset(),
     "planner": frozenset(),
@@ -40,6 +43,11 @@ def check_read(who: Principal, incident: Incident) -> None:
 def allowed(who: Principal, action: Action) -> bool:
     """Whether the role may take the action at all."""
     return action in _ACTIONS_BY_ROLE.get(who.role, frozenset())
+
+
+def roles_for(action: Action) -> tuple[str, ...]:
+    """The roles that may take the action (the rulebook publishes this)."""
+    return tuple(role for role, actions in _ACTIONS_BY_ROLE.items() if action in actions)
 
 
 def check_act(who: Principal, incident: Incident, action: Action) -> None:

@@ -27,14 +27,11 @@ import pandas as pd
 from geo.grid import cells_to_parents
 from geo.hotspots import gi_star
 from patrol.catalog import Catalog
-from patrol.kpis import compute_kpis
+from patrol.kpis import NEEDED_COLUMNS, compute_kpis
 from store.protocol import Store
 from store.rows import IncidentQuery
 
-COLUMNS = (
-    "reported_at", "first_response_at", "due_at", "closed_at", "state", "source", "township_code", "team_id",
-    "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of", "cell",
-)  # fmt: skip
+COLUMNS = (*NEEDED_COLUMNS, "cell")  # the KPIs' columns and the cell of each incident
 HOTSPOT_RES = 9
 RECURRENCE_DAYS = 30
 DEFAULT_K = (5, 10, 20, 50, 100)

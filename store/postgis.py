@@ -256,6 +256,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_evaluation_immutable();
         """,
     ),
+    # approvals and callbacks (see the SQLite migration)
+    (
+        "0013_requests_callbacks",
+        """
+        ALTER TABLE incidents ADD COLUMN request TEXT, ADD COLUMN paused_at TIMESTAMPTZ,
+            ADD COLUMN satisfaction TEXT, ADD COLUMN callback_count INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 _CLEAR_AREAS = (

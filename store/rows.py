@@ -95,6 +95,10 @@ class IncidentRow(NamedTuple):
     repeat_of: str | None
     suspected_duplicate_of: str | None
     patrol_task_id: str | None
+    request: str | None  # the pending 延期/挂账 request as JSON
+    paused_at: datetime | None
+    satisfaction: str | None
+    callback_count: int
     last_seq: int
     updated_at: datetime
 
@@ -117,7 +121,9 @@ class EventRow(NamedTuple):
 
 INCIDENT_COLUMNS: tuple[str, ...] = IncidentRow._fields
 EVENT_COLUMNS: tuple[str, ...] = EventRow._fields
-DATETIME_COLUMNS = frozenset({"reported_at", "due_at", "first_response_at", "closed_at", "updated_at", "at"})
+DATETIME_COLUMNS = frozenset(
+    {"reported_at", "due_at", "first_response_at", "closed_at", "paused_at", "updated_at", "at"}
+)
 FINAL_BUCKETS = frozenset({"closed", "rejected", "merged"})
 BUCKETS = ("open", "closed", "rejected", "merged")
 

@@ -268,6 +268,17 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                BEGIN SELECT RAISE(ABORT, 'a published evaluation is immutable'); END""",
         ],
     ),
+    # approvals and callbacks: a pending 延期/挂账 request, the stopped clock of a hold, the
+    # first callback's verdict (回访) and how many callbacks were made
+    (
+        "0013_requests_callbacks",
+        [
+            "ALTER TABLE incidents ADD COLUMN request TEXT",
+            "ALTER TABLE incidents ADD COLUMN paused_at INTEGER",
+            "ALTER TABLE incidents ADD COLUMN satisfaction TEXT",
+            "ALTER TABLE incidents ADD COLUMN callback_count INTEGER NOT NULL DEFAULT 0",
+        ],
+    ),
 ]
 
 

@@ -24,7 +24,7 @@ from patrol.roles import Principal
 from store import open_store
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-OPEN = {"discovered", "assessing", "handling", "consulting", "deferred", "verifying"}
+RUNNING = {"discovered", "assessing", "handling", "consulting", "verifying"}  # open, not on an approved hold
 READER = Principal("规划员", "planner")
 
 
@@ -44,7 +44,8 @@ def _recompute(
     out = {}
     for group, members in groups.items():
         n = {k: 0 for k in ("received", "to_close", "closed", "due", "deferred", "on_time", "urgent",
-                            "urgent_in_time", "rework", "consulted", "repeat", "proactive", "overdue_open")}  # fmt: skip
+                            "urgent_in_time", "rework", "consulted", "repeat", "proactive", "overdue_open",
+                            "called_back", "satisfied")}  # fmt: skip
         minutes = []
         for r in members:
             reported, due, closed_at, first = (
@@ -52,14 +53,14 @@ def _recompute(
             )
             is_closed = r["state"] == "closed"
             to_close = r["state"] not in ("rejected", "merged")
-            is_due = to_close and (due <= cutoff or is_closed)
+            is_due = to_close and r["state"] != "deferred" and (due <= cutoff or is_closed)
             is_deferred = is_due and int(r["deferral_count"]) > 0
             n["received"] += 1
             n["to_close"] += to_close
             n["closed"] += is_closed
             n["due"] += is_due
             n["deferred"] += is_deferred
-            n["on_time"] += is_due and not is_deferred and is_closed and closed_at <= due
+            n["on_time"] += is_due and is_closed and closed_at <= due  # against the approved due time
             if first is not None:
                 wait = (first - reported).total_seconds() / 60
                 minutes.append(wait)
@@ -70,7 +71,9 @@ def _recompute(
             n["consulted"] += json.loads(r["consult_departments"]) != []
             n["repeat"] += r["repeat_of"] != ""
             n["proactive"] += r["source"] == "patrol"
-            n["overdue_open"] += r["state"] in OPEN and due < cutoff
+            n["overdue_open"] += r["state"] in RUNNING and due < cutoff
+            n["called_back"] += r["satisfaction"] != ""
+            n["satisfied"] += r["satisfaction"] in ("satisfied", "basic")
 
         def rate(a: int, b: int) -> float | None:
             return None if b == 0 else a / b
@@ -78,10 +81,20 @@ def _recompute(
         out[group] = {
             **{
                 k: n[k]
-                for k in ("received", "to_close", "closed", "due", "deferred", "on_time", "overdue_open")
+                for k in (
+                    "received",
+                    "to_close",
+                    "closed",
+                    "due",
+                    "deferred",
+                    "on_time",
+                    "overdue_open",
+                    "called_back",
+                )
             },
             "closure_rate": rate(n["closed"], n["to_close"]),
-            "on_time_rate": rate(n["on_time"], n["due"] - n["deferred"]),
+            "on_time_rate": rate(n["on_time"], n["due"]),
+            "satisfaction_rate": rate(n["satisfied"], n["called_back"]),
             "response_median_min": statistics.median(minutes) if minutes else None,
             "response_p90_min": (
                 statistics.quantiles(minutes, n=10, method="inclusive")[8]

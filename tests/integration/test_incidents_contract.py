@@ -388,3 +388,43 @@ def test_a_report_and_an_import_link_a_repeat_of_a_case_closed_in_the_same_cell_
     assert by_place[(POINTS[1][0], NOW - timedelta(hours=1))] is None  # another cell
     assert by_place[(POINTS[0][0], NOW - timedelta(days=30))] == old.id  # 20 days after the older case closed
     assert old.id != first.id
+
+
+NEW_IN_0013 = ("request", "paused_at", "satisfaction", "callback_count")
+
+
+def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and_events_unchanged(svc):
+    from store import open_store
+    from tests.conftest import raw_sql
+
+    made = [_report(svc, k, source="hotline_12345") for k in range(3)]
+    close_incident(svc, made[0], CC, Principal("值班长", "command_center"))
+    store = svc.store
+    before = {r.id: r for r in store.list_incidents(IncidentQuery())}
+    events = {i: store.events(i) for i in before}
+    url = store.url
+    # back to the schema of the migrations before 0013, as a store made by the previous version has it
+    for column in NEW_IN_0013:
+        raw_sql(store, f"ALTER TABLE incidents DROP COLUMN {column}")
+    raw_sql(store, "DELETE FROM schema_migrations WHERE name = '0013_requests_callbacks'")
+    store.close()
+    upgraded = open_store(url)
+    try:
+        assert upgraded.migrate() == ["0013_requests_callbacks"]
+        after = {r.id: r for r in upgraded.list_incidents(IncidentQuery())}
+        assert after.keys() == before.keys()
+        for i, row in after.items():
+            old = before[i]._asdict()
+            new = row._asdict()
+            assert {k: new[k] for k in old if k not in NEW_IN_0013} == {
+                k: v for k, v in old.items() if k not in NEW_IN_0013
+            }
+            assert (row.request, row.paused_at, row.satisfaction, row.callback_count) == (None, None, None, 0)
+            assert upgraded.events(i) == events[i]
+        again = IncidentService(upgraded, clock=lambda: NOW + timedelta(days=1))
+        called = again.act(
+            CC, made[0].id, "callback", expected_version=after[made[0].id].version, result="satisfied"
+        )
+        assert upgraded.get_incident(made[0].id).satisfaction == "satisfied" == called.satisfaction
+    finally:
+        upgraded.close()

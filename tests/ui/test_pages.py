@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages.navigation import PAGES_BY_ROLE
 from patrol.evaluation import Period
+from patrol.incidents import LOCAL_TZ
 from patrol.roles import ROLES, Principal
 from store import open_store
 from store.rows import IncidentQuery
@@ -86,7 +88,7 @@ def test_a_disabled_user_cannot_sign_in(app, incidents_sqlite_url):
 
 
 def test_an_idle_session_is_signed_out_after_the_configured_minutes(app, monkeypatch):
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     monkeypatch.setenv("GRIDPATROL_SESSION_MINUTES", "30")
     _sign_in(app, "command")
@@ -220,7 +222,7 @@ def test_a_captain_assigns_incidents_in_bulk_and_the_events_are_recorded(app, in
 
 def test_the_incident_page_shows_fields_timeline_and_allowed_actions(app, incidents_sqlite_url):
     import sqlite3
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from store.rows import datetime_to_us
 
@@ -240,10 +242,89 @@ def test_the_incident_page_shows_fields_timeline_and_allowed_actions(app, incide
     _as(app, "command_center", "incident", incident_id=due_later.id)
     assert app.subheader[0].value.startswith(due_later.number)
     tabs = [t.label for t in app.tabs]
-    assert "提交结果" in tabs and "挂账缓办" in tabs and "研判受理" not in tabs
+    assert "提交结果" in tabs and "申请延期/挂账" in tabs and "研判受理" not in tabs
     _as(app, "command_center", "incident", incident_id=overdue.id)
     tabs = [t.label for t in app.tabs]
-    assert "提交结果" in tabs and "挂账缓办" not in tabs  # overdue: supervised, never deferred after the fact
+    assert (
+        "提交结果" in tabs and "申请延期/挂账" not in tabs
+    )  # overdue: supervised, never deferred after the fact
+
+
+def _handling_in_captains_township(url: str) -> str:
+    """A fresh incident of the captain's township, assessed and dispatched: being handled, due in days."""
+    from patrol.incidents import IncidentService
+
+    store = open_store(url)
+    svc = IncidentService(store)
+    duty = Principal("值班员", "command_center")
+    inc = svc.get(duty, _fresh_incidents(url, 1)[0])
+    inc = svc.act(duty, inc.id, "assess", expected_version=inc.version)
+    inc = svc.act(
+        duty, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
+    )
+    store.close()
+    return inc.id
+
+
+def test_a_captain_asks_for_a_deferral_and_the_duty_chief_approves_it_on_the_incident_page(
+    app, incidents_sqlite_url
+):
+    incident_id = _handling_in_captains_township(incidents_sqlite_url)
+    store = open_store(incidents_sqlite_url)
+    due = store.get_incident(incident_id).due_at
+    _as(app, "captain", "incident", incident_id=incident_id)
+    tabs = [t.label for t in app.tabs]
+    assert "申请延期/挂账" in tabs and "批准申请" not in tabs and "回访" not in tabs
+    local_due = due.astimezone(LOCAL_TZ)
+    app.text_input(key="act_request_reason").input("当事人申请整改期")
+    app.date_input(key="act_request_day").set_value(local_due.date() + timedelta(days=5))  # beyond the limit
+    next(b for b in app.button if b.label == "申请延期/挂账").click().run()
+    assert not app.exception and any(
+        "一次延期最多顺延" in e.value for e in app.error
+    )  # said, nothing written
+    assert store.get_incident(incident_id).request is None
+    # 18:00 of the due day, or of the next when the due time is later in the day: within one handling day
+    asked_day = local_due.date() + timedelta(days=int(local_due.hour >= 18))
+    app.date_input(key="act_request_day").set_value(asked_day)
+    next(b for b in app.button if b.label == "申请延期/挂账").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    asked = store.get_incident(incident_id)
+    assert asked.request is not None and asked.due_at == due  # asked, not granted
+    _as(app, "command_center", "incident", incident_id=incident_id)
+    assert any("待审批申请" in w.value and "当事人申请整改期" in w.value for w in app.warning)
+    next(b for b in app.button if b.label == "批准申请").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    granted = store.get_incident(incident_id)
+    assert granted.request is None and granted.deferral_count == asked.deferral_count + 1
+    assert granted.due_at.astimezone(LOCAL_TZ).date() == asked_day
+    assert [e.action for e in store.events(incident_id)][-2:] == ["request", "approve"]
+    store.close()
+
+
+def test_a_dissatisfied_callback_on_the_incident_page_reopens_a_closed_hotline_case(
+    app, incidents_sqlite_url
+):
+    store = open_store(incidents_sqlite_url)
+    row = next(
+        r
+        for r in store.list_incidents(
+            IncidentQuery(states=("closed",), sources=("hotline_12345",), limit=200)
+        )
+        if r.callback_count == 0
+    )
+    _as(app, "command_center", "incident", incident_id=row.id)
+    app.radio(key="act_callback_result").set_value("dissatisfied")
+    next(b for b in app.button if b.label == "回访").click().run()
+    assert not app.exception and not any("回访" in e.value for e in app.error)
+    # reopened, it keeps its due time: a case closed without solving the matter was not handled in time
+    assert app.subheader[0].value.endswith("处置中")
+    after = store.get_incident(row.id)
+    assert (after.state, after.satisfaction, after.rework_count) == (
+        "handling",
+        "dissatisfied",
+        row.rework_count + 1,
+    )
+    store.close()
 
 
 def test_an_action_form_moves_the_incident_and_records_the_event(app, incidents_sqlite_url):
@@ -424,7 +505,7 @@ def test_a_captain_plans_a_route_and_turns_it_into_a_patrol_task(app, incidents_
 
 def _task_for_team_one(url: str):
     """A planned patrol for team 1 starting now, over its first cells, made through the service."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from patrol.patrols import PatrolService
 
@@ -563,7 +644,6 @@ def test_incidents_reported_on_a_patrol_are_listed_on_its_execution_page(app, in
 
 
 def test_a_year_9999_row_stored_before_times_were_checked_breaks_no_page(app, incidents_sqlite_url):
-    from datetime import UTC, datetime
 
     from store.rows import datetime_to_us
 
@@ -613,7 +693,7 @@ def test_md_escape_leaves_no_markdown_or_html_active():
 
 
 def test_an_admin_sees_a_locked_account_and_unlocks_it_on_the_users_page(app, incidents_sqlite_url):
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from patrol.users import AuthError, UserService
 

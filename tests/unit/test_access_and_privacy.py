@@ -32,7 +32,7 @@ CC = Principal("cc", "command_center")
 ALL = set(Action)
 EXPECTED = {
     "command_center": ALL,
-    "captain": ALL,
+    "captain": ALL - {Action.APPROVE, Action.REFUSE, Action.CALLBACK},  # never decides its own requests
     "inspector": {Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT},
     "liaison": set(),
     "planner": set(),

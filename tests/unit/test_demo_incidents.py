@@ -70,6 +70,28 @@ def test_some_are_deferred_consulted_reworked_and_overdue(demo):
     assert overdue_open and late_closed
 
 
+def test_deferrals_are_asked_and_decided_by_different_people_and_callbacks_near_the_reforms_satisfaction(
+    demo,
+):
+    store, _, rows = demo
+    decided: Counter[str] = Counter()
+    for row in rows:
+        events = store.events(row.id)
+        asked_by = None
+        for e in events:
+            if e.action == "request":
+                asked_by = e.actor
+            if e.action in ("approve", "refuse"):
+                assert e.actor != asked_by and e.role == "command_center"  # never one's own request
+                decided[e.action] += 1
+    assert decided["approve"] > decided["refuse"] > 0  # most granted, some refused
+    called = [r for r in rows if r.satisfaction is not None]
+    assert called and all(r.source in ("hotline_12345", "petition") for r in called)
+    satisfied = sum(r.satisfaction in ("satisfied", "basic") for r in called) / len(called)
+    assert 0.95 < satisfied < 0.995, satisfied  # the reform reports ≥ 98 %
+    assert any(r.satisfaction == "dissatisfied" and r.callback_count >= 1 for r in rows)
+
+
 def test_sources_come_in_realistic_proportions(demo):
     _, _, rows = demo
     share = Counter(r.source for r in rows)
@@ -100,16 +122,32 @@ def test_incidents_cluster_in_hot_spots(demo):
 
 
 def test_every_history_replays_through_the_transition_table(demo):
+    from patrol.catalog import load_catalog
+
+    catalog = load_catalog()
     store, _, rows = demo
     for row in rows[:: max(1, len(rows) // 300)]:
         stored = from_row(row)
         events = [event_from_row(e) for e in store.events(row.id)]
         assert events[0].action == Action.CREATE
+        created_due = stored.reported_at + timedelta(days=catalog.items[row.item_code].handling_days)
         replay = Incident(**{**stored.__dict__, "state": State.DISCOVERED, "version": 1, "pending": [],
-                             "rework_count": 0, "deferral_count": 0, "due_at": stored.reported_at + timedelta(days=365)})  # fmt: skip
+                             "rework_count": 0, "deferral_count": 0, "due_at": created_due, "request": None,
+                             "paused_at": None, "satisfaction": None, "callback_count": 0, "closed_at": None,
+                             "first_response_at": None})  # fmt: skip
         for e in events[1:]:
             replay.apply(e.action, actor=e.actor, role=e.role, at=e.at, **_fields(e.payload))
         assert replay.state == stored.state and replay.version == stored.version
+        assert (replay.due_at, replay.deferral_count, replay.rework_count) == (
+            stored.due_at,
+            stored.deferral_count,
+            stored.rework_count,
+        )  # approved deferrals and holds moved the due time exactly as stored
+        assert (replay.satisfaction, replay.callback_count, replay.request) == (
+            stored.satisfaction,
+            stored.callback_count,
+            stored.request,
+        )
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert all(a.at <= b.at for a, b in itertools.pairwise(events))
 

@@ -289,36 +289,116 @@ def test_who_submitted_a_result_never_verifies_it(svc):
     assert closed.state.value == "closed"
 
 
-def test_an_overdue_case_cannot_be_deferred_after_the_fact_and_a_deferral_has_a_limit(svc):
+def _captain(inc):  # the captain of the incident's township
+    return Principal("中队长", "captain", township_code=inc.township_code)
+
+
+def test_a_deferral_is_asked_in_time_within_its_limit_and_granted_by_someone_else(svc):
     from patrol.refusals import Refusal
 
     inc = _to_handling(svc, report(svc).incident)  # PARK_COMPOUND: 3 days to handle
+    captain = _captain(inc)
 
-    def defer(days: int):  # type: ignore[no-untyped-def]
+    def ask(days: int):  # type: ignore[no-untyped-def]
         new_due = inc.due_at + timedelta(days=days)
-        return svc.act(CC, inc.id, "defer", expected_version=inc.version, reason="整改期", new_due_at=new_due)
+        fresh = svc.get(CC, inc.id)
+        return svc.act(
+            captain,
+            inc.id,
+            "request",
+            expected_version=fresh.version,
+            kind="defer",
+            reason="整改期",
+            new_due_at=new_due,
+        )
 
     with pytest.raises(Refusal) as refused:
-        defer(4)
+        ask(4)
     assert refused.value.key == "refuse.defer_too_long" and refused.value.values["days"] == 3
     svc.test_clock["now"] = inc.due_at + timedelta(minutes=1)  # the due time has passed
     with pytest.raises(Refusal) as refused:
-        defer(2)
+        ask(2)
     assert refused.value.key == "refuse.defer_overdue"
     after = svc.get(CC, inc.id)
-    assert (after.state.value, after.due_at, after.deferral_count) == ("handling", inc.due_at, 0)
-    svc.test_clock["now"] = inc.due_at - timedelta(hours=1)  # before the due time, within the limit: allowed
-    ok = defer(3)
-    assert ok.state.value == "deferred" and ok.deferral_count == 1
+    assert (after.state.value, after.due_at, after.deferral_count, after.request) == (
+        "handling",
+        inc.due_at,
+        0,
+        None,
+    )
+    svc.test_clock["now"] = inc.due_at - timedelta(hours=1)  # before the due time, within the limit: asked
+    asked = ask(3)
+    assert asked.request is not None and asked.due_at == inc.due_at  # stored, not yet granted
+    assert svc.get(CC, inc.id).request == asked.request  # the request survives a reload
+    with pytest.raises(AccessDeniedError):  # the township never grants its own deferral
+        svc.act(captain, inc.id, "approve", expected_version=asked.version)
+    granted = svc.act(CHECKER, inc.id, "approve", expected_version=asked.version)
+    assert (granted.state.value, granted.due_at, granted.deferral_count) == (
+        "handling",
+        inc.due_at + timedelta(days=3),
+        1,
+    )
+    events = svc.timeline(CC, inc.id)
+    assert [e.action.value for e in events[-2:]] == ["request", "approve"] and events[-1].actor == "值班长"
+
+
+def test_a_hold_keeps_its_stopped_clock_in_the_store(svc):
+    inc = _to_handling(svc, report(svc).incident)
+    inc = svc.act(
+        _captain(inc), inc.id, "request", expected_version=inc.version, kind="hold", reason="待法院裁定"
+    )
+    held = svc.act(CHECKER, inc.id, "approve", expected_version=inc.version)
+    stored = svc.get(CC, inc.id)
+    assert (stored.state.value, stored.paused_at) == ("deferred", NOW) and held.paused_at == NOW
+    svc.test_clock["now"] = NOW + timedelta(days=10)
+    assert not stored.is_overdue(svc.test_clock["now"])
+    resumed = svc.act(CC, inc.id, "resume", expected_version=stored.version)
+    assert resumed.due_at == inc.due_at + timedelta(days=10) and svc.get(CC, inc.id).paused_at is None
 
 
 def test_the_incident_page_offers_only_what_the_rules_of_duty_allow(svc):
     from patrol.incident import Action
 
     inc = _to_handling(svc, report(svc).incident)
-    assert Action.DEFER in svc.actions_for(CC, inc)
+    captain = _captain(inc)
+    assert Action.REQUEST in svc.actions_for(captain, inc) and Action.APPROVE not in svc.actions_for(CC, inc)
+    asked = svc.act(
+        CC,
+        inc.id,
+        "request",
+        expected_version=inc.version,
+        kind="defer",
+        reason="x",
+        new_due_at=inc.due_at + timedelta(days=1),
+    )
+    assert Action.APPROVE not in svc.actions_for(CC, asked)  # CC asked: someone else decides
+    assert {Action.APPROVE, Action.REFUSE} <= set(svc.actions_for(CHECKER, asked))
+    assert Action.APPROVE not in svc.actions_for(captain, asked)  # a captain never decides requests
+    inc = svc.act(CHECKER, inc.id, "refuse", expected_version=asked.version, reason="理由不足")
     svc.test_clock["now"] = inc.due_at + timedelta(minutes=1)
-    assert Action.DEFER not in svc.actions_for(CC, inc) and Action.SUBMIT in svc.actions_for(CC, inc)
+    assert Action.REQUEST not in svc.actions_for(captain, inc) and Action.SUBMIT in svc.actions_for(
+        captain, inc
+    )
     inc = svc.act(CC, inc.id, "submit", expected_version=inc.version, result="已整改")
     assert Action.VERIFY not in svc.actions_for(CC, inc)  # CC handed in the result
     assert Action.VERIFY in svc.actions_for(CHECKER, inc)
+
+
+def test_the_command_centre_calls_back_a_closed_hotline_case_and_dissatisfaction_reopens_it(svc):
+    from tests.conftest import close_incident
+
+    inc = report(svc, source="hotline_12345").incident
+    captain = _captain(inc)
+    inc = close_incident(svc, inc, CC, CHECKER)
+    with pytest.raises(AccessDeniedError):  # the township does not record its own satisfaction
+        svc.act(captain, inc.id, "callback", expected_version=inc.version, result="satisfied")
+    reopened = svc.act(
+        CC, inc.id, "callback", expected_version=inc.version, result="dissatisfied", note="仍有车辆"
+    )
+    stored = svc.get(CC, inc.id)
+    assert (
+        (stored.state.value, stored.satisfaction, stored.callback_count, stored.rework_count)
+        == ("handling", "dissatisfied", 1, reopened.rework_count)
+        and reopened.rework_count == 1
+        and stored.closed_at is None
+    )

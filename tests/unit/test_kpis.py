@@ -26,6 +26,7 @@ def row(**kw):
         "reported_at": T0, "first_response_at": T0 + timedelta(minutes=10), "due_at": T0 + timedelta(days=3),
         "closed_at": None, "state": "handling", "source": "patrol", "township_code": "A", "team_id": 1,
         "item_code": "X", "rework_count": 0, "deferral_count": 0, "consult_departments": "[]", "repeat_of": None,
+        "satisfaction": None,
     }  # fmt: skip
     base.update(kw)
     return base
@@ -40,30 +41,33 @@ def frame(rows):
 
 def test_a_hand_made_month_gives_the_hand_computed_figures():
     rows = [
-        # closed on time, answered in 10 min, hotline
-        row(state="closed", closed_at=T0 + timedelta(days=1), source="hotline_12345"),
-        # closed late, answered in 30 min, hotline, reworked once
+        # closed on time, answered in 10 min, hotline, the caller satisfied
+        row(state="closed", closed_at=T0 + timedelta(days=1), source="hotline_12345", satisfaction="satisfied"),
+        # closed late, answered in 30 min, hotline, reworked once, the caller dissatisfied
         row(state="closed", closed_at=T0 + timedelta(days=5), source="hotline_12345",
-            first_response_at=T0 + timedelta(minutes=30), rework_count=1),
-        # deferred and still open past its original due: due, deferred, not counted against on-time
-        row(state="deferred", deferral_count=1, first_response_at=T0 + timedelta(minutes=50)),
+            first_response_at=T0 + timedelta(minutes=30), rework_count=1, satisfaction="dissatisfied"),
+        # on an approved hold (挂账) past its original due: its clock is stopped, neither due nor overdue
+        row(state="deferred", first_response_at=T0 + timedelta(minutes=50)),
         # open, overdue, consulted, repeat of an old case
         row(state="consulting", consult_departments='["ga"]', repeat_of="NH-1", first_response_at=None),
         # open, not yet due, citizen
         row(state="handling", source="citizen", due_at=NOW + timedelta(days=2), first_response_at=T0 + timedelta(minutes=20)),
+        # given a later due time by an approved deferral (延期), closed before it: on time
+        row(state="closed", deferral_count=1, due_at=T0 + timedelta(days=10), closed_at=T0 + timedelta(days=8)),
     ]  # fmt: skip
     k = compute_kpis(frame(rows), None, NOW).iloc[0]
-    assert (k.received, k.to_close, k.closed, k.due, k.deferred, k.on_time) == (5, 5, 2, 4, 1, 1)
-    assert k.closure_rate == pytest.approx(2 / 5)
-    assert k.on_time_rate == pytest.approx(1 / (4 - 1))
-    assert k.response_median_min == pytest.approx(25.0)  # 10, 30, 50, 20
-    assert k.response_p90_min == pytest.approx(44.0)  # numpy linear interpolation of 10, 20, 30, 50
+    assert (k.received, k.to_close, k.closed, k.due, k.deferred, k.on_time) == (6, 6, 3, 4, 1, 2)
+    assert k.closure_rate == pytest.approx(3 / 6)
+    assert k.on_time_rate == pytest.approx(2 / 4)  # judged against the approved due time
+    assert k.response_median_min == pytest.approx(20.0)  # 10, 30, 50, 20, 10
+    assert k.response_p90_min == pytest.approx(42.0)  # numpy linear interpolation of 10, 10, 20, 30, 50
     assert k.urgent_within_15_share == pytest.approx(1 / 2)
-    assert k.rework_rate == pytest.approx(1 / 2)
-    assert k.consultation_share == pytest.approx(1 / 5)
-    assert k.repeat_rate == pytest.approx(1 / 5)
-    assert k.proactive_share == pytest.approx(2 / 5)  # rows 3 and 4 were found on patrol
-    assert k.overdue_open == 2  # the deferred one (original due passed) and the consulting one
+    assert k.rework_rate == pytest.approx(1 / 3)
+    assert k.consultation_share == pytest.approx(1 / 6)
+    assert k.repeat_rate == pytest.approx(1 / 6)
+    assert k.proactive_share == pytest.approx(3 / 6)  # rows 3, 4 and 6 were found on patrol
+    assert k.overdue_open == 1  # the consulting one; the held one's clock is stopped
+    assert (k.called_back, k.satisfaction_rate) == (2, pytest.approx(1 / 2))
 
 
 def test_rejecting_a_report_that_is_no_enforcement_matter_or_merging_a_duplicate_costs_no_rate():
@@ -155,6 +159,7 @@ def test_each_groups_row_is_the_kpis_of_that_group_alone():
             first_response_at=None if rng.random() < 0.2 else T0 + timedelta(minutes=rng.uniform(1, 90)),
             source=rng.choice(["patrol", "hotline_12345", "petition", "citizen"]),
             deferral_count=int(rng.random() < 0.2),
+            satisfaction=rng.choice([None, "satisfied", "basic", "dissatisfied"]),
             rework_count=int(rng.random() < 0.2),
             due_at=T0 + timedelta(days=rng.uniform(1, 40)),
         )
@@ -165,10 +170,19 @@ def test_each_groups_row_is_the_kpis_of_that_group_alone():
     for team, part in f.groupby("team_id"):
         alone = compute_kpis(part, None, NOW).iloc[0]
         got = by_team.loc[team]
-        for column in ("received", "to_close", "closed", "due", "deferred", "on_time", "overdue_open"):
+        for column in (
+            "received",
+            "to_close",
+            "closed",
+            "due",
+            "deferred",
+            "on_time",
+            "overdue_open",
+            "called_back",
+        ):
             assert got[column] == alone[column], (team, column)
         for column in ("closure_rate", "on_time_rate", "response_median_min", "response_p90_min",
-                       "urgent_within_15_share", "rework_rate", "proactive_share"):  # fmt: skip
+                       "urgent_within_15_share", "rework_rate", "proactive_share", "satisfaction_rate"):  # fmt: skip
             assert got[column] == pytest.approx(alone[column]), (team, column)
 
 

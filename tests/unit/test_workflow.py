@@ -13,6 +13,7 @@ from patrol.incident import (
     State,
     allowed_actions,
 )
+from patrol.refusals import Refusal
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -62,12 +63,12 @@ def test_an_illegal_transition_raises_and_changes_nothing():
 
 
 @pytest.mark.parametrize("final", sorted(FINAL_STATES))
-def test_final_states_allow_no_action(final):
-    assert allowed_actions(final) == []
+def test_final_states_allow_no_action_but_the_callback_of_a_closed_case(final):
+    assert allowed_actions(final) == ([Action.CALLBACK] if final == State.CLOSED else [])
     inc = make()
     inc.state = final
     for action in Action:
-        if action == Action.CREATE:
+        if action in (Action.CREATE, Action.CALLBACK):
             continue
         with pytest.raises(IllegalTransitionError):
             step(inc, action.value)
@@ -80,7 +81,10 @@ def test_final_states_allow_no_action(final):
         ("assessing", "reject", {}, "reason"),
         ("assessing", "merge", {}, "canonical_id"),
         ("handling", "consult", {}, "departments"),
-        ("handling", "defer", {"reason": "x"}, "new_due_at"),
+        ("handling", "request", {"reason": "x"}, "kind"),
+        ("handling", "request", {"kind": "defer", "reason": "x"}, "new due time"),
+        ("handling", "refuse", {}, "reason"),
+        ("closed", "callback", {}, "result"),
         ("handling", "submit", {}, "result"),
         ("verifying", "verify", {}, "result"),
         ("consulting", "decide", {}, "decision"),
@@ -101,19 +105,140 @@ def test_a_failed_verification_counts_a_rework_and_goes_back_to_handling():
     assert inc.state == State.HANDLING and inc.rework_count == 1
 
 
-def test_a_deferral_moves_the_due_time_and_resumes_to_handling():
+def request(inc: Incident, minutes: int, kind: str = "defer", by: str = "中队长", **fields) -> None:
+    inc.apply("request", actor=by, role="captain", at=T0 + timedelta(minutes=minutes), kind=kind, reason="整改期",
+              **fields)  # fmt: skip
+
+
+def decide(inc: Incident, action: str, minutes: int, by: str = "值班长", **fields) -> None:
+    inc.apply(action, actor=by, role="command_center", at=T0 + timedelta(minutes=minutes), **fields)
+
+
+def test_an_approved_deferral_moves_the_due_time_and_the_case_goes_on_being_handled():
     inc = to_handling(make())
     new_due = T0 + timedelta(days=10)
-    step(inc, "defer", 30, reason="整改期", new_due_at=new_due)
-    assert inc.state == State.DEFERRED and inc.due_at == new_due and inc.deferral_count == 1
-    step(inc, "resume", 40)
-    assert inc.state == State.HANDLING
+    request(inc, 30, new_due_at=new_due)
+    assert inc.state == State.HANDLING and inc.due_at == T0 + timedelta(days=3) and inc.request is not None
+    assert inc.request["by"] == "中队长" and inc.deferral_count == 0  # asked, not yet granted
+    decide(inc, "approve", 40)
+    assert (
+        inc.state == State.HANDLING
+        and inc.due_at == new_due
+        and inc.deferral_count == 1
+        and inc.request is None
+    )
+    assert inc.pending[-1].payload["request"]["new_due_at"] == new_due.isoformat()  # the timeline says what
 
 
-def test_a_deferral_into_the_past_is_refused():
+def test_a_refused_request_leaves_the_due_time_as_it_was():
     inc = to_handling(make())
-    with pytest.raises(MissingFieldError, match="future"):
-        step(inc, "defer", 30, reason="x", new_due_at=T0)
+    request(inc, 30, new_due_at=T0 + timedelta(days=10))
+    decide(inc, "refuse", 40, reason="理由不充分")
+    assert inc.due_at == T0 + timedelta(days=3) and inc.deferral_count == 0 and inc.request is None
+    assert Action.REQUEST in inc.available(T0 + timedelta(minutes=50))  # may ask again, in time
+
+
+def test_nobody_decides_their_own_request():
+    inc = to_handling(make())
+    request(inc, 30, new_due_at=T0 + timedelta(days=10))
+    for action in ("approve", "refuse"):
+        with pytest.raises(Refusal) as refused:
+            decide(inc, action, 40, by="中队长", reason="x")
+        assert refused.value.key == "refuse.decide_own_request"
+    assert inc.request is not None and inc.due_at == T0 + timedelta(days=3)
+
+
+def test_no_request_is_asked_or_granted_once_the_due_time_has_passed():
+    inc = to_handling(make())
+    late = 3 * 24 * 60 + 1
+    assert Action.REQUEST not in inc.available(T0 + timedelta(minutes=late))
+    with pytest.raises(Refusal) as refused:
+        request(inc, late, new_due_at=T0 + timedelta(days=10))
+    assert refused.value.key == "refuse.defer_overdue" and inc.request is None
+    request(inc, 30, new_due_at=T0 + timedelta(days=10))  # asked in time, but not decided in time: it lapsed
+    with pytest.raises(Refusal) as refused:
+        decide(inc, "approve", late)
+    assert refused.value.key == "refuse.defer_overdue" and inc.due_at == T0 + timedelta(days=3)
+
+
+def test_one_request_at_a_time_and_only_a_pending_one_is_decided():
+    inc = to_handling(make())
+    assert Action.APPROVE not in inc.available(T0) and Action.REFUSE not in inc.available(T0)
+    with pytest.raises(Refusal) as refused:
+        decide(inc, "approve", 20)
+    assert refused.value.key == "refuse.no_request"
+    request(inc, 30, new_due_at=T0 + timedelta(days=10))
+    with pytest.raises(Refusal) as refused:
+        request(inc, 35, kind="hold")
+    assert refused.value.key == "refuse.request_pending"
+
+
+def test_a_deferral_must_ask_for_a_later_due_time():
+    inc = to_handling(make())
+    for new_due in (T0, T0 + timedelta(days=2)):  # in the past; before the current due time
+        with pytest.raises(MissingFieldError, match="later"):
+            request(inc, 30, new_due_at=new_due)
+
+
+def test_an_approved_hold_stops_the_clock_until_the_case_resumes():
+    inc = to_handling(make())
+    request(inc, 30, kind="hold")
+    decide(inc, "approve", 60)
+    assert inc.state == State.DEFERRED and inc.paused_at == T0 + timedelta(minutes=60)
+    assert not inc.is_overdue(T0 + timedelta(days=30))  # held: the clock does not run
+    step(inc, "resume", 60 + 5 * 24 * 60)  # five days on hold
+    assert inc.state == State.HANDLING and inc.paused_at is None
+    assert inc.due_at == T0 + timedelta(days=8)  # the three days' limit, moved by the five held
+
+
+def test_moving_on_withdraws_a_pending_request():
+    inc = to_handling(make())
+    request(inc, 30, new_due_at=T0 + timedelta(days=10))
+    step(inc, "submit", 40, result="已整改")
+    assert inc.request is None
+
+
+def hotline_closed() -> Incident:
+    inc = to_handling(make(Source.HOTLINE))
+    step(inc, "submit", 60, result="已清理")
+    step(inc, "verify", 90, result="pass")
+    return inc
+
+
+def test_a_satisfied_callback_is_recorded_and_the_case_stays_closed():
+    inc = hotline_closed()
+    decide(inc, "callback", 200, result="basic")
+    assert inc.state == State.CLOSED and inc.satisfaction == "basic" and inc.callback_count == 1
+    assert inc.closed_at == T0 + timedelta(minutes=90)  # the closure time is not moved by the call
+    assert Action.CALLBACK not in inc.available(T0)
+    with pytest.raises(Refusal) as refused:
+        decide(inc, "callback", 210, result="satisfied")
+    assert refused.value.key == "refuse.callback_done"
+
+
+def test_a_dissatisfied_callback_reopens_the_case_once_as_rework():
+    inc = hotline_closed()
+    decide(inc, "callback", 200, result="dissatisfied")
+    assert inc.state == State.HANDLING and inc.rework_count == 1 and inc.closed_at is None
+    step(inc, "submit", 300, result="再次整改")
+    step(inc, "verify", 330, result="pass")
+    assert Action.CALLBACK in inc.available(T0)  # a second call after the rework
+    decide(inc, "callback", 400, result="dissatisfied")
+    assert inc.state == State.CLOSED and inc.rework_count == 1  # reopened once only
+    assert (
+        inc.satisfaction == "dissatisfied" and inc.callback_count == 2
+    )  # the first verdict is the one counted
+    assert Action.CALLBACK not in inc.available(T0)
+
+
+def test_only_hotline_and_petition_cases_get_a_callback():
+    inc = to_handling(make(Source.PATROL))
+    step(inc, "submit", 60, result="已清理")
+    step(inc, "verify", 90, result="pass")
+    assert Action.CALLBACK not in inc.available(T0)
+    with pytest.raises(Refusal) as refused:
+        decide(inc, "callback", 200, result="satisfied")
+    assert refused.value.key == "refuse.callback_source" and inc.callback_count == 0
 
 
 @pytest.mark.parametrize(
@@ -188,5 +313,6 @@ def test_every_event_carries_actor_role_time_states_and_payload():
 def test_the_table_covers_the_design_diagram():
     edges = {(f.value, a.value) for f, a in TRANSITIONS}
     assert {("discovered", "assess"), ("assessing", "dispatch"), ("assessing", "reject"), ("assessing", "merge"),
-            ("handling", "consult"), ("handling", "defer"), ("handling", "submit"), ("consulting", "decide"),
-            ("deferred", "resume"), ("verifying", "verify")} <= edges  # fmt: skip
+            ("handling", "consult"), ("handling", "request"), ("handling", "approve"), ("handling", "refuse"),
+            ("handling", "submit"), ("consulting", "decide"), ("deferred", "resume"), ("verifying", "verify"),
+            ("closed", "callback")} <= edges  # fmt: skip

@@ -1,0 +1,66 @@
+"""The rulebook, published to every role: the process as the services enforce it (三项制度)."""
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.common import data_table, incident_service, labels, require_principal, tr
+from patrol.rulebook import rulebook
+
+require_principal()
+names = labels()
+book = rulebook(incident_service().catalog)
+st.header(tr("rules.header"))
+st.caption(tr("rules.intro"))
+
+# the loop as a picture: states, and the actions between them
+edges = []
+for t in book["transitions"]:
+    for to in t["to_states"]:
+        style = ', style="dashed"' if t["from_state"] == to else ""
+        label = names.action(t["action"])
+        edges.append(f'"{names.state(t["from_state"])}" -> "{names.state(to)}" [label="{label}"{style}];')
+st.graphviz_chart(
+    'digraph { rankdir=LR; node [shape=box, style=rounded, fontname="sans-serif"];'
+    ' edge [fontname="sans-serif", fontsize=10]; ' + " ".join(edges) + " }",
+    width="stretch",
+)
+
+st.subheader(tr("rules.transitions"))
+data_table(
+    pd.DataFrame(
+        {
+            tr("rules.from"): [names.state(t["from_state"]) for t in book["transitions"]],
+            tr("rules.action"): [names.action(t["action"]) for t in book["transitions"]],
+            tr("rules.to"): ["／".join(names.state(s) for s in t["to_states"]) for t in book["transitions"]],
+            tr("rules.roles"): ["、".join(names.role(r) for r in t["roles"]) for t in book["transitions"]],
+            tr("rules.needs"): [
+                "、".join(tr(f"field.{f}") for f in t["needs"]) or "—" for t in book["transitions"]
+            ],
+            tr("rules.approval"): [
+                tr("rules.approval_yes") if t["approval"] else "" for t in book["transitions"]
+            ],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    key="rules_transitions",
+)
+
+st.subheader(tr("rules.duties"))
+st.markdown("\n".join(f"- {tr(f'rule.{d}')}" for d in book["duties"]))
+
+st.subheader(tr("rules.limits"))
+st.caption(tr("rules.limits_help", minutes=book["urgent_response"]["minutes"]))
+data_table(
+    pd.DataFrame(
+        {
+            tr("col.item"): [x["name"] for x in book["limits"]],
+            tr("rules.response_minutes"): [x["response_minutes"] for x in book["limits"]],
+            tr("rules.handling_days"): [x["handling_days"] for x in book["limits"]],
+            tr("rules.max_deferral_days"): [x["max_deferral_days"] for x in book["limits"]],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    key="rules_limits",
+)

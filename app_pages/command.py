@@ -26,7 +26,7 @@ from geo.grid import cells_to_latlng, cells_to_parents
 from layers.hexes import choose_resolution, hex_layer, resolution_for_zoom
 from layers.incidents import heat_layer
 from layers.legend import add_legend
-from patrol.dashboard import OPEN, HeatFilter, Tiles, heat_counts, kpi_tiles, live_feed
+from patrol.dashboard import OPEN, STATE_FILTERS, HeatFilter, Tiles, heat_counts, kpi_tiles, live_feed
 from patrol.incident import Source
 
 WINDOWS = (1, 7, 30, 90, 365)
@@ -74,7 +74,7 @@ with st.expander(tr("cc.filters"), expanded=not big):
     c = st.columns(3)
     states = c[0].multiselect(
         tr("cc.states"),
-        ["open", "closed", "rejected", "merged", *OPEN],
+        list(STATE_FILTERS),
         key="cc_states",
         placeholder=tr("app.choose"),
         format_func=lambda s: tr("cc.all_open") if s == "open" else state_name(s),
@@ -108,6 +108,9 @@ heat_filter = HeatFilter(
 )
 
 
+SUPERVISION_EVERY_S = 300
+
+
 @st.cache_data(ttl=FEED_REFRESH_S, show_spinner=False, max_entries=64)
 def _tiles(url: str, townships: tuple[str, ...] | None, period: int) -> Tiles:
     """The tiles of one refresh period: a zoom or a filter in between reuses them (1M: 0.6 s each)."""
@@ -133,9 +136,18 @@ def tiles_part() -> None:
     )
 
 
+@st.cache_data(ttl=SUPERVISION_EVERY_S, show_spinner=False, max_entries=4)
+def _escalate(url: str, period: int) -> list[str]:
+    """督办 raised on overdue cases, at most once per period for the whole server (idempotent)."""
+    return svc.escalate_overdue()
+
+
 @st.fragment(run_every=FEED_REFRESH_S)
 def feed_part() -> None:
     now = now_utc()
+    raised = _escalate(store.url, int(time.time() // SUPERVISION_EVERY_S))
+    if raised:
+        st.toast(tr("cc.supervised_now", n=len(raised), numbers="、".join(raised[:10])))
     newest, overdue = live_feed(store, now, scope)
     feed_cols = st.columns(2)
     for col, title, rows, key in (
@@ -151,6 +163,9 @@ def feed_part() -> None:
                 tr("col.township"): [tw_names.get(r.township_code, r.township_code) for r in rows],
                 tr("col.state"): [state_name(r.state) for r in rows],
                 tr("col.due"): [local_time(r.due_at) for r in rows],
+                tr("incident.supervision_level"): [
+                    tr(f"supervision.{r.supervision_level}") if r.supervision_level else "" for r in rows
+                ],
             }
         )
         event = data_table(

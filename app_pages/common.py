@@ -353,12 +353,16 @@ def require_analytics() -> Principal:
     return who
 
 
-def incident_buttons(rows: Any, key: str) -> None:
-    """One full-width button per incident (number · item · state · time) that opens it."""
+def incident_buttons(rows: Any, key: str, flagged: dict[str, str] | None = None) -> None:
+    """One full-width button per incident (number · item · state · time) that opens it.
+
+    ``flagged`` maps an incident id to a warning shown on its button (e.g. past a time limit).
+    """
     for inc in rows:
+        flag = (flagged or {}).get(inc.id)
         st.button(
             f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state)}"
-            f" · {local_time(inc.reported_at)}",
+            f" · {local_time(inc.reported_at)}" + (f" · ⚠ {flag}" if flag else ""),
             key=f"{key}_{inc.id}",
             on_click=open_incident,
             args=(inc.id,),

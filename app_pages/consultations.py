@@ -6,6 +6,7 @@ from app_pages.common import (
     incident_buttons,
     incident_service,
     labels,
+    now_utc,
     require_district,
     require_principal,
     tr,
@@ -17,6 +18,15 @@ require_district()
 who = require_principal()
 svc = incident_service()
 st.header(tr("consult.header"))
+st.subheader(tr("consult.handovers"))
+st.caption(tr("consult.handovers_help"))
+handed = svc.handovers(who)
+if not handed:
+    st.info(tr("consult.no_handovers"))
+now = now_utc()
+late = {i.id for i in handed if (due := svc.acceptance_due(i)) is not None and now > due}
+incident_buttons(handed, "handover_open", flagged={i: tr("consult.late") for i in late})
+st.subheader(tr("consult.consultations"))
 st.caption(tr("consult.explain", department=labels().department(who.department)))
 only_open = st.toggle(tr("consult.only_open"), value=True, key="consult_open")
 query = IncidentQuery(states=(State.CONSULTING.value,) if only_open else None, limit=200)

@@ -10,6 +10,7 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     error_text,
+    incident_buttons,
     incident_service,
     labels,
     local_time,
@@ -30,7 +31,7 @@ from layers.hexes import cells_outline_layer
 from layers.incidents import MarkerData, marker_layer, marker_legend
 from layers.legend import Swatch, add_legend, legend_sections
 from patrol.dashboard import OPEN
-from patrol.incident import Action, ConflictError, State, WorkflowError
+from patrol.incident import State
 from patrol.incidents import LOCAL_TZ
 from patrol.permissions import AccessDeniedError
 from store.rows import IncidentQuery
@@ -192,33 +193,9 @@ if cols[1].button(
     type="primary",
     disabled=not st.session_state["dispatch_selected"],
 ):
-    done, conflicts, refused = [], [], []
-    for incident_id in st.session_state["dispatch_selected"]:
-        inc = svc.get(who, incident_id)
-        try:
-            if inc.state == State.DISCOVERED:
-                inc = svc.act(
-                    who, inc.id, Action.ASSESS, expected_version=inc.version, note=tr("dispatch.note")
-                )
-            if inc.state == State.ASSESSING:
-                svc.act(
-                    who,
-                    inc.id,
-                    Action.DISPATCH,
-                    expected_version=inc.version,
-                    team_id=team,
-                    outcome="enforce",
-                )
-            elif inc.state == State.HANDLING:
-                svc.act(who, inc.id, Action.REASSIGN, expected_version=inc.version, team_id=team)
-            else:
-                refused.append(f"{inc.number}: {names.state(inc.state.value)}")
-                continue
-            done.append(inc.number)
-        except ConflictError:
-            conflicts.append(inc.number)
-        except (WorkflowError, AccessDeniedError) as exc:
-            refused.append(f"{inc.number}: {error_text(exc)}")
+    assigned = svc.assign_many(who, st.session_state["dispatch_selected"], team, note=tr("dispatch.note"))
+    done, conflicts = assigned.done, assigned.conflicts
+    refused = [f"{number}: {error_text(exc)}" for number, exc in assigned.refused]
     outcome = []
     if done:
         outcome.append(
@@ -234,6 +211,16 @@ if cols[1].button(
 if selected:
     if st.button(tr("dispatch.open_first"), key="dispatch_open"):
         open_incident(selected[0])
+
+supervised = svc.supervised(who)
+if supervised:  # 督办: what the command centre is watching comes first
+    st.subheader(tr("dispatch.supervised"))
+    st.caption(tr("dispatch.supervised_help"))
+    incident_buttons(
+        sorted(supervised, key=lambda i: -i.supervision_level),
+        "dispatch_supervised",
+        flagged={i.id: tr(f"supervision.{i.supervision_level}") for i in supervised},
+    )
 
 st.subheader(tr("dispatch.workload"))
 load = pd.DataFrame(

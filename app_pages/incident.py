@@ -18,6 +18,7 @@ from app_pages.common import (
     show_map,
     state_name,
     tr,
+    user_service,
     village_layer,
 )
 from layers.base import base_map
@@ -27,6 +28,8 @@ from patrol.incident import (
     CALLBACK_RESULTS,
     DECISIONS,
     REQUEST_KINDS,
+    RULINGS,
+    SUPERVISION_LEVELS,
     Action,
     WorkflowError,
 )
@@ -69,13 +72,21 @@ if inc.request is not None:  # a deferral or hold waiting for the command centre
         tr(
             "incident.pending_request",
             kind=tr(f"request_kind.{inc.request['kind']}"),
-            by=md_escape(inc.request["by"]),
+            by=md_escape(user_service().display_name(inc.request["by"])),
             at=local_time(datetime.fromisoformat(inc.request["at"])),
             reason=md_escape(inc.request["reason"]),
             due=tr("incident.pending_due", due=local_time(datetime.fromisoformat(asked_due)))
             if asked_due
             else "",
         )
+    )
+if inc.supervision_level:
+    st.warning(tr("incident.supervised", level=tr(f"supervision.{inc.supervision_level}")))
+acceptance_due = svc.acceptance_due(inc)
+if acceptance_due is not None:  # a handover waiting for the department
+    key = "incident.acceptance_overdue" if now > acceptance_due else "incident.acceptance_due"
+    (st.error if now > acceptance_due else st.info)(
+        tr(key, department=names.department(inc.department), due=local_time(acceptance_due))
     )
 if inc.is_paused and inc.paused_at is not None:
     st.info(tr("incident.held", at=local_time(inc.paused_at)))
@@ -105,6 +116,10 @@ for label, value in (
     (tr("incident.merged_into"), inc.duplicate_of),
     (tr("incident.patrol"), inc.patrol_task_id),
     (tr("incident.satisfaction"), tr(f"callback.{inc.satisfaction}") if inc.satisfaction else None),
+    (
+        tr("incident.supervision_level"),
+        tr(f"supervision.{inc.supervision_level}") if inc.supervision_level else None,
+    ),
 ):
     if value:
         fields[label] = value
@@ -128,6 +143,8 @@ with right:
 
 st.subheader(tr("incident.timeline"))
 events = svc.timeline(who, inc.id)
+people = user_service()
+called = {a: people.display_name(a) for a in {e.actor for e in events}}  # people by name, not account
 data_table(
     pd.DataFrame(
         {
@@ -135,7 +152,7 @@ data_table(
             tr("col.time"): [local_time(e.at) for e in events],
             tr("incident.action"): [tr(f"action.{e.action.value}") for e in events],
             tr("incident.to_state"): [state_name(e.to_state.value) for e in events],
-            tr("incident.actor"): [f"{e.actor}（{names.role(e.role)}）" for e in events],
+            tr("incident.actor"): [f"{called[e.actor]}（{names.role(e.role)}）" for e in events],
             tr("incident.note"): [e.note for e in events],
             tr("incident.details"): [names.details(e.payload) for e in events],
         }
@@ -186,7 +203,34 @@ for tab, action in zip(tabs, actions, strict=True):
             new_day = st.date_input(tr("incident.new_due_defer"), value=latest_day, key="act_request_day")
             if fields_in["kind"] == "defer":  # a hold asks for no date: its clock stops until resumed
                 fields_in["new_due_at"] = datetime.combine(new_day, time(18, 0), tzinfo=LOCAL_TZ)
-        if action in (Action.REJECT, Action.REQUEST, Action.REFUSE):
+        if action == Action.HANDOVER:
+            st.caption(tr("incident.handover_hint"))
+            departments = list(svc.catalog.departments)
+            fields_in["department"] = st.selectbox(
+                tr("incident.handover_department"),
+                departments,
+                index=departments.index(inc.department) if inc.department in departments else 0,
+                format_func=names.department,
+                key="act_handover_department",
+            )
+        if action == Action.RULE:
+            fields_in["decision"] = st.selectbox(
+                tr("incident.ruling"),
+                list(RULINGS),
+                format_func=lambda d: tr(f"decision.{d}"),
+                key="act_rule_decision",
+            )
+        if action == Action.SUPERVISE:
+            higher = [lvl for lvl in SUPERVISION_LEVELS if lvl > inc.supervision_level]
+            fields_in["level"] = st.selectbox(
+                tr("incident.supervision_level"),
+                higher,
+                format_func=lambda lvl: tr(f"supervision.{lvl}"),
+                key="act_supervise_level",
+            )
+        if action in (
+            Action.REJECT, Action.REQUEST, Action.REFUSE, Action.RETURN, Action.DISPUTE, Action.SUPERVISE
+        ):  # fmt: skip
             fields_in["reason"] = st.text_input(tr("incident.reason"), key=f"act_{action.value}_reason")
         if action == Action.MERGE:
             fields_in["canonical_id"] = st.text_input(

@@ -21,9 +21,8 @@ from app_pages.common import (
     tr,
 )
 from layers.svg import choropleth_svg
-from patrol.dashboard import overdue_query
 from patrol.evaluation import PERIOD_KINDS, Evaluation, Period, recent_periods, table_diff
-from patrol.incidents import LOCAL_TZ
+from patrol.incidents import LOCAL_TZ, overdue_query
 from patrol.kpis import (
     KPI_COLUMNS,
     MIN_CASES_TO_RANK,
@@ -40,7 +39,7 @@ from patrol.spreadsheet import xlsx_bytes
 TREND_MONTHS = 6
 SHOWN_KPIS = (
     "received", "to_close", "closure_rate", "on_time_rate", "response_median_min", "urgent_within_15_share",
-    "rework_rate", "repeat_rate", "proactive_share", "overdue_open",
+    "rework_rate", "repeat_rate", "proactive_share", "satisfaction_rate", "overdue_open",
 )  # fmt: skip
 PERIODS_SHOWN = {"month": 13, "quarter": 5, "half": 4, "year": 3}
 
@@ -233,6 +232,7 @@ display = pd.DataFrame(
         tr("kpi.rework_rate"): table["rework_rate"],
         tr("kpi.repeat_rate"): table["repeat_rate"],
         tr("kpi.proactive_share"): table["proactive_share"],
+        tr("kpi.satisfaction_rate"): table["satisfaction_rate"],
         tr("kpi.overdue_open"): table["overdue_open"],
     }
 )

@@ -12,13 +12,18 @@ book = rulebook(incident_service().catalog)
 st.header(tr("rules.header"))
 st.caption(tr("rules.intro"))
 
-# the loop as a picture: states, and the actions between them
-edges = []
+# the loop as a picture: states, and the actions between them (one arrow per pair of states,
+# naming every action it stands for; a dashed loop for actions that keep the state)
+between: dict[tuple[str, str], list[str]] = {}
 for t in book["transitions"]:
     for to in t["to_states"]:
-        style = ', style="dashed"' if t["from_state"] == to else ""
-        label = names.action(t["action"])
-        edges.append(f'"{names.state(t["from_state"])}" -> "{names.state(to)}" [label="{label}"{style}];')
+        between.setdefault((t["from_state"], to), []).append(names.action(t["action"]))
+edges = [
+    f'"{names.state(frm)}" -> "{names.state(to)}" [label="{"、".join(acts)}"'
+    + (', style="dashed"]' if frm == to else "]")
+    + ";"
+    for (frm, to), acts in between.items()
+]
 st.graphviz_chart(
     'digraph { rankdir=LR; node [shape=box, style=rounded, fontname="sans-serif"];'
     ' edge [fontname="sans-serif", fontsize=10]; ' + " ".join(edges) + " }",
@@ -63,4 +68,16 @@ data_table(
     hide_index=True,
     width="stretch",
     key="rules_limits",
+)
+
+st.subheader(tr("rules.departments"))
+data_table(
+    pd.DataFrame(
+        {
+            tr("incident.handover_department"): [names.department(d["code"]) for d in book["departments"]],
+            tr("rules.accept_hours"): [d["accept_hours"] for d in book["departments"]],
+        }
+    ),
+    hide_index=True,
+    key="rules_departments",
 )

@@ -20,8 +20,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from patrol.incident import CALLBACK_SOURCES, Action, Incident, Source, State
-from patrol.incidents import IncidentService, event_to_row, to_row
+from patrol.incident import (
+    CALLBACK_SOURCES,
+    RUNNING_STATES,
+    SUPERVISION_AFTER_DAYS,
+    SUPERVISION_LEVELS,
+    Action,
+    Incident,
+    Source,
+    State,
+)
+from patrol.incidents import AUTO_SUPERVISOR, IncidentService, event_to_row, to_row
 from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
 from store.rows import EventRow, IncidentBatch, IncidentRow
 
@@ -208,6 +217,11 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
     if r["reject"] < 0.05:
         inc.apply(Action.REJECT, actor=captain, role="captain", at=t, reason="经核查非执法事项")
         return
+    if inc.handler == "department":  # a professional or non-empowered item: handed over (移交)
+        taken = _handover(inc, r, t, end)
+        if taken is None:
+            return
+        t = taken
     outcome = (
         "enforce"
         if r["outcome"] < 0.8
@@ -258,6 +272,41 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
 CAPTAIN, DUTY_CHIEF, CALLER, INSPECTOR = "中队长", "指挥中心值班长", "指挥中心回访员", "网格员"
 
 
+def _handover(inc: Incident, r: dict[str, float], t: datetime, end: datetime) -> datetime | None:
+    """Hand the case over to its department, which accepts most and returns some.
+
+    The township disputes some returns and the duty chief rules. Returns when the township
+    takes the case (None: the department has it, or the story ends at ``end``).
+    """
+    liaison = f"liaison-{inc.department}"
+    inc.apply(Action.HANDOVER, actor=CAPTAIN, role="captain", at=t, department=inc.department)
+    t += timedelta(hours=float(r["accept_h"]))
+    if t >= end:
+        return None
+    if r["handover"] < 0.85:
+        inc.apply(Action.ACCEPT, actor=liaison, role="liaison", at=t)
+        return None
+    inc.apply(
+        Action.RETURN, actor=liaison, role="liaison", at=t, reason="经核查属乡镇综合执法事项，请乡镇处置"
+    )
+    t += timedelta(hours=2)
+    if t >= end:
+        return None
+    if r["dispute"] >= 0.3:  # the township accepts the return and dispatches its team
+        return t
+    inc.apply(Action.DISPUTE, actor=CAPTAIN, role="captain", at=t, reason="属部门专业执法事项，乡镇无执法权")
+    t += timedelta(hours=float(r["rule_h"]))
+    if t >= end:
+        return None
+    ruling = "department" if r["ruling"] < 0.5 else "township"
+    inc.apply(
+        Action.RULE, actor=DUTY_CHIEF, role="command_center", at=t, decision=ruling, note="指挥中心争议裁定"
+    )
+    if ruling == "department":
+        return None
+    return t + timedelta(hours=1)
+
+
 def _request(inc: Incident, r: dict[str, float], t: datetime, end: datetime) -> datetime | None:
     """Some cases ask for a deferral (延期) or a hold (挂账) before their due time.
 
@@ -305,6 +354,20 @@ def _request(inc: Incident, r: dict[str, float], t: datetime, end: datetime) -> 
     return t + timedelta(hours=8)
 
 
+def _supervise_until(inc: Incident, t: datetime) -> None:
+    """Raise 督办 as the case's lateness called for before ``t`` (the automatic supervision)."""
+    for level, days in zip(SUPERVISION_LEVELS, SUPERVISION_AFTER_DAYS, strict=True):
+        at = inc.due_at + timedelta(days=days, hours=1)
+        if inc.pending:  # never before what already happened to it
+            at = max(at, inc.pending[-1].at)
+        if at < t and inc.state in RUNNING_STATES and level > inc.supervision_level:
+            late = (at - inc.due_at).days
+            inc.apply(
+                Action.SUPERVISE, actor=AUTO_SUPERVISOR.name, role="command_center", at=at, level=level,
+                reason=f"超期 {late} 天，自动督办",
+            )  # fmt: skip
+
+
 def _handle(
     inc: Incident,
     r: dict[str, float],
@@ -318,10 +381,12 @@ def _handle(
     for attempt in range(2):
         if t >= end:
             return None
+        _supervise_until(inc, t)
         inc.apply(Action.SUBMIT, actor=INSPECTOR, role="inspector", at=t, result="已现场处置")
         t += timedelta(hours=float(r["verify_h"]))
         if t >= end:
             return None
+        _supervise_until(inc, t)
         fail = attempt == 0 and not rework and r["rework"] < 0.06
         inc.apply(Action.VERIFY, actor=CAPTAIN, role="captain", at=t, result="fail" if fail else "pass")
         if not fail:
@@ -346,6 +411,11 @@ def _draws(rng: np.random.Generator, sources: np.ndarray, n: int) -> dict[str, n
         "defer": rng.random(n),
         "defer_days": rng.uniform(3, 20, n),
         "decide_h": rng.uniform(1, 24, n),
+        "accept_h": rng.lognormal(math.log(8), 0.8, n),
+        "handover": rng.random(n),
+        "dispute": rng.random(n),
+        "rule_h": rng.uniform(2, 48, n),
+        "ruling": rng.random(n),
         "refuse": rng.random(n),
         "callback_h": rng.uniform(4, 48, n),
         "satisfy": rng.random(n),
@@ -448,6 +518,7 @@ def generate_demo_incidents(
         created_at = inc.reported_at + timedelta(minutes=1)
         inc.record_creation("系统导入", "admin", min(created_at, end), routing=inc.routing_reason)
         _play(inc, dict(zip(keys, values[i], strict=True)), end, inc.suspected_duplicate_of)
+        _supervise_until(inc, end)  # still open and late at the end: supervised as far as it is late
         by_state[inc.state.value] = by_state.get(inc.state.value, 0) + 1
         batch.append(inc)
         if len(batch) >= BATCH:

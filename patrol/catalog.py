@@ -42,6 +42,7 @@ class Department:
     name_zh: str
     name_en: str
     line: str
+    accept_hours: int = 24  # how long it has to accept or return a handover (移交)
 
 
 @dataclass(frozen=True)
@@ -162,9 +163,10 @@ def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
     dep_path, theme_path, item_path = (directory / n for n in ("departments.csv", "themes.csv", "items.csv"))
     departments: dict[str, Department] = {}
     seen: set[str] = set()
-    for line, r in _rows(dep_path, ("code", "name_zh", "name_en", "line")):
+    for line, r in _rows(dep_path, ("code", "name_zh", "name_en", "line", "accept_hours")):
         _unique(dep_path, line, r["code"], seen)
-        departments[r["code"]] = Department(r["code"], r["name_zh"], r["name_en"], r["line"])
+        hours = _int(dep_path, line, "accept_hours", r["accept_hours"], 1, 720)
+        departments[r["code"]] = Department(r["code"], r["name_zh"], r["name_en"], r["line"], hours)
     themes: dict[str, Theme] = {}
     seen = set()
     for line, r in _rows(theme_path, ("code", "name_zh", "name_en")):

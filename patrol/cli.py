@@ -371,6 +371,16 @@ def cmd_evaluation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_supervise(args: argparse.Namespace) -> int:
+    """Raise 督办 on overdue cases whose lateness calls for it (for cron; idempotent)."""
+    from patrol.incidents import IncidentService
+
+    with _opened(args) as store:
+        raised = IncidentService(store).escalate_overdue()
+    _print_kv({"supervised": len(raised), "numbers": ",".join(raised) or "-"})
+    return 0
+
+
 def cmd_workflow(args: argparse.Namespace) -> int:
     """Print the rulebook: states, transitions and who may take them, approvals, duties, limits."""
     import json
@@ -666,6 +676,10 @@ def build_parser() -> argparse.ArgumentParser:
         "risk-backtest": (cmd_risk_backtest, "hit rate of the risk ranking against last week's counts"),
         "scenarios": (cmd_scenarios, 'evidence per "一件事" theme: volume, trend, concentration, backtest'),
         "copy-store": (cmd_copy_store, "copy a whole store to an empty one (SQLite <-> PostGIS), verified"),
+        "supervise": (
+            cmd_supervise,
+            "raise 督办 on overdue cases as their lateness calls for (run from cron)",
+        ),
         "workflow": (
             cmd_workflow,
             "the published rulebook: transitions, who may take them, approvals, limits",

@@ -12,14 +12,17 @@ import numpy.typing as npt
 from geo.grid import cells_to_parents
 from geo.hotspots import HotSpots, emerging_classes, gi_star
 from patrol.catalog import Catalog
-from patrol.incident import OPEN_STATES, RUNNING_STATES, State
-from patrol.incidents import local_day
+from patrol.incident import OPEN_STATES, State
+from patrol.incidents import local_day, overdue_query
 from patrol.kpis import NEEDED_COLUMNS, compute_kpis
 from store.protocol import Store
 from store.rows import BUCKETS, IncidentQuery, IncidentRow, RollupQuery
 
 OPEN = tuple(sorted(s.value for s in OPEN_STATES))
-RUNNING = tuple(sorted(s.value for s in RUNNING_STATES))
+STATE_FILTERS = (
+    *BUCKETS,
+    *OPEN,
+)  # what the heat map filters on: a bucket ("open": every open state) or one state
 ALARM_MINUTES = 15
 
 
@@ -145,20 +148,6 @@ def live_feed(
     newest = store.list_incidents(IncidentQuery(township_codes=township_codes, limit=limit))
     overdue = store.list_incidents(overdue_query(now, township_codes, limit=limit))
     return newest, overdue
-
-
-def overdue_query(
-    now: datetime, township_codes: tuple[str, ...] | None = None, limit: int = 500
-) -> IncidentQuery:
-    """Incidents overdue at ``now``: open, clock running (not held), past due; most overdue first."""
-    return IncidentQuery(
-        states=RUNNING,
-        due_before=now,
-        township_codes=township_codes,
-        limit=limit,
-        order_by="due_at",
-        newest_first=False,
-    )
 
 
 def area_cells(store: Store, res: int) -> npt.NDArray[np.int64]:

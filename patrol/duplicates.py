@@ -19,10 +19,11 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from geo.crs import geodesic_m, metres_per_degree
+from patrol.incident import OPEN_STATES
 from store.protocol import Store
 from store.rows import FINAL_BUCKETS, IncidentQuery
 
-_OPEN_STATES = ("discovered", "assessing", "handling", "consulting", "deferred", "verifying")
+_OPEN_STATES = tuple(sorted(s.value for s in OPEN_STATES))
 
 
 def flag_duplicates(

@@ -6,11 +6,14 @@ event (actor, role, time, from, to, note, payload); an illegal one raises
 :class:`IllegalTransitionError` and changes nothing::
 
     discovered ─► assessing ─► handling ─► verifying ─► closed ─(回访 dissatisfied, once)─► handling
-                    │   │        │  ▲  │       │
-                    │   │        ▼  │  ▼       └─(fails check: rework)─► handling
-                    │   │     consulting   deferred (挂账, clock stopped) ─► handling
-                    │   └─► rejected
-                    └─────► merged
+                    │   │ │        │  ▲  │       │
+                    │   │ │        ▼  │  ▼       └─(fails check: rework)─► handling
+                    │   │ │     consulting   deferred (挂账, clock stopped) ─► handling
+                    │   │ └─► rejected
+                    │   └───► merged
+                    └─► handed_over (移交) ─► transferred (the department accepted)
+                            └─► returned ─► handling (the township takes it)
+                                   └─► disputed ─(the command centre rules)─► transferred | assessing
 
 A deferral (延期) or a hold (挂账) is a *request* by the case's captain that someone else (the
 command centre) approves or refuses; an approved deferral moves the due time, an approved hold
@@ -37,9 +40,13 @@ class State(StrEnum):
     CONSULTING = "consulting"
     DEFERRED = "deferred"
     VERIFYING = "verifying"
+    HANDED_OVER = "handed_over"  # 移交: waiting for the department to accept or return it
+    RETURNED = "returned"  # the department returned it: the township takes it or disputes
+    DISPUTED = "disputed"  # the command centre decides who handles it (争议裁定)
     CLOSED = "closed"
     REJECTED = "rejected"
     MERGED = "merged"
+    TRANSFERRED = "transferred"  # the department accepted it: handled in its own system
 
 
 class Action(StrEnum):
@@ -61,6 +68,12 @@ class Action(StrEnum):
     VERIFY = "verify"
     REASSIGN = "reassign"
     CALLBACK = "callback"
+    HANDOVER = "handover"
+    ACCEPT = "accept"
+    RETURN = "return"
+    DISPUTE = "dispute"
+    RULE = "rule"
+    SUPERVISE = "supervise"
 
 
 class Source(StrEnum):
@@ -74,10 +87,17 @@ class Source(StrEnum):
     REFERRAL = "department_referral"
 
 
-FINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.MERGED})
+FINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.MERGED, State.TRANSFERRED})
 OPEN_STATES = frozenset(State) - FINAL_STATES
-# open with the clock running: every open state but an approved hold (挂账); only these go overdue
-RUNNING_STATES = OPEN_STATES - {State.DEFERRED}
+# open with the township's clock running; only these go overdue. Not: an approved hold (挂账), a
+# handover waiting for the department, a dispute waiting for the command centre's ruling
+RUNNING_STATES = OPEN_STATES - {State.DEFERRED, State.HANDED_OVER, State.DISPUTED}
+HANDOVER_STATES = frozenset({State.HANDED_OVER, State.RETURNED, State.DISPUTED, State.TRANSFERRED})
+RULINGS: dict[str, State] = {"department": State.TRANSFERRED, "township": State.ASSESSING}
+# 督办: levels 1 一般督办, 2 重点督办, 3 挂牌督办; raised automatically once a case is overdue by
+# more than these many days (and by hand by the command centre, at any time)
+SUPERVISION_LEVELS = (1, 2, 3)
+SUPERVISION_AFTER_DAYS = (0, 3, 10)
 URGENT_SOURCES = frozenset({Source.HOTLINE, Source.PETITION})
 URGENT_RESPONSE_MINUTES = 15
 ASSESSMENT_OUTCOMES = ("enforce", "first_offence_no_penalty", "education")
@@ -95,6 +115,12 @@ TRANSITIONS: dict[tuple[State, Action], State | None] = {
     (State.ASSESSING, Action.DISPATCH): State.HANDLING,
     (State.ASSESSING, Action.REJECT): State.REJECTED,
     (State.ASSESSING, Action.MERGE): State.MERGED,
+    (State.ASSESSING, Action.HANDOVER): State.HANDED_OVER,
+    (State.HANDED_OVER, Action.ACCEPT): State.TRANSFERRED,
+    (State.HANDED_OVER, Action.RETURN): State.RETURNED,
+    (State.RETURNED, Action.DISPATCH): State.HANDLING,
+    (State.RETURNED, Action.DISPUTE): State.DISPUTED,
+    (State.DISPUTED, Action.RULE): None,
     (State.HANDLING, Action.CONSULT): State.CONSULTING,
     (State.HANDLING, Action.REQUEST): State.HANDLING,
     (State.HANDLING, Action.APPROVE): None,
@@ -105,6 +131,8 @@ TRANSITIONS: dict[tuple[State, Action], State | None] = {
     (State.DEFERRED, Action.RESUME): State.HANDLING,
     (State.VERIFYING, Action.VERIFY): None,
     (State.CLOSED, Action.CALLBACK): None,
+    # 督办 keeps the state: the case goes on where it stands, now watched
+    **{(s, Action.SUPERVISE): s for s in sorted(RUNNING_STATES)},
 }
 DECISIONS: dict[str, State] = {"handle": State.HANDLING, "close": State.CLOSED, "reject": State.REJECTED}
 REQUIRED: dict[Action, tuple[str, ...]] = {
@@ -119,6 +147,12 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     Action.APPROVE: (),
     Action.REFUSE: ("reason",),
     Action.CALLBACK: ("result",),
+    Action.HANDOVER: ("department",),
+    Action.ACCEPT: (),
+    Action.RETURN: ("reason",),
+    Action.DISPUTE: ("reason",),
+    Action.RULE: ("decision",),
+    Action.SUPERVISE: ("level", "reason"),
     Action.RESUME: (),
     Action.SUBMIT: ("result",),
     Action.VERIFY: ("result",),
@@ -209,6 +243,7 @@ class Incident:
     paused_at: datetime | None = None  # when an approved hold (挂账) stopped the clock
     satisfaction: str | None = None  # the first callback's verdict (回访), the one the evaluation counts
     callback_count: int = 0
+    supervision_level: int = 0  # 督办: 0 none, 1 一般, 2 重点, 3 挂牌
     last_seq: int = 0
     pending: list[Event] = field(default_factory=list)
 
@@ -230,6 +265,17 @@ class Incident:
         """Overdue is derived: open past its due time, unless an approved hold stopped the clock."""
         return self.state in RUNNING_STATES and now > self.due_at
 
+    def supervision_due(self, now: datetime) -> int:
+        """The supervision level its lateness calls for at ``now`` (0: not overdue)."""
+        if not self.is_overdue(now):
+            return 0
+        late_days = (now - self.due_at).total_seconds() / 86400
+        return max(
+            lvl
+            for lvl, days in zip(SUPERVISION_LEVELS, SUPERVISION_AFTER_DAYS, strict=True)
+            if late_days > days
+        )
+
     def available(self, at: datetime) -> list[Action]:
         """The actions the incident itself admits at ``at``: its state and its own rules.
 
@@ -244,6 +290,8 @@ class Incident:
             if act in (Action.APPROVE, Action.REFUSE) and self.request is None:
                 continue
             if act == Action.CALLBACK and not self.callback_due():
+                continue
+            if act == Action.SUPERVISE and self.supervision_level >= max(SUPERVISION_LEVELS):
                 continue
             out.append(act)
         return out
@@ -325,6 +373,11 @@ class Incident:
                 msg = f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}"
                 raise MissingFieldError(msg, ("decision",))
             return DECISIONS[decision]
+        if act == Action.RULE:
+            if fields["decision"] not in RULINGS:
+                msg = f"ruling must be one of {', '.join(RULINGS)}, got {fields['decision']!r}"
+                raise MissingFieldError(msg, ("decision",))
+            return RULINGS[fields["decision"]]
         if act == Action.APPROVE:
             if self.request is None:
                 msg = f"incident {self.number} has no pending request to approve"
@@ -345,6 +398,21 @@ class Incident:
         return State.CLOSED if result == "pass" else State.HANDLING
 
     def _changes(self, act: Action, fields: dict[str, Any], at: datetime, actor: str) -> dict[str, Any]:
+        if act == Action.HANDOVER:
+            return {"department": str(fields["department"]), "handler": "department"}
+        if act == Action.SUPERVISE:
+            level = fields["level"]
+            if (
+                level not in SUPERVISION_LEVELS or level <= self.supervision_level
+            ):  # supervision only escalates
+                msg = f"{self.number} is supervised at level {self.supervision_level}: only higher (max 3)"
+                raise Refusal(msg, "refuse.supervise_level", level=self.supervision_level)
+            return {"supervision_level": int(level)}
+        if act == Action.RULE:
+            return {"handler": "department" if fields["decision"] == "department" else "township"}
+        if act == Action.DISPATCH and self.state == State.ASSESSING and self.handler == "department":
+            msg = f"{self.number} is a {self.department} matter: hand it over; its department may return it"
+            raise Refusal(msg, "refuse.hand_over_instead")
         if act in (Action.DISPATCH, Action.REASSIGN):
             if act == Action.DISPATCH and fields["outcome"] not in ASSESSMENT_OUTCOMES:
                 msg = f"outcome must be one of {', '.join(ASSESSMENT_OUTCOMES)}, got {fields['outcome']!r}"
@@ -354,6 +422,7 @@ class Incident:
                 out["township_code"] = str(fields["township_code"])
             if act == Action.DISPATCH:
                 out["assessment_outcome"] = fields["outcome"]
+                out["handler"] = "township"  # taken by the township (also after a department returned it)
             return out
         if act == Action.MERGE:
             if fields["canonical_id"] == self.id:

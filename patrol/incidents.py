@@ -25,6 +25,7 @@ from patrol.areas import AreaIndex
 from patrol.audit import audit_row
 from patrol.catalog import Catalog, load_catalog
 from patrol.incident import (
+    RUNNING_STATES,
     URGENT_RESPONSE_MINUTES,
     URGENT_SOURCES,
     Action,
@@ -34,6 +35,7 @@ from patrol.incident import (
     MissingFieldError,
     Source,
     State,
+    WorkflowError,
 )
 from patrol.permissions import (
     AccessDeniedError,
@@ -90,6 +92,25 @@ def response_minutes(source: str, item_minutes: int) -> int:
     return min(URGENT_RESPONSE_MINUTES, item_minutes) if source in URGENT_SOURCES else item_minutes
 
 
+def overdue_query(
+    now: datetime, township_codes: tuple[str, ...] | None = None, limit: int = 500
+) -> IncidentQuery:
+    """Incidents overdue at ``now``: open, clock running (not held), past due; most overdue first."""
+    return IncidentQuery(
+        states=RUNNING,
+        due_before=now,
+        township_codes=township_codes,
+        limit=limit,
+        order_by="due_at",
+        newest_first=False,
+    )
+
+
+RUNNING = tuple(sorted(s.value for s in RUNNING_STATES))
+# who raises supervision when a case's lateness calls for it (patrol.incident.SUPERVISION_AFTER_DAYS)
+AUTO_SUPERVISOR = Principal("自动督办", "command_center")
+
+
 # -- mapping between the aggregate and the stored rows ------------------------------------
 def to_row(inc: Incident, updated_at: datetime) -> IncidentRow:
     """The stored form of an incident."""
@@ -102,7 +123,7 @@ def to_row(inc: Incident, updated_at: datetime) -> IncidentRow:
         inc.assessment_outcome, json.dumps(list(inc.consult_departments), ensure_ascii=False),
         inc.duplicate_of, inc.repeat_of, inc.suspected_duplicate_of, inc.patrol_task_id,
         None if inc.request is None else json.dumps(inc.request, ensure_ascii=False), inc.paused_at,
-        inc.satisfaction, inc.callback_count, inc.last_seq, updated_at,
+        inc.satisfaction, inc.callback_count, inc.supervision_level, inc.last_seq, updated_at,
     )  # fmt: skip
 
 
@@ -121,6 +142,7 @@ def from_row(r: IncidentRow) -> Incident:
         duplicate_of=r.duplicate_of, repeat_of=r.repeat_of, suspected_duplicate_of=r.suspected_duplicate_of,
         patrol_task_id=r.patrol_task_id, request=None if r.request is None else json.loads(r.request),
         paused_at=r.paused_at, satisfaction=r.satisfaction, callback_count=int(r.callback_count),
+        supervision_level=int(r.supervision_level),
         last_seq=int(r.last_seq),
     )  # fmt: skip
 
@@ -177,6 +199,15 @@ class BulkResult:
     created: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     duplicates_flagged: int = 0
+
+
+@dataclass
+class Assigned:
+    """What a bulk assignment did: numbers assigned, changed meanwhile, refused with the refusal."""
+
+    done: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    refused: list[tuple[str, Exception]] = field(default_factory=list)
 
 
 class IncidentService:
@@ -238,6 +269,24 @@ class IncidentService:
         if who.role == "liaison":
             return _replace_query(query, consult_department=str(who.department))
         return query
+
+    def supervised(self, who: Principal, limit: int = 100) -> list[Incident]:
+        """Open cases under supervision (督办) that ``who`` may see, most overdue first."""
+        query = IncidentQuery(
+            states=RUNNING, min_supervision=1, order_by="due_at", newest_first=False, limit=limit
+        )
+        return self.list_incidents(who, query)
+
+    def handovers(self, who: Principal, states: Sequence[State] = (State.HANDED_OVER,)) -> list[Incident]:
+        """Handed-over incidents (移交) in ``states``: a liaison's department's, or those ``who`` may see."""
+        query = IncidentQuery(
+            states=tuple(s.value for s in states), order_by="reported_at", newest_first=False
+        )
+        if who.role == "liaison":
+            query = _replace_query(query, departments=(str(who.department),))
+        else:
+            query = self.scoped(who, query)
+        return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(query)]
 
     def list_incidents(self, who: Principal, query: IncidentQuery) -> list[Incident]:
         """Incidents matching ``query`` within what ``who`` may see."""
@@ -381,6 +430,9 @@ class IncidentService:
             raise ConflictError(msg)
         if act in (Action.DISPATCH, Action.REASSIGN) and fields.get("team_id") not in (None, ""):
             fields["township_code"] = self._check_team(who, fields["team_id"])
+        if act == Action.HANDOVER and fields.get("department") not in (None, "", *self.catalog.departments):
+            msg = f"no department {fields['department']} in the catalog"
+            raise MissingFieldError(msg, ("department",))
         if act == Action.CONSULT:
             unknown = sorted(set(fields.get("departments") or ()) - set(self.catalog.departments))
             if unknown:
@@ -413,6 +465,75 @@ class IncidentService:
             raise ConflictError(str(exc)) from exc
         inc.pending.clear()
         return inc
+
+    def assign_many(
+        self, who: Principal, incident_ids: Sequence[str], team_id: int, note: str = ""
+    ) -> Assigned:
+        """Give incidents to a team at once (网格调度): assess what is new, dispatch, or reassign.
+
+        Each incident is a transaction of its own; one that cannot be assigned (another
+        township's, a department's matter to hand over, a state with no assignment, or changed
+        meanwhile) is reported and the others go on.
+        """
+        out = Assigned()
+        for incident_id in incident_ids:
+            inc = self.get(who, incident_id)
+            try:
+                if inc.state == State.DISCOVERED:
+                    inc = self.act(who, inc.id, Action.ASSESS, expected_version=inc.version, note=note)
+                if inc.state in (State.ASSESSING, State.RETURNED):
+                    self.act(
+                        who,
+                        inc.id,
+                        Action.DISPATCH,
+                        expected_version=inc.version,
+                        team_id=team_id,
+                        outcome="enforce",
+                    )
+                elif inc.state == State.HANDLING:
+                    self.act(who, inc.id, Action.REASSIGN, expected_version=inc.version, team_id=team_id)
+                else:
+                    msg = f"{inc.number} is {inc.state.value}: nothing to assign"
+                    raise Refusal(msg, "refuse.not_assignable", state=inc.state.value)
+                out.done.append(inc.number)
+            except ConflictError:
+                out.conflicts.append(inc.number)
+            except (WorkflowError, AccessDeniedError, Refusal) as exc:
+                out.refused.append((inc.number, exc))
+        return out
+
+    def acceptance_due(self, inc: Incident) -> datetime | None:
+        """By when the department must accept or return a handover (None: not handed over)."""
+        if inc.state != State.HANDED_OVER:
+            return None
+        handed = [e for e in self.store.events(inc.id) if e.action == Action.HANDOVER.value]
+        if not handed:
+            return None
+        return handed[-1].at + timedelta(hours=self.catalog.departments[inc.department].accept_hours)
+
+    def escalate_overdue(self, township_codes: tuple[str, ...] | None = None, limit: int = 5000) -> list[str]:
+        """Raise 督办 on every overdue case whose lateness calls for a higher level; their numbers.
+
+        Idempotent: a case already at the level its lateness calls for is left alone, so the
+        command page and ``gridpatrol supervise`` (cron) may both run it as often as they like.
+        """
+        now = self.clock()
+        raised = []
+        for row in self.store.list_incidents(overdue_query(now, township_codes, limit)):
+            inc = from_row(row)
+            level = inc.supervision_due(now)
+            if level <= inc.supervision_level:
+                continue
+            days = (now - inc.due_at).days
+            try:
+                self.act(
+                    AUTO_SUPERVISOR, inc.id, Action.SUPERVISE, expected_version=inc.version, level=level,
+                    reason=f"超期 {days} 天，自动督办",
+                )  # fmt: skip
+            except ConflictError:  # changed meanwhile: the next run looks again
+                continue
+            raised.append(inc.number)
+        return raised
 
     def latest_deferral(self, inc: Incident) -> datetime:
         """The latest due time one deferral may ask for: one more handling period of the item."""
@@ -602,6 +723,7 @@ class IncidentService:
             "paused_at": None,
             "satisfaction": None,
             "callback_count": 0,
+            "supervision_level": 0,
             "last_seq": 1,
             "updated_at": now,
         }

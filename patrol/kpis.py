@@ -9,11 +9,13 @@ KPI                        formula
 =========================  =====================================================================
 received                   incidents reported in the month
 to_close                   of those, the ones that must be closed: not rejected as not an
-                           enforcement matter (不予受理) and not merged into another case
+                           enforcement matter (不予受理), not merged into another case, not
+                           accepted by a department it was handed over to (移交)
 closed                     of those, now closed
 closure_rate               closed ÷ to_close
 due                        of those to close, whose due time has passed (or that are closed); a
-                           case on an approved hold (挂账, its clock stopped) is not due
+                           case whose clock stands still is not due: on an approved hold (挂账),
+                           handed over and not yet answered, or disputed and not yet ruled on
 deferred                   of the due ones, given a later due time by an approved deferral (延期);
                            counted for information, judged against the approved due time
 on_time                    of the due ones, closed no later than their (approved) due time
@@ -26,6 +28,8 @@ consultation_share         incidents taken to a cross-department consultation ÷
 repeat_rate                incidents that repeat a closed case (反复发案) ÷ received
 proactive_share            incidents discovered on patrol ÷ received
 overdue_open               incidents still open past their due time (not on an approved hold)
+supervised                 incidents raised to supervision (督办) at any level: automatically when
+                           overdue, or by hand by the command centre
 called_back                hotline and petition cases with a callback verdict (回访)
 satisfaction_rate          of those, satisfied or basically satisfied at the first callback ÷
                            called_back (the reform's target: ≥ 98 %)
@@ -51,7 +55,14 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-from patrol.incident import RUNNING_STATES, SATISFIED_RESULTS, URGENT_RESPONSE_MINUTES, URGENT_SOURCES, State
+from patrol.incident import (
+    OPEN_STATES,
+    RUNNING_STATES,
+    SATISFIED_RESULTS,
+    URGENT_RESPONSE_MINUTES,
+    URGENT_SOURCES,
+    State,
+)
 from store.protocol import Store
 from store.rows import IncidentQuery
 
@@ -60,17 +71,18 @@ GROUP_COLUMNS: dict[str, str] = {"township": "township_code", "team": "team_id",
 MIN_CASES_TO_RANK = 20
 URGENT_SOURCE_CODES = tuple(sorted(s.value for s in URGENT_SOURCES))
 RUNNING_STATE_CODES = tuple(sorted(s.value for s in RUNNING_STATES))
-NOT_TO_CLOSE = (State.REJECTED.value, State.MERGED.value)
+PAUSED_STATE_CODES = tuple(sorted(s.value for s in OPEN_STATES - RUNNING_STATES))
+NOT_TO_CLOSE = (State.REJECTED.value, State.MERGED.value, State.TRANSFERRED.value)
 KPI_COLUMNS = (
     "received", "to_close", "closed", "closure_rate", "due", "deferred", "on_time", "on_time_rate",
     "response_median_min", "response_p90_min", "urgent_within_15_share", "rework_rate",
-    "consultation_share", "repeat_rate", "proactive_share", "overdue_open", "called_back",
+    "consultation_share", "repeat_rate", "proactive_share", "overdue_open", "supervised", "called_back",
     "satisfaction_rate",
 )  # fmt: skip
 NEEDED_COLUMNS = (
     "reported_at", "first_response_at", "due_at", "closed_at", "state", "source", "township_code",
     "team_id", "item_code", "rework_count", "deferral_count", "consult_departments", "repeat_of", "handler",
-    "satisfaction",
+    "satisfaction", "supervision_level",
 )  # fmt: skip
 
 
@@ -126,7 +138,9 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
     """
     closed = frame["state"] == State.CLOSED.value
     to_close = ~frame["state"].isin(NOT_TO_CLOSE)
-    held = frame["state"] == State.DEFERRED.value  # an approved hold: the clock is stopped
+    # the township's clock stands still: an approved hold, a handover the department has not
+    # answered, a dispute the command centre has not ruled on
+    held = frame["state"].isin(PAUSED_STATE_CODES)
     due = to_close & ~held & ((frame["due_at"] <= now) | closed)
     deferred = due & (frame["deferral_count"] > 0)
     called_back = frame["satisfaction"].notna()
@@ -148,6 +162,7 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
             "repeat": frame["repeat_of"].notna(),
             "proactive": frame["source"] == "patrol",
             "overdue_open": frame["state"].isin(RUNNING_STATE_CODES) & (frame["due_at"] < now),
+            "supervised": frame["supervision_level"] > 0,
             "called_back": called_back,
             "satisfied": called_back & frame["satisfaction"].isin(sorted(SATISFIED_RESULTS)),
         },
@@ -182,6 +197,7 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
             "repeat_rate": _ratio(n["repeat"], n["received"]),
             "proactive_share": _ratio(n["proactive"], n["received"]),
             "overdue_open": n["overdue_open"].astype(int).tolist(),
+            "supervised": n["supervised"].astype(int).tolist(),
             "called_back": n["called_back"].astype(int).tolist(),
             "satisfaction_rate": _ratio(n["satisfied"], n["called_back"]),
         },

@@ -16,7 +16,7 @@ from typing import Any
 from patrol.audit import as_mapping
 from patrol.catalog import Catalog
 from patrol.i18n import Lang, MissingMessageError, t
-from patrol.incident import CALLBACK_RESULTS, REQUEST_KINDS
+from patrol.incident import CALLBACK_RESULTS, REQUEST_KINDS, SUPERVISION_LEVELS
 from patrol.incidents import IncidentService, local_minutes
 
 
@@ -128,6 +128,8 @@ class Labels:
             return self.tr(f"verify.{value}")
         if key in ("result", "satisfaction") and value in CALLBACK_RESULTS:
             return self.tr(f"callback.{value}")
+        if key == "level" and value in SUPERVISION_LEVELS:
+            return self.tr(f"supervision.{value}")
         if key == "kind" and value in REQUEST_KINDS:
             return self.tr(f"request_kind.{value}")
         if key == "status":

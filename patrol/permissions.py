@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from patrol.incident import Action, Incident
+from patrol.incident import HANDOVER_STATES, Action, Incident
 from patrol.roles import Principal
 
-# Who decides a request (延期/挂账) or calls the reporter back (回访): the command centre, never
-# the township whose case it is
-_COMMAND_ONLY = frozenset({Action.APPROVE, Action.REFUSE, Action.CALLBACK})
+# Who decides a request (延期/挂账), calls the reporter back (回访), rules on a dispute or raises
+# 督办: the command centre, never the township whose case it is
+_COMMAND_ONLY = frozenset({Action.APPROVE, Action.REFUSE, Action.CALLBACK, Action.RULE, Action.SUPERVISE})
+# What a department does with a handover (移交): accept it or return it with a reason
+_DEPARTMENT = frozenset({Action.ACCEPT, Action.RETURN})
 _ACTIONS_BY_ROLE: dict[str, frozenset[Action]] = {
     "command_center": frozenset(Action),
-    "captain": frozenset(Action) - _COMMAND_ONLY,
+    "captain": frozenset(Action) - _COMMAND_ONLY - _DEPARTMENT,
     "inspector": frozenset({Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT}),
-    "liaison": frozenset(),
+    "liaison": _DEPARTMENT,
     "planner": frozenset(),
     "admin": frozenset({Action.CREATE}),
 }
@@ -28,8 +30,9 @@ def can_read(who: Principal, incident: Incident) -> bool:
         return incident.township_code == who.township_code
     if who.role == "inspector":
         return incident.team_id == who.team_id
-    if who.role == "liaison":
-        return who.department in incident.consult_departments
+    if who.role == "liaison":  # consultations it is invited to, and what is handed over to it
+        handed = incident.state in HANDOVER_STATES and incident.department == who.department
+        return handed or who.department in incident.consult_departments
     return True
 
 
@@ -55,6 +58,9 @@ def check_act(who: Principal, incident: Incident, action: Action) -> None:
     check_read(who, incident)
     if not allowed(who, action):
         msg = f"a {who.role} may not {action.value} incidents"
+        raise AccessDeniedError(msg)
+    if action in _DEPARTMENT and who.role == "liaison" and incident.department != who.department:
+        msg = f"{incident.number} is handed over to {incident.department}, not to {who.department}"
         raise AccessDeniedError(msg)
 
 

@@ -18,6 +18,9 @@ from patrol.incident import (
     DECISIONS,
     REQUEST_KINDS,
     REQUIRED,
+    RULINGS,
+    SUPERVISION_AFTER_DAYS,
+    SUPERVISION_LEVELS,
     TRANSITIONS,
     URGENT_RESPONSE_MINUTES,
     URGENT_SOURCES,
@@ -32,6 +35,7 @@ _BRANCHES: dict[Action, tuple[State, ...]] = {
     Action.VERIFY: (State.CLOSED, State.HANDLING),
     Action.APPROVE: (State.HANDLING, State.DEFERRED),
     Action.CALLBACK: (State.CLOSED, State.HANDLING),
+    Action.RULE: tuple(RULINGS.values()),
 }
 # the rules of duty the services enforce beyond the role table (message keys: rule.*)
 DUTIES = (
@@ -42,6 +46,9 @@ DUTIES = (
     "deferral_at_most_one_period",
     "hold_stops_the_clock",
     "callback_reopens_once",
+    "dispatch_only_own_items",
+    "department_accepts_or_returns",
+    "supervision_escalates",
 )
 APPROVALS = (Action.REQUEST,)  # asked by one person, decided (approve/refuse) by another
 
@@ -83,6 +90,10 @@ def rulebook(catalog: Catalog) -> dict[str, Any]:
         "transitions": [t.__dict__ for t in transitions()],
         "duties": list(DUTIES),
         "request_kinds": list(REQUEST_KINDS),
+        "supervision": {
+            "levels": list(SUPERVISION_LEVELS),
+            "after_days_overdue": list(SUPERVISION_AFTER_DAYS),
+        },
         "callback": {
             "sources": sorted(s.value for s in CALLBACK_SOURCES),
             "results": list(CALLBACK_RESULTS),
@@ -100,5 +111,9 @@ def rulebook(catalog: Catalog) -> dict[str, Any]:
                 "max_deferral_days": item.handling_days,  # one more handling period per deferral
             }
             for code, item in catalog.items.items()
+        ],
+        "departments": [
+            {"code": d.code, "name": d.name_zh, "accept_hours": d.accept_hours}
+            for d in catalog.departments.values()
         ],
     }

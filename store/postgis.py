@@ -264,6 +264,18 @@ MIGRATIONS: list[tuple[str, str]] = [
             ADD COLUMN satisfaction TEXT, ADD COLUMN callback_count INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    # the handover states (移交 → accepted, returned, disputed)
+    (
+        "0014_handover_states",
+        """
+        ALTER TABLE incidents DROP CONSTRAINT incidents_state_check,
+            ADD CONSTRAINT incidents_state_check CHECK (state IN ('discovered','assessing','handling',
+                'consulting','deferred','verifying','closed','rejected','merged','handed_over','returned',
+                'disputed','transferred'));
+        """,
+    ),
+    # 督办 (see the SQLite migration)
+    ("0015_supervision", "ALTER TABLE incidents ADD COLUMN supervision_level INTEGER NOT NULL DEFAULT 0;"),
 ]
 
 _CLEAR_AREAS = (

@@ -99,6 +99,7 @@ class IncidentRow(NamedTuple):
     paused_at: datetime | None
     satisfaction: str | None
     callback_count: int
+    supervision_level: int
     last_seq: int
     updated_at: datetime
 
@@ -124,8 +125,8 @@ EVENT_COLUMNS: tuple[str, ...] = EventRow._fields
 DATETIME_COLUMNS = frozenset(
     {"reported_at", "due_at", "first_response_at", "closed_at", "paused_at", "updated_at", "at"}
 )
-FINAL_BUCKETS = frozenset({"closed", "rejected", "merged"})
-BUCKETS = ("open", "closed", "rejected", "merged")
+FINAL_BUCKETS = frozenset({"closed", "rejected", "merged", "transferred"})
+BUCKETS = ("open", "closed", "rejected", "merged", "transferred")
 
 
 BULK_REBUILD_MIN_ROWS = 50_000
@@ -173,6 +174,8 @@ class IncidentQuery:
     cells: tuple[int, ...] | None = None
     patrol_task_ids: tuple[str, ...] | None = None
     consult_department: str | None = None
+    departments: tuple[str, ...] | None = None  # the department an incident is routed or handed to
+    min_supervision: int | None = None  # 督办 at this level or higher
     limit: int = 500
     offset: int = 0
     newest_first: bool = True  # with order_by: latest first (False: earliest first)
@@ -190,12 +193,12 @@ class IncidentQuery:
         members = (
             ("township_code", self.township_codes), ("team_id", self.team_ids), ("state", self.states),
             ("item_code", self.item_codes), ("source", self.sources), ("cell", self.cells),
-            ("patrol_task_id", self.patrol_task_ids),
+            ("patrol_task_id", self.patrol_task_ids), ("department", self.departments),
         )  # fmt: skip
         ranges = (
             ("reported_at", ">=", self.reported_from), ("reported_at", "<", self.reported_to),
             ("due_at", "<", self.due_before), ("closed_at", ">=", self.closed_from),
-            ("closed_at", "<", self.closed_to),
+            ("closed_at", "<", self.closed_to), ("supervision_level", ">=", self.min_supervision),
         )  # fmt: skip
         out: list[Condition] = [(c, "in", tuple(v)) for c, v in members if v is not None] + [
             r for r in ranges if r[2] is not None

@@ -58,6 +58,33 @@ from store.rows import (
 _STATES_SQL = (
     "'discovered','assessing','handling','consulting','deferred','verifying','closed','rejected','merged'"
 )
+# from migration 0014: the handover states (移交) too; the columns as they stood then
+_COLUMNS_0014 = (
+    "id, district_code, number, external_id, item_code, source, lat, lng, cell, village_code, "
+    "township_code, team_id, handler, department, routing_reason, description, reporter_name, "
+    "reporter_phone, reported_at, day, due_at, response_minutes, state, version, first_response_at, "
+    "closed_at, rework_count, deferral_count, assessment_outcome, consult_departments, duplicate_of, "
+    "repeat_of, suspected_duplicate_of, patrol_task_id, request, paused_at, satisfaction, "
+    "callback_count, last_seq, updated_at"
+)
+_STATES_SQL_0014 = _STATES_SQL + ",'handed_over','returned','disputed','transferred'"
+_INCIDENTS_0014 = f"""CREATE TABLE incidents_0014 (
+    id TEXT PRIMARY KEY, district_code TEXT NOT NULL, number TEXT NOT NULL,
+    external_id TEXT, item_code TEXT NOT NULL, source TEXT NOT NULL,
+    lat REAL NOT NULL, lng REAL NOT NULL, cell INTEGER NOT NULL,
+    village_code TEXT NOT NULL, township_code TEXT NOT NULL, team_id INTEGER NOT NULL,
+    handler TEXT NOT NULL, department TEXT NOT NULL, routing_reason TEXT NOT NULL,
+    description TEXT NOT NULL, reporter_name TEXT NOT NULL, reporter_phone TEXT NOT NULL,
+    reported_at INTEGER NOT NULL, day TEXT NOT NULL, due_at INTEGER NOT NULL,
+    response_minutes INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ({_STATES_SQL_0014})),
+    version INTEGER NOT NULL, first_response_at INTEGER, closed_at INTEGER,
+    rework_count INTEGER NOT NULL, deferral_count INTEGER NOT NULL,
+    assessment_outcome TEXT, consult_departments TEXT NOT NULL,
+    duplicate_of TEXT, repeat_of TEXT, suspected_duplicate_of TEXT, patrol_task_id TEXT,
+    last_seq INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    request TEXT, paused_at INTEGER, satisfaction TEXT, callback_count INTEGER NOT NULL DEFAULT 0
+)"""
 
 _SORTER_THREADS = min(4, os.cpu_count() or 1)
 _PAGE_SIZE = 16384
@@ -278,6 +305,31 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "ALTER TABLE incidents ADD COLUMN satisfaction TEXT",
             "ALTER TABLE incidents ADD COLUMN callback_count INTEGER NOT NULL DEFAULT 0",
         ],
+    ),
+    # the handover states (移交 → accepted, returned, disputed): SQLite cannot change a CHECK
+    # constraint in place, so the table is rebuilt (SQLite's documented twelve-step procedure:
+    # a new table, the rows copied, the old one dropped, the new one renamed, indexes again)
+    (
+        "0014_handover_states",
+        [
+            _INCIDENTS_0014,
+            f"INSERT INTO incidents_0014 ({_COLUMNS_0014}) SELECT {_COLUMNS_0014} FROM incidents",
+            "DROP TABLE incidents",
+            "ALTER TABLE incidents_0014 RENAME TO incidents",
+            "CREATE UNIQUE INDEX incidents_external ON incidents(district_code, external_id)"
+            " WHERE external_id IS NOT NULL",
+            "CREATE INDEX incidents_state_township ON incidents(state, township_code)",
+            "CREATE INDEX incidents_item_cell ON incidents(item_code, cell)",
+            "CREATE INDEX incidents_reported ON incidents(reported_at)",
+            "CREATE INDEX incidents_state_closed ON incidents(state, closed_at)",
+            "CREATE INDEX incidents_patrol_task ON incidents(patrol_task_id)"
+            " WHERE patrol_task_id IS NOT NULL",
+        ],
+    ),
+    # 督办: the supervision level a case has been raised to (0 none, 1 一般, 2 重点, 3 挂牌)
+    (
+        "0015_supervision",
+        ["ALTER TABLE incidents ADD COLUMN supervision_level INTEGER NOT NULL DEFAULT 0"],
     ),
 ]
 

@@ -113,3 +113,58 @@ def test_a_dissatisfied_callback_reopens_a_closed_hotline_case(page, app_url, in
     )
     assert events[-1].action == "callback" and events[-1].actor == "command"
     assert page.external_requests == []
+
+
+def test_a_department_returns_a_handover_and_the_command_centre_rules_on_the_dispute(
+    browser, page, app_url, incidents_sqlite_url
+):
+    store = open_store(incidents_sqlite_url)
+    svc = IncidentService(store)
+    inc = svc.report(
+        DUTY, NewIncident("FOOD_SAFETY", 30.7600, 120.7500, "hotline_12345", "售卖过期食品")
+    ).incident
+    captain = Principal(f"captain-{TOWNSHIP}", "captain", township_code=TOWNSHIP)
+    inc = svc.act(DUTY, inc.id, "assess", expected_version=inc.version)
+    inc = svc.act(captain, inc.id, "handover", expected_version=inc.version, department="scjg")
+
+    sign_in(page, app_url, "liaison-scjg")  # lands on 移交与会商: the handover waits there
+    page.get_by_role("button", name=re.compile(re.escape(inc.number))).click()
+    page.get_by_role("heading", name=re.compile(re.escape(inc.number) + r".*已移交待接收")).wait_for(
+        timeout=30_000
+    )
+    page.get_by_text("须在").first.wait_for(timeout=30_000)  # by when the department must answer
+    panel = _act(page, "退回")
+    panel.get_by_label("理由").fill("经核查属乡镇综合执法事项")
+    panel.get_by_role("button", name="退回").click()
+    page.get_by_role("heading", name=re.compile(re.escape(inc.number) + r".*部门退回")).wait_for(
+        timeout=30_000
+    )
+
+    returned = svc.get(DUTY, inc.id)
+    svc.act(captain, inc.id, "dispute", expected_version=returned.version, reason="属部门专业执法事项")
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    chief = context.new_page()
+    try:
+        sign_in(chief, app_url, "command")
+        _open_incident(chief, inc.number)
+        panel = _act(chief, "争议裁定")
+        ruling = panel.get_by_role("combobox")
+        ruling.wait_for(timeout=30_000)
+        assert ruling.input_value() == "由部门办理"  # the ruling offered first
+        panel.get_by_role("button", name="争议裁定").click()
+        chief.get_by_role("heading", name=re.compile(re.escape(inc.number) + r".*已移交部门办理")).wait_for(
+            timeout=30_000
+        )
+        chief.screenshot(path="test-artifacts/dispute_ruled.png", full_page=True)
+    finally:
+        context.close()
+    events = svc.timeline(DUTY, inc.id)
+    store.close()
+    assert [(e.action.value, e.role) for e in events[-4:]] == [
+        ("handover", "captain"),
+        ("return", "liaison"),
+        ("dispute", "captain"),
+        ("rule", "command_center"),
+    ]
+    assert events[-1].payload["decision"] == "department"

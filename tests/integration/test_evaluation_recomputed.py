@@ -24,7 +24,15 @@ from patrol.roles import Principal
 from store import open_store
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-RUNNING = {"discovered", "assessing", "handling", "consulting", "verifying"}  # open, not on an approved hold
+RUNNING = {
+    "discovered",
+    "assessing",
+    "handling",
+    "consulting",
+    "verifying",
+    "returned",
+}  # the township's clock runs
+STILL = {"deferred", "handed_over", "disputed"}  # on hold, with the department, with the command centre
 READER = Principal("规划员", "planner")
 
 
@@ -45,15 +53,15 @@ def _recompute(
     for group, members in groups.items():
         n = {k: 0 for k in ("received", "to_close", "closed", "due", "deferred", "on_time", "urgent",
                             "urgent_in_time", "rework", "consulted", "repeat", "proactive", "overdue_open",
-                            "called_back", "satisfied")}  # fmt: skip
+                            "called_back", "satisfied", "supervised")}  # fmt: skip
         minutes = []
         for r in members:
             reported, due, closed_at, first = (
                 _time(r[c]) for c in ("reported_at", "due_at", "closed_at", "first_response_at")
             )
             is_closed = r["state"] == "closed"
-            to_close = r["state"] not in ("rejected", "merged")
-            is_due = to_close and r["state"] != "deferred" and (due <= cutoff or is_closed)
+            to_close = r["state"] not in ("rejected", "merged", "transferred")
+            is_due = to_close and r["state"] not in STILL and (due <= cutoff or is_closed)
             is_deferred = is_due and int(r["deferral_count"]) > 0
             n["received"] += 1
             n["to_close"] += to_close
@@ -73,6 +81,7 @@ def _recompute(
             n["proactive"] += r["source"] == "patrol"
             n["overdue_open"] += r["state"] in RUNNING and due < cutoff
             n["called_back"] += r["satisfaction"] != ""
+            n["supervised"] += int(r["supervision_level"]) > 0
             n["satisfied"] += r["satisfaction"] in ("satisfied", "basic")
 
         def rate(a: int, b: int) -> float | None:
@@ -90,6 +99,7 @@ def _recompute(
                     "on_time",
                     "overdue_open",
                     "called_back",
+                    "supervised",
                 )
             },
             "closure_rate": rate(n["closed"], n["to_close"]),

@@ -413,6 +413,8 @@ def test_the_ranking_page_ranks_townships_and_offers_the_excel_and_report(app):
     table = app.dataframe[0].value
     assert len(table) == 13
     assert any("已发布 · 第 1 版" in c.value for c in app.caption)  # the demo published October
+    satisfaction = table["满意率"].dropna()  # the reform's headline figure, from the callbacks
+    assert len(satisfaction) >= 10 and satisfaction.between(0.5, 1.0).all() and satisfaction.mean() > 0.9
     app.radio(key="rank_view").set_value("quarter").run()
     app.selectbox(key="rank_by").set_value("item").run()
     assert not app.exception
@@ -799,3 +801,48 @@ def test_every_table_shows_a_missing_value_as_a_dash_not_none(app):
                 assert table.proto.placeholder == "—", (role, name)
                 seen += 1
     assert seen >= 5
+
+
+def test_a_liaison_sees_the_handovers_to_its_department_with_the_late_ones_flagged(app, incidents_sqlite_url):
+    from patrol.incidents import IncidentService, NewIncident
+
+    store = open_store(incidents_sqlite_url)
+    numbers = {}
+    for label, ago in (("late", timedelta(days=3)), ("fresh", timedelta(hours=1))):
+        then = datetime.now(UTC) - ago
+        svc = IncidentService(store, clock=lambda then=then: then)
+        duty = Principal("值班员", "command_center")
+        inc = svc.report(
+            duty, NewIncident("FOOD_SAFETY", 30.7600, 120.7500, "hotline_12345", "过期食品", reported_at=then)
+        ).incident
+        inc = svc.act(duty, inc.id, "assess", expected_version=inc.version)
+        numbers[label] = svc.act(
+            duty, inc.id, "handover", expected_version=inc.version, department="scjg"
+        ).number
+    store.close()
+    _as(app, "liaison")
+    labels = [b.label for b in app.button if b.key and b.key.startswith("handover_open_")]
+    late = next(x for x in labels if numbers["late"] in x)
+    fresh = next(x for x in labels if numbers["fresh"] in x)
+    assert "已超接收时限" in late and "已超接收时限" not in fresh and "已移交待接收" in fresh
+
+
+def test_a_captain_sees_the_cases_under_supervision_first_on_the_dispatch_page(app, incidents_sqlite_url):
+    from patrol.incidents import RUNNING, IncidentService
+    from store.rows import datetime_to_us
+    from tests.conftest import raw_sql
+
+    late = _handling_in_captains_township(incidents_sqlite_url)
+    store = open_store(incidents_sqlite_url)
+    five_days_ago = datetime_to_us(datetime.now(UTC) - timedelta(days=5))
+    raw_sql(store, f"UPDATE incidents SET due_at = {five_days_ago} WHERE id = '{late}'")
+    IncidentService(store).escalate_overdue()  # what the command page and the cron job run
+    watched = store.list_incidents(
+        IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), states=RUNNING, min_supervision=1, limit=100)
+    )
+    store.close()
+    assert late in {r.id for r in watched}
+    _as(app, "captain")
+    buttons = [b.label for b in app.button if b.key and b.key.startswith("dispatch_supervised_")]
+    assert {r.number for r in watched} == {label.split(" · ")[0] for label in buttons}
+    assert any("重点督办" in label for label in buttons)  # five days late: level 2

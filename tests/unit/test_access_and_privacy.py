@@ -21,6 +21,7 @@ from patrol.users import AuthError, UserService, hash_password, verify_password
 from store import open_store
 from store.protocol import DuplicateError
 from store.rows import IncidentQuery
+from tests.conftest import raw_sql
 
 IMPORTER = Principal("导入员", "admin")
 
@@ -32,9 +33,19 @@ CC = Principal("cc", "command_center")
 ALL = set(Action)
 EXPECTED = {
     "command_center": ALL,
-    "captain": ALL - {Action.APPROVE, Action.REFUSE, Action.CALLBACK},  # never decides its own requests
+    # never decides its own requests, never answers its own handovers, never rules on its disputes
+    "captain": ALL
+    - {
+        Action.APPROVE,
+        Action.REFUSE,
+        Action.CALLBACK,
+        Action.ACCEPT,
+        Action.RETURN,
+        Action.RULE,
+        Action.SUPERVISE,
+    },
     "inspector": {Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT},
-    "liaison": set(),
+    "liaison": {Action.ACCEPT, Action.RETURN},  # a handover to its department
     "planner": set(),
     "admin": {Action.CREATE},
 }
@@ -78,8 +89,10 @@ def _out_of_scope(role: str, inc, svc) -> Principal | None:
 
 def test_every_role_may_take_exactly_its_actions_and_a_refusal_changes_nothing(svc):
     inc = _incident(svc, reporter_name="张三", reporter_phone="13812345678")
-    # invite scjg to a consultation, so that the liaison of scjg may read it
+    # invite scjg to a consultation, so that the liaison of scjg may read it, and make it scjg's
+    # matter, so that its liaison's refusals below are the state's, not the department's
     _consult(svc, inc, ["scjg"])
+    raw_sql(svc.store, f"UPDATE incidents SET department = 'scjg' WHERE id = '{inc.id}'")
     before = svc.get(CC, inc.id)
     events = len(svc.timeline(CC, inc.id))
     for role in ROLES:

@@ -133,7 +133,7 @@ def test_every_history_replays_through_the_transition_table(demo):
         created_due = stored.reported_at + timedelta(days=catalog.items[row.item_code].handling_days)
         replay = Incident(**{**stored.__dict__, "state": State.DISCOVERED, "version": 1, "pending": [],
                              "rework_count": 0, "deferral_count": 0, "due_at": created_due, "request": None,
-                             "paused_at": None, "satisfaction": None, "callback_count": 0, "closed_at": None,
+                             "paused_at": None, "satisfaction": None, "callback_count": 0, "closed_at": None, "supervision_level": 0,
                              "first_response_at": None})  # fmt: skip
         for e in events[1:]:
             replay.apply(e.action, actor=e.actor, role=e.role, at=e.at, **_fields(e.payload))

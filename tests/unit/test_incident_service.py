@@ -402,3 +402,59 @@ def test_the_command_centre_calls_back_a_closed_hotline_case_and_dissatisfaction
         and reopened.rework_count == 1
         and stored.closed_at is None
     )
+
+
+def test_a_handover_is_answered_by_its_departments_liaison_only_and_listed_for_it(svc):
+    inc = report(svc, "FOOD_SAFETY").incident  # a professional item: market regulation's
+    assert (inc.handler, inc.department) == ("department", "scjg")
+    inc = svc.act(CC, inc.id, "assess", expected_version=inc.version)
+    inc = svc.act(_captain(inc), inc.id, "handover", expected_version=inc.version, department="scjg")
+    mine, other = (
+        Principal("市场监管联络员", "liaison", department="scjg"),
+        Principal("农业联络员", "liaison", department="ny"),
+    )
+    assert [i.id for i in svc.handovers(mine)] == [inc.id] and svc.handovers(other) == []
+    assert svc.acceptance_due(inc) == NOW + timedelta(hours=24)  # market regulation's own limit
+    with pytest.raises(AccessDeniedError):  # not handed to agriculture
+        svc.act(other, inc.id, "accept", expected_version=inc.version)
+    with pytest.raises(AccessDeniedError):  # the township does not accept its own handover
+        svc.act(_captain(inc), inc.id, "accept", expected_version=inc.version)
+    returned = svc.act(mine, inc.id, "return", expected_version=inc.version, reason="属乡镇综合执法事项")
+    assert returned.state.value == "returned" and svc.get(mine, inc.id).state.value == "returned"
+    disputed = svc.act(
+        _captain(inc), inc.id, "dispute", expected_version=returned.version, reason="乡镇无执法权"
+    )
+    with pytest.raises(AccessDeniedError):  # only the command centre rules
+        svc.act(_captain(inc), inc.id, "rule", expected_version=disputed.version, decision="township")
+    ruled = svc.act(CHECKER, inc.id, "rule", expected_version=disputed.version, decision="department")
+    assert (
+        ruled.state.value == "transferred"
+        and svc.timeline(CC, inc.id)[-1].payload["decision"] == "department"
+    )
+
+
+def test_the_bulk_assignment_hands_nothing_of_a_department_to_a_team_and_says_why(svc):
+    own = report(svc, "PARK_COMPOUND").incident
+    professional = report(svc, "FOOD_SAFETY").incident
+    done = svc.assign_many(_captain(own), [own.id, professional.id], own.team_id)
+    assert done.done == [own.number] and [n for n, _ in done.refused] == [professional.number]
+    assert done.refused[0][1].key == "refuse.hand_over_instead"  # type: ignore[attr-defined]
+    assert svc.get(CC, professional.id).state.value == "assessing"  # assessed, not dispatched
+
+
+def test_overdue_cases_are_supervised_as_far_as_they_are_late_and_a_second_run_changes_nothing(svc):
+    a = _to_handling(svc, report(svc).incident)  # PARK_COMPOUND: due in 3 days
+    svc.test_clock["now"] = NOW + timedelta(days=2)
+    b = _to_handling(svc, report(svc, at=NOW + timedelta(days=2)).incident)
+    svc.test_clock["now"] = a.due_at + timedelta(days=4)  # a: 4 days late; b: 2 days late
+    raised = svc.escalate_overdue()
+    assert sorted(raised) == sorted([a.number, b.number])
+    assert (svc.get(CC, a.id).supervision_level, svc.get(CC, b.id).supervision_level) == (2, 1)
+    assert svc.escalate_overdue() == []  # idempotent: cron and the command page may both run it
+    event = svc.timeline(CC, a.id)[-1]
+    assert (event.action.value, event.actor, event.payload["level"]) == ("supervise", "自动督办", 2)
+    assert [i.id for i in svc.supervised(_captain(a))] == [a.id, b.id]  # the captain sees it, most late first
+    with pytest.raises(AccessDeniedError):
+        svc.act(
+            _captain(a), a.id, "supervise", expected_version=svc.get(CC, a.id).version, level=3, reason="x"
+        )

@@ -26,7 +26,7 @@ def row(**kw):
         "reported_at": T0, "first_response_at": T0 + timedelta(minutes=10), "due_at": T0 + timedelta(days=3),
         "closed_at": None, "state": "handling", "source": "patrol", "township_code": "A", "team_id": 1,
         "item_code": "X", "rework_count": 0, "deferral_count": 0, "consult_departments": "[]", "repeat_of": None,
-        "satisfaction": None,
+        "satisfaction": None, "supervision_level": 0,
     }  # fmt: skip
     base.update(kw)
     return base
@@ -49,7 +49,8 @@ def test_a_hand_made_month_gives_the_hand_computed_figures():
         # on an approved hold (挂账) past its original due: its clock is stopped, neither due nor overdue
         row(state="deferred", first_response_at=T0 + timedelta(minutes=50)),
         # open, overdue, consulted, repeat of an old case
-        row(state="consulting", consult_departments='["ga"]', repeat_of="NH-1", first_response_at=None),
+        row(state="consulting", consult_departments='["ga"]', repeat_of="NH-1", first_response_at=None,
+            supervision_level=1),
         # open, not yet due, citizen
         row(state="handling", source="citizen", due_at=NOW + timedelta(days=2), first_response_at=T0 + timedelta(minutes=20)),
         # given a later due time by an approved deferral (延期), closed before it: on time
@@ -68,6 +69,7 @@ def test_a_hand_made_month_gives_the_hand_computed_figures():
     assert k.proactive_share == pytest.approx(3 / 6)  # rows 3, 4 and 6 were found on patrol
     assert k.overdue_open == 1  # the consulting one; the held one's clock is stopped
     assert (k.called_back, k.satisfaction_rate) == (2, pytest.approx(1 / 2))
+    assert k.supervised == 1  # the overdue consulting one, raised to 督办
 
 
 def test_rejecting_a_report_that_is_no_enforcement_matter_or_merging_a_duplicate_costs_no_rate():

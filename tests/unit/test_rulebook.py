@@ -40,7 +40,7 @@ def test_every_role_action_and_state_is_allowed_exactly_as_the_rulebook_publishe
 
     # the liaison reads only cases its department is consulted on
     def put_back() -> int:  # the incident in ``state`` again, whatever the last action did
-        sql = f"UPDATE incidents SET state = '{state}', consult_departments = '[\"scjg\"]' WHERE id = '{inc.id}'"
+        sql = f"UPDATE incidents SET state = '{state}', consult_departments = '[\"scjg\"]', department = 'scjg' WHERE id = '{inc.id}'"
         raw_sql(store, sql)
         return svc.get(CC, inc.id).version
 

@@ -316,3 +316,64 @@ def test_the_table_covers_the_design_diagram():
             ("handling", "consult"), ("handling", "request"), ("handling", "approve"), ("handling", "refuse"),
             ("handling", "submit"), ("consulting", "decide"), ("deferred", "resume"), ("verifying", "verify"),
             ("closed", "callback")} <= edges  # fmt: skip
+
+
+def department_case() -> Incident:
+    inc = make()
+    inc.handler, inc.department = "department", "scjg"
+    step(inc, "assess", 5)
+    return inc
+
+
+def test_a_departments_item_is_handed_over_not_dispatched_and_an_accepted_handover_is_final():
+    inc = department_case()
+    with pytest.raises(Refusal) as refused:
+        step(inc, "dispatch", 10, team_id=2, outcome="enforce")
+    assert refused.value.key == "refuse.hand_over_instead" and inc.state == State.ASSESSING
+    step(inc, "handover", 10, department="scjg")
+    assert inc.state == State.HANDED_OVER and not inc.is_overdue(
+        T0 + timedelta(days=30)
+    )  # the department's turn
+    inc.apply("accept", actor="市场监管联络员", role="liaison", at=T0 + timedelta(hours=3))
+    assert inc.state == State.TRANSFERRED and inc.is_final and inc.closed_at == T0 + timedelta(hours=3)
+
+
+def test_a_returned_handover_is_dispatched_by_the_township_or_disputed_and_ruled_on():
+    inc = department_case()
+    step(inc, "handover", 10, department="scjg")
+    inc.apply(
+        "return", actor="市场监管联络员", role="liaison", at=T0 + timedelta(hours=3), reason="属乡镇事项"
+    )
+    assert inc.state == State.RETURNED and inc.is_overdue(
+        T0 + timedelta(days=30)
+    )  # the township's clock again
+    step(inc, "dispatch", 200, team_id=2, outcome="enforce")
+    assert inc.state == State.HANDLING and inc.handler == "township"
+
+    other = department_case()
+    step(other, "handover", 10, department="scjg")
+    other.apply("return", actor="联络员", role="liaison", at=T0 + timedelta(hours=3), reason="属乡镇事项")
+    step(other, "dispute", 200, reason="乡镇无执法权")
+    assert other.state == State.DISPUTED
+    with pytest.raises(MissingFieldError):
+        decide(other, "rule", 300, decision="nobody")
+    decide(other, "rule", 300, decision="department")
+    assert other.state == State.TRANSFERRED and other.handler == "department"
+    assert other.pending[-1].payload["decision"] == "department"  # the ruling is on record
+
+
+def test_supervision_is_called_for_by_lateness_and_only_escalates():
+    inc = to_handling(make())
+    due = inc.due_at
+    assert [inc.supervision_due(due + timedelta(days=d)) for d in (-1, 0.5, 3.5, 10.5)] == [0, 1, 2, 3]
+    decide(inc, "supervise", 20, level=2, reason="群众反映强烈")  # by hand, before it is even late
+    assert (inc.state, inc.supervision_level) == (State.HANDLING, 2)  # the case goes on where it stands
+    with pytest.raises(Refusal) as refused:
+        decide(inc, "supervise", 30, level=1, reason="x")
+    assert refused.value.key == "refuse.supervise_level" and inc.supervision_level == 2
+    decide(inc, "supervise", 40, level=3, reason="挂牌")
+    assert Action.SUPERVISE not in inc.available(T0)  # nothing above 挂牌督办
+    held = to_handling(make())
+    request(held, 30, kind="hold")
+    decide(held, "approve", 40)
+    assert held.supervision_due(held.due_at + timedelta(days=30)) == 0  # a held case is not late

@@ -61,6 +61,7 @@ except AccessDeniedError:
 now = now_utc()
 village = next((v for v in data["villages"] if v["code"] == inc.village_code), None)
 names = labels()
+people = user_service()
 st.subheader(f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state.value)}")
 if inc.is_overdue(now):
     st.error(tr("incident.overdue", due=local_time(inc.due_at)))
@@ -72,7 +73,7 @@ if inc.request is not None:  # a deferral or hold waiting for the command centre
         tr(
             "incident.pending_request",
             kind=tr(f"request_kind.{inc.request['kind']}"),
-            by=md_escape(user_service().display_name(inc.request["by"])),
+            by=md_escape(people.display_name(inc.request["by"])),
             at=local_time(datetime.fromisoformat(inc.request["at"])),
             reason=md_escape(inc.request["reason"]),
             due=tr("incident.pending_due", due=local_time(datetime.fromisoformat(asked_due)))
@@ -141,9 +142,40 @@ with right:
     ).add_to(m)
     show_map(m, "incident_map", height=320)
 
+if inc.consult_departments:  # the consultation: who was invited, who has spoken, what they said
+    talk = svc.consultation(inc)
+    st.subheader(tr("incident.consultation"))
+    st.caption(
+        tr(
+            "incident.consultation_by",
+            by=people.display_name(talk.called_by or "—"),
+            at=local_time(talk.called_at),
+        )
+    )
+    data_table(
+        pd.DataFrame(
+            {
+                tr("incident.handover_department"): [names.department(d) for d in talk.invited],
+                tr("incident.opinion"): [
+                    talk.opinions[d].text if d in talk.opinions else tr("incident.opinion_waiting")
+                    for d in talk.invited
+                ],
+                tr("incident.actor"): [
+                    people.display_name(talk.opinions[d].actor) if d in talk.opinions else "—"
+                    for d in talk.invited
+                ],
+                tr("col.time"): [
+                    local_time(talk.opinions[d].at) if d in talk.opinions else "—" for d in talk.invited
+                ],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="incident_opinions",
+    )
+
 st.subheader(tr("incident.timeline"))
 events = svc.timeline(who, inc.id)
-people = user_service()
 called = {a: people.display_name(a) for a in {e.actor for e in events}}  # people by name, not account
 data_table(
     pd.DataFrame(
@@ -251,6 +283,8 @@ for tab, action in zip(tabs, actions, strict=True):
                 format_func=lambda d: tr(f"decision.{d}"),
                 key="act_decide_decision",
             )
+        if action == Action.OPINION:
+            fields_in["opinion"] = st.text_area(tr("incident.opinion"), key="act_opinion_text")
         if action == Action.SUBMIT:
             fields_in["result"] = st.text_area(tr("incident.result"), key="act_submit_result")
         if action == Action.VERIFY:

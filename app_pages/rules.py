@@ -56,6 +56,8 @@ st.markdown("\n".join(f"- {tr(f'rule.{d}')}" for d in book["duties"]))
 
 st.subheader(tr("rules.limits"))
 st.caption(tr("rules.limits_help", minutes=book["urgent_response"]["minutes"]))
+first, last = book["working_days"]["official_years"]
+st.caption(tr("rules.workdays", first=first, last=last))
 data_table(
     pd.DataFrame(
         {

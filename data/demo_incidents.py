@@ -234,8 +234,18 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
     if r["consult"] < 0.08:
         if t >= end:
             return
-        inc.apply(Action.CONSULT, actor=captain, role="captain", at=t, departments=[inc.department, "ga"])
-        t += timedelta(hours=float(r["consult_h"]))
+        invited = list(dict.fromkeys([inc.department, "ga"]))
+        inc.apply(Action.CONSULT, actor=captain, role="captain", at=t, departments=invited)
+        span = timedelta(hours=float(r["consult_h"]))
+        for k, dept in enumerate(invited, start=1):  # each invited department gives its opinion (会商意见)
+            said = t + span * k / (len(invited) + 1)
+            if said >= end:
+                return
+            inc.apply(
+                Action.OPINION, actor=f"liaison-{dept}", role="liaison", at=said, department=dept,
+                opinion=OPINIONS[k % len(OPINIONS)],
+            )  # fmt: skip
+        t += span
         if t >= end:
             return
         decision = "close" if r["decision"] < 0.3 else ("reject" if r["decision"] < 0.4 else "handle")
@@ -269,6 +279,7 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
         )
 
 
+OPINIONS = ("属本部门职责，同意联合处置", "建议由乡镇先行劝导，部门提供执法支持", "现场核实后依法处理")
 CAPTAIN, DUTY_CHIEF, CALLER, INSPECTOR = "中队长", "指挥中心值班长", "指挥中心回访员", "网格员"
 
 

@@ -74,6 +74,7 @@ class Action(StrEnum):
     DISPUTE = "dispute"
     RULE = "rule"
     SUPERVISE = "supervise"
+    OPINION = "opinion"
 
 
 class Source(StrEnum):
@@ -127,6 +128,7 @@ TRANSITIONS: dict[tuple[State, Action], State | None] = {
     (State.HANDLING, Action.REFUSE): State.HANDLING,
     (State.HANDLING, Action.SUBMIT): State.VERIFYING,
     (State.HANDLING, Action.REASSIGN): State.HANDLING,
+    (State.CONSULTING, Action.OPINION): State.CONSULTING,
     (State.CONSULTING, Action.DECIDE): None,
     (State.DEFERRED, Action.RESUME): State.HANDLING,
     (State.VERIFYING, Action.VERIFY): None,
@@ -153,6 +155,7 @@ REQUIRED: dict[Action, tuple[str, ...]] = {
     Action.DISPUTE: ("reason",),
     Action.RULE: ("decision",),
     Action.SUPERVISE: ("level", "reason"),
+    Action.OPINION: ("department", "opinion"),
     Action.RESUME: (),
     Action.SUBMIT: ("result",),
     Action.VERIFY: ("result",),
@@ -431,6 +434,9 @@ class Incident:
             return {"duplicate_of": str(fields["canonical_id"])}
         if act == Action.CONSULT:
             return {"consult_departments": tuple(fields["departments"])}
+        if act == Action.OPINION and fields["department"] not in self.consult_departments:
+            msg = f"{fields['department']} is not invited to the consultation on {self.number}"
+            raise Refusal(msg, "refuse.not_invited")
         if act == Action.REQUEST:
             return {"request": self._request(fields, at, actor)}
         if act in (Action.APPROVE, Action.REFUSE):

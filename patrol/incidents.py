@@ -60,6 +60,7 @@ from patrol.refusals import Reason, Refusal
 from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
+from patrol.workdays import add_working_days, add_working_days_one
 from store.protocol import Store, VersionConflict
 from store.rows import EventRow, IncidentBatch, IncidentQuery, IncidentRow, datetime_column, datetime_to_us
 
@@ -201,6 +202,30 @@ class BulkResult:
     duplicates_flagged: int = 0
 
 
+@dataclass(frozen=True)
+class Opinion:
+    """A department's opinion in a consultation (会商意见): who gave it, when, what it says."""
+
+    actor: str
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Consultation:
+    """A consultation (会商): who called it and when, the departments invited, their opinions."""
+
+    called_by: str | None
+    called_at: datetime | None
+    invited: tuple[str, ...]
+    opinions: dict[str, Opinion]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Invited departments that have not given their opinion yet."""
+        return tuple(d for d in self.invited if d not in self.opinions)
+
+
 @dataclass
 class Assigned:
     """What a bulk assignment did: numbers assigned, changed meanwhile, refused with the refusal."""
@@ -340,7 +365,7 @@ class IncidentService:
             team_id=int(routes.team_ids[0]), handler=str(routes.handlers[0]),
             department=str(routes.departments[0]), routing_reason=str(routes.reasons[0]),
             description=cmd.description, reported_at=reported,
-            due_at=reported + timedelta(days=item.handling_days),
+            due_at=add_working_days_one(reported, item.handling_days),
             response_minutes=response_minutes(source.value, item.response_minutes),
             reporter_name=cmd.reporter_name, reporter_phone=cmd.reporter_phone,
             external_id=cmd.external_id, patrol_task_id=cmd.patrol_task_id,
@@ -445,9 +470,16 @@ class IncidentService:
         ):
             latest = self.latest_deferral(inc)
             if fields["new_due_at"] > latest:
-                days = (latest - inc.due_at).days
-                msg = f"a deferral of {inc.number} may move its due time by {days} days at most"
+                days = self.catalog.items[inc.item_code].handling_days
+                msg = f"a deferral of {inc.number} may move its due time by {days} working days at most"
                 raise Refusal(msg, "refuse.defer_too_long", days=days, latest=local_minutes(latest))
+        if act == Action.OPINION:  # a department speaks for itself, once per consultation
+            fields["department"] = who.department if who.role == "liaison" else fields.get("department")
+            if fields["department"] in self.consultation(inc).opinions:
+                msg = f"{fields['department']} has given its opinion on {inc.number}"
+                raise Refusal(msg, "refuse.opinion_given")
+        if act == Action.DECIDE:
+            self._check_decider(who, inc)
         if act == Action.VERIFY and self._submitted_by(inc) == who.name:  # never one's own result
             msg = f"{who.name} submitted the result of {inc.number}; someone else must verify it"
             raise Refusal(msg, "refuse.verify_own_result")
@@ -536,8 +568,38 @@ class IncidentService:
         return raised
 
     def latest_deferral(self, inc: Incident) -> datetime:
-        """The latest due time one deferral may ask for: one more handling period of the item."""
-        return inc.due_at + timedelta(days=self.catalog.items[inc.item_code].handling_days)
+        """The latest due time one deferral may ask: one more handling period of the item, in working days."""
+        return add_working_days_one(inc.due_at, self.catalog.items[inc.item_code].handling_days)
+
+    def consultation(self, inc: Incident) -> Consultation:
+        """The current (latest) consultation of an incident, read from its timeline."""
+        events = self.store.events(inc.id)
+        start = max((k for k, e in enumerate(events) if e.action == Action.CONSULT.value), default=None)
+        if start is None:
+            return Consultation(None, None, (), {})
+        called = events[start]
+        opinions = {}
+        for e in events[start + 1 :]:
+            if e.action == Action.OPINION.value:
+                payload = json.loads(e.payload)
+                opinions[str(payload["department"])] = Opinion(e.actor, e.at, str(payload["opinion"]))
+        invited = tuple(json.loads(called.payload).get("departments", []))
+        return Consultation(called.actor, called.at, invited, opinions)
+
+    def _check_decider(self, who: Principal, inc: Incident) -> None:
+        """Refuse a decision by anyone but the caller, or before every invited department spoke.
+
+        The command centre may decide at any time: a department that never answers blocks nothing.
+        """
+        if who.role == "command_center":
+            return
+        talk = self.consultation(inc)
+        if talk.called_by is not None and who.name != talk.called_by:
+            msg = f"{talk.called_by} called the consultation on {inc.number}: they or the command centre rule"
+            raise Refusal(msg, "refuse.decide_not_caller", caller=talk.called_by)
+        if talk.missing:
+            msg = f"the consultation on {inc.number} waits for {', '.join(talk.missing)}"
+            raise Refusal(msg, "refuse.opinions_missing", departments="、".join(talk.missing))
 
     def _submitted_by(self, inc: Incident) -> str | None:
         """Who handed in the incident's latest handling result (None if nobody has)."""
@@ -556,6 +618,13 @@ class IncidentService:
             out.remove(Action.VERIFY)
         if inc.request is not None and inc.request["by"] == who.name:  # nobody decides their own request
             out = [a for a in out if a not in (Action.APPROVE, Action.REFUSE)]
+        if Action.DECIDE in out or Action.OPINION in out:
+            talk = self.consultation(inc)
+            if Action.OPINION in out and (who.department not in talk.missing):  # invited, not yet spoken
+                out.remove(Action.OPINION)
+            if Action.DECIDE in out and who.role != "command_center":
+                if talk.missing or (talk.called_by is not None and talk.called_by != who.name):
+                    out.remove(Action.DECIDE)
         return out
 
     def _check_team(self, who: Principal, team_id: Any) -> str:
@@ -646,7 +715,7 @@ class IncidentService:
         out["routing_reason"] = _obj(routes.reasons[ok])
         out["reported_at"] = reported
         out["day"] = _obj(np.array(day_names, dtype=object)[day_codes])
-        out["due_at"] = reported + pd.to_timedelta(handling_days, unit="D")
+        out["due_at"] = add_working_days(reported, handling_days)  # working days, the one rule of both paths
         out["response_minutes"] = np.where(
             urgent, np.minimum(URGENT_RESPONSE_MINUTES, item_minutes), item_minutes
         )

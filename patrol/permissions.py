@@ -10,11 +10,13 @@ from patrol.roles import Principal
 _COMMAND_ONLY = frozenset({Action.APPROVE, Action.REFUSE, Action.CALLBACK, Action.RULE, Action.SUPERVISE})
 # What a department does with a handover (移交): accept it or return it with a reason
 _DEPARTMENT = frozenset({Action.ACCEPT, Action.RETURN})
+# What only a department gives: its opinion in a consultation (会商意见)
+_DEPARTMENT_ONLY = frozenset({Action.OPINION})
 _ACTIONS_BY_ROLE: dict[str, frozenset[Action]] = {
-    "command_center": frozenset(Action),
-    "captain": frozenset(Action) - _COMMAND_ONLY - _DEPARTMENT,
+    "command_center": frozenset(Action) - _DEPARTMENT_ONLY,
+    "captain": frozenset(Action) - _COMMAND_ONLY - _DEPARTMENT - _DEPARTMENT_ONLY,
     "inspector": frozenset({Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT}),
-    "liaison": _DEPARTMENT,
+    "liaison": _DEPARTMENT | _DEPARTMENT_ONLY,
     "planner": frozenset(),
     "admin": frozenset({Action.CREATE}),
 }

@@ -28,6 +28,7 @@ from patrol.incident import (
     State,
 )
 from patrol.permissions import roles_for
+from patrol.workdays import KNOWN_YEARS
 
 # where an action whose target depends on its fields may lead
 _BRANCHES: dict[Action, tuple[State, ...]] = {
@@ -49,6 +50,7 @@ DUTIES = (
     "dispatch_only_own_items",
     "department_accepts_or_returns",
     "supervision_escalates",
+    "consultation_opinions",
 )
 APPROVALS = (Action.REQUEST,)  # asked by one person, decided (approve/refuse) by another
 
@@ -90,6 +92,7 @@ def rulebook(catalog: Catalog) -> dict[str, Any]:
         "transitions": [t.__dict__ for t in transitions()],
         "duties": list(DUTIES),
         "request_kinds": list(REQUEST_KINDS),
+        "working_days": {"official_years": list(KNOWN_YEARS), "otherwise": "monday_to_friday"},
         "supervision": {
             "levels": list(SUPERVISION_LEVELS),
             "after_days_overdue": list(SUPERVISION_AFTER_DAYS),

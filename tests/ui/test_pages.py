@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -846,3 +847,33 @@ def test_a_captain_sees_the_cases_under_supervision_first_on_the_dispatch_page(a
     buttons = [b.label for b in app.button if b.key and b.key.startswith("dispatch_supervised_")]
     assert {r.number for r in watched} == {label.split(" · ")[0] for label in buttons}
     assert any("重点督办" in label for label in buttons)  # five days late: level 2
+
+
+def test_a_liaison_gives_its_departments_opinion_and_the_page_shows_who_has_spoken(app, incidents_sqlite_url):
+    from patrol.incidents import IncidentService
+
+    incident_id = _handling_in_captains_township(incidents_sqlite_url)
+    store = open_store(incidents_sqlite_url)
+    svc = IncidentService(store)
+    inc = svc.get(_principal("command_center"), incident_id)
+    svc.act(
+        _principal("captain"), inc.id, "consult", expected_version=inc.version, departments=["scjg", "ga"]
+    )
+    _as(app, "liaison", "incident", incident_id=incident_id)
+
+    def opinions():  # type: ignore[no-untyped-def]
+        return next(d.value for d in app.dataframe if "会商意见" in d.value.columns)
+
+    assert list(opinions()["会商意见"]) == ["待反馈", "待反馈"]
+    app.text_area(key="act_opinion_text").input("属市场监管职责，同意联合处置")
+    next(b for b in app.button if b.label == "提交会商意见").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert list(opinions()["会商意见"]) == ["属市场监管职责，同意联合处置", "待反馈"]
+    assert "提交会商意见" not in [t.label for t in app.tabs]  # spoken once
+    event = store.events(incident_id)[-1]
+    store.close()
+    assert (event.action, event.actor, json.loads(event.payload)["department"]) == (
+        "opinion",
+        "liaison-scjg",
+        "scjg",
+    )

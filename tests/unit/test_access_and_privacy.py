@@ -32,23 +32,15 @@ CC = Principal("cc", "command_center")
 # What each role may do, written out here independently of patrol/permissions.py.
 ALL = set(Action)
 EXPECTED = {
-    "command_center": ALL,
-    # never decides its own requests, never answers its own handovers, never rules on its disputes
-    "captain": ALL
-    - {
-        Action.APPROVE,
-        Action.REFUSE,
-        Action.CALLBACK,
-        Action.ACCEPT,
-        Action.RETURN,
-        Action.RULE,
-        Action.SUPERVISE,
-    },
+    "command_center": ALL - {Action.OPINION},  # a department speaks for itself in a consultation
+    # never decides its own requests, answers its own handovers, rules on its disputes, supervises itself
+    "captain": ALL - {Action.APPROVE, Action.REFUSE, Action.CALLBACK, Action.ACCEPT, Action.RETURN, Action.RULE,
+                      Action.SUPERVISE, Action.OPINION},
     "inspector": {Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT},
-    "liaison": {Action.ACCEPT, Action.RETURN},  # a handover to its department
+    "liaison": {Action.ACCEPT, Action.RETURN, Action.OPINION},  # a handover to it, its say in a consultation
     "planner": set(),
     "admin": {Action.CREATE},
-}
+}  # fmt: skip
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import timedelta
 
 import pandas as pd
 import pytest
@@ -123,6 +122,7 @@ def test_incidents_cluster_in_hot_spots(demo):
 
 def test_every_history_replays_through_the_transition_table(demo):
     from patrol.catalog import load_catalog
+    from patrol.workdays import add_working_days_one
 
     catalog = load_catalog()
     store, _, rows = demo
@@ -130,7 +130,7 @@ def test_every_history_replays_through_the_transition_table(demo):
         stored = from_row(row)
         events = [event_from_row(e) for e in store.events(row.id)]
         assert events[0].action == Action.CREATE
-        created_due = stored.reported_at + timedelta(days=catalog.items[row.item_code].handling_days)
+        created_due = add_working_days_one(stored.reported_at, catalog.items[row.item_code].handling_days)
         replay = Incident(**{**stored.__dict__, "state": State.DISCOVERED, "version": 1, "pending": [],
                              "rework_count": 0, "deferral_count": 0, "due_at": created_due, "request": None,
                              "paused_at": None, "satisfaction": None, "callback_count": 0, "closed_at": None, "supervision_level": 0,
@@ -143,10 +143,11 @@ def test_every_history_replays_through_the_transition_table(demo):
             stored.deferral_count,
             stored.rework_count,
         )  # approved deferrals and holds moved the due time exactly as stored
-        assert (replay.satisfaction, replay.callback_count, replay.request) == (
+        assert (replay.satisfaction, replay.callback_count, replay.request, replay.supervision_level) == (
             stored.satisfaction,
             stored.callback_count,
             stored.request,
+            stored.supervision_level,
         )
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert all(a.at <= b.at for a, b in itertools.pairwise(events))

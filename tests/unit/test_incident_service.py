@@ -91,9 +91,16 @@ def test_hotline_and_petition_reports_get_a_fifteen_minute_response_target(svc):
     assert report(svc, "ILLEGAL_BUILD", source="patrol").incident.response_minutes == 60
 
 
-def test_the_due_time_follows_the_items_handling_days(svc):
-    inc = report(svc, "ILLEGAL_BUILD").incident
-    assert inc.due_at - inc.reported_at == timedelta(days=15)
+def test_the_due_time_follows_the_items_handling_days_in_working_days(svc):
+    inc = report(svc, "ILLEGAL_BUILD").incident  # 15 working days from Friday 27 November 2026, 10:00
+    assert inc.due_at - inc.reported_at == timedelta(days=21)  # three weeks of weekdays: Friday 18 December
+    bulk, _ = svc.prepare_many(
+        pd.DataFrame(
+            {"item_code": ["ILLEGAL_BUILD"], "lat": [P[0]], "lng": [P[1]], "source": ["patrol"],
+             "reported_at": [pd.Timestamp(NOW)]}
+        ), who=CC,
+    )  # fmt: skip
+    assert bulk["due_at"].iloc[0].to_pydatetime() == inc.due_at  # one rule for a report and an import
 
 
 @pytest.mark.parametrize(
@@ -299,8 +306,11 @@ def test_a_deferral_is_asked_in_time_within_its_limit_and_granted_by_someone_els
     inc = _to_handling(svc, report(svc).incident)  # PARK_COMPOUND: 3 days to handle
     captain = _captain(inc)
 
-    def ask(days: int):  # type: ignore[no-untyped-def]
-        new_due = inc.due_at + timedelta(days=days)
+    latest = svc.latest_deferral(inc)  # three more working days: Wednesday 10:00 → Monday 10:00
+    assert latest - inc.due_at == timedelta(days=5)
+
+    def ask(later: timedelta):  # type: ignore[no-untyped-def]
+        new_due = inc.due_at + later
         fresh = svc.get(CC, inc.id)
         return svc.act(
             captain,
@@ -313,11 +323,11 @@ def test_a_deferral_is_asked_in_time_within_its_limit_and_granted_by_someone_els
         )
 
     with pytest.raises(Refusal) as refused:
-        ask(4)
+        ask(timedelta(days=5, minutes=1))  # a minute past the limit
     assert refused.value.key == "refuse.defer_too_long" and refused.value.values["days"] == 3
     svc.test_clock["now"] = inc.due_at + timedelta(minutes=1)  # the due time has passed
     with pytest.raises(Refusal) as refused:
-        ask(2)
+        ask(timedelta(days=2))
     assert refused.value.key == "refuse.defer_overdue"
     after = svc.get(CC, inc.id)
     assert (after.state.value, after.due_at, after.deferral_count, after.request) == (
@@ -327,7 +337,7 @@ def test_a_deferral_is_asked_in_time_within_its_limit_and_granted_by_someone_els
         None,
     )
     svc.test_clock["now"] = inc.due_at - timedelta(hours=1)  # before the due time, within the limit: asked
-    asked = ask(3)
+    asked = ask(timedelta(days=5))  # exactly the limit
     assert asked.request is not None and asked.due_at == inc.due_at  # stored, not yet granted
     assert svc.get(CC, inc.id).request == asked.request  # the request survives a reload
     with pytest.raises(AccessDeniedError):  # the township never grants its own deferral
@@ -335,7 +345,7 @@ def test_a_deferral_is_asked_in_time_within_its_limit_and_granted_by_someone_els
     granted = svc.act(CHECKER, inc.id, "approve", expected_version=asked.version)
     assert (granted.state.value, granted.due_at, granted.deferral_count) == (
         "handling",
-        inc.due_at + timedelta(days=3),
+        latest,
         1,
     )
     events = svc.timeline(CC, inc.id)
@@ -444,9 +454,9 @@ def test_the_bulk_assignment_hands_nothing_of_a_department_to_a_team_and_says_wh
 
 def test_overdue_cases_are_supervised_as_far_as_they_are_late_and_a_second_run_changes_nothing(svc):
     a = _to_handling(svc, report(svc).incident)  # PARK_COMPOUND: due in 3 days
-    svc.test_clock["now"] = NOW + timedelta(days=2)
-    b = _to_handling(svc, report(svc, at=NOW + timedelta(days=2)).incident)
-    svc.test_clock["now"] = a.due_at + timedelta(days=4)  # a: 4 days late; b: 2 days late
+    svc.test_clock["now"] = NOW + timedelta(days=3)  # Monday: due on Thursday
+    b = _to_handling(svc, report(svc, at=NOW + timedelta(days=3)).incident)
+    svc.test_clock["now"] = a.due_at + timedelta(days=4)  # a: 4 days late; b: 3 days late
     raised = svc.escalate_overdue()
     assert sorted(raised) == sorted([a.number, b.number])
     assert (svc.get(CC, a.id).supervision_level, svc.get(CC, b.id).supervision_level) == (2, 1)
@@ -458,3 +468,42 @@ def test_overdue_cases_are_supervised_as_far_as_they_are_late_and_a_second_run_c
         svc.act(
             _captain(a), a.id, "supervise", expected_version=svc.get(CC, a.id).version, level=3, reason="x"
         )
+
+
+def test_every_invited_department_gives_its_opinion_once_and_then_whoever_called_it_decides(svc):
+    from patrol.incident import Action
+    from patrol.refusals import Refusal
+
+    inc = _to_handling(svc, report(svc).incident)
+    captain = _captain(inc)
+    inc = svc.act(captain, inc.id, "consult", expected_version=inc.version, departments=["scjg", "ga"])
+    market, police = (Principal(f"{d}联络员", "liaison", department=d) for d in ("scjg", "ga"))
+    assert Action.DECIDE not in svc.actions_for(captain, inc)  # nobody has spoken yet
+    with pytest.raises(Refusal) as refused:
+        svc.act(captain, inc.id, "decide", expected_version=inc.version, decision="handle")
+    assert refused.value.key == "refuse.opinions_missing"
+    inc = svc.act(market, inc.id, "opinion", expected_version=inc.version, opinion="属市场监管职责，联合处置")
+    with pytest.raises(Refusal) as refused:  # a department speaks once
+        svc.act(market, inc.id, "opinion", expected_version=inc.version, opinion="再说一次")
+    assert refused.value.key == "refuse.opinion_given"
+    with pytest.raises(AccessDeniedError):  # a department not invited has no say (it cannot even see it)
+        svc.act(Principal("农业", "liaison", department="ny"), inc.id, "opinion", expected_version=inc.version,
+                opinion="x")  # fmt: skip
+    inc = svc.act(police, inc.id, "opinion", expected_version=inc.version, opinion="配合现场秩序维护")
+    talk = svc.consultation(inc)
+    assert talk.missing == () and talk.opinions["scjg"].text == "属市场监管职责，联合处置"
+    other = Principal("另一中队长", "captain", township_code=inc.township_code)
+    with pytest.raises(Refusal) as refused:
+        svc.act(other, inc.id, "decide", expected_version=inc.version, decision="handle")
+    assert refused.value.key == "refuse.decide_not_caller"
+    decided = svc.act(captain, inc.id, "decide", expected_version=inc.version, decision="handle")
+    assert decided.state.value == "handling"
+
+
+def test_the_command_centre_may_decide_a_consultation_a_department_never_answers(svc):
+    inc = _to_handling(svc, report(svc).incident)
+    inc = svc.act(_captain(inc), inc.id, "consult", expected_version=inc.version, departments=["scjg"])
+    assert (
+        svc.act(CHECKER, inc.id, "decide", expected_version=inc.version, decision="close").state.value
+        == "closed"
+    )

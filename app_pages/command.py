@@ -109,6 +109,7 @@ heat_filter = HeatFilter(
 
 
 SUPERVISION_EVERY_S = 300
+ESCALATIONS_PER_RUN = 200  # a page never waits long: a backlog (a fresh import) is worked off run by run
 
 
 @st.cache_data(ttl=FEED_REFRESH_S, show_spinner=False, max_entries=64)
@@ -139,7 +140,7 @@ def tiles_part() -> None:
 @st.cache_data(ttl=SUPERVISION_EVERY_S, show_spinner=False, max_entries=4)
 def _escalate(url: str, period: int) -> list[str]:
     """督办 raised on overdue cases, at most once per period for the whole server (idempotent)."""
-    return svc.escalate_overdue()
+    return svc.escalate_overdue(limit=ESCALATIONS_PER_RUN)
 
 
 @st.fragment(run_every=FEED_REFRESH_S)

@@ -26,6 +26,8 @@ from patrol.audit import audit_row
 from patrol.catalog import Catalog, load_catalog
 from patrol.incident import (
     RUNNING_STATES,
+    SUPERVISION_AFTER_DAYS,
+    SUPERVISION_LEVELS,
     URGENT_RESPONSE_MINUTES,
     URGENT_SOURCES,
     Action,
@@ -543,28 +545,36 @@ class IncidentService:
             return None
         return handed[-1].at + timedelta(hours=self.catalog.departments[inc.department].accept_hours)
 
-    def escalate_overdue(self, township_codes: tuple[str, ...] | None = None, limit: int = 5000) -> list[str]:
+    def escalate_overdue(
+        self, township_codes: tuple[str, ...] | None = None, limit: int = 100_000
+    ) -> list[str]:
         """Raise 督办 on every overdue case whose lateness calls for a higher level; their numbers.
 
-        Idempotent: a case already at the level its lateness calls for is left alone, so the
-        command page and ``gridpatrol supervise`` (cron) may both run it as often as they like.
+        The database finds exactly the cases below the level their lateness calls for (the
+        highest level first), so nothing waits behind cases already supervised enough. At most
+        ``limit`` cases a run; idempotent, so the command page (a few at a time) and ``gridpatrol
+        supervise`` (cron, all) may both run it as often as they like.
         """
         now = self.clock()
-        raised = []
-        for row in self.store.list_incidents(overdue_query(now, township_codes, limit)):
-            inc = from_row(row)
-            level = inc.supervision_due(now)
-            if level <= inc.supervision_level:
-                continue
-            days = (now - inc.due_at).days
-            try:
-                self.act(
-                    AUTO_SUPERVISOR, inc.id, Action.SUPERVISE, expected_version=inc.version, level=level,
-                    reason=f"超期 {days} 天，自动督办",
-                )  # fmt: skip
-            except ConflictError:  # changed meanwhile: the next run looks again
-                continue
-            raised.append(inc.number)
+        raised: list[str] = []
+        thresholds = sorted(zip(SUPERVISION_LEVELS, SUPERVISION_AFTER_DAYS, strict=True), reverse=True)
+        for level, days in thresholds:
+            query = IncidentQuery(
+                states=RUNNING, due_before=now - timedelta(days=days), below_supervision=level,
+                township_codes=township_codes, limit=limit - len(raised), order_by="due_at",
+                newest_first=False,
+            )  # fmt: skip
+            for row in self.store.list_incidents(query) if query.limit > 0 else []:
+                inc = from_row(row)
+                late = (now - inc.due_at).days
+                try:
+                    self.act(
+                        AUTO_SUPERVISOR, inc.id, Action.SUPERVISE, expected_version=inc.version, level=level,
+                        reason=f"超期 {late} 天，自动督办",
+                    )  # fmt: skip
+                except ConflictError:  # changed meanwhile: the next run looks again
+                    continue
+                raised.append(inc.number)
         return raised
 
     def latest_deferral(self, inc: Incident) -> datetime:

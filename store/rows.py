@@ -176,6 +176,7 @@ class IncidentQuery:
     consult_department: str | None = None
     departments: tuple[str, ...] | None = None  # the department an incident is routed or handed to
     min_supervision: int | None = None  # 督办 at this level or higher
+    below_supervision: int | None = None  # 督办 below this level (0: none yet)
     limit: int = 500
     offset: int = 0
     newest_first: bool = True  # with order_by: latest first (False: earliest first)
@@ -199,6 +200,7 @@ class IncidentQuery:
             ("reported_at", ">=", self.reported_from), ("reported_at", "<", self.reported_to),
             ("due_at", "<", self.due_before), ("closed_at", ">=", self.closed_from),
             ("closed_at", "<", self.closed_to), ("supervision_level", ">=", self.min_supervision),
+            ("supervision_level", "<", self.below_supervision),
         )  # fmt: skip
         out: list[Condition] = [(c, "in", tuple(v)) for c, v in members if v is not None] + [
             r for r in ranges if r[2] is not None

@@ -507,3 +507,14 @@ def test_the_command_centre_may_decide_a_consultation_a_department_never_answers
         svc.act(CHECKER, inc.id, "decide", expected_version=inc.version, decision="close").state.value
         == "closed"
     )
+
+
+def test_a_few_escalations_at_a_time_never_wait_behind_cases_already_supervised_enough(svc):
+    old = [_to_handling(svc, report(svc).incident) for _ in range(3)]
+    svc.test_clock["now"] = old[0].due_at + timedelta(days=11)
+    assert len(svc.escalate_overdue()) == 3  # all three at 挂牌督办 now
+    fresh_at = svc.test_clock["now"] - timedelta(days=3, hours=2)  # Mon 23:00 UTC: due on Thu 23:00
+    svc.test_clock["now"] = fresh_at
+    new = _to_handling(svc, report(svc, at=fresh_at).incident)
+    svc.test_clock["now"] = new.due_at + timedelta(hours=1)
+    assert svc.escalate_overdue(limit=1) == [new.number]  # not starved by the three most overdue

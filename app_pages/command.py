@@ -9,6 +9,7 @@ from app_pages.common import (
     data_table,
     district_map,
     get_store,
+    incident_buttons,
     incident_service,
     item_name,
     lang,
@@ -187,6 +188,10 @@ def feed_part() -> None:
 tiles_part()
 if not big:
     feed_part()
+    waiting = svc.awaiting_decision(who)
+    if waiting:  # the duty chief's inbox: requests to approve or refuse, disputes to rule on
+        with st.expander(tr("cc.awaiting", n=len(waiting)), expanded=True):
+            incident_buttons(waiting, "cc_awaiting")
 
 if not big:
     st.subheader(tr("cc.heatmap"))

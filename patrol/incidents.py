@@ -297,6 +297,14 @@ class IncidentService:
             return _replace_query(query, consult_department=str(who.department))
         return query
 
+    def awaiting_decision(self, who: Principal, limit: int = 100) -> list[Incident]:
+        """What waits for the command centre: pending requests (延期/挂账), then disputes; oldest first."""
+        asked = IncidentQuery(
+            states=(State.HANDLING.value,), has_request=True, newest_first=False, limit=limit
+        )
+        disputed = IncidentQuery(states=(State.DISPUTED.value,), newest_first=False, limit=limit)
+        return self.list_incidents(who, asked) + self.list_incidents(who, disputed)
+
     def supervised(self, who: Principal, limit: int = 100) -> list[Incident]:
         """Open cases under supervision (督办) that ``who`` may see, most overdue first."""
         query = IncidentQuery(

@@ -177,6 +177,7 @@ class IncidentQuery:
     departments: tuple[str, ...] | None = None  # the department an incident is routed or handed to
     min_supervision: int | None = None  # 督办 at this level or higher
     below_supervision: int | None = None  # 督办 below this level (0: none yet)
+    has_request: bool = False  # only incidents with a pending 延期/挂账 request
     limit: int = 500
     offset: int = 0
     newest_first: bool = True  # with order_by: latest first (False: earliest first)
@@ -205,6 +206,8 @@ class IncidentQuery:
         out: list[Condition] = [(c, "in", tuple(v)) for c, v in members if v is not None] + [
             r for r in ranges if r[2] is not None
         ]
+        if self.has_request:  # a pending request is stored as JSON text, none as NULL
+            out.append(("request", "LIKE", "%"))
         if self.consult_department is not None:
             if not self.consult_department.isalnum():
                 msg = f"not a department code: {self.consult_department!r}"

@@ -443,3 +443,16 @@ def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and
         assert upgraded.get_incident(made[0].id).satisfaction == "satisfied" == called.satisfaction
     finally:
         upgraded.close()
+
+
+def test_pending_requests_are_found_by_the_query_on_both_backends(svc):
+    inc = _report(svc, 0)
+    inc = svc.act(CC, inc.id, "assess", expected_version=inc.version)
+    inc = svc.act(
+        CC, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
+    )
+    _report(svc, 1)
+    svc.act(Principal("中队长", "captain", township_code=inc.township_code), inc.id, "request",
+            expected_version=inc.version, kind="hold", reason="待法院裁定")  # fmt: skip
+    assert [r.id for r in svc.store.list_incidents(IncidentQuery(has_request=True))] == [inc.id]
+    assert [i.id for i in svc.awaiting_decision(CC)] == [inc.id]

@@ -877,3 +877,25 @@ def test_a_liaison_gives_its_departments_opinion_and_the_page_shows_who_has_spok
         "liaison-scjg",
         "scjg",
     )
+
+
+def test_the_command_centre_finds_the_requests_and_disputes_waiting_for_it(app, incidents_sqlite_url):
+    from patrol.incidents import IncidentService
+
+    incident_id = _handling_in_captains_township(incidents_sqlite_url)
+    store = open_store(incidents_sqlite_url)
+    svc = IncidentService(store)
+    inc = svc.get(_principal("command_center"), incident_id)
+    svc.act(
+        _principal("captain"),
+        inc.id,
+        "request",
+        expected_version=inc.version,
+        kind="hold",
+        reason="待法院裁定",
+    )
+    store.close()
+    _as(app, "command_center", "command")
+    waiting = [b.label for b in app.button if b.key and b.key.startswith("cc_awaiting_")]
+    assert any(inc.number in label for label in waiting)
+    assert any("待指挥中心决定" in e.label for e in app.expander)

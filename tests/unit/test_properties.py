@@ -16,6 +16,7 @@ from patrol.exporter import export_incidents
 from patrol.importer import IncidentImportError, import_incidents
 from patrol.incident import FINAL_STATES, TRANSITIONS, Action, Incident, Source, State, WorkflowError
 from patrol.incidents import IncidentService
+from patrol.refusals import Refusal
 from patrol.roles import Principal
 from store import open_store
 from store.rows import IncidentQuery
@@ -34,10 +35,15 @@ FIELDS = st.fixed_dictionaries(
         "departments": st.sampled_from([["scjg"], [], ["scjg", "sthb"]]),
         "decision": st.sampled_from(["handle", "close", "reject", "maybe", ""]),
         "new_due_at": st.sampled_from([T0 + timedelta(days=9), T0 - timedelta(days=9), None]),
-        "result": st.sampled_from(["pass", "fail", "", "perhaps"]),
+        "result": st.sampled_from(["pass", "fail", "", "perhaps", "satisfied", "dissatisfied"]),
+        "kind": st.sampled_from(["defer", "hold", "", "forever"]),
+        "department": st.sampled_from(["scjg", "zhzf", ""]),
+        "level": st.sampled_from([1, 2, 3, 4, 0]),
+        "opinion": st.sampled_from(["同意", ""]),
     },
 )
-STEPS = st.lists(st.tuples(st.sampled_from(list(Action)), FIELDS), max_size=25)
+ACTORS = st.sampled_from(["甲", "乙"])
+STEPS = st.lists(st.tuples(st.sampled_from(list(Action)), FIELDS, ACTORS, st.integers(1, 6000)), max_size=25)
 
 
 def _fresh() -> Incident:
@@ -54,20 +60,30 @@ def _fresh() -> Incident:
 def test_random_action_sequences_never_reach_an_invalid_state_or_lose_an_event(steps):
     inc = _fresh()
     inc.record_creation("系统", "admin", T0)
-    for k, (action, fields) in enumerate(steps):
+    at = T0
+    for action, fields, actor, minutes in steps:
+        at += timedelta(minutes=minutes)
         before = (inc.state, inc.version, len(inc.pending), inc.due_at, inc.rework_count)
+        asked = inc.request
         try:
-            inc.apply(action, actor="甲", role="captain", at=T0 + timedelta(minutes=k + 1), **fields)
-        except WorkflowError:
+            inc.apply(action, actor=actor, role="captain", at=at, **fields)
+        except (WorkflowError, Refusal):
             # a refusal changes nothing at all
             assert (inc.state, inc.version, len(inc.pending), inc.due_at, inc.rework_count) == before
             continue
-        assert before[0] not in FINAL_STATES, "a final state accepted an action"
-        assert (before[0], Action(action)) in TRANSITIONS
+        act = Action(action)
+        assert before[0] not in FINAL_STATES or act == Action.CALLBACK, "a final state accepted an action"
+        assert (before[0], act) in TRANSITIONS
         assert inc.version == before[1] + 1 and len(inc.pending) == before[2] + 1
         event = inc.pending[-1]
-        assert (event.from_state, event.to_state, event.action) == (before[0], inc.state, Action(action))
+        assert (event.from_state, event.to_state, event.action) == (before[0], inc.state, act)
         assert isinstance(inc.state, State)
+        if act in (Action.APPROVE, Action.REFUSE):  # nobody decides their own request
+            assert asked is not None and asked["by"] != actor
+        if act in (Action.REQUEST, Action.APPROVE):  # never asked or granted once the due time has passed
+            assert at <= before[3]
+        if inc.state == State.DEFERRED:  # a held case's clock stands still
+            assert not inc.is_overdue(at + timedelta(days=365))
     # the log replays to the final state: each event starts where the previous one ended
     states = [e.to_state for e in inc.pending]
     assert all(e.from_state == prev for e, prev in zip(inc.pending[1:], states, strict=False))

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import h3.api.basic_int as h3i
 import numpy as np
@@ -62,11 +61,11 @@ from patrol.refusals import Reason, Refusal
 from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
+from patrol.workdays import LOCAL_TZ as LOCAL_TZ  # re-exported: pages and services read the zone here
 from patrol.workdays import add_working_days, add_working_days_one
 from store.protocol import Store, VersionConflict
 from store.rows import EventRow, IncidentBatch, IncidentQuery, IncidentRow, datetime_column, datetime_to_us
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW_H = 72.0
 

@@ -12,7 +12,7 @@ after the day it was reported on (a report on Friday 10:00 with one working day 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the district's time zone: every local day and clock reads it from here
 _FIRST, _LAST = date(2000, 1, 1), date(2045, 12, 31)  # the span the clocks are defined on
 
 
@@ -77,13 +77,3 @@ def add_working_days_one(start: datetime, days: int) -> datetime:
 def is_working_day(day: date) -> bool:
     """Whether a date is a working day on the official calendar (Monday–Friday where unknown)."""
     return bool(np.isin(np.datetime64(day, "D"), working_days()))
-
-
-def working_days_between(first: date, last: date) -> int:
-    """How many working days lie in ``first`` … ``last`` inclusive (0 if last < first)."""
-    if last < first:
-        return 0
-    table = working_days()
-    lo = np.searchsorted(table, np.datetime64(first, "D"), side="left")
-    hi = np.searchsorted(table, np.datetime64(last + timedelta(days=1), "D"), side="left")
-    return int(hi - lo)

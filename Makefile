@@ -4,6 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 BIN := $(VENV)/bin
 PORT ?= 8501
+API_PORT ?= 8502
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test install install-test assets seed lint bench clean
@@ -38,7 +39,10 @@ seed: install
 	$(BIN)/gridpatrol init
 	$(BIN)/gridpatrol demo --if-empty
 
+## the app, and the HTTP API beside it (stopped with the app)
 run: install assets seed
+	$(BIN)/gridpatrol api --port $(API_PORT) & api=$$!; \
+	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/streamlit run serve.py --server.port $(PORT)
 
 lint: install-test

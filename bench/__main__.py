@@ -1,7 +1,7 @@
 """Run the benchmarks and write bench/results/ (``make bench``, ``gridpatrol bench``).
 
 ``python -m bench [--sizes 20k,100k,1M] [--backend sqlite|postgis]``
-``[--suites geo,ingest,app,analytics,interactions]``
+``[--suites geo,ingest,app,analytics,interactions,api]``
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import resource
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import bench_analytics, bench_app, bench_geo, bench_ingest, bench_interactions
+from bench import bench_analytics, bench_api, bench_app, bench_geo, bench_ingest, bench_interactions
 from bench.common import Figure, Report
 
-SUITE_NAMES = ("geo", "ingest", "app", "analytics", "interactions")
+SUITE_NAMES = ("geo", "ingest", "app", "analytics", "interactions", "api")
 
 
 def parse_size(text: str) -> int:
@@ -42,6 +42,8 @@ def suites(sizes: tuple[int, ...], backends: tuple[str, ...]) -> dict[str, Calla
         "analytics": lambda: [bench_analytics.run(sizes, b) for b in backends],
         # the pages run on the app's store as `make run` creates it (SQLite)
         "interactions": lambda: [bench_interactions.run(sizes)],
+        # the HTTP API always on both backends: the issue's load test (50 clients × 200 requests)
+        "api": lambda: [bench_api.run(("sqlite", "postgis"))],
     }
 
 

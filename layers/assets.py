@@ -36,6 +36,9 @@ VENDOR_FILES: dict[str, str] = {
     "fullscreen/Control.FullScreen.css": "leaflet.fullscreen/Control.FullScreen.css",
     "fullscreen/icon-fullscreen.svg": "leaflet.fullscreen/icon-fullscreen.svg",
     "heat/leaflet_heat.min.js": "folium:templates/leaflet_heat.min.js",
+    # the API's documentation page (gridpatrol api → /docs), offline too
+    "swagger-ui/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui/swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
 }
 
 # folium resource name → local file; a name mapped to None is dropped (not needed)

@@ -23,7 +23,8 @@ from geo.grid import DEFAULT_RESOLUTION
 from patrol.catalog import CatalogError
 from patrol.exporter import EXPORT_FORMATS
 from patrol.i18n import LANGS
-from patrol.roles import Principal
+from patrol.incident import Source
+from patrol.roles import ROLES, Principal
 from patrol.spreadsheet import write_csv
 from store import StoreError, open_store, redact_url
 from store.protocol import Store
@@ -644,6 +645,95 @@ def cmd_hotspots(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    """Serve the HTTP API (Open311 GeoReport v2 and the workflow) until interrupted."""
+    import uvicorn
+
+    from api.app import create_app
+
+    store = _open(args)
+    if store.district() is None:
+        store.close()
+        raise CliError(
+            "the store holds no district yet: run 'gridpatrol demo' or 'gridpatrol import-boundaries'"
+        )
+    app = create_app(
+        store,
+        anonymous_read=not args.keys_only,
+        deliver_every=args.deliver_every or None,
+    )
+    sys.stderr.write(f"GridPatrol API on http://{args.host}:{args.port} (documentation: /docs)\n")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_create_api_key(args: argparse.Namespace) -> int:
+    """Make an API client and print its key, once (only its hash is stored)."""
+    from patrol.api_clients import ApiClientService
+    from store.protocol import DuplicateError
+
+    with _opened(args) as store:
+        try:
+            row, key = ApiClientService(store).create(
+                _operator(), args.name, args.role, township_code=args.township, team_id=args.team,
+                department=args.department, source=args.source, crs=args.crs,
+                webhook_url=args.webhook or "", rate_per_minute=args.rate,
+            )  # fmt: skip
+        except (ValueError, DuplicateError) as exc:
+            raise CliError(str(exc)) from exc
+    _print_kv({"client": row.name, "role": row.role, "api_key": key})
+    sys.stderr.write("keep the key now: it is not stored and cannot be shown again\n")
+    return 0
+
+
+def cmd_revoke_api_key(args: argparse.Namespace) -> int:
+    """Revoke a client's key at once."""
+    from patrol.api_clients import ApiClientService
+
+    with _opened(args) as store:
+        try:
+            row = ApiClientService(store).revoke(_operator(), args.name)
+        except KeyError as exc:
+            raise CliError(str(exc.args[0])) from exc
+    _print_kv({"client": row.name, "revoked_at": row.revoked_at})
+    return 0
+
+
+def cmd_api_keys(args: argparse.Namespace) -> int:
+    """List API clients: name, role, scope, source, webhook, limit, revoked."""
+    from patrol.api_clients import ApiClientService
+
+    with _opened(args) as store:
+        rows = ApiClientService(store).clients(_operator())
+    for c in rows:
+        scope = c.township_code or (f"team {c.team_id}" if c.team_id is not None else c.department) or "-"
+        state = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
+        sys.stdout.write(
+            f"{c.name}\t{c.role}\t{scope}\t{c.source}\t{c.crs}\t{c.webhook_url or '-'}\t"
+            f"{c.rate_per_minute}/min\t{state}\n"
+        )
+    return 0
+
+
+def cmd_deliver(args: argparse.Namespace) -> int:
+    """Deliver queued status changes to the clients' webhooks once (the API does it continuously)."""
+    from patrol.api_clients import ApiClientService
+    from patrol.incidents import IncidentService
+    from patrol.labels import Labels
+    from patrol.outbox import OutboxService
+
+    with _opened(args) as store:
+        labels = Labels.of(IncidentService(store), "zh")
+        done = OutboxService(store, labels).deliver_all(ApiClientService(store))
+    _print_kv({"delivered": done.sent, "held_back": len(done.failed)})
+    for name, error in done.failed.items():
+        sys.stderr.write(f"{name}: {error}\n")
+    return 0
+
+
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db", default=None, help="store URL (postgresql://… or sqlite:///path); default $GRIDPATROL_DB"
@@ -684,6 +774,11 @@ def build_parser() -> argparse.ArgumentParser:
             cmd_workflow,
             "the published rulebook: transitions, who may take them, approvals, limits",
         ),
+        "api": (cmd_api, "serve the HTTP API: Open311 GeoReport v2 and the workflow (/docs)"),
+        "create-api-key": (cmd_create_api_key, "make an API client and print its key once"),
+        "revoke-api-key": (cmd_revoke_api_key, "revoke an API client's key"),
+        "api-keys": (cmd_api_keys, "list API clients"),
+        "deliver": (cmd_deliver, "deliver queued status changes to clients' webhooks once"),
     }
     parsers = {}
     for name, (func, text) in commands.items():
@@ -740,12 +835,36 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--gpx", default=None, help="write the route as GPX")
     pp.add_argument("--geojson", default=None, help="write the route as GeoJSON")
     parsers["risk-backtest"].add_argument("--weeks", type=int, default=8)
+    api = parsers["api"]
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    api.add_argument("--port", type=int, default=8502, help="port (default 8502)")
+    api.add_argument("--keys-only", action="store_true", help="refuse reading requests without an api_key")
+    api.add_argument(
+        "--deliver-every", type=float, default=5.0, help="seconds between webhook rounds (0: none)"
+    )
+    api.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    key = parsers["create-api-key"]
+    key.add_argument("name", help="the client's name, e.g. hotline-12345")
+    key.add_argument("--role", required=True, choices=list(ROLES))
+    key.add_argument("--township", default=None, help="township code (captain role)")
+    key.add_argument("--team", type=int, default=None, help="team id (inspector role)")
+    key.add_argument("--department", default=None, help="department code (liaison role)")
+    key.add_argument(
+        "--source", default="hotline_12345", choices=[s.value for s in Source],
+        help="the channel its reports count as (default hotline_12345)",
+    )  # fmt: skip
+    key.add_argument(
+        "--crs", default="wgs84", choices=list(CRS_NAMES), help="coordinate system of its points"
+    )
+    key.add_argument("--webhook", default=None, help="http(s) address to post status changes to")
+    key.add_argument("--rate", type=int, default=600, help="requests a minute (default 600)")
+    parsers["revoke-api-key"].add_argument("name")
     cu = parsers["create-user"]
     cu.add_argument("username")
     cu.add_argument(
         "--role",
         required=True,
-        choices=["command_center", "captain", "inspector", "liaison", "planner", "admin"],
+        choices=list(ROLES),
     )
     cu.add_argument("--display-name", default=None)
     cu.add_argument("--township", default=None, help="township code (captains)")

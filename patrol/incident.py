@@ -248,6 +248,7 @@ class Incident:
     callback_count: int = 0
     supervision_level: int = 0  # 督办: 0 none, 1 一般, 2 重点, 3 挂牌
     last_seq: int = 0
+    updated_at: datetime | None = None  # when it was last stored (None: not stored yet)
     pending: list[Event] = field(default_factory=list)
 
     @property

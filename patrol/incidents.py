@@ -145,7 +145,7 @@ def from_row(r: IncidentRow) -> Incident:
         patrol_task_id=r.patrol_task_id, request=None if r.request is None else json.loads(r.request),
         paused_at=r.paused_at, satisfaction=r.satisfaction, callback_count=int(r.callback_count),
         supervision_level=int(r.supervision_level),
-        last_seq=int(r.last_seq),
+        last_seq=int(r.last_seq), updated_at=r.updated_at,
     )  # fmt: skip
 
 

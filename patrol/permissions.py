@@ -73,6 +73,13 @@ def check_township(who: Principal, township_code: str | None) -> None:
         raise AccessDeniedError(msg)
 
 
+def check_admin(who: Principal | None, what: str) -> None:
+    """Raise AccessDeniedError unless ``who`` is an admin (None: the server's command line)."""
+    if who is not None and who.role != "admin":
+        msg = f"a {who.role} may not manage {what}"
+        raise AccessDeniedError(msg)
+
+
 # Who loads files of incidents (a captain: only incidents of their own township)
 _IMPORT_ROLES = frozenset({"admin", "command_center", "captain"})
 # Who writes incidents out to files (each within what they may read)

@@ -3,8 +3,9 @@
 Everything a deployment holds goes: the district's areas and cell map, the incidents with
 their complete event logs (rollups rebuilt by the target from the incidents and checked
 against the source's), number sequences, patrols and their covered cells, premises and
-inspections, users and the audit log (sequence numbers kept), published evaluations. Sign-in
-failure counters are transient and stay behind. The target must be empty.
+inspections, users and the audit log (sequence numbers kept), published evaluations, API
+clients with their requests and outbox (ids kept). Sign-in failure counters are transient and
+stay behind. The target must be empty.
 
 A content hash is computed per table from what the store protocol returns, in a form that
 does not depend on the engine (times in UTC, JSON with sorted keys, geometry normalised), so
@@ -121,6 +122,9 @@ def content_hashes(store: Store) -> dict[str, tuple[int, str]]:
         "users": _digest(store.users()),
         "audit": _digest(store.audit_log(limit=10**9)),
         "evaluations": _digest(store.evaluations(district.code) if district else []),
+        "api_clients": _digest(store.api_clients()),
+        "api_requests": _digest(sorted(store.api_requests(), key=lambda r: r.incident_id)),
+        "api_outbox": _digest(store.outbox_rows()),
     }
 
 
@@ -170,6 +174,8 @@ def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | No
     dst.restore(
         src.users(), sorted(src.audit_log(limit=10**9), key=lambda a: a.seq), src.evaluations(district.code)
     )
+    dst.restore_api(src.api_clients(), src.api_requests(), src.outbox_rows())
+    note("api", len(src.api_clients()))
     report = CopyReport(content_hashes(src), content_hashes(dst))
     if not report.identical:
         differ = [t for t in report.source if report.source[t] != report.target.get(t)]

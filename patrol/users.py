@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from patrol.audit import audit_row
-from patrol.permissions import AccessDeniedError
+from patrol.permissions import AccessDeniedError, check_admin
 from patrol.plausibility import check_text
 from patrol.refusals import Refusal
 from patrol.roles import ROLES, Principal
@@ -167,11 +167,6 @@ class UserService:
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def _check_admin(self, who: Principal | None) -> None:
-        if who is not None and who.role != "admin":
-            msg = f"a {who.role} may not manage users"
-            raise AccessDeniedError(msg)
-
     def _validate(self, user: UserRow) -> None:
         check_text("display_name", user.display_name)
         if not USERNAME_RE.match(user.username):
@@ -217,7 +212,7 @@ class UserService:
         AccessDeniedError
             Unless ``who`` is an admin (or None).
         """
-        self._check_admin(who)
+        check_admin(who, "users")
         if demo_account:
             district = self.store.district()
             if district is None or not district.is_demo:
@@ -238,7 +233,7 @@ class UserService:
 
     def update(self, who: Principal | None, username: str, **changes: Any) -> UserRow:
         """Change a user's role, scope, display name or active flag (not the password)."""
-        self._check_admin(who)
+        check_admin(who, "users")
         allowed = {"display_name", "role", "township_code", "team_id", "department", "active"}
         if set(changes) - allowed:
             msg = f"cannot change {', '.join(sorted(set(changes) - allowed))}"
@@ -274,7 +269,7 @@ class UserService:
 
     def users(self, who: Principal) -> list[UserRow]:
         """Every user (admins only)."""
-        self._check_admin(who)
+        check_admin(who, "users")
         return self.store.users()
 
     def authenticate(self, username: str, password: str, client: str = "") -> Principal:
@@ -341,7 +336,7 @@ class UserService:
 
     def locked_users(self, who: Principal) -> list[str]:
         """Names whose sign-in is locked after repeated failures (admins only)."""
-        self._check_admin(who)
+        check_admin(who, "users")
         keys = [f"user:{u.username.lower()}" for u in self.store.users()]
         return sorted(
             k.removeprefix("user:") for k, s in self.store.sign_in_failures(keys).items() if s.locked
@@ -349,7 +344,7 @@ class UserService:
 
     def unlock(self, who: Principal | None, username: str) -> None:
         """Lift the lock and forget the failed sign-ins of a user (admins only; audited)."""
-        self._check_admin(who)
+        check_admin(who, "users")
         key = f"user:{username.lower()}"
         streak = self.store.sign_in_failures([key]).get(key)
         before = {"failures": streak.failures, "locked": streak.locked} if streak else {}

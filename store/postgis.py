@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store import redact_url
+from store.api import ApiTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
     AREA_REFERENCES,
@@ -276,6 +277,30 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
     # 督办 (see the SQLite migration)
     ("0015_supervision", "ALTER TABLE incidents ADD COLUMN supervision_level INTEGER NOT NULL DEFAULT 0;"),
+    # the HTTP API (see the SQLite migration)
+    (
+        "0016_api",
+        """
+        CREATE TABLE api_clients (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, township_code TEXT, team_id INTEGER,
+            department TEXT, key_hash TEXT NOT NULL UNIQUE, source TEXT NOT NULL, crs TEXT NOT NULL,
+            webhook_url TEXT NOT NULL, rate_per_minute INTEGER NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ
+        );
+        CREATE TABLE api_requests (
+            incident_id TEXT PRIMARY KEY, client TEXT NOT NULL REFERENCES api_clients(name),
+            token TEXT NOT NULL UNIQUE, created_at TIMESTAMPTZ NOT NULL
+        );
+        CREATE TABLE api_outbox (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, client TEXT NOT NULL,
+            incident_id TEXT NOT NULL, seq INTEGER NOT NULL, action TEXT NOT NULL,
+            to_state TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TIMESTAMPTZ NOT NULL, delivered_at TIMESTAMPTZ,
+            last_error TEXT NOT NULL DEFAULT '', UNIQUE (client, incident_id, seq)
+        );
+        CREATE INDEX api_outbox_pending ON api_outbox(client, delivered_at, id);
+        """,
+    ),
 ]
 
 _CLEAR_AREAS = (
@@ -287,7 +312,7 @@ _CLEAR_AREAS = (
 )
 
 
-class PostGISStore:
+class PostGISStore(ApiTables):
     """Store on PostgreSQL with PostGIS, shared by any number of app processes."""
 
     def __init__(
@@ -638,6 +663,9 @@ class PostGISStore:
                 raise VersionConflict(msg)
             cur.execute(_UPDATE_INCIDENT, (*row[1:], row.district_code, row.id, expected_version))
             cur.executemany(_INSERT_EVENT, [tuple(e) for e in events])
+            outbox, queued = self._outbox_statement(events)
+            if queued:
+                cur.executemany(outbox, queued)
             old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
             if (old_bucket, old[2]) != (new_bucket, row.township_code):  # a dispatch may move the township
                 key = (row.district_code, row.cell, row.day, row.item_code)
@@ -1107,6 +1135,35 @@ class PostGISStore:
             (since, since, until, until, actor, actor, entity, entity, limit),
         )
         return [AuditRow(int(r[0]), *r[1:]) for r in rows]
+
+    _mark = "%s"
+    _keep_ids = "OVERRIDING SYSTEM VALUE"
+    _after_id_restore = (
+        (
+            "SELECT setval(pg_get_serial_sequence('api_outbox', 'id'),"
+            " coalesce((SELECT max(id) FROM api_outbox), 0) + 1, false)",
+            (),
+        ),
+    )
+
+    def _write_all(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], audit: Sequence[AuditRow] = ()
+    ) -> list[int]:
+        """Run statements and append audit rows in one transaction (the API tables' hook)."""
+        try:
+            with self._tx() as conn:
+                counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+                _insert_audit(conn, audit)
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"already stored: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+        return counts
+
+    def _db_time(self, value: datetime) -> Any:
+        return value
+
+    def _py_time(self, value: Any) -> datetime:
+        return value  # type: ignore[no-any-return]
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._tx() as conn:

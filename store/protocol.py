@@ -11,6 +11,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from store.rows import (
+    ApiClientRow,
+    ApiRequestRow,
     AuditRow,
     DistrictRow,
     EvaluationRow,
@@ -19,6 +21,7 @@ from store.rows import (
     IncidentQuery,
     IncidentRow,
     InspectionRow,
+    OutboxRow,
     PatrolTaskRow,
     PatrolVisitRow,
     PremisesRow,
@@ -334,4 +337,55 @@ class Store(Protocol):
         limit: int = 1000,
     ) -> list[AuditRow]:
         """Audit rows, newest first, filtered by time, actor and entity kind."""
+        ...
+
+    # -- the HTTP API (store.api, the same queries on both backends) ----------------------------
+    def insert_api_client(self, client: ApiClientRow, audit: AuditRow) -> None:
+        """Store a new client (its key hashed) and its audit row in one transaction."""
+        ...
+
+    def update_api_client(self, client: ApiClientRow, audit: AuditRow) -> None:
+        """Change a client (revoke it, set its webhook or limit) and record it, in one transaction."""
+        ...
+
+    def api_clients(self) -> list[ApiClientRow]:
+        """Every client, revoked ones too, by name."""
+        ...
+
+    def api_client_by_hash(self, key_hash: str) -> ApiClientRow | None:
+        """The client whose key hashes to ``key_hash``, or None."""
+        ...
+
+    def link_api_request(self, row: ApiRequestRow) -> ApiRequestRow:
+        """Record that a client created (or claimed) an incident; the link already stored wins."""
+        ...
+
+    def api_requests(
+        self, *, incident_ids: Sequence[str] | None = None, token: str | None = None
+    ) -> list[ApiRequestRow]:
+        """Client links of these incidents, or the one of a token."""
+        ...
+
+    def outbox(
+        self, client: str, *, due_at: datetime | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[OutboxRow]:
+        """A client's undelivered status changes in the order they happened."""
+        ...
+
+    def outbox_delivered(self, client: str, ids: Sequence[int], at: datetime) -> int:
+        """Mark a client's changes delivered (acknowledged); the number newly marked."""
+        ...
+
+    def outbox_failed(self, outbox_id: int, next_attempt_at: datetime, error: str) -> None:
+        """Count a failed delivery and when to try again."""
+        ...
+
+    def outbox_rows(self) -> list[OutboxRow]:
+        """Every outbox row, delivered ones too, by id (a store copy carries them all)."""
+        ...
+
+    def restore_api(
+        self, clients: Sequence[ApiClientRow], requests: Sequence[ApiRequestRow], outbox: Sequence[OutboxRow]
+    ) -> None:
+        """Load clients, their requests and the outbox as they were elsewhere (ids kept), in one go."""
         ...

@@ -178,6 +178,8 @@ class IncidentQuery:
     min_supervision: int | None = None  # 督办 at this level or higher
     below_supervision: int | None = None  # 督办 below this level (0: none yet)
     has_request: bool = False  # only incidents with a pending 延期/挂账 request
+    ids: tuple[str, ...] | None = None
+    external_ids: tuple[str, ...] | None = None  # the source system's numbers (12345 工单号)
     limit: int = 500
     offset: int = 0
     newest_first: bool = True  # with order_by: latest first (False: earliest first)
@@ -196,6 +198,7 @@ class IncidentQuery:
             ("township_code", self.township_codes), ("team_id", self.team_ids), ("state", self.states),
             ("item_code", self.item_codes), ("source", self.sources), ("cell", self.cells),
             ("patrol_task_id", self.patrol_task_ids), ("department", self.departments),
+            ("id", self.ids), ("external_id", self.external_ids),
         )  # fmt: skip
         ranges = (
             ("reported_at", ">=", self.reported_from), ("reported_at", "<", self.reported_to),
@@ -560,3 +563,66 @@ class EvaluationRow:
 
 
 EVALUATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(EvaluationRow))
+
+
+@dataclass(frozen=True)
+class ApiClientRow:
+    """A system that calls the HTTP API (a 12345 hotline system, a department's system, an app).
+
+    Its key is stored only as a hash; the role and scope are a user's; ``source`` is the channel
+    its reports count as (12345 热线, …) and ``crs`` the coordinate system its points arrive in;
+    ``webhook_url`` (may be empty) is where status changes go.
+    """
+
+    name: str
+    role: str
+    township_code: str | None
+    team_id: int | None
+    department: str | None
+    key_hash: str
+    source: str
+    crs: str
+    webhook_url: str
+    rate_per_minute: int
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+API_CLIENT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ApiClientRow))
+
+
+@dataclass(frozen=True)
+class ApiRequestRow:
+    """An incident a client created (or claimed by its external id), with the Open311 token."""
+
+    incident_id: str
+    client: str
+    token: str
+    created_at: datetime
+
+
+API_REQUEST_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ApiRequestRow))
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A status change of a client's incident, to deliver to it (webhook) or for it to poll.
+
+    Written in the transaction of the change itself; ``delivered_at`` is set once the client
+    has it; a failed delivery counts ``attempts`` and waits until ``next_attempt_at``.
+    """
+
+    id: int
+    client: str
+    incident_id: str
+    seq: int
+    action: str
+    to_state: str
+    at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str
+
+
+OUTBOX_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(OutboxRow))

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from store.api import ApiTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
     AREA_REFERENCES,
@@ -331,6 +332,31 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "0015_supervision",
         ["ALTER TABLE incidents ADD COLUMN supervision_level INTEGER NOT NULL DEFAULT 0"],
     ),
+    # the HTTP API: client systems with hashed keys, the incidents each created, and the outbox
+    # of status changes for each (written in the transaction of the change)
+    (
+        "0016_api",
+        [
+            """CREATE TABLE api_clients (
+                name TEXT PRIMARY KEY, role TEXT NOT NULL, township_code TEXT, team_id INTEGER,
+                department TEXT, key_hash TEXT NOT NULL UNIQUE, source TEXT NOT NULL, crs TEXT NOT NULL,
+                webhook_url TEXT NOT NULL, rate_per_minute INTEGER NOT NULL,
+                created_at INTEGER NOT NULL, revoked_at INTEGER
+            )""",
+            """CREATE TABLE api_requests (
+                incident_id TEXT PRIMARY KEY, client TEXT NOT NULL REFERENCES api_clients(name),
+                token TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL
+            )""",
+            """CREATE TABLE api_outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, client TEXT NOT NULL, incident_id TEXT NOT NULL,
+                seq INTEGER NOT NULL, action TEXT NOT NULL, to_state TEXT NOT NULL, at INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+                delivered_at INTEGER, last_error TEXT NOT NULL DEFAULT '',
+                UNIQUE (client, incident_id, seq)
+            )""",
+            "CREATE INDEX api_outbox_pending ON api_outbox(client, delivered_at, id)",
+        ],
+    ),
 ]
 
 
@@ -353,7 +379,7 @@ def sqlite_path_from_url(url: str) -> Path:
     return Path(url)
 
 
-class SQLiteStore:
+class SQLiteStore(ApiTables):
     """Store on one SQLite file.
 
     Each thread gets its own connection; writes are serialised by one process-wide lock
@@ -705,6 +731,7 @@ class SQLiteStore:
                 raise VersionConflict(msg)
             conn.execute(_UPDATE_INCIDENT, (*_to_db(row)[1:], row.id, expected_version))
             conn.executemany(_INSERT_EVENT, [_event_to_db(e) for e in events])
+            conn.executemany(*self._outbox_statement(events))
             old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
             if (old_bucket, old[2]) != (new_bucket, row.township_code):  # a dispatch may move the township
                 key = (row.cell, row.day, row.item_code)
@@ -1232,6 +1259,27 @@ class SQLiteStore:
             .fetchall()
         )
         return [AuditRow(int(r[0]), _time(r[1]), *r[2:]) for r in rows]
+
+    _mark = "?"
+
+    def _write_all(
+        self, statements: Sequence[tuple[str, Sequence[Any]]], audit: Sequence[AuditRow] = ()
+    ) -> list[int]:
+        """Run statements and append audit rows in one transaction (the API tables' hook)."""
+        try:
+            with self._write() as conn:
+                counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+                _insert_audit(conn, audit)
+        except sqlite3.IntegrityError as exc:
+            msg = f"already stored: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+        return counts
+
+    def _db_time(self, value: datetime) -> Any:
+        return _dt(value)
+
+    def _py_time(self, value: Any) -> datetime:
+        return _time(int(value))  # type: ignore[no-any-return]
 
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()

@@ -25,8 +25,29 @@ def demo_copy(demo_incidents_sqlite_url, tmp_path) -> str:
     users = UserService(store)
     users.update(None, "planner", display_name="规划员 王")
     users.set_password(None, "planner", "Nanhu-planning-2026")
+    _api_client_with_news(store)
     store.close()
     return url
+
+
+def _api_client_with_news(store) -> None:
+    """A hotline client that created two incidents; their changes queued, one delivered."""
+    from datetime import UTC, datetime
+
+    from patrol.api_clients import ApiClientService
+    from patrol.incidents import IncidentService, NewIncident
+    from patrol.roles import Principal
+    from store.rows import ApiRequestRow
+
+    ApiClientService(store).create(None, "hotline", "command_center", webhook_url="http://127.0.0.1:9/x")
+    svc = IncidentService(store, clock=lambda: datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
+    command = Principal("command", "command_center")
+    for k in range(2):
+        inc = svc.report(command, NewIncident("PARK_COMPOUND", 30.7552 + k / 1000, 120.7601)).incident
+        store.link_api_request(ApiRequestRow(inc.id, "hotline", f"token-{inc.id}", svc.clock()))
+        svc.act(command, inc.id, "assess", expected_version=inc.version)
+    first = store.outbox("hotline", limit=1)[0]
+    store.outbox_delivered("hotline", [first.id], svc.clock())
 
 
 def test_a_demo_store_copied_to_postgis_and_back_is_identical_by_hash(
@@ -49,6 +70,7 @@ def test_a_demo_store_copied_to_postgis_and_back_is_identical_by_hash(
         > 0
     )
     assert counts["evaluations"] >= 12  # the demo's published months, quarters and half-year
+    assert (counts["api_clients"], counts["api_requests"], counts["api_outbox"]) == (1, 2, 2)
 
 
 def test_the_copied_store_keeps_working_new_numbers_and_audit_rows_follow_the_old_ones(
@@ -67,6 +89,12 @@ def test_the_copied_store_keeps_working_new_numbers_and_audit_rows_follow_the_ol
         Principal("command", "command_center"), NewIncident("PARK_COMPOUND", 30.7552, 120.7601)
     ).incident
     assert store.get_incident(inc.id) is not None  # its number did not collide with a copied one
+    from store.rows import ApiRequestRow
+
+    copied = store.outbox_rows()
+    store.link_api_request(ApiRequestRow(inc.id, "hotline", "token-new", svc.clock()))
+    svc.act(Principal("command", "command_center"), inc.id, "assess", expected_version=inc.version)
+    assert store.outbox_rows()[-1].id > max(o.id for o in copied)  # the outbox's ids go on after the copy
     store.append_audit([store.audit_log(limit=1)[0]])
     assert store.audit_log(limit=1)[0].seq == before + 1
     store.close()

@@ -21,3 +21,23 @@ def sign_in(page, url: str, username: str, password: str = "gridpatrol-demo") ->
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_timeout(1500)
+
+
+def type_coordinates(page, lat: str, lng: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the location picker's typed coordinates and enter a point.
+
+    The page may still be running its script when the heading shows; a rerun then draws the
+    expander closed again, so it is opened until its fields are visible.
+    """
+    page.get_by_role("button", name="提交上报").wait_for(timeout=30_000)  # the script has drawn the page
+    field = page.get_by_label("纬度")
+    for _ in range(5):
+        if field.is_visible():
+            break
+        page.get_by_text("手动输入坐标").click()
+        try:
+            field.wait_for(state="visible", timeout=5_000)
+        except Exception:  # closed again by a rerun: open it once more
+            continue
+    field.fill(lat)
+    page.get_by_label("经度").fill(lng)

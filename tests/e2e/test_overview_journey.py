@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from journeys import choose, sign_in
+from journeys import choose, sign_in, type_coordinates
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
@@ -96,9 +96,7 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
 def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
     sign_in(page, app_url, "inspector-1")
     page.get_by_text("事件上报").first.wait_for(timeout=30_000)
-    page.get_by_text("手动输入坐标").click()  # typed coordinates, from a desk
-    page.get_by_label("纬度").fill("30.7552")
-    page.get_by_label("经度").fill("120.7601")
+    type_coordinates(page, "30.7552", "120.7601")  # typed coordinates, from a desk
     page.get_by_label("描述").fill("楼道乱堆杂物，影响通行")
     page.keyboard.press("Tab")
     page.wait_for_timeout(800)

@@ -15,10 +15,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from patrol.api_clients import ApiClient, ApiClientService
+from patrol.evidence import MAX_BYTES, EvidenceService
 from patrol.incident import ConflictError, IllegalTransitionError, Incident, MissingFieldError
 from patrol.incidents import IncidentService
 from patrol.labels import Labels
@@ -40,6 +41,7 @@ from patrol.refusals import Refusal
 from patrol.rulebook import rulebook
 from patrol.users import AuthError
 from store.protocol import Store
+from store.rows import EvidenceRow
 
 log = logging.getLogger(__name__)
 VENDOR = Path(__file__).resolve().parents[1] / "static" / "vendor"
@@ -55,6 +57,7 @@ class Services:
     clients: ApiClientService
     open311: Open311Service
     outbox: OutboxService
+    evidence: EvidenceService
 
     @classmethod
     def of(cls, store: Store) -> Services:
@@ -66,6 +69,7 @@ class Services:
             clients,
             Open311Service(incidents, clients),
             OutboxService(store, Labels.of(incidents, "zh"), clock=incidents.clock),
+            EvidenceService(incidents),
         )
 
 
@@ -485,6 +489,64 @@ def create_app(
         except (IllegalTransitionError, MissingFieldError, ValueError) as exc:
             raise ApiError(422, str(exc)) from exc
         return JSONResponse(incident_view(client, inc))
+
+    def evidence_view(row: EvidenceRow) -> dict[str, Any]:
+        return {
+            "id": row.id, "incident_id": row.incident_id, "stage": row.stage, "filename": row.filename,
+            "content_type": row.content_type, "size": row.size, "sha256": row.sha256,
+            "uploaded_by": row.uploaded_by, "role": row.role, "at": w3(row.at), "note": row.note,
+            "url": f"/api/v1/evidence/{row.id}",
+        }  # fmt: skip
+
+    @app.post("/api/v1/incidents/{incident_id}/evidence", tags=["Evidence"], status_code=201)
+    async def add_evidence(
+        request: Request,
+        incident_id: str,
+        file: UploadFile,
+        stage: Annotated[
+            str, Form(description="report, handling, verification, callback or other")
+        ] = "other",
+        note: Annotated[str, Form(description="what it shows")] = "",
+    ) -> JSONResponse:
+        """Attach a photo (JPEG, PNG, WebP) or a PDF, at most 10 MB, to an incident (multipart)."""
+        client = await run_in_threadpool(need_client, request)
+        data = await file.read(MAX_BYTES + 1)
+        try:
+            row = await run_in_threadpool(
+                svc.evidence.add,
+                client.principal,
+                incident_id,
+                file.filename or "",
+                data,
+                stage=stage,
+                note=note,
+            )
+        except KeyError:
+            raise ApiError(404, f"no incident {incident_id} in this key's scope") from None
+        except AccessDeniedError as exc:
+            raise ApiError(403, str(exc)) from exc
+        except Refusal as exc:
+            raise ApiError(413 if exc.key == "refuse.evidence_size" else 422, str(exc), exc.key) from exc
+        return JSONResponse(evidence_view(row), status_code=201)
+
+    @app.get("/api/v1/incidents/{incident_id}/evidence", tags=["Evidence"])
+    def list_evidence(request: Request, incident_id: str) -> JSONResponse:
+        """The evidence of an incident, oldest first."""
+        client = need_client(request)
+        load(client, incident_id)
+        return JSONResponse([evidence_view(r) for r in svc.evidence.of(client.principal, incident_id)])
+
+    @app.get("/api/v1/evidence/{evidence_id}", tags=["Evidence"])
+    def get_evidence(request: Request, evidence_id: str) -> Response:
+        """One evidence file, as it was given."""
+        client = need_client(request)
+        try:
+            row, data = svc.evidence.read(client.principal, evidence_id)
+        except (KeyError, AccessDeniedError):
+            raise ApiError(404, f"no evidence {evidence_id} in this key's scope") from None
+        disposition = f"attachment; filename*=UTF-8''{quote(row.filename)}"
+        headers = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"}
+        return Response(data, media_type=row.content_type, headers=headers)
 
     @app.get("/api/v1/rulebook", tags=["Workflow"])
     def get_rulebook() -> JSONResponse:

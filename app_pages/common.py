@@ -14,6 +14,7 @@ import streamlit as st
 from layers.assets import use_base_path
 from layers.base import BASEMAP_KINDS, Basemap
 from patrol.evaluation import EvaluationService
+from patrol.evidence import EvidenceService
 from patrol.i18n import DEFAULT_LANG, Lang, t
 from patrol.incidents import IncidentService, local_minutes
 from patrol.labels import Labels
@@ -70,20 +71,22 @@ def refuse_large_upload(upload: Any) -> bool:
     return False
 
 
-def uploader(label: str, types: list[str], key: str) -> Any:
+def uploader(label: str, types: list[str], key: str, *, mb: int | None = None, multiple: bool = False) -> Any:
     """A file uploader that says, in the user's language, which files it takes and up to what size.
 
     Streamlit's drop zone speaks English ("Drag and drop", "Browse files", "Limit 200MB"): its
     texts are replaced here by the label, the file types and the app's real limit.
     """
-    limit = tr("upload.limit", types=" / ".join(t.upper() for t in types), mb=max_upload_mb())
+    limit = tr("upload.limit", types=" / ".join(t.upper() for t in types), mb=mb or max_upload_mb())
     st.html(
         "<style>[data-testid=stFileUploaderDropzoneInstructions]{display:none}"
-        "[data-testid=stFileUploaderDropzone] button{font-size:0}"
-        "[data-testid=stFileUploaderDropzone] button::after{font-size:.875rem;"
+        "[data-testid=stFileUploaderDropzone] [data-testid=stBaseButton-secondary]>div{display:none}"
+        "[data-testid=stFileUploaderDropzone] [data-testid=stBaseButton-secondary]::after{font-size:.875rem;"
         f"content:'{tr('upload.browse')}'}}</style>"
     )
-    return st.file_uploader(f"{label}（{limit}）", type=types, key=key, help=tr("upload.help"))
+    return st.file_uploader(
+        f"{label}（{limit}）", type=types, key=key, help=tr("upload.help"), accept_multiple_files=multiple
+    )
 
 
 def session_minutes() -> int:
@@ -272,6 +275,11 @@ def incident_service() -> IncidentService:
 def evaluation_service() -> EvaluationService:
     """The published evaluations (月晾晒 and longer periods) of the store."""
     return EvaluationService(get_store())
+
+
+def evidence_service() -> EvidenceService:
+    """Evidence files (证据材料) of the incidents."""
+    return EvidenceService(incident_service())
 
 
 def user_service() -> UserService:

@@ -6,7 +6,6 @@ Laid out in one column so that it works on a phone.
 from datetime import timedelta
 from typing import Any
 
-import h3.api.basic_int as h3i
 import shapely
 import streamlit as st
 
@@ -29,6 +28,7 @@ from app_pages.common import (
     village_layer,
 )
 from app_pages.location import Picked, pick_location
+from geo.grid import cells_to_latlng
 from geo.tracks import TrackError
 from layers.base import base_map
 from layers.coverage import covered_cells_layer
@@ -103,7 +103,8 @@ if flash := st.session_state.pop("ex_flash_error", None):
     st.error(flash)
 
 basemap = basemap_from_env()
-bounds = shapely.MultiPoint([h3i.cell_to_latlng(int(x))[::-1] for x in planned | covered]).bounds
+lats, lngs = cells_to_latlng(list(planned | covered))
+bounds = shapely.MultiPoint(list(zip(lngs, lats, strict=True))).bounds
 view = tuple(b + d for b, d in zip(bounds, (-0.003, -0.003, 0.003, 0.003), strict=True))
 # the villages the patrol passes through, outlined and named: a place to find without a basemap
 nearby = [v for v in data["villages"] if v["geometry"].intersects(shapely.box(*view))]

@@ -21,6 +21,7 @@ from app_pages.common import (
     user_service,
     village_layer,
 )
+from app_pages.evidence_panel import evidence_panel
 from layers.base import base_map
 from layers.incidents import MarkerData, marker_layer
 from patrol.incident import (
@@ -173,6 +174,8 @@ if inc.consult_departments:  # the consultation: who was invited, who has spoken
         width="stretch",
         key="incident_opinions",
     )
+
+evidence_panel(who, inc)
 
 st.subheader(tr("incident.timeline"))
 events = svc.timeline(who, inc.id)

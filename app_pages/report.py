@@ -15,11 +15,14 @@ from app_pages.common import (
     require_district,
     require_principal,
     tr,
+    uploader,
     village_layer,
 )
+from app_pages.evidence_panel import attach
 from app_pages.location import Picked, pick_location
 from geo.crs import to_wgs84
 from layers.base import base_map
+from patrol.evidence import EXTENSIONS, MAX_BYTES
 from patrol.incident import Source
 from patrol.incidents import NewIncident
 from patrol.permissions import AccessDeniedError
@@ -67,6 +70,9 @@ def _draw(at: Picked) -> Any:
     return m
 
 
+photos = uploader(
+    tr("report.photos"), list(EXTENSIONS), "report_photos", mb=MAX_BYTES // 2**20, multiple=True
+)
 where = pick_location("report", _draw, display_crs=basemap.display_crs)
 crs = where.crs
 
@@ -91,6 +97,12 @@ if st.button(tr("report.submit"), key="report_submit", type="primary", disabled=
                     team=svc.teams[result.incident.team_id].name,
                 )
             )
+            if photos:
+                kept, refused = attach(who, result.incident.id, list(photos), "report")
+                if kept:
+                    st.success(tr("evidence.added", n=kept))
+                for why in refused:
+                    st.error(why)
     except (ValueError, OutsideDistrictError, AccessDeniedError) as exc:
         st.error(tr("report.failed", error=error_text(exc)))
 

@@ -1,4 +1,3 @@
-import h3.api.basic_int as h3i
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -17,6 +16,7 @@ from app_pages.common import (
     show_map,
     tr,
 )
+from geo.grid import cell_ids
 from layers.hexes import HexCounts, hex_layer
 from layers.legend import add_legend
 from patrol.dashboard import area_cells
@@ -149,9 +149,7 @@ if len(plan):
     layer.add_to(m)
     add_legend(m, legend)
     show_map(m, "sc_map", height=520)
-    export = plan.assign(
-        township=plan["township_code"].map(tw_names), cell=[h3i.int_to_str(int(c)) for c in plan["cell"]]
-    )
+    export = plan.assign(township=plan["township_code"].map(tw_names), cell=cell_ids(plan["cell"]))
     st.download_button(
         tr("sc.export"),
         csv_bytes(export),

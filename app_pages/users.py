@@ -17,7 +17,6 @@ from app_pages.common import (
 from patrol.permissions import AccessDeniedError
 from patrol.roles import ROLES
 from patrol.users import UserService
-from store.protocol import DuplicateError
 
 who = require_principal()
 store = get_store()
@@ -68,8 +67,8 @@ with st.form("users_create_form"):
         try:
             svc.create(who, username.strip(), password, role, display_name=display.strip(), **scope)  # type: ignore[arg-type]
             st.success(tr("users.created", name=md_escape(username.strip())))
-        except (ValueError, DuplicateError, AccessDeniedError) as exc:
-            st.error(error_text(exc) if not isinstance(exc, DuplicateError) else tr("users.taken"))
+        except (ValueError, AccessDeniedError) as exc:
+            st.error(error_text(exc))
 
 st.subheader(tr("users.change"))
 names = [u.username for u in users]

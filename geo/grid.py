@@ -148,6 +148,11 @@ def cells_to_polygons(cells: npt.ArrayLike) -> npt.NDArray[np.object_]:
     return np.array(out, dtype=object)
 
 
+def cell_ids(cells: npt.ArrayLike) -> list[str]:
+    """H3 cells as their hexadecimal ids (as other H3 tools write them), for files people open."""
+    return [h3i.int_to_str(int(c)) for c in np.asarray(cells, dtype=np.int64).ravel()]
+
+
 def cells_to_latlng(cells: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Return the centre ``(lat, lng)`` arrays of the cells."""
     c = np.asarray(cells, dtype=np.int64)

@@ -86,8 +86,7 @@ class ApiClientService:
         ------
         Refusal
             For a bad name, role, scope, source, coordinate system, webhook or limit.
-        DuplicateError
-            If a client of that name exists (revoked ones too: names are never reused).
+            A name already used counts as bad (revoked clients' too: names are never reused).
         """
         check_admin(who, "API keys")
         if not NAME_RE.match(name):
@@ -119,12 +118,13 @@ class ApiClientService:
             rate_per_minute, now, None,
         )  # fmt: skip
         principal_of(row)  # the role and its scope fit together (raises a Refusal)
-        if any(c.name == name for c in self.store.api_clients()):
+        try:
+            self.store.insert_api_client(
+                row, audit_row(who, now, "create_api_client", "api_client", name, None, _public(row))
+            )
+        except DuplicateError as exc:  # names are never reused, revoked ones included
             msg = f"an API client named {name!r} exists already"
-            raise DuplicateError(msg)
-        self.store.insert_api_client(
-            row, audit_row(who, now, "create", "api_client", name, None, _public(row))
-        )
+            raise Refusal(msg, "refuse.api_name_taken") from exc
         return row, key
 
     def clients(self, who: Principal | None) -> list[ApiClientRow]:
@@ -147,7 +147,8 @@ class ApiClientService:
             return old
         new = replace(old, revoked_at=self.clock())
         self.store.update_api_client(
-            new, audit_row(who, self.clock(), "revoke", "api_client", name, _public(old), _public(new))
+            new,
+            audit_row(who, self.clock(), "revoke_api_client", "api_client", name, _public(old), _public(new)),
         )
         return new
 

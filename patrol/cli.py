@@ -495,7 +495,6 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     import getpass
 
     from patrol.users import UserService
-    from store.protocol import DuplicateError
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -509,7 +508,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
                 None, args.username, password, args.role, display_name=args.display_name or "",
                 township_code=args.township, team_id=args.team, department=args.department,
             )  # fmt: skip
-        except (ValueError, DuplicateError) as exc:
+        except ValueError as exc:
             raise CliError(str(exc)) from exc
     _print_kv({"user": user.username, "role": user.role})
     return 0
@@ -673,7 +672,6 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_create_api_key(args: argparse.Namespace) -> int:
     """Make an API client and print its key, once (only its hash is stored)."""
     from patrol.api_clients import ApiClientService
-    from store.protocol import DuplicateError
 
     with _opened(args) as store:
         try:
@@ -682,7 +680,7 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
                 department=args.department, source=args.source, crs=args.crs,
                 webhook_url=args.webhook or "", rate_per_minute=args.rate,
             )  # fmt: skip
-        except (ValueError, DuplicateError) as exc:
+        except ValueError as exc:
             raise CliError(str(exc)) from exc
     _print_kv({"client": row.name, "role": row.role, "api_key": key})
     sys.stderr.write("keep the key now: it is not stored and cannot be shown again\n")

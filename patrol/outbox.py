@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from patrol.api_clients import ApiClient, ApiClientService
+from patrol.audit import audit_row
 from patrol.incident import FINAL_STATES, State
 from patrol.labels import Labels
 from patrol.open311 import w3
@@ -102,8 +103,13 @@ class OutboxService:
         return [self.message(r) for r in rows]
 
     def acknowledge(self, client: ApiClient, ids: Sequence[int]) -> int:
-        """Mark changes the client has; the number newly marked (others' ids are ignored)."""
-        return self.store.outbox_delivered(client.name, list(ids), self.clock())
+        """Mark changes the client has (audited); the number newly marked (others' ids are ignored)."""
+        now = self.clock()
+        after = {"outbox_ids": sorted(set(ids))[:1000]}
+        audit = [
+            audit_row(client.principal, now, "acknowledge_changes", "api_client", client.name, None, after)
+        ]
+        return self.store.outbox_delivered(client.name, list(ids), now, audit if ids else ())
 
     def deliver(self, clients: Sequence[ApiClientRow]) -> Delivered:
         """One round: post each client's due changes in order, until one fails."""

@@ -66,6 +66,18 @@ def check_act(who: Principal, incident: Incident, action: Action) -> None:
         raise AccessDeniedError(msg)
 
 
+# Who adds evidence (证据材料) to an incident they may see: those who work on it
+_ATTACH_ROLES = frozenset({"command_center", "captain", "inspector", "liaison"})
+
+
+def check_attach(who: Principal, incident: Incident) -> None:
+    """Raise AccessDeniedError unless ``who`` may add evidence to the incident."""
+    check_read(who, incident)
+    if who.role not in _ATTACH_ROLES:
+        msg = f"a {who.role} may not add evidence to incidents"
+        raise AccessDeniedError(msg)
+
+
 def check_township(who: Principal, township_code: str | None) -> None:
     """Raise AccessDeniedError when a captain reaches outside their township."""
     if who.role == "captain" and township_code != who.township_code:

@@ -32,6 +32,7 @@ OTHER_MAX_CHARS: Mapping[str, int] = {
     "result": 2000,
     "reason": 2000,
     "display_name": 80,
+    "filename": 120,
 }
 #: Fields that may span lines (tab, CR and LF allowed); the others are one line.
 MULTILINE_FIELDS = frozenset({"description", "note", "result", "reason"})

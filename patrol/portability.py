@@ -4,7 +4,7 @@ Everything a deployment holds goes: the district's areas and cell map, the incid
 their complete event logs (rollups rebuilt by the target from the incidents and checked
 against the source's), number sequences, patrols and their covered cells, premises and
 inspections, users and the audit log (sequence numbers kept), published evaluations, API
-clients with their requests and outbox (ids kept). Sign-in failure counters are transient and
+clients with their requests and outbox (ids kept), evidence files. Sign-in failure counters are transient and
 stay behind. The target must be empty.
 
 A content hash is computed per table from what the store protocol returns, in a form that
@@ -125,7 +125,16 @@ def content_hashes(store: Store) -> dict[str, tuple[int, str]]:
         "api_clients": _digest(store.api_clients()),
         "api_requests": _digest(sorted(store.api_requests(), key=lambda r: r.incident_id)),
         "api_outbox": _digest(store.outbox_rows()),
+        "evidence": _digest(store.all_evidence()),
+        "evidence_content": _digest(_evidence_contents(store)),
     }
+
+
+def _evidence_contents(store: Store) -> Iterator[tuple[str, str]]:
+    """Each stored evidence content as its hash and the hash of the bytes read back."""
+    for sha in sorted({e.sha256 for e in store.all_evidence()}):
+        data = store.evidence_content(sha)
+        yield sha, hashlib.sha256(data or b"").hexdigest()
 
 
 def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | None = None) -> CopyReport:
@@ -176,6 +185,10 @@ def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | No
     )
     dst.restore_api(src.api_clients(), src.api_requests(), src.outbox_rows())
     note("api", len(src.api_clients()))
+    evidence = src.all_evidence()
+    contents = {sha: src.evidence_content(sha) or b"" for sha in {e.sha256 for e in evidence}}
+    dst.restore_evidence(evidence, contents)
+    note("evidence", len(evidence))
     report = CopyReport(content_hashes(src), content_hashes(dst))
     if not report.identical:
         differ = [t for t in report.source if report.source[t] != report.target.get(t)]

@@ -30,7 +30,7 @@ from patrol.permissions import AccessDeniedError, check_admin
 from patrol.plausibility import check_text
 from patrol.refusals import Refusal
 from patrol.roles import ROLES, Principal
-from store.protocol import Store
+from store.protocol import DuplicateError, Store
 from store.rows import SignInFailures, UserRow
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
@@ -206,9 +206,7 @@ class UserService:
         Raises
         ------
         ValueError
-            For a bad name, role, scope or a short password.
-        store.protocol.DuplicateError
-            If the name is taken.
+            For a bad name, role, scope or a short password, or a name taken (a Refusal).
         AccessDeniedError
             Unless ``who`` is an admin (or None).
         """
@@ -226,9 +224,13 @@ class UserService:
             hash_password(password), True, now, now,
         )  # fmt: skip
         self._validate(user)
-        self.store.insert_user(
-            user, audit_row(who, now, "create_user", "user", username, None, _public(user))
-        )
+        try:
+            self.store.insert_user(
+                user, audit_row(who, now, "create_user", "user", username, None, _public(user))
+            )
+        except DuplicateError as exc:
+            msg = f"the user name {username!r} is taken"
+            raise Refusal(msg, "refuse.username_taken") from exc
         return user
 
     def update(self, who: Principal | None, username: str, **changes: Any) -> UserRow:

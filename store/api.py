@@ -20,6 +20,7 @@ from store.rows import (
     EventRow,
     OutboxRow,
 )
+from store.shared import SharedSql
 
 # What a client hears about: a change of state, and the callback (回访) result
 OUTBOX_ACTIONS = frozenset({"callback"})
@@ -30,35 +31,8 @@ def outbox_worthy(event: EventRow) -> bool:
     return event.from_state != event.to_state or event.action in OUTBOX_ACTIONS
 
 
-class ApiTables:
-    """The API's queries; mixed into each store, which supplies the hooks below."""
-
-    _mark = "?"
-    _keep_ids = ""  # what an INSERT with explicit identity values needs (PostgreSQL: OVERRIDING SYSTEM VALUE)
-    _after_id_restore: tuple[tuple[str, Sequence[Any]], ...] = ()  # and after it (move the sequence on)
-
-    # -- hooks each backend supplies ---------------------------------------------------------
-    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        raise NotImplementedError
-
-    def _write_all(
-        self, statements: Sequence[tuple[str, Sequence[Any]]], audit: Sequence[AuditRow] = ()
-    ) -> list[int]:
-        """Run the statements and append the audit rows in one transaction; their row counts.
-
-        Raises DuplicateError on a unique key already taken.
-        """
-        raise NotImplementedError
-
-    def _db_time(self, value: datetime) -> Any:
-        raise NotImplementedError
-
-    def _py_time(self, value: Any) -> datetime:
-        raise NotImplementedError
-
-    # -- shared ------------------------------------------------------------------------------
-    def _q(self, sql: str) -> str:
-        return sql.replace("?", self._mark)
+class ApiTables(SharedSql):
+    """The API's queries; mixed into each store, which supplies the hooks of SharedSql."""
 
     def _outbox_statement(self, events: Sequence[EventRow]) -> tuple[str, list[Any]]:
         """The INSERT that queues ``events`` (status changes only) for the clients of their incident."""
@@ -173,15 +147,17 @@ class ApiTables:
         params.append(limit)
         return [self._outbox_row(r) for r in self._read(self._q(sql), params)]
 
-    def outbox_delivered(self, client: str, ids: Sequence[int], at: datetime) -> int:
-        """Mark a client's changes delivered (acknowledged); the number newly marked."""
+    def outbox_delivered(
+        self, client: str, ids: Sequence[int], at: datetime, audit: Sequence[AuditRow] = ()
+    ) -> int:
+        """Mark a client's changes delivered (acknowledged), with any audit rows; the number newly marked."""
         if not ids:
             return 0
         sql = self._q(
             "UPDATE api_outbox SET delivered_at = ? WHERE client = ? AND delivered_at IS NULL"
             f" AND id IN ({', '.join('?' * len(ids))})"
         )
-        return self._write_all([(sql, (self._db_time(at), client, *ids))])[0]
+        return self._write_all([(sql, (self._db_time(at), client, *ids))], audit)[0]
 
     def outbox_failed(self, outbox_id: int, next_attempt_at: datetime, error: str) -> None:
         """Count a failed delivery and when to try again."""

@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store import redact_url
 from store.api import ApiTables
+from store.evidence import EvidenceTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
     AREA_REFERENCES,
@@ -301,6 +302,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX api_outbox_pending ON api_outbox(client, delivered_at, id);
         """,
     ),
+    # evidence (see the SQLite migration)
+    (
+        "0017_evidence",
+        """
+        CREATE TABLE evidence_content (sha256 TEXT PRIMARY KEY, data BYTEA NOT NULL);
+        CREATE TABLE evidence (
+            id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, stage TEXT NOT NULL,
+            filename TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL REFERENCES evidence_content(sha256), uploaded_by TEXT NOT NULL,
+            role TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, note TEXT NOT NULL
+        );
+        CREATE INDEX evidence_incident ON evidence(incident_id, at);
+        CREATE OR REPLACE FUNCTION gridpatrol_evidence_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'evidence is kept as it was given'; END $$;
+        CREATE TRIGGER evidence_append_only BEFORE UPDATE OR DELETE ON evidence
+            FOR EACH ROW EXECUTE FUNCTION gridpatrol_evidence_kept();
+        CREATE TRIGGER evidence_no_truncate BEFORE TRUNCATE ON evidence
+            FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_evidence_kept();
+        """,
+    ),
 ]
 
 _CLEAR_AREAS = (
@@ -312,7 +333,7 @@ _CLEAR_AREAS = (
 )
 
 
-class PostGISStore(ApiTables):
+class PostGISStore(ApiTables, EvidenceTables):
     """Store on PostgreSQL with PostGIS, shared by any number of app processes."""
 
     def __init__(

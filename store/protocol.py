@@ -17,6 +17,7 @@ from store.rows import (
     DistrictRow,
     EvaluationRow,
     EventRow,
+    EvidenceRow,
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
@@ -372,8 +373,10 @@ class Store(Protocol):
         """A client's undelivered status changes in the order they happened."""
         ...
 
-    def outbox_delivered(self, client: str, ids: Sequence[int], at: datetime) -> int:
-        """Mark a client's changes delivered (acknowledged); the number newly marked."""
+    def outbox_delivered(
+        self, client: str, ids: Sequence[int], at: datetime, audit: Sequence[AuditRow] = ()
+    ) -> int:
+        """Mark a client's changes delivered (acknowledged), with any audit rows; the number newly marked."""
         ...
 
     def outbox_failed(self, outbox_id: int, next_attempt_at: datetime, error: str) -> None:
@@ -388,4 +391,29 @@ class Store(Protocol):
         self, clients: Sequence[ApiClientRow], requests: Sequence[ApiRequestRow], outbox: Sequence[OutboxRow]
     ) -> None:
         """Load clients, their requests and the outbox as they were elsewhere (ids kept), in one go."""
+        ...
+
+    # -- evidence (store.evidence, the same queries on both backends) ----------------------------
+    def add_evidence(self, row: EvidenceRow, data: bytes, audit: AuditRow) -> None:
+        """Keep a file (its content once) and its audit row, in one transaction."""
+        ...
+
+    def evidence_of(self, incident_ids: Sequence[str]) -> list[EvidenceRow]:
+        """The evidence of these incidents, oldest first."""
+        ...
+
+    def evidence_row(self, evidence_id: str) -> EvidenceRow | None:
+        """One evidence row by id, or None."""
+        ...
+
+    def evidence_content(self, sha256: str) -> bytes | None:
+        """The stored bytes of a content hash, or None."""
+        ...
+
+    def all_evidence(self) -> list[EvidenceRow]:
+        """Every evidence row, by time (a store copy carries them all)."""
+        ...
+
+    def restore_evidence(self, rows: Sequence[EvidenceRow], contents: dict[str, bytes]) -> None:
+        """Load evidence as it was elsewhere, in one transaction."""
         ...

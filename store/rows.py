@@ -626,3 +626,27 @@ class OutboxRow:
 
 
 OUTBOX_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(OutboxRow))
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """A file kept as evidence of an incident (证据材料): a photo, a scan, a notice.
+
+    The content is stored once per ``sha256`` (the same photo attached twice is kept once);
+    rows are never changed or removed, like the event log.
+    """
+
+    id: str
+    incident_id: str
+    stage: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    role: str
+    at: datetime
+    note: str
+
+
+EVIDENCE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(EvidenceRow))

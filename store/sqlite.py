@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from store.api import ApiTables
+from store.evidence import EvidenceTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
     AREA_REFERENCES,
@@ -357,6 +358,24 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX api_outbox_pending ON api_outbox(client, delivered_at, id)",
         ],
     ),
+    # evidence (证据材料): each content once, rows append-only like the event log
+    (
+        "0017_evidence",
+        [
+            "CREATE TABLE evidence_content (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL)",
+            """CREATE TABLE evidence (
+                id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, stage TEXT NOT NULL,
+                filename TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL,
+                sha256 TEXT NOT NULL REFERENCES evidence_content(sha256), uploaded_by TEXT NOT NULL,
+                role TEXT NOT NULL, at INTEGER NOT NULL, note TEXT NOT NULL
+            )""",
+            "CREATE INDEX evidence_incident ON evidence(incident_id, at)",
+            """CREATE TRIGGER evidence_append_only_update BEFORE UPDATE ON evidence
+               BEGIN SELECT RAISE(ABORT, 'evidence is kept as it was given'); END""",
+            """CREATE TRIGGER evidence_append_only_delete BEFORE DELETE ON evidence
+               BEGIN SELECT RAISE(ABORT, 'evidence is kept as it was given'); END""",
+        ],
+    ),
 ]
 
 
@@ -379,7 +398,7 @@ def sqlite_path_from_url(url: str) -> Path:
     return Path(url)
 
 
-class SQLiteStore(ApiTables):
+class SQLiteStore(ApiTables, EvidenceTables):
     """Store on one SQLite file.
 
     Each thread gets its own connection; writes are serialised by one process-wide lock

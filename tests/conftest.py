@@ -229,3 +229,14 @@ def close_incident(svc, inc, who, checker):  # type: ignore[no-untyped-def]
             checker if action == "verify" else who, inc.id, action, expected_version=inc.version, **fields
         )
     return inc
+
+
+def picture(kind: str = "JPEG", size: tuple[int, int] = (32, 24), colour: str = "orange") -> bytes:
+    """A small real picture (JPEG, PNG or WEBP) for evidence tests."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, kind)
+    return out.getvalue()

@@ -35,9 +35,11 @@ def _api_client_with_news(store) -> None:
     from datetime import UTC, datetime
 
     from patrol.api_clients import ApiClientService
+    from patrol.evidence import EvidenceService
     from patrol.incidents import IncidentService, NewIncident
     from patrol.roles import Principal
     from store.rows import ApiRequestRow
+    from tests.conftest import picture
 
     ApiClientService(store).create(None, "hotline", "command_center", webhook_url="http://127.0.0.1:9/x")
     svc = IncidentService(store, clock=lambda: datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
@@ -46,6 +48,7 @@ def _api_client_with_news(store) -> None:
         inc = svc.report(command, NewIncident("PARK_COMPOUND", 30.7552 + k / 1000, 120.7601)).incident
         store.link_api_request(ApiRequestRow(inc.id, "hotline", f"token-{inc.id}", svc.clock()))
         svc.act(command, inc.id, "assess", expected_version=inc.version)
+        EvidenceService(svc).add(command, inc.id, "现场.jpg", picture("JPEG"), stage="report")
     first = store.outbox("hotline", limit=1)[0]
     store.outbox_delivered("hotline", [first.id], svc.clock())
 
@@ -71,6 +74,7 @@ def test_a_demo_store_copied_to_postgis_and_back_is_identical_by_hash(
     )
     assert counts["evaluations"] >= 12  # the demo's published months, quarters and half-year
     assert (counts["api_clients"], counts["api_requests"], counts["api_outbox"]) == (1, 2, 2)
+    assert (counts["evidence"], counts["evidence_content"]) == (2, 1)  # one photo attached to two cases
 
 
 def test_the_copied_store_keeps_working_new_numbers_and_audit_rows_follow_the_old_ones(

@@ -399,7 +399,9 @@ def test_a_report_and_an_import_link_a_repeat_of_a_case_closed_in_the_same_cell_
 
 
 NEW_SINCE_0013 = ("request", "paused_at", "satisfaction", "callback_count", "supervision_level")
-MIGRATIONS_SINCE = ("0013_requests_callbacks", "0014_handover_states", "0015_supervision", "0016_api")
+MIGRATIONS_SINCE = (
+    "0013_requests_callbacks", "0014_handover_states", "0015_supervision", "0016_api", "0017_evidence"
+)  # fmt: skip
 
 
 def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and_events_unchanged(svc):
@@ -415,7 +417,13 @@ def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and
     # back to the columns of the migrations before 0013, as a store made by 206cd2b has them
     for column in NEW_SINCE_0013:
         raw_sql(store, f"ALTER TABLE incidents DROP COLUMN {column}")
-    for table in ("api_outbox", "api_requests", "api_clients"):  # as a store made by 2f002ff has none
+    for table in (
+        "api_outbox",
+        "api_requests",
+        "api_clients",
+        "evidence",
+        "evidence_content",
+    ):  # 2f002ff had none
         raw_sql(store, f"DROP TABLE {table}")
     raw_sql(store, f"DELETE FROM schema_migrations WHERE name IN {MIGRATIONS_SINCE}")
     store.close()

@@ -26,6 +26,7 @@ from patrol.incidents import IncidentService
 from patrol.roles import Principal
 from store.protocol import Store
 from store.rows import IncidentQuery
+from tests.conftest import picture
 
 P = (30.7552, 120.7601)  # in a street of the demo district
 OTHER_TOWNSHIP_P = (30.6602, 120.8011)
@@ -237,7 +238,10 @@ def test_a_revoked_key_is_refused_at_once_and_the_revocation_is_audited(api):
     ApiClientService(store).revoke(ADMIN, "hotline")
     refused = post(base, k)
     assert refused.status_code == 403 and "revoked" in errors_of(refused)[0]["description"]
-    assert [a.action for a in store.audit_log(entity="api_client")] == ["revoke", "create"]  # newest first
+    assert [a.action for a in store.audit_log(entity="api_client")] == [
+        "revoke_api_client",
+        "create_api_client",
+    ]  # newest first
     assert all("key_hash" not in a.after for a in store.audit_log())
 
 
@@ -404,6 +408,8 @@ def test_a_system_without_a_webhook_polls_and_acknowledges_its_changes(api):
     assert [(c["state"], c["status"]) for c in changes] == [("assessing", "open"), ("rejected", "closed")]
     ack = httpx.post(f"{base}/api/v1/changes/ack", headers=h, json={"ids": [c["outbox_id"] for c in changes]})
     assert ack.json() == {"acknowledged": 2}
+    [receipt] = store.audit_log(entity="api_client", actor="api:hotline")
+    assert receipt.action == "acknowledge_changes" and str(changes[0]["outbox_id"]) in receipt.after
     assert httpx.get(f"{base}/api/v1/changes", headers=h).json() == []
     other = key(store, "other-system")
     assert httpx.post(
@@ -439,3 +445,51 @@ def test_concurrent_posts_of_one_external_id_store_one_incident(api):
         t.join()
     assert sorted(results).count(201) == 1 and set(results) <= {200, 201}
     assert store.count_incidents(IncidentQuery(external_ids=("RX-SAME",))) == 1
+
+
+JPEG = picture("JPEG")
+
+
+def test_evidence_is_uploaded_listed_and_downloaded_through_the_api_as_it_was_given(api):
+    base, store = api
+    k = key(store)
+    created = post(base, k).json()[0]["service_request_id"]
+    h = {"X-API-Key": k}
+    url = f"{base}/api/v1/incidents/{created}/evidence"
+    r = httpx.post(
+        url,
+        headers=h,
+        files={"file": ("现场照片.jpg", JPEG, "image/jpeg")},
+        data={"stage": "report", "note": "占道"},
+    )
+    assert r.status_code == 201, r.text
+    row = r.json()
+    assert (row["filename"], row["stage"], row["size"], row["uploaded_by"]) == (
+        "现场照片.jpg",
+        "report",
+        len(JPEG),
+        "api:hotline",
+    )
+    assert [e["id"] for e in httpx.get(url, headers=h).json()] == [row["id"]]
+    got = httpx.get(f"{base}{row['url']}", headers=h)
+    assert got.content == JPEG and got.headers["content-type"] == "image/jpeg"
+    assert (
+        "UTF-8''" in got.headers["content-disposition"] and got.headers["x-content-type-options"] == "nosniff"
+    )
+    fake = httpx.post(url, headers=h, files={"file": ("photo.jpg", b"<svg onload=alert(1)>", "image/jpeg")})
+    assert fake.status_code == 422 and fake.json()[0]["key"] == "refuse.evidence_type"
+    huge = httpx.post(
+        url, headers=h, files={"file": ("big.jpg", JPEG[:4] + b"\0" * (10 * 1024 * 1024), "image/jpeg")}
+    )
+    assert huge.status_code == 413
+    assert httpx.post(url, files={"file": ("a.jpg", JPEG, "image/jpeg")}).status_code == 403
+    other = key(
+        store,
+        "other-captain",
+        "captain",
+        township_code=next(
+            t.code for t in store.townships() if t.code != store.get_incident(created).township_code
+        ),
+    )
+    assert httpx.get(f"{base}{row['url']}", headers={"X-API-Key": other}).status_code == 404
+    assert len(store.all_evidence()) == 1

@@ -899,3 +899,28 @@ def test_the_command_centre_finds_the_requests_and_disputes_waiting_for_it(app, 
     waiting = [b.label for b in app.button if b.key and b.key.startswith("cc_awaiting_")]
     assert any(inc.number in label for label in waiting)
     assert any("待指挥中心决定" in e.label for e in app.expander)
+
+
+def test_the_incident_page_shows_its_evidence_and_offers_the_uploader_only_to_who_works_on_it(
+    app, incidents_sqlite_url
+):
+    from patrol.evidence import EvidenceService
+    from patrol.incidents import IncidentService
+    from tests.conftest import picture
+
+    jpeg = picture("JPEG")
+    store = open_store(incidents_sqlite_url)
+    [row] = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=1))
+    ev = EvidenceService(IncidentService(store))
+    ev.add(_principal("captain"), row.id, "整改前.jpg", jpeg, stage="handling", note="楼道堆物")
+    ev.add(_principal("captain"), row.id, "告知书.pdf", b"%PDF-1.7\n" + b"%" * 64, stage="handling")
+    store.close()
+    _as(app, "captain", "incident", incident_id=row.id)
+    assert "证据材料（2）" in [s.value for s in app.subheader]
+    captions = " ".join(c.value for c in app.caption)
+    assert "处置（整改前后）" in captions and "楼道堆物" in captions
+    assert any("告知书.pdf" in b.label for b in app.get("download_button"))
+    assert [e.label for e in app.expander if e.label == "添加证据材料"]
+    _as(app, "planner", "incident", incident_id=row.id)
+    assert "证据材料（2）" in [s.value for s in app.subheader]
+    assert not [e.label for e in app.expander if e.label == "添加证据材料"]

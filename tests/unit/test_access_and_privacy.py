@@ -16,10 +16,10 @@ from patrol.incident import Action, IllegalTransitionError, MissingFieldError
 from patrol.incidents import IncidentService, NewIncident
 from patrol.patrols import PatrolService
 from patrol.permissions import AccessDeniedError, mask_name, mask_phone
+from patrol.refusals import Refusal
 from patrol.roles import ROLES, Principal
 from patrol.users import AuthError, UserService, hash_password, verify_password
 from store import open_store
-from store.protocol import DuplicateError
 from store.rows import IncidentQuery
 from tests.conftest import raw_sql
 
@@ -199,7 +199,7 @@ def test_users_sign_in_and_changes_are_audited_without_the_password(district_sql
     users.update(admin, "cap", active=False)
     with pytest.raises(AuthError):
         users.authenticate("cap", "township-pw-1")
-    with pytest.raises(DuplicateError):
+    with pytest.raises(Refusal, match="taken"):
         users.create(admin, "cap", "township-pw-1", "planner")
     for bad in (
         {"username": "a b", "role": "planner"},

@@ -46,7 +46,8 @@ def test_a_post_that_loses_the_race_for_its_external_id_answers_with_the_winner(
     store.list_incidents = list_then_commit  # type: ignore[method-assign]
     store.count_incidents = count_then_commit  # type: ignore[method-assign]
     created = svc.create(
-        client, {"service_code": "STREET_VENDING", "lat": str(P[0]), "long": str(P[1]), "external_id": "RX-RACE"}
+        client,
+        {"service_code": "STREET_VENDING", "lat": str(P[0]), "long": str(P[1]), "external_id": "RX-RACE"},
     )
     assert (created.incident.id, created.new) == (winner[0], False)
     assert real_count(IncidentQuery(external_ids=("RX-RACE",))) == 1

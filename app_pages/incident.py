@@ -223,6 +223,11 @@ for tab, action in zip(tabs, actions, strict=True):
                 format_func=lambda o: tr(f"outcome.{o}"),
                 key="act_dispatch_outcome",
             )
+            case_reason = st.text_input(
+                tr("incident.case_reason"), key="act_dispatch_reason", help=tr("incident.case_reason_help")
+            )
+            if fields_in["outcome"] == "case":
+                fields_in["reason"] = case_reason
         if action == Action.REQUEST:
             st.caption(tr("incident.request_hint"))
             fields_in["kind"] = st.radio(

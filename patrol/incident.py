@@ -101,7 +101,12 @@ SUPERVISION_LEVELS = (1, 2, 3)
 SUPERVISION_AFTER_DAYS = (0, 3, 10)
 URGENT_SOURCES = frozenset({Source.HOTLINE, Source.PETITION})
 URGENT_RESPONSE_MINUTES = 15
-ASSESSMENT_OUTCOMES = ("enforce", "first_offence_no_penalty", "education")
+# what the assessment decides for a case it takes on (不予立案 is REJECT, with its reason):
+# 简易处置 a minor matter put right on the spot; 立案 a formal case, with its reason; 首违不罚 a
+# first minor offence corrected in time, closed without a penalty
+ASSESSMENT_OUTCOMES = ("simple", "case", "first_offence_no_penalty")
+# the words events written before 2026-12 used for two of them
+LEGACY_OUTCOMES = {"enforce": "case", "education": "simple"}
 VERIFY_RESULTS = ("pass", "fail")
 REQUEST_KINDS = ("defer", "hold")  # 延期: a later due time; 挂账: the clock stops until resumed
 # 回访: the reporter's verdict after closure of a hotline or petition case
@@ -421,6 +426,13 @@ class Incident:
             if act == Action.DISPATCH and fields["outcome"] not in ASSESSMENT_OUTCOMES:
                 msg = f"outcome must be one of {', '.join(ASSESSMENT_OUTCOMES)}, got {fields['outcome']!r}"
                 raise MissingFieldError(msg, ("outcome",))
+            if (
+                act == Action.DISPATCH
+                and fields["outcome"] == "case"
+                and not str(fields.get("reason") or "").strip()
+            ):
+                msg = f"a formal case (立案) of {self.number} needs its reason"
+                raise MissingFieldError(msg, ("reason",))
             out: dict[str, Any] = {"team_id": int(fields["team_id"])}
             if fields.get("township_code"):  # the team's township: a case follows its team
                 out["township_code"] = str(fields["township_code"])

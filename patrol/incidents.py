@@ -529,7 +529,7 @@ class IncidentService:
                         Action.DISPATCH,
                         expected_version=inc.version,
                         team_id=team_id,
-                        outcome="enforce",
+                        outcome="simple",
                     )
                 elif inc.state == State.HANDLING:
                     self.act(who, inc.id, Action.REASSIGN, expected_version=inc.version, team_id=team_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from patrol.catalog import Catalog
 from patrol.incident import (
+    ASSESSMENT_OUTCOMES,
     CALLBACK_RESULTS,
     CALLBACK_SOURCES,
     DECISIONS,
@@ -51,6 +52,7 @@ DUTIES = (
     "department_accepts_or_returns",
     "supervision_escalates",
     "consultation_opinions",
+    "formal_case_needs_reason",
 )
 APPROVALS = (Action.REQUEST,)  # asked by one person, decided (approve/refuse) by another
 
@@ -92,6 +94,7 @@ def rulebook(catalog: Catalog) -> dict[str, Any]:
         "transitions": [t.__dict__ for t in transitions()],
         "duties": list(DUTIES),
         "request_kinds": list(REQUEST_KINDS),
+        "assessment_outcomes": list(ASSESSMENT_OUTCOMES),
         "working_days": {"official_years": list(KNOWN_YEARS), "otherwise": "monday_to_friday"},
         "supervision": {
             "levels": list(SUPERVISION_LEVELS),

@@ -221,7 +221,7 @@ def close_incident(svc, inc, who, checker):  # type: ignore[no-untyped-def]
     """Take an incident through assessment, dispatch, a result by ``who`` and a check by ``checker``."""
     for action, fields in (
         ("assess", {}),
-        ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
+        ("dispatch", {"team_id": inc.team_id, "outcome": "simple"}),
         ("submit", {"result": "已整改"}),
         ("verify", {"result": "pass"}),
     ):

@@ -23,7 +23,7 @@ def _being_handled(url: str) -> str:
     assert inc.township_code == TOWNSHIP
     inc = svc.act(DUTY, inc.id, "assess", expected_version=inc.version)
     inc = svc.act(
-        DUTY, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
+        DUTY, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="simple"
     )
     store.close()
     return inc.number

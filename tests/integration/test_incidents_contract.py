@@ -75,22 +75,30 @@ def test_numbers_are_consecutive_per_day(svc):
 def test_transitions_are_stored_with_events_and_versions(svc):
     inc = _report(svc)
     svc.act(CC, inc.id, "assess", expected_version=1)
-    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce", note="派单")
+    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="simple", note="派单")
     got = svc.get(CC, inc.id)
     assert got.state == State.HANDLING and got.version == 3 and got.first_response_at is not None
     events = svc.timeline(CC, inc.id)
     assert [e.to_state.value for e in events] == ["discovered", "assessing", "handling"]
-    assert events[-1].note == "派单" and events[-1].payload["outcome"] == "enforce"
+    assert events[-1].note == "派单" and events[-1].payload["outcome"] == "simple"
 
 
 def test_two_captains_assigning_the_same_incident_one_wins_the_other_is_told(svc):
     inc = _report(svc)
     svc.act(CC, inc.id, "assess", expected_version=1)
     captain = Principal("甲", "captain", township_code=inc.township_code)
-    svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce")
+    svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="simple")
     with pytest.raises(ConflictError, match="changed by someone else"):
-        svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="education")
-    assert svc.get(CC, inc.id).assessment_outcome == "enforce"
+        svc.act(
+            captain,
+            inc.id,
+            "dispatch",
+            expected_version=2,
+            team_id=inc.team_id,
+            outcome="case",
+            reason="多次劝导拒不改正",
+        )
+    assert svc.get(CC, inc.id).assessment_outcome == "simple"
     assert len(svc.timeline(CC, inc.id)) == 3
 
 
@@ -146,14 +154,14 @@ def test_rollups_equal_a_direct_recount_after_a_random_mix_of_writes(svc):
         take = (
             ("handover", {"department": inc.department})
             if inc.handler == "department"
-            else ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"})
+            else ("dispatch", {"team_id": inc.team_id, "outcome": "simple"})
         )
         options = {
             State.DISCOVERED: [("assess", {})],
             State.ASSESSING: [take, ("reject", {"reason": "非执法事项"})],
             State.HANDED_OVER: [("accept", {}), ("return", {"reason": "属乡镇事项"})],
             State.RETURNED: [
-                ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
+                ("dispatch", {"team_id": inc.team_id, "outcome": "simple"}),
                 ("dispute", {"reason": "部门事项"}),
             ],
             State.DISPUTED: [("rule", {"decision": rng.choice(["department", "township"])})],
@@ -297,7 +305,7 @@ def test_dispatch_to_a_team_that_does_not_exist_is_refused_naming_the_field(svc)
     inc = _report(svc)
     svc.act(CC, inc.id, "assess", expected_version=1)
     with pytest.raises(MissingFieldError, match="no team 999999") as exc:
-        svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=999999, outcome="enforce")
+        svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=999999, outcome="simple")
     assert exc.value.fields == ("team_id",)
     assert svc.get(CC, inc.id).state == State.ASSESSING
 
@@ -306,7 +314,7 @@ def test_the_command_center_dispatching_to_another_townships_team_moves_the_inci
     inc = _report(svc)
     other = next(t for t in svc.store.teams() if _township_of(svc, t.id) != inc.township_code)
     svc.act(CC, inc.id, "assess", expected_version=1)
-    moved = svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=other.id, outcome="enforce")
+    moved = svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=other.id, outcome="simple")
     assert moved.team_id == other.id and moved.township_code == _township_of(svc, other.id)
     stored = svc.store.get_incident(inc.id)
     assert stored.township_code == moved.township_code
@@ -320,7 +328,7 @@ def test_a_consultation_accepts_only_departments_of_the_catalog(svc):
 
     inc = _report(svc)
     svc.act(CC, inc.id, "assess", expected_version=1)
-    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce")
+    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="simple")
     with pytest.raises(MissingFieldError, match="no department mafia") as exc:
         svc.act(CC, inc.id, "consult", expected_version=3, departments=["scjg", "mafia"])
     assert exc.value.fields == ("departments",)
@@ -458,9 +466,7 @@ def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and
 def test_pending_requests_are_found_by_the_query_on_both_backends(svc):
     inc = _report(svc, 0)
     inc = svc.act(CC, inc.id, "assess", expected_version=inc.version)
-    inc = svc.act(
-        CC, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
-    )
+    inc = svc.act(CC, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="simple")
     _report(svc, 1)
     svc.act(Principal("中队长", "captain", township_code=inc.township_code), inc.id, "request",
             expected_version=inc.version, kind="hold", reason="待法院裁定")  # fmt: skip

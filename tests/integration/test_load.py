@@ -39,7 +39,7 @@ POINTS = [
 CC = Principal("command", "command_center")  # a demo user: every rerun checks the user is still active
 STEPS = (
     ("assess", {}),
-    ("dispatch", {"outcome": "enforce"}),
+    ("dispatch", {"outcome": "simple"}),
     ("submit", {"result": "已整改"}),
     ("verify", {"result": "pass"}),
 )

@@ -375,7 +375,7 @@ def test_status_changes_reach_the_webhook_in_order_and_none_is_lost_while_the_re
         assert [m["state"] for _, m in receiver.received] == ["assessing"]
         receiver.stop()  # the hotline system goes down; the case moves on meanwhile
         inc = svc.act(
-            captain, created, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
+            captain, created, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="simple"
         )
         inc = svc.act(captain, created, "submit", expected_version=inc.version, result="已整改")
         time.sleep(1.0)  # a delivery round fails and waits before it tries again

@@ -80,7 +80,7 @@ def test_recent_events_and_the_liaison_filter_work_on_both_backends(district_sto
     a = svc.report(CC, NewIncident("PARK_COMPOUND", 30.7552, 120.7601, "patrol", "a")).incident
     b = svc.report(CC, NewIncident("PARK_COMPOUND", 30.7461, 120.7702, "patrol", "b")).incident
     svc.act(CC, a.id, "assess", expected_version=1)
-    svc.act(CC, a.id, "dispatch", expected_version=2, team_id=a.team_id, outcome="enforce")
+    svc.act(CC, a.id, "dispatch", expected_version=2, team_id=a.team_id, outcome="simple")
     svc.act(CC, a.id, "consult", expected_version=3, departments=["scjg", "sthb"])
     events = district_store.recent_events(limit=10)
     assert len(events) == 5 and {e.incident_id for e in events} == {a.id, b.id}

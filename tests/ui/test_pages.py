@@ -261,7 +261,7 @@ def _handling_in_captains_township(url: str) -> str:
     inc = svc.get(duty, _fresh_incidents(url, 1)[0])
     inc = svc.act(duty, inc.id, "assess", expected_version=inc.version)
     inc = svc.act(
-        duty, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
+        duty, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="simple"
     )
     store.close()
     return inc.id
@@ -924,3 +924,27 @@ def test_the_incident_page_shows_its_evidence_and_offers_the_uploader_only_to_wh
     _as(app, "planner", "incident", incident_id=row.id)
     assert "证据材料（2）" in [s.value for s in app.subheader]
     assert not [e.label for e in app.expander if e.label == "添加证据材料"]
+
+
+def test_a_formal_case_is_dispatched_only_with_its_reason_and_the_reason_is_on_record(
+    app, incidents_sqlite_url
+):
+    from patrol.incidents import IncidentService, NewIncident
+
+    store = open_store(incidents_sqlite_url)
+    svc = IncidentService(store)
+    command = _principal("command_center")
+    inc = svc.report(command, NewIncident("CLUTTER", 30.7552, 120.7601, "citizen", "楼道堆物")).incident
+    inc = svc.act(command, inc.id, "assess", expected_version=inc.version)
+    _as(app, "command_center", "incident", incident_id=inc.id)
+    app.selectbox(key="act_dispatch_outcome").set_value("case")
+    next(b for b in app.button if b.label == "派遣处置").click().run()
+    assert any("理由" in e.value for e in app.error), [e.value for e in app.error]
+    assert store.get_incident(inc.id).state == "assessing"  # nothing moved
+    app.text_input(key="act_dispatch_reason").input("经劝导拒不改正")
+    next(b for b in app.button if b.label == "派遣处置").click().run()
+    assert not app.exception
+    done = store.get_incident(inc.id)
+    assert (done.state, done.assessment_outcome) == ("handling", "case")
+    assert json.loads(store.events(inc.id)[-1].payload)["reason"] == "经劝导拒不改正"
+    store.close()

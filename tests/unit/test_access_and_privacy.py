@@ -57,7 +57,7 @@ def _incident(svc, **kw):
 
 def _consult(svc, inc, departments):
     svc.act(CC, inc.id, "assess", expected_version=1)
-    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce")
+    svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="simple")
     svc.act(CC, inc.id, "consult", expected_version=3, departments=departments)
 
 

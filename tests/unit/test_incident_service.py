@@ -137,7 +137,7 @@ def test_the_duplicate_radius_and_window_are_configurable(district_sqlite_url):
 
 def test_a_complaint_about_a_closed_case_is_a_new_incident_linked_as_a_repeat(svc):
     inc = report(svc).incident
-    for action, fields in [("assess", {}), ("dispatch", {"team_id": inc.team_id, "outcome": "enforce"}),
+    for action, fields in [("assess", {}), ("dispatch", {"team_id": inc.team_id, "outcome": "simple"}),
                            ("submit", {"result": "ok"}), ("verify", {"result": "pass"})]:  # fmt: skip
         inc = svc.act(
             CHECKER if action == "verify" else CC, inc.id, action, expected_version=inc.version, **fields
@@ -173,7 +173,7 @@ def test_a_captain_cannot_dispatch_to_a_team_of_another_township(svc):
     svc.act(captain, inc.id, "assess", expected_version=1)
     foreign = next(t for t in svc.teams.values() if not t.village_code.startswith(inc.township_code))
     with pytest.raises(AccessDeniedError, match="may not assign"):
-        svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=foreign.id, outcome="enforce")
+        svc.act(captain, inc.id, "dispatch", expected_version=2, team_id=foreign.id, outcome="simple")
 
 
 def test_an_inspector_sees_only_their_team_and_may_not_dispatch(svc):
@@ -184,7 +184,7 @@ def test_an_inspector_sees_only_their_team_and_may_not_dispatch(svc):
     assert svc.list_incidents(other, IncidentQuery()) == []
     svc.act(CC, inc.id, "assess", expected_version=1)
     with pytest.raises(AccessDeniedError, match="may not dispatch"):
-        svc.act(mine, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="enforce")
+        svc.act(mine, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="simple")
 
 
 def test_a_planner_may_read_but_not_act(svc):
@@ -279,7 +279,7 @@ def test_a_single_report_near_the_radius_is_judged_by_its_true_distance(svc, met
 def _to_handling(svc, inc):
     inc = svc.act(CC, inc.id, "assess", expected_version=inc.version)
     return svc.act(
-        CC, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="enforce"
+        CC, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="simple"
     )
 
 

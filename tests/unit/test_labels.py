@@ -11,8 +11,11 @@ def _labels(lang: str = "zh") -> Labels:
 
 
 def test_a_dispatch_event_names_the_team_and_the_outcome_not_their_codes():
-    text = _labels().details({"team_id": 101, "outcome": "enforce", "township_code": "330402001"})
-    assert text == "派往团队：竹庄社区网格团队；研判结论：立案处置；乡镇/街道：解放街道"
+    text = _labels().details({"team_id": 101, "outcome": "case", "township_code": "330402001"})
+    assert text == "派往团队：竹庄社区网格团队；研判结论：立案查处；乡镇/街道：解放街道"
+    assert (
+        _labels().details({"outcome": "enforce"}) == "研判结论：立案处置（旧记录）"
+    )  # events before 2026-12
 
 
 def test_consulted_departments_and_a_verification_read_as_names_and_words():

@@ -29,7 +29,7 @@ FIELDS = st.fixed_dictionaries(
     {},
     optional={
         "team_id": st.sampled_from([1, 2, 0, -1]),
-        "outcome": st.sampled_from(["enforce", "educate", "", "bogus"]),
+        "outcome": st.sampled_from(["simple", "case", "enforce", "", "bogus"]),
         "reason": st.sampled_from(["现场核实", "", "x" * 300]),
         "canonical_id": st.sampled_from(["i0", ""]),
         "departments": st.sampled_from([["scjg"], [], ["scjg", "sthb"]]),

@@ -33,7 +33,7 @@ def step(inc: Incident, action: str, minutes: int = 10, **fields) -> None:
 
 def to_handling(inc: Incident) -> Incident:
     step(inc, "assess", 5)
-    step(inc, "dispatch", 10, team_id=2, outcome="enforce")
+    step(inc, "dispatch", 10, team_id=2, outcome="simple")
     return inc
 
 
@@ -58,7 +58,7 @@ def test_an_illegal_transition_raises_and_changes_nothing():
     with pytest.raises(
         IllegalTransitionError, match="cannot dispatch an incident that is discovered; allowed: assess"
     ):
-        step(inc, "dispatch", team_id=2, outcome="enforce")
+        step(inc, "dispatch", team_id=2, outcome="simple")
     assert inc.state == State.DISCOVERED and inc.version == 1 and inc.pending == []
 
 
@@ -77,7 +77,7 @@ def test_final_states_allow_no_action_but_the_callback_of_a_closed_case(final):
 @pytest.mark.parametrize(
     ("prepare", "action", "fields", "missing"),
     [
-        ("assessing", "dispatch", {"outcome": "enforce"}, "team_id"),
+        ("assessing", "dispatch", {"outcome": "simple"}, "team_id"),
         ("assessing", "reject", {}, "reason"),
         ("assessing", "merge", {}, "canonical_id"),
         ("handling", "consult", {}, "departments"),
@@ -267,6 +267,22 @@ def test_a_minor_first_violation_is_an_assessment_outcome_on_record():
     assert inc.pending[-1].payload["outcome"] == "first_offence_no_penalty"
 
 
+def test_a_formal_case_needs_its_reason_and_simple_handling_does_not():
+    inc = make()
+    step(inc, "assess", 5)
+    with pytest.raises(MissingFieldError, match="needs its reason") as missing:
+        step(inc, "dispatch", 10, team_id=2, outcome="case", reason="  ")
+    assert missing.value.fields == ("reason",) and inc.state == State.ASSESSING and inc.version == 2
+    with pytest.raises(MissingFieldError, match="outcome must be one of"):  # the old word is history only
+        step(inc, "dispatch", 10, team_id=2, outcome="enforce")
+    step(inc, "dispatch", 10, team_id=2, outcome="case", reason="经劝导拒不改正")
+    assert inc.assessment_outcome == "case" and inc.pending[-1].payload["reason"] == "经劝导拒不改正"
+    simple = make()
+    step(simple, "assess", 5)
+    step(simple, "dispatch", 10, team_id=2, outcome="simple")
+    assert simple.assessment_outcome == "simple"
+
+
 def test_an_incident_cannot_be_merged_into_itself():
     inc = make()
     step(inc, "assess", 5)
@@ -328,7 +344,7 @@ def department_case() -> Incident:
 def test_a_departments_item_is_handed_over_not_dispatched_and_an_accepted_handover_is_final():
     inc = department_case()
     with pytest.raises(Refusal) as refused:
-        step(inc, "dispatch", 10, team_id=2, outcome="enforce")
+        step(inc, "dispatch", 10, team_id=2, outcome="simple")
     assert refused.value.key == "refuse.hand_over_instead" and inc.state == State.ASSESSING
     step(inc, "handover", 10, department="scjg")
     assert inc.state == State.HANDED_OVER and not inc.is_overdue(
@@ -347,7 +363,7 @@ def test_a_returned_handover_is_dispatched_by_the_township_or_disputed_and_ruled
     assert inc.state == State.RETURNED and inc.is_overdue(
         T0 + timedelta(days=30)
     )  # the township's clock again
-    step(inc, "dispatch", 200, team_id=2, outcome="enforce")
+    step(inc, "dispatch", 200, team_id=2, outcome="simple")
     assert inc.state == State.HANDLING and inc.handler == "township"
 
     other = department_case()

@@ -31,10 +31,10 @@ from starlette.concurrency import run_in_threadpool
 
 from patrol.api_clients import ApiClient, ApiClientService
 from patrol.evidence import MAX_BYTES, EvidenceService
-from patrol.incident import ConflictError, IllegalTransitionError, Incident, MissingFieldError
+from patrol.incident import Action, ConflictError, Incident, WorkflowError
 from patrol.incidents import IncidentService
 from patrol.labels import Labels
-from patrol.open311 import Open311Error, Open311Service, parse_w3, w3
+from patrol.open311 import ApiError, Open311Service, parse_w3, w3
 from patrol.outbox import OutboxService
 from patrol.permissions import AccessDeniedError
 from patrol.refusals import Refusal
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 VENDOR = Path(__file__).resolve().parents[1] / "static" / "vendor"
 ANONYMOUS_RATE_PER_MINUTE = 600
 FORMATS = ("json", "xml")
+TOO_LARGE = frozenset({"refuse.evidence_size"})  # refusals answered 413 (Payload Too Large), not 422
 
 
 @dataclass
@@ -71,16 +72,6 @@ class Services:
             OutboxService(store, Labels.of(incidents, "zh"), clock=incidents.clock),
             EvidenceService(incidents),
         )
-
-
-class ApiError(Exception):
-    """An error answered in GeoReport's shape: ``[{"code": status, "description": …}]``."""
-
-    def __init__(self, status: int, description: str, key: str | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.key = key
 
 
 class ActionBody(BaseModel):
@@ -297,9 +288,23 @@ def create_app(
     async def api_error(request: Request, exc: ApiError) -> Response:
         return _errors(fmt_of(request), exc.status, exc.description, exc.key)
 
-    @app.exception_handler(Open311Error)
-    async def open311_error(request: Request, exc: Open311Error) -> Response:
-        return _errors(fmt_of(request), exc.status, exc.description)
+    # the services' refusals, answered the same way by every endpoint (the most specific class wins)
+    @app.exception_handler(ConflictError)
+    async def conflict(request: Request, exc: ConflictError) -> Response:
+        return _errors(fmt_of(request), 409, str(exc))
+
+    @app.exception_handler(AccessDeniedError)
+    async def denied(request: Request, exc: AccessDeniedError) -> Response:
+        return _errors(fmt_of(request), 403, str(exc))
+
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Refusal) -> Response:
+        status = 413 if exc.key in TOO_LARGE else 422
+        return _errors(fmt_of(request), status, str(exc), exc.key)
+
+    @app.exception_handler(WorkflowError)
+    async def not_allowed(request: Request, exc: WorkflowError) -> Response:
+        return _errors(fmt_of(request), 422, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -472,21 +477,17 @@ def create_app(
             for k, v in body.fields.items()
         }
         try:
+            action = Action(body.action)
+        except ValueError:
+            raise ApiError(422, f"no action {body.action!r}: see /api/v1/rulebook") from None
+        try:
             inc = svc.incidents.act(
-                client.principal,
-                incident_id,
-                body.action,
-                expected_version=body.expected_version,
-                note=body.note,
-                **values,
-            )
-        except ConflictError as exc:
-            raise ApiError(409, str(exc)) from exc
-        except AccessDeniedError as exc:
-            raise ApiError(403, str(exc)) from exc
-        except Refusal as exc:
-            raise ApiError(422, str(exc), exc.key) from exc
-        except (IllegalTransitionError, MissingFieldError, ValueError) as exc:
+                client.principal, incident_id, action, expected_version=body.expected_version,
+                note=body.note, **values,
+            )  # fmt: skip
+        except (Refusal, WorkflowError):
+            raise  # answered by their handlers
+        except ValueError as exc:  # a field of the wrong kind (a team id that is no number, …)
             raise ApiError(422, str(exc)) from exc
         return JSONResponse(incident_view(client, inc))
 
@@ -523,10 +524,6 @@ def create_app(
             )
         except KeyError:
             raise ApiError(404, f"no incident {incident_id} in this key's scope") from None
-        except AccessDeniedError as exc:
-            raise ApiError(403, str(exc)) from exc
-        except Refusal as exc:
-            raise ApiError(413 if exc.key == "refuse.evidence_size" else 422, str(exc), exc.key) from exc
         return JSONResponse(evidence_view(row), status_code=201)
 
     @app.get("/api/v1/incidents/{incident_id}/evidence", tags=["Evidence"])

@@ -35,13 +35,14 @@ MAX_IDS = 100
 EXTERNAL_ID_ATTRIBUTE = "external_id"
 
 
-class Open311Error(Exception):
-    """A request the specification answers with an error: its HTTP status and description."""
+class ApiError(Exception):
+    """A request answered with an error in GeoReport's shape: its HTTP status, description and key."""
 
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, key: str | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.key = key
 
 
 def w3(at: datetime | None) -> str | None:
@@ -54,21 +55,21 @@ def parse_w3(name: str, text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise Open311Error(400, f"{name} is not a W3C date-time such as 2026-11-01T00:00:00+08:00") from None
+        raise ApiError(400, f"{name} is not a W3C date-time such as 2026-11-01T00:00:00+08:00") from None
     if at.tzinfo is None:
-        raise Open311Error(400, f"{name} needs a time zone (Z or +08:00)")
+        raise ApiError(400, f"{name} needs a time zone (Z or +08:00)")
     return at
 
 
 def _float(name: str, text: str | None) -> float:
     if text is None or str(text).strip() == "":
-        raise Open311Error(400, f"{name} is required: this server locates requests by lat and long")
+        raise ApiError(400, f"{name} is required: this server locates requests by lat and long")
     try:
         value = float(text)
     except ValueError:
-        raise Open311Error(400, f"{name} is not a number: {str(text)[:40]!r}") from None
+        raise ApiError(400, f"{name} is not a number: {str(text)[:40]!r}") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise Open311Error(400, f"{name} is not a finite number")
+        raise ApiError(400, f"{name} is not a finite number")
     return value
 
 
@@ -98,7 +99,7 @@ class Open311Service:
     def check_jurisdiction(self, jurisdiction_id: str | None) -> None:
         """Refuse a jurisdiction that is not this district (none given: this district)."""
         if jurisdiction_id not in (None, "", self.jurisdiction_id):
-            raise Open311Error(
+            raise ApiError(
                 404, f"jurisdiction_id {jurisdiction_id} is not served here ({self.jurisdiction_id})"
             )
 
@@ -113,9 +114,7 @@ class Open311Service:
                 "description": f"{item.name_zh}（{item.name_en}）",
                 "metadata": True,
                 "type": "realtime",
-                "keywords": ",".join(
-                    k for k in (cat.themes[item.theme].name_zh if item.theme in cat.themes else "",) if k
-                ),
+                "keywords": cat.themes[item.theme].name_zh if item.theme in cat.themes else "",
                 "group": self.labels.department(item.department),
             }
             for item in cat.items.values()
@@ -124,7 +123,7 @@ class Open311Service:
     def service_definition(self, code: str) -> dict[str, Any]:
         """The attributes a request of a service may carry (GET services/{code})."""
         if code not in self.incidents.catalog.items:
-            raise Open311Error(404, f"service_code {code} not found")
+            raise ApiError(404, f"service_code {code} not found")
         return {
             "service_code": code,
             "attributes": [
@@ -146,18 +145,18 @@ class Open311Service:
         """POST requests: a report as the client's principal; once per external id."""
         code = (form.get("service_code") or "").strip()
         if not code:
-            raise Open311Error(400, "service_code is required")
+            raise ApiError(400, "service_code is required")
         if code not in self.incidents.catalog.items:
-            raise Open311Error(404, f"service_code {code} not found")
+            raise ApiError(404, f"service_code {code} not found")
         lat, lng = _float("lat", form.get("lat")), _float("long", form.get("long"))
         crs = (form.get("crs") or client.row.crs).strip().lower()
         if crs not in CRS_NAMES:
-            raise Open311Error(400, f"crs {crs!r} is not one of {', '.join(CRS_NAMES)}")
+            raise ApiError(400, f"crs {crs!r} is not one of {', '.join(CRS_NAMES)}")
         external_id = (
             form.get(EXTERNAL_ID_ATTRIBUTE) or form.get(f"attribute[{EXTERNAL_ID_ATTRIBUTE}]") or ""
         ).strip()
         if len(external_id) > 64:
-            raise Open311Error(400, "external_id is at most 64 characters")
+            raise ApiError(400, "external_id is at most 64 characters")
         if external_id:
             existing = self._by_external_id(client, external_id)
             if existing is not None:
@@ -172,18 +171,16 @@ class Open311Service:
         try:
             result = self.incidents.report(client.principal, cmd)
         except OutsideDistrictError as exc:
-            raise Open311Error(
-                400, f"lat/long lie outside the district {self.jurisdiction_id}: {exc}"
-            ) from exc
+            raise ApiError(400, f"lat/long lie outside the district {self.jurisdiction_id}: {exc}") from exc
         except AccessDeniedError as exc:
-            raise Open311Error(403, str(exc)) from exc
+            raise ApiError(403, str(exc)) from exc
         except DuplicateError:  # the same external id, posted at the same moment by a retry
             existing = self._by_external_id(client, external_id) if external_id else None
             if existing is None:
                 raise
             return existing
         except (Refusal, ValueError) as exc:
-            raise Open311Error(400, str(exc)) from exc
+            raise ApiError(400, str(exc)) from exc
         inc = result.incident
         link = self.incidents.store.link_api_request(
             ApiRequestRow(inc.id, client.name, secrets.token_hex(12), self.incidents.clock())
@@ -198,7 +195,7 @@ class Open311Service:
             return None
         seen = self.incidents.list_incidents(client.principal, query)
         if not seen:
-            raise Open311Error(403, f"external_id {external_id} belongs to a request this key may not see")
+            raise ApiError(403, f"external_id {external_id} belongs to a request this key may not see")
         inc = seen[0]
         link = self.incidents.store.link_api_request(
             ApiRequestRow(inc.id, client.name, secrets.token_hex(12), self.incidents.clock())
@@ -218,7 +215,7 @@ class Open311Service:
         """GET tokens/{token}: the request a token stands for."""
         rows = self.incidents.store.api_requests(token=token)
         if not rows:
-            raise Open311Error(404, f"token {token} not found")
+            raise ApiError(404, f"token {token} not found")
         return {"service_request_id": rows[0].incident_id, "token": token}
 
     def requests(
@@ -234,7 +231,7 @@ class Open311Service:
         ids = [i.strip() for i in (params.get("service_request_id") or "").split(",") if i.strip()]
         if ids:
             if len(ids) > MAX_IDS:
-                raise Open311Error(400, f"at most {MAX_IDS} service_request_id at once")
+                raise ApiError(400, f"at most {MAX_IDS} service_request_id at once")
             query = IncidentQuery(ids=tuple(ids), limit=MAX_IDS)
         else:
             query = self._range_query(params, now or self.incidents.clock())
@@ -246,9 +243,9 @@ class Open311Service:
         try:
             inc = self.incidents.get(reader, request_id)
         except KeyError:
-            raise Open311Error(404, f"service_request_id {request_id} not found") from None
+            raise ApiError(404, f"service_request_id {request_id} not found") from None
         except AccessDeniedError:
-            raise Open311Error(404, f"service_request_id {request_id} not found") from None
+            raise ApiError(404, f"service_request_id {request_id} not found") from None
         return self.represent([inc], crs)
 
     def _range_query(self, params: Mapping[str, str], now: datetime) -> IncidentQuery:
@@ -262,16 +259,16 @@ class Open311Service:
         if end is None:
             end = start + MAX_SPAN
         if end < start:
-            raise Open311Error(400, "end_date is before start_date")
+            raise ApiError(400, "end_date is before start_date")
         if end - start > MAX_SPAN:
-            raise Open311Error(400, "start_date to end_date may not span more than 90 days")
+            raise ApiError(400, "start_date to end_date may not span more than 90 days")
         codes = [c.strip() for c in (params.get("service_code") or "").split(",") if c.strip()]
         unknown = [c for c in codes if c not in self.incidents.catalog.items]
         if unknown:
-            raise Open311Error(404, f"service_code {', '.join(unknown)} not found")
+            raise ApiError(404, f"service_code {', '.join(unknown)} not found")
         statuses = {s.strip().lower() for s in (params.get("status") or "").split(",") if s.strip()}
         if statuses - {"open", "closed"}:
-            raise Open311Error(400, "status is open, closed or both (comma separated)")
+            raise ApiError(400, "status is open, closed or both (comma separated)")
         states: set[State] = set()
         if "open" in statuses:
             states |= OPEN_STATES

@@ -25,7 +25,7 @@ from patrol.incident import FINAL_STATES, State
 from patrol.labels import Labels
 from patrol.open311 import w3
 from store.protocol import Store
-from store.rows import ApiClientRow, OutboxRow
+from store.rows import ApiClientRow, IncidentQuery, IncidentRow, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +80,15 @@ class OutboxService:
         self.post = post
         self.first_retry = first_retry
 
-    def message(self, row: OutboxRow) -> dict[str, Any]:
+    def messages(self, rows: Sequence[OutboxRow]) -> list[dict[str, Any]]:
+        """Changes as a client receives them (their incidents read in one query)."""
+        ids = tuple(sorted({r.incident_id for r in rows}))
+        found = self.store.list_incidents(IncidentQuery(ids=ids, limit=len(ids))) if ids else []
+        incidents = {i.id: i for i in found}
+        return [self.message(r, incidents.get(r.incident_id)) for r in rows]
+
+    def message(self, row: OutboxRow, incident: IncidentRow | None) -> dict[str, Any]:
         """One change as a client receives it."""
-        incident = self.store.get_incident(row.incident_id)
         state = State(row.to_state)
         return {
             "outbox_id": row.id,
@@ -100,7 +106,7 @@ class OutboxService:
     def poll(self, client: ApiClient, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """A client's undelivered changes, oldest first (``after_id`` pages on)."""
         rows = self.store.outbox(client.name, after_id=after_id, limit=max(1, min(limit, 500)))
-        return [self.message(r) for r in rows]
+        return self.messages(rows)
 
     def acknowledge(self, client: ApiClient, ids: Sequence[int]) -> int:
         """Mark changes the client has (audited); the number newly marked (others' ids are ignored)."""
@@ -116,8 +122,9 @@ class OutboxService:
         out = Delivered()
         for client in clients:
             now = self.clock()
-            for row in self.store.outbox(client.name, due_at=now, limit=BATCH):
-                body = json.dumps(self.message(row), ensure_ascii=False).encode()
+            rows = self.store.outbox(client.name, due_at=now, limit=BATCH)
+            for row, message in zip(rows, self.messages(rows), strict=True):
+                body = json.dumps(message, ensure_ascii=False).encode()
                 headers = {
                     "Content-Type": "application/json; charset=utf-8",
                     "Idempotency-Key": idempotency_key(row),

@@ -88,17 +88,14 @@ class ApiTables(SharedSql):
     def link_api_request(self, row: ApiRequestRow) -> ApiRequestRow:
         """Record that a client created (or claimed) an incident; the link already stored wins."""
         found = self.api_requests(incident_ids=(row.incident_id,))
-        if found:
-            return found[0]
-        sql = self._q(f"INSERT INTO api_requests ({', '.join(API_REQUEST_COLUMNS)}) VALUES (?, ?, ?, ?)")
-        try:
+        if not found:  # a concurrent link of the same incident wins quietly (ON CONFLICT)
+            sql = self._q(
+                f"INSERT INTO api_requests ({', '.join(API_REQUEST_COLUMNS)}) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (incident_id) DO NOTHING"
+            )
             self._write_all([(sql, (row.incident_id, row.client, row.token, self._db_time(row.created_at)))])
-        except Exception:  # a concurrent link of the same incident: read it back, else re-raise
             found = self.api_requests(incident_ids=(row.incident_id,))
-            if not found:
-                raise
-            return found[0]
-        return row
+        return found[0]
 
     def api_requests(
         self, *, incident_ids: Sequence[str] | None = None, token: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def choose(page, label: str, option: str | None) -> None:  # type: ignore[no-untyped-def]
     """Pick an option of the Streamlit selectbox with this label."""
@@ -41,3 +43,13 @@ def type_coordinates(page, lat: str, lng: str) -> None:  # type: ignore[no-untyp
             continue
     field.fill(lat)
     page.get_by_label("经度").fill(lng)
+
+
+def open_incident(page, number: str) -> None:  # type: ignore[no-untyped-def]
+    """Open an incident on 事件详情 by its number and wait for its heading."""
+    page.get_by_role("link", name="事件详情").click()
+    box = page.get_by_label("按编号打开")
+    box.wait_for(timeout=30_000)
+    box.fill(number)
+    box.press("Enter")
+    page.get_by_role("heading", name=re.compile(re.escape(number))).wait_for(timeout=30_000)

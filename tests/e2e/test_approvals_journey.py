@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from journeys import sign_in
+from journeys import open_incident, sign_in
 
 from patrol.incidents import IncidentService, NewIncident
 from patrol.roles import Principal
@@ -32,15 +32,6 @@ def _being_handled(url: str) -> str:
     return inc.number
 
 
-def _open_incident(page, number: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("link", name="事件详情").click()
-    box = page.get_by_label("按编号打开")
-    box.wait_for(timeout=30_000)
-    box.fill(number)
-    box.press("Enter")
-    page.get_by_role("heading", name=re.compile(re.escape(number))).wait_for(timeout=30_000)
-
-
 def _act(page, tab: str):  # type: ignore[no-untyped-def]
     """Open an action's tab; its panel, whose form's button bears the action's name."""
     page.get_by_role("tab", name=tab).click()
@@ -52,7 +43,7 @@ def test_a_captain_asks_for_a_deferral_and_the_duty_chief_approves_it(
 ):
     number = _being_handled(incidents_sqlite_url)
     sign_in(page, app_url, f"captain-{TOWNSHIP}")
-    _open_incident(page, number)
+    open_incident(page, number)
     panel = _act(page, "申请延期/挂账")
     panel.get_by_label("理由").fill("当事人申请整改期")
     panel.get_by_role("button", name="申请延期/挂账").click()
@@ -67,7 +58,7 @@ def test_a_captain_asks_for_a_deferral_and_the_duty_chief_approves_it(
     chief = context.new_page()
     try:
         sign_in(chief, app_url, "command")
-        _open_incident(chief, number)
+        open_incident(chief, number)
         chief.get_by_text("当事人申请整改期").first.wait_for(timeout=30_000)  # what is asked, and why
         panel = _act(chief, "批准申请")
         panel.get_by_role("button", name="批准申请").click()
@@ -96,7 +87,7 @@ def test_a_dissatisfied_callback_reopens_a_closed_hotline_case(page, app_url, in
         if r.callback_count == 0
     )
     sign_in(page, app_url, "command")
-    _open_incident(page, closed.number)
+    open_incident(page, closed.number)
     panel = _act(page, "回访")
     panel.get_by_text("不满意（重新办理）").click()
     panel.get_by_role("button", name="回访").click()
@@ -147,7 +138,7 @@ def test_a_department_returns_a_handover_and_the_command_centre_rules_on_the_dis
     chief = context.new_page()
     try:
         sign_in(chief, app_url, "command")
-        _open_incident(chief, inc.number)
+        open_incident(chief, inc.number)
         panel = _act(chief, "争议裁定")
         ruling = panel.get_by_role("combobox")
         ruling.wait_for(timeout=30_000)

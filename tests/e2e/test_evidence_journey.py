@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from journeys import sign_in
+from journeys import open_incident, sign_in
 
 from patrol.incidents import IncidentService, NewIncident
 from patrol.roles import Principal
@@ -29,15 +29,6 @@ def _being_handled(url: str) -> str:
     return inc.number
 
 
-def _open_incident(page, number: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("link", name="事件详情").click()
-    box = page.get_by_label("按编号打开")
-    box.wait_for(timeout=30_000)
-    box.fill(number)
-    box.press("Enter")
-    page.get_by_role("heading", name=re.compile(re.escape(number))).wait_for(timeout=30_000)
-
-
 def test_a_captain_attaches_a_photo_of_the_result_and_the_duty_chief_sees_it(
     browser, page, app_url, incidents_sqlite_url, tmp_path
 ):
@@ -47,7 +38,7 @@ def test_a_captain_attaches_a_photo_of_the_result_and_the_duty_chief_sees_it(
     fake = tmp_path / "伪装.jpg"
     fake.write_bytes(b"MZ\x90\x00 not a photo at all" * 10)
     sign_in(page, app_url, f"captain-{TOWNSHIP}")
-    _open_incident(page, number)
+    open_incident(page, number)
     page.get_by_text("证据材料（0）").wait_for(timeout=30_000)
     page.get_by_text("添加证据材料").click()
     page.locator('input[type="file"]').last.set_input_files([str(photo), str(fake)])
@@ -64,7 +55,7 @@ def test_a_captain_attaches_a_photo_of_the_result_and_the_duty_chief_sees_it(
     chief = context.new_page()
     try:
         sign_in(chief, app_url, "command")
-        _open_incident(chief, number)
+        open_incident(chief, number)
         chief.get_by_text("证据材料（1）").wait_for(timeout=30_000)
         chief.get_by_text(re.compile("处置（整改前后）.*清理完毕")).wait_for(timeout=30_000)
         image = chief.locator('[data-testid="stImage"] img').first

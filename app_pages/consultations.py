@@ -12,7 +12,7 @@ from app_pages.common import (
     tr,
 )
 from patrol.incident import State
-from store.rows import IncidentQuery
+from patrol.incidents import IncidentQuery
 
 require_district()
 who = require_principal()

@@ -32,9 +32,8 @@ from layers.incidents import MarkerData, marker_layer, marker_legend
 from layers.legend import Swatch, add_legend, legend_sections
 from patrol.dashboard import OPEN
 from patrol.incident import State
-from patrol.incidents import LOCAL_TZ
+from patrol.incidents import LOCAL_TZ, IncidentQuery
 from patrol.permissions import AccessDeniedError
-from store.rows import IncidentQuery
 
 data = require_district()
 who = require_principal()

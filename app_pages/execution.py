@@ -33,10 +33,10 @@ from geo.tracks import TrackError
 from layers.base import base_map
 from layers.coverage import covered_cells_layer
 from layers.hexes import cells_outline_layer
+from patrol.incidents import IncidentQuery
 from patrol.patrols import PatrolStateError
 from patrol.permissions import AccessDeniedError
 from patrol.routing import OutsideDistrictError
-from store.rows import IncidentQuery
 
 data = require_district()
 who = require_principal()

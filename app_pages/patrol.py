@@ -23,11 +23,10 @@ from app_pages.common import (
 from layers.base import base_map
 from layers.hexes import cells_outline_layer
 from layers.patrol import route_layer
-from patrol.incidents import LOCAL_TZ
+from patrol.incidents import LOCAL_TZ, IncidentQuery
 from patrol.permissions import AccessDeniedError
 from patrol.risk import Backtest, backtest, risk_reasons, risk_scores
 from patrol.route import SPEED_KMH, plan_route
-from store.rows import IncidentQuery
 
 data = require_district()
 who = require_principal()

@@ -16,6 +16,7 @@ from bench.stores import END, demo_store
 from patrol.catalog import load_catalog
 from patrol.dashboard import HeatFilter, heat_counts, hot_spots
 from patrol.kpis import month_kpis
+from patrol.workdays import LOCAL_TZ_NAME
 from store import open_store
 from store.protocol import Store
 from store.rows import IncidentQuery
@@ -77,7 +78,7 @@ def _one_size(report: Report, n: int, catalog, now, backend: str) -> None:  # ty
 def run(sizes: tuple[int, ...] = (20_000, 100_000, 1_000_000), backend: str = "sqlite") -> Report:
     report = Report(f"Analytics: heat map queries, KPIs of a month, hot spots ({backend})")
     catalog = load_catalog()
-    now = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    now = pd.Timestamp(END, tz=LOCAL_TZ_NAME).to_pydatetime()
     for n in sizes:
         _one_size(report, n, catalog, now, backend)
         sys.stderr.write(f"analytics {n:,} done\n")

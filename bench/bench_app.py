@@ -28,6 +28,7 @@ from layers.legend import add_legend
 from patrol.areas import area_overview
 from patrol.catalog import load_catalog
 from patrol.dashboard import HeatFilter, heat_counts
+from patrol.workdays import LOCAL_TZ_NAME
 from store import open_store
 from store.rows import IncidentQuery
 
@@ -67,7 +68,7 @@ def _payload_bytes(url: str, days: int, zoom: int | None) -> tuple[int, int]:
     store = open_store(url)
     catalog = load_catalog()
     areas = area_overview(store)
-    now = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    now = pd.Timestamp(END, tz=LOCAL_TZ_NAME).to_pydatetime()
     cells, counts = heat_counts(store, catalog, HeatFilter(days=days), now)
     finest = resolution_for_zoom(zoom, areas["district"]["h3_resolution"])
     hexes = choose_resolution(cells_to_parents(cells, finest), counts, None, finest)
@@ -89,7 +90,7 @@ MAX_BASELINE_MARKERS = 100_000
 def _baseline_payload(url: str, days: int) -> int:
     """Bytes of what a notebook would draw: every non-empty res-10 cell and a marker per incident."""
     store = open_store(url)
-    now = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    now = pd.Timestamp(END, tz=LOCAL_TZ_NAME).to_pydatetime()
     rows = store.incident_columns(
         IncidentQuery(reported_from=now - timedelta(days=days)), ["lat", "lng", "cell"]
     )

@@ -16,6 +16,7 @@ from psycopg import sql
 from data.demo_incidents import generate_demo_incidents
 from patrol.areas import load_demo_district
 from patrol.incidents import IncidentService
+from patrol.workdays import LOCAL_TZ_NAME
 from store import open_store
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -33,7 +34,7 @@ def _build(url: str, n: int, seed: int) -> None:
     store = open_store(url)
     store.migrate()
     load_demo_district(store, seed=0)
-    end = pd.Timestamp(END, tz="Asia/Shanghai").to_pydatetime()
+    end = pd.Timestamp(END, tz=LOCAL_TZ_NAME).to_pydatetime()
     generate_demo_incidents(IncidentService(store, clock=lambda: end), n, seed=seed, end=end)
     store.close()
     sys.stderr.write(

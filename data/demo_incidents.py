@@ -32,6 +32,7 @@ from patrol.incident import (
 )
 from patrol.incidents import AUTO_SUPERVISOR, IncidentService, event_to_row, to_row
 from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
+from patrol.workdays import LOCAL_TZ_NAME
 from store.rows import EventRow, IncidentBatch, IncidentRow
 
 SOURCES = (
@@ -178,7 +179,7 @@ def _reports(
         hours[sel] = h + rng.random(sel.size)
         stamps[sel] = base + (day[sel] * 86400 + (hours[sel] * 3600).astype(int)).astype("timedelta64[s]")
     # local time (UTC+8) to UTC
-    reported = pd.to_datetime(stamps).tz_localize("Asia/Shanghai").tz_convert("UTC")
+    reported = pd.to_datetime(stamps).tz_localize(LOCAL_TZ_NAME).tz_convert("UTC")
     source_names = [s.value for s, _ in SOURCES]
     sw = np.array([w for _, w in SOURCES])
     sources = rng.choice(len(source_names), size=n, p=sw / sw.sum())
@@ -489,7 +490,7 @@ def generate_demo_incidents(
         Called with (done, total) after each stored batch.
     """
     if end is None:
-        end = pd.Timestamp.now(tz="Asia/Shanghai").normalize().to_pydatetime()
+        end = pd.Timestamp.now(tz=LOCAL_TZ_NAME).normalize().to_pydatetime()
     rng = np.random.default_rng(seed)
     frame = _reports(svc, n, end, months, rng)
     prepared, _ = svc.prepare_many(frame, flag_duplicates=True)

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
@@ -26,6 +25,7 @@ from patrol.i18n import LANGS
 from patrol.incident import Source
 from patrol.roles import ROLES, Principal
 from patrol.spreadsheet import write_csv
+from patrol.workdays import LOCAL_TZ, LOCAL_TZ_NAME
 from store import StoreError, open_store, redact_url
 from store.protocol import Store
 from store.rows import IncidentQuery
@@ -92,11 +92,11 @@ def _parse_day(text: str | None) -> datetime | None:
     except ValueError as exc:
         msg = f"--end must be a date like 2026-11-27, got {text!r}"
         raise CliError(msg) from exc
-    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai"))
+    return datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ)
 
 
 def _local_midnight() -> datetime:
-    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    now = datetime.now(LOCAL_TZ)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -527,7 +527,7 @@ def cmd_patrol_plan(args: argparse.Namespace) -> int:
     from patrol.route import plan_route
 
     try:
-        start = pd.Timestamp(args.start, tz="Asia/Shanghai").to_pydatetime()
+        start = pd.Timestamp(args.start, tz=LOCAL_TZ_NAME).to_pydatetime()
     except ValueError as exc:
         raise CliError(f"--start must look like '2026-11-28 08:00', got {args.start!r}") from exc
     end = start + timedelta(hours=args.hours)

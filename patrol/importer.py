@@ -33,6 +33,7 @@ from patrol.permissions import check_import
 from patrol.refusals import Reason, Refusal
 from patrol.roles import Principal
 from patrol.spreadsheet import rows_csv_bytes
+from patrol.workdays import LOCAL_TZ_NAME
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "data" / "import_presets"
 BATCH_ROWS = 50_000
@@ -89,7 +90,7 @@ class Mapping:
 
     columns: dict[str, str]
     crs: str = "wgs84"
-    timezone: str = "Asia/Shanghai"
+    timezone: str = LOCAL_TZ_NAME
     time_format: str | None = None
     default_source: str = Source.CITIZEN.value
     items: dict[str, str] = field(default_factory=dict)
@@ -160,7 +161,7 @@ def load_mapping(spec: str | Path | None) -> Mapping:
     return Mapping(
         columns=cols,
         crs=crs,
-        timezone=str(opts.get("timezone", "Asia/Shanghai")),
+        timezone=str(opts.get("timezone", LOCAL_TZ_NAME)),
         time_format=opts.get("time_format"),
         default_source=default_source,
         items={str(k): str(v) for k, v in doc.get("items", {}).items()},

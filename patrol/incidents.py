@@ -64,7 +64,8 @@ from patrol.routing import OutsideDistrictError, Router, Routes
 from patrol.workdays import LOCAL_TZ as LOCAL_TZ  # re-exported: pages and services read the zone here
 from patrol.workdays import add_working_days, add_working_days_one
 from store.protocol import Store, VersionConflict
-from store.rows import EventRow, IncidentBatch, IncidentQuery, IncidentRow, datetime_column, datetime_to_us
+from store.rows import EventRow, IncidentBatch, IncidentRow, datetime_column, datetime_to_us
+from store.rows import IncidentQuery as IncidentQuery  # the services' filter: pages take it from here
 
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW_H = 72.0

@@ -63,6 +63,7 @@ from patrol.incident import (
     URGENT_SOURCES,
     State,
 )
+from patrol.workdays import LOCAL_TZ_NAME
 from store.protocol import Store
 from store.rows import IncidentQuery
 
@@ -249,7 +250,7 @@ def rank(table: pd.DataFrame, min_cases: int = MIN_CASES_TO_RANK) -> pd.DataFram
     return out
 
 
-def month_bounds(month: str, tz: str = "Asia/Shanghai") -> tuple[datetime, datetime]:
+def month_bounds(month: str, tz: str = LOCAL_TZ_NAME) -> tuple[datetime, datetime]:
     """Start and end (exclusive) of a month given as ``YYYY-MM``, local time.
 
     Raises

@@ -19,19 +19,21 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from patrol.workdays import LOCAL_TZ_NAME
+
 HALF_LIFE_DAYS = 14.0
 SHRINK = 10.0
 HOURS_PER_WEEK = 168
 
 
-def hour_of_week(times: pd.Series, tz: str = "Asia/Shanghai") -> np.ndarray:
+def hour_of_week(times: pd.Series, tz: str = LOCAL_TZ_NAME) -> np.ndarray:
     """Hour of the local week (0 = Monday 00:00 … 167) of each time."""
     local = times.dt.tz_convert(tz)
     hours: np.ndarray = (local.dt.day_of_week * 24 + local.dt.hour).to_numpy(dtype=int)
     return hours
 
 
-def shift_hours(start: datetime, end: datetime, tz: str = "Asia/Shanghai") -> set[int]:
+def shift_hours(start: datetime, end: datetime, tz: str = LOCAL_TZ_NAME) -> set[int]:
     """The hours of the week a shift covers."""
     hours = pd.date_range(
         pd.Timestamp(start).tz_convert(tz).floor("h"),
@@ -139,7 +141,7 @@ def backtest(
 
 def next_shift(now: datetime, start_hour: int = 8, hours: int = 4) -> tuple[datetime, datetime]:
     """The next shift starting at ``start_hour`` local time."""
-    local = pd.Timestamp(now).tz_convert("Asia/Shanghai")
+    local = pd.Timestamp(now).tz_convert(LOCAL_TZ_NAME)
     start = local.normalize() + pd.Timedelta(hours=start_hour)
     if start <= local:
         start += pd.Timedelta(days=1)

@@ -21,7 +21,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the district's time zone: every local day and clock reads it from here
+LOCAL_TZ_NAME = "Asia/Shanghai"  # the district's time zone: every local day and clock reads it from here
+LOCAL_TZ = ZoneInfo(LOCAL_TZ_NAME)
 _FIRST, _LAST = date(2000, 1, 1), date(2045, 12, 31)  # the span the clocks are defined on
 
 

@@ -34,3 +34,9 @@ rows = svc.list_incidents(who, query)
 if not rows:
     st.info(tr("consult.none"))
 incident_buttons(rows, "consult_open")
+st.subheader(tr("consult.copies"))
+st.caption(tr("consult.copies_help"))
+copied = svc.copied(who, limit=200)
+if not copied:
+    st.info(tr("consult.no_copies"))
+incident_buttons(copied, "copied_open")

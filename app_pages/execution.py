@@ -45,7 +45,7 @@ svc = patrol_service()
 st.header(tr("ex.header"))
 
 team_names = {t.id: t.name for t in store.teams()}
-if who.role == "inspector":
+if who.on_team:
     team_id = who.team_id
     st.caption(tr("ex.team", team=md_escape(team_names.get(team_id or -1, "—"))))
 else:

@@ -7,9 +7,11 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     error_text,
+    evidence_service,
     incident_service,
     item_name,
     labels,
+    lang,
     local_time,
     md_escape,
     now_utc,
@@ -24,6 +26,7 @@ from app_pages.common import (
 from app_pages.evidence_panel import evidence_panel
 from layers.base import base_map
 from layers.incidents import MarkerData, marker_layer
+from patrol.dossier import incident_dossier
 from patrol.incident import (
     ASSESSMENT_OUTCOMES,
     CALLBACK_RESULTS,
@@ -90,6 +93,10 @@ if acceptance_due is not None:  # a handover waiting for the department
     (st.error if now > acceptance_due else st.info)(
         tr(key, department=names.department(inc.department), due=local_time(acceptance_due))
     )
+clocks = svc.stage_clocks(who, inc)  # each stage's own limit, in working time (patrol.stages)
+late_stage = next((c for c in clocks if c.ended is None and c.stage != "handling" and c.late(now)), None)
+if late_stage is not None and late_stage.stage != "acceptance":  # acceptance is said just above
+    st.error(tr("stage.late_now", stage=tr(f"stage.{late_stage.stage}"), due=local_time(late_stage.due)))
 if inc.is_paused and inc.paused_at is not None:
     st.info(tr("incident.held", at=local_time(inc.paused_at)))
 left, right = st.columns([3, 2])
@@ -176,6 +183,44 @@ if inc.consult_departments:  # the consultation: who was invited, who has spoken
     )
 
 evidence_panel(who, inc)
+_ev, _lang = evidence_service(), lang()  # the file is made only when asked for, off the page's run
+st.download_button(
+    tr("dossier.download"),
+    data=lambda: incident_dossier(_ev, who, inc.id, _lang),
+    file_name=f"{inc.number}.zip",
+    mime="application/zip",
+    on_click="ignore",
+    help=tr("dossier.help"),
+    key="incident_dossier",
+)
+
+st.subheader(tr("incident.stages"))
+
+
+def _stage_status(c) -> str:  # type: ignore[no-untyped-def]
+    hours = round(c.late_by(now).total_seconds() / 3600, 1)
+    if c.ended is None and c.paused_at is not None:
+        return tr("stage.paused")
+    if c.late(now):
+        return tr("stage.late_running" if c.ended is None else "stage.late", hours=hours)
+    return tr("stage.running") if c.ended is None else tr("stage.on_time")
+
+
+data_table(
+    pd.DataFrame(
+        {
+            tr("incident.stage"): [tr(f"stage.{c.stage}") for c in clocks],
+            tr("stage.status"): [_stage_status(c) for c in clocks],  # first after the stage: read on a phone
+            tr("stage.due"): [local_time(c.due) for c in clocks],
+            tr("stage.started"): [local_time(c.started) for c in clocks],
+            tr("stage.ended"): [local_time(c.ended) if c.ended else "—" for c in clocks],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+    key="incident_stages",
+)
+st.caption(tr("stage.help"))
 
 st.subheader(tr("incident.timeline"))
 events = svc.timeline(who, inc.id)
@@ -217,9 +262,10 @@ for tab, action in zip(tabs, actions, strict=True):
                 key=f"act_{action.value}_team",
             )
         if action == Action.DISPATCH:
+            first_offence = svc.catalog.item(inc.item_code).first_offence  # "" when not on the list
             fields_in["outcome"] = st.selectbox(
                 tr("incident.outcome"),
-                ASSESSMENT_OUTCOMES,
+                [o for o in ASSESSMENT_OUTCOMES if o != "first_offence_no_penalty" or first_offence],
                 format_func=lambda o: tr(f"outcome.{o}"),
                 key="act_dispatch_outcome",
             )
@@ -228,6 +274,11 @@ for tab, action in zip(tabs, actions, strict=True):
             )
             if fields_in["outcome"] == "case":
                 fields_in["reason"] = case_reason
+            st.caption(
+                tr("incident.first_offence_condition", condition=first_offence)
+                if first_offence
+                else tr("incident.first_offence_not_listed")
+            )
         if action == Action.REQUEST:
             st.caption(tr("incident.request_hint"))
             fields_in["kind"] = st.radio(
@@ -295,6 +346,18 @@ for tab, action in zip(tabs, actions, strict=True):
             fields_in["opinion"] = st.text_area(tr("incident.opinion"), key="act_opinion_text")
         if action == Action.SUBMIT:
             fields_in["result"] = st.text_area(tr("incident.result"), key="act_submit_result")
+            if inc.assessment_outcome == "case":
+                officers = svc.certified_officers(who, inc)
+                fields_in["officers"] = st.multiselect(
+                    tr("incident.officers"),
+                    list(officers),
+                    default=[who.name] if who.name in officers else [],
+                    format_func=lambda u, names=officers: f"{names[u]}（{u}）",  # type: ignore[misc]
+                    max_selections=2,
+                    key="act_submit_officers",
+                    help=tr("incident.officers_help"),
+                    placeholder=tr("app.choose"),
+                )
         if action == Action.VERIFY:
             fields_in["result"] = st.radio(
                 tr("incident.verify_result"),

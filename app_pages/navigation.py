@@ -25,6 +25,7 @@ PAGES_BY_ROLE = {
         "rules",
     ],
     "inspector": ["report", "execution", "incident", "overview", "rules"],
+    "grid_member": ["report", "execution", "incident", "overview", "rules"],
     "liaison": ["consultations", "incident", "overview", "rules"],
     "planner": ["scenarios", "hotspots", "ranking", "overview", "incident", "rules"],
     "admin": ["data", "users", "audit", "overview", "incident", "rules"],

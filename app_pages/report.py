@@ -45,7 +45,7 @@ if task is not None:
 
 item = st.selectbox(tr("col.item"), list(svc.catalog.items), key="report_item", format_func=item_name)
 sources = [s.value for s in Source]
-default_source = sources.index("patrol") if who.role == "inspector" else sources.index("citizen")
+default_source = sources.index("patrol") if who.on_team else sources.index("citizen")
 source = st.selectbox(
     tr("col.source"),
     sources,

@@ -63,8 +63,15 @@ data_table(
         {
             tr("col.item"): [x["name"] for x in book["limits"]],
             tr("rules.response_minutes"): [x["response_minutes"] for x in book["limits"]],
+            tr("rules.assessment_hours"): [x["assessment_hours"] for x in book["limits"]],
             tr("rules.handling_days"): [x["handling_days"] for x in book["limits"]],
+            tr("rules.verification_hours"): [x["verification_hours"] for x in book["limits"]],
             tr("rules.max_deferral_days"): [x["max_deferral_days"] for x in book["limits"]],
+            tr("rules.high_frequency"): ["✓" if x["high_frequency"] else "" for x in book["limits"]],
+            tr("rules.first_offence"): [x["first_offence"] for x in book["limits"]],
+            tr("detail.copies"): [
+                "、".join(names.department(d) for d in x["copy_to"]) for x in book["limits"]
+            ],
         }
     ),
     hide_index=True,

@@ -58,7 +58,8 @@ with st.spinner(tr("sc.computing")):
 
 
 def _name(t) -> str:  # type: ignore[no-untyped-def]
-    return t.name_zh if lang() == "zh" else t.name_en
+    name = t.name_zh if lang() == "zh" else t.name_en
+    return f"{name}{tr('sc.demo_theme')}" if t.demo else name
 
 
 table = pd.DataFrame(
@@ -81,6 +82,8 @@ config.update({tr("sc.cover_k", k=k): percent for k in (10, 50)})
 config[tr("sc.trend")] = st.column_config.NumberColumn(format="%.2f×")
 config[tr("kpi.response_median_min")] = st.column_config.NumberColumn(format="%.1f")
 data_table(table, hide_index=True, width="stretch", column_config=config, key="sc_table")
+if any(t.demo for t in themes):
+    st.caption(tr("sc.demo_theme_note"))
 
 codes = [t.code for t in themes]
 chosen = st.selectbox(

@@ -15,7 +15,7 @@ from app_pages.common import (
     tr,
 )
 from patrol.permissions import AccessDeniedError
-from patrol.roles import ROLES
+from patrol.roles import ROLES, TEAM_ROLES
 from patrol.users import UserService
 
 who = require_principal()
@@ -59,7 +59,7 @@ with st.form("users_create_form"):
     scope: dict[str, object] = {}
     if role == "captain":
         scope["township_code"] = st.selectbox(tr("app.township"), list(townships), format_func=townships.get)
-    elif role == "inspector":
+    elif role in TEAM_ROLES:
         scope["team_id"] = st.selectbox(tr("app.team"), list(teams), format_func=teams.get)
     elif role == "liaison":
         scope["department"] = st.selectbox(tr("ji.department"), departments)

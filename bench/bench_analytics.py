@@ -21,7 +21,7 @@ from store import open_store
 from store.protocol import Store
 from store.rows import IncidentQuery
 
-TOWNSHIP = "330402001"
+TOWNSHIP = "330402008"
 
 
 def _all_incidents(store: Store) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from patrol.incidents import LOCAL_TZ
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 REPEATS = 4  # each interaction, back and forth
-TOWNSHIP = "330402001"
+TOWNSHIP = "330402008"
 
 
 @dataclass

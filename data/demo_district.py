@@ -19,12 +19,15 @@ from shapely.geometry.base import BaseGeometry
 DATA_DIR = Path(__file__).resolve().parent
 OUTLINE_FILE = DATA_DIR / "nanhu_outline_wgs84.geojson"
 TOWNSHIPS_FILE = DATA_DIR / "nanhu_townships.json"
-DEMO_NOTICE_ZH = "演示数据：乡镇与村社网格边界为示意划分，非官方边界。"
-DEMO_NOTICE_EN = "Demo data: township and village grid boundaries are illustrative, not official."
+DIVISIONS_FILE = DATA_DIR / "nanhu_divisions_2023.json"
+DEMO_NOTICE_ZH = "演示数据：乡镇与村社的名称和代码为2023年统计用区划代码，网格边界为示意划分，非官方边界。"
+DEMO_NOTICE_EN = (
+    "Demo data: township and village names and codes are the 2023 statistical division codes; "
+    "the grid boundaries are illustrative, not official."
+)
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡沈姚陆钱"
 _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红建文辉力斌宇浩凯晨鑫琳雪婷"
-_PLACE = "东南西北新长永安和平兴福春秋光明金银湖塘桥港河湾庄园林丰盛嘉禾盈泰瑞祥余凤竹梅兰清"
 _LLOYD_ITERATIONS = 4
 
 
@@ -114,12 +117,28 @@ def _person(rng: np.random.Generator) -> str:
     return str(rng.choice(list(_SURNAMES))) + given
 
 
-def _place_name(rng: np.random.Generator, used: set[str]) -> str:
-    while True:
-        name = "".join(rng.choice(list(_PLACE), size=2))
-        if name not in used and name[0] != name[1]:
-            used.add(name)
-            return name
+def load_divisions() -> dict[str, dict[str, object]]:
+    """The 2023 statistical divisions of Nanhu by township name: its code and its villages.
+
+    Each village is ``(code, name, kind)``; the name drops the committee suffix (``百福弄社区居委会``
+    is the 百福弄社区 grid) and the kind is ``community`` for a 居委会, ``village`` for a 村委会.
+    """
+    doc = json.loads(DIVISIONS_FILE.read_text(encoding="utf-8"))
+    out: dict[str, dict[str, object]] = {}
+    for t in doc["townships"]:
+        villages = []
+        for v in t["villages"]:
+            name = str(v["name"])
+            is_community = name.endswith("居委会")
+            villages.append(
+                (
+                    v["code"],
+                    name.removesuffix("居委会").removesuffix("委会"),
+                    "community" if is_community else "village",
+                )
+            )
+        out[t["name"]] = {"code": t["code"], "villages": villages}
+    return out
 
 
 def _as_clean_coverage(villages: list[DemoVillage]) -> list[DemoVillage]:
@@ -157,8 +176,10 @@ def build_demo_district(seed: int = 0) -> DemoDistrict:
     Returns
     -------
     DemoDistrict
-        13 townships from data/nanhu_townships.json and 150-200 village grids, each
-        with one team of a captain and 3-6 members.
+        The 13 townships and 143 communities and villages of Nanhu with their 2023
+        statistical codes and names (data/nanhu_divisions_2023.json); the boundaries are
+        illustrative (Voronoi cells of rough seats, relaxed Voronoi villages inside them).
+        Each village has one team of a captain and 3-6 members (invented names).
     """
     rng = np.random.default_rng(seed)
     meta = json.loads(TOWNSHIPS_FILE.read_text(encoding="utf-8"))
@@ -167,19 +188,13 @@ def build_demo_district(seed: int = 0) -> DemoDistrict:
     seats = [Point(t["seat"]) for t in entries]
     cells = _voronoi_in(seats, outline)
     district_code = meta["district"]["adcode"]
+    divisions = load_divisions()
     townships: list[DemoTownship] = []
     villages: list[DemoVillage] = []
-    used_names: set[str] = set()
-    n_street = n_town = 0
     for entry, geom in zip(entries, cells, strict=True):
-        if entry["kind"] == "street":
-            n_street += 1
-            code = f"{district_code}{n_street:03d}"
-            n_villages = int(rng.integers(8, 16))
-        else:
-            n_town += 1
-            code = f"{district_code}{100 + n_town:03d}"
-            n_villages = int(rng.integers(10, 21))
+        division = divisions[entry["name"]]
+        code = str(division["code"])
+        real_villages = list(division["villages"])  # type: ignore[call-overload]
         townships.append(
             DemoTownship(
                 code=code,
@@ -191,18 +206,15 @@ def build_demo_district(seed: int = 0) -> DemoDistrict:
                 geometry=shapely.make_valid(geom),
             )
         )
-        for i, vgeom in enumerate(_relaxed_partition(geom, n_villages, rng), start=1):
-            place = _place_name(rng, used_names)
-            is_community = entry["kind"] == "street"
-            vname = place + ("社区" if is_community else "村")
-            vcode = f"{code}{(0 if is_community else 200) + i:03d}"
+        cells_in = _relaxed_partition(geom, len(real_villages), rng)
+        for (vcode, vname, kind), vgeom in zip(real_villages, cells_in, strict=True):
             members = tuple(_person(rng) for _ in range(int(rng.integers(3, 7))))
             villages.append(
                 DemoVillage(
                     code=vcode,
                     name=vname,
                     township_code=code,
-                    kind="community" if is_community else "village",
+                    kind=kind,
                     geometry=vgeom,
                     team=DemoTeam(name=f"{vname}网格团队", captain=_person(rng), members=members),
                 )

@@ -15,11 +15,13 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from patrol.catalog import Catalog
 from patrol.incident import (
     CALLBACK_SOURCES,
     RUNNING_STATES,
@@ -206,8 +208,11 @@ def _lognormal_minutes(rng: np.random.Generator, median: float, sigma: float, si
     return np.asarray(np.exp(np.log(median) + sigma * rng.standard_normal(size)), dtype=float)
 
 
-def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | None) -> None:
-    """Play one incident's history through the workflow, stopping at ``end``."""
+def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | None, catalog: Catalog) -> None:
+    """Play one incident's history through the workflow, stopping at ``end``.
+
+    The catalog says which items may be closed as 首违不罚 and whom a case is copied to (抄告).
+    """
     captain, cc = CAPTAIN, "指挥中心"
     t = inc.reported_at + timedelta(minutes=float(r["respond"]))
     if t >= end:
@@ -225,7 +230,7 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
         inc.apply(Action.REJECT, actor=captain, role="captain", at=t, reason="经核查非执法事项")
         return
     if inc.handler == "department":  # a professional or non-empowered item: handed over (移交)
-        taken = _handover(inc, r, t, end)
+        taken = _handover(inc, r, t, end, catalog)
         if taken is None:
             return
         t = taken
@@ -234,10 +239,14 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
     outcome = (
         "simple" if r["outcome"] < 0.85 else ("case" if r["outcome"] < 0.94 else "first_offence_no_penalty")
     )
+    item = catalog.item(inc.item_code)
+    if outcome == "first_offence_no_penalty" and not item.first_offence:
+        outcome = "simple"
+    copies: dict[str, Any] = {"copies": item.copies()} if item.copy_to else {}
     reason = CASE_REASONS[int(r["outcome"] * 1000) % len(CASE_REASONS)] if outcome == "case" else ""
     inc.apply(
         Action.DISPATCH, actor=captain, role="captain", at=t, team_id=inc.team_id, outcome=outcome,
-        **({"reason": reason} if reason else {}),
+        **({"reason": reason} if reason else {}), **copies,
     )  # fmt: skip
     due_span = inc.due_at - inc.reported_at
     # zombie vehicles linger for weeks: towing needs notices and waiting periods
@@ -291,17 +300,25 @@ def _play(inc: Incident, r: dict[str, float], end: datetime, canonical: str | No
 
 
 OPINIONS = ("属本部门职责，同意联合处置", "建议由乡镇先行劝导，部门提供执法支持", "现场核实后依法处理")
-CAPTAIN, DUTY_CHIEF, CALLER, INSPECTOR = "中队长", "指挥中心值班长", "指挥中心回访员", "网格员"
+CAPTAIN, DUTY_CHIEF, CALLER, INSPECTOR = "中队长", "指挥中心值班长", "指挥中心回访员", "执法队员"
+CASE_OFFICERS = (
+    "执法队员甲（演示）",
+    "执法队员乙（演示）",
+)  # a formal case is handled by two certified officers
 
 
-def _handover(inc: Incident, r: dict[str, float], t: datetime, end: datetime) -> datetime | None:
+def _handover(
+    inc: Incident, r: dict[str, float], t: datetime, end: datetime, catalog: Catalog
+) -> datetime | None:
     """Hand the case over to its department, which accepts most and returns some.
 
     The township disputes some returns and the duty chief rules. Returns when the township
     takes the case (None: the department has it, or the story ends at ``end``).
     """
     liaison = f"liaison-{inc.department}"
-    inc.apply(Action.HANDOVER, actor=CAPTAIN, role="captain", at=t, department=inc.department)
+    named = catalog.item(inc.item_code).copies(inc.department)
+    copies: dict[str, Any] = {"copies": named} if named else {}
+    inc.apply(Action.HANDOVER, actor=CAPTAIN, role="captain", at=t, department=inc.department, **copies)
     t += timedelta(hours=float(r["accept_h"]))
     if t >= end:
         return None
@@ -404,7 +421,8 @@ def _handle(
         if t >= end:
             return None
         _supervise_until(inc, t)
-        inc.apply(Action.SUBMIT, actor=INSPECTOR, role="inspector", at=t, result="已现场处置")
+        officers: dict[str, Any] = {"officers": CASE_OFFICERS} if inc.assessment_outcome == "case" else {}
+        inc.apply(Action.SUBMIT, actor=INSPECTOR, role="inspector", at=t, result="已现场处置", **officers)
         t += timedelta(hours=float(r["verify_h"]))
         if t >= end:
             return None
@@ -539,7 +557,7 @@ def generate_demo_incidents(
     for i, inc in enumerate(_incidents(svc, prepared)):
         created_at = inc.reported_at + timedelta(minutes=1)
         inc.record_creation("系统导入", "admin", min(created_at, end), routing=inc.routing_reason)
-        _play(inc, dict(zip(keys, values[i], strict=True)), end, inc.suspected_duplicate_of)
+        _play(inc, dict(zip(keys, values[i], strict=True)), end, inc.suspected_duplicate_of, svc.catalog)
         _supervise_until(inc, end)  # still open and late at the end: supervised as far as it is late
         by_state[inc.state.value] = by_state.get(inc.state.value, 0) + 1
         batch.append(inc)

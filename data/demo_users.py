@@ -12,7 +12,8 @@ def create_demo_users(store: Store) -> list[str]:
     """Create the demo users if missing; return their names.
 
     admin, command (command center), planner; captain-<township code> for every township;
-    inspector-<team id> for the first team of every township; liaison-<department> for the
+    inspector-<team id> (certified officers, 执法队员) for the first two teams of every township
+    and grid-<team id> (网格员) for the first; liaison-<department> for the
     departments of the catalog that consultations invite.
     """
     district = store.district()
@@ -27,20 +28,26 @@ def create_demo_users(store: Store) -> list[str]:
         ("planner", "规划研判员", "planner", {}),
     ]
     villages = {v.code: v.township_code for v in store.villages()}
-    first_team: dict[str, int] = {}
+    teams_of: dict[str, list[int]] = {}
     for t in sorted(store.teams(), key=lambda t: t.id):
-        first_team.setdefault(villages[t.village_code], t.id)
+        teams_of.setdefault(villages[t.village_code], []).append(t.id)
     for tw in store.townships():
         specs.append((f"captain-{tw.code}", f"{tw.name}中队长", "captain", {"township_code": tw.code}))
-        if tw.code in first_team:
-            team = first_team[tw.code]
-            specs.append((f"inspector-{team}", f"{tw.name}网格员", "inspector", {"team_id": team}))
+        # two certified officers (a formal case needs two) on the first two teams, a grid worker on the first
+        for k, team in enumerate(teams_of.get(tw.code, [])[:2]):
+            specs.append(
+                (f"inspector-{team}", f"{tw.name}执法队员{'甲乙'[k]}", "inspector", {"team_id": team})
+            )
+        if tw.code in teams_of:
+            team = teams_of[tw.code][0]
+            specs.append((f"grid-{team}", f"{tw.name}网格员", "grid_member", {"team_id": team}))
     for dept, name in (
         ("scjg", "市场监管"),
         ("sthb", "生态环保"),
         ("yjgl", "应急管理"),
         ("whsc", "文化市场"),
         ("ny", "农业"),
+        ("ga", "公安"),  # a partner: copied (抄告) on noise, zombie vehicles, muck spills, fire exits
     ):
         specs.append((f"liaison-{dept}", f"{name}联络员", "liaison", {"department": dept}))
     made = []

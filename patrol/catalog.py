@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeAlias
 
@@ -52,6 +53,7 @@ class Theme:
     code: str
     name_zh: str
     name_en: str
+    demo: bool = False  # a grouping made up for the demo, not one of the reform's own scenarios
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,20 @@ class Item:
     high_frequency: bool
     theme: str | None
     severity: int
+    # stage limits in working hours (patrol.workdays.add_working_hours): from the start of the
+    # assessment to its decision, and from a submitted result to its verification
+    assessment_hours: int = 24
+    verification_hours: int = 24
+    # the condition under which a first minor violation is not penalised (首违不罚), or "" when
+    # the item is not on the list: only then may an assessment decide first_offence_no_penalty
+    first_offence: str = ""
+    # departments told of the case (抄告) when the township takes it on or hands it over: they
+    # read it and its log, and act on nothing
+    copy_to: frozenset[str] = frozenset()
+
+    def copies(self, handling_department: str | None = None) -> list[str]:
+        """The departments a case of this item is copied to (抄告), not the one that handles it."""
+        return sorted(self.copy_to - {handling_department or ""})
 
     def handled_by_township(self, empowerment_class: str) -> bool:
         """Whether a township of this empowerment class handles the item itself."""
@@ -100,6 +116,10 @@ class Catalog:
     def empowered_items(self, empowerment_class: str) -> frozenset[str]:
         """The codes of the items a township of this empowerment class handles itself (赋权事项)."""
         return frozenset(c for c, item in self.items.items() if item.handled_by_township(empowerment_class))
+
+    def copied_items(self, department: str) -> frozenset[str]:
+        """The codes of the items whose cases are copied (抄告) to ``department``."""
+        return frozenset(c for c, item in self.items.items() if department in item.copy_to)
 
     def items_of_theme(self, theme: str) -> list[Item]:
         """Items belonging to a theme."""
@@ -152,6 +172,12 @@ def _unique(path: Path, line: int, code: str, seen: set[str]) -> None:
     seen.add(code)
 
 
+@lru_cache(maxsize=1)
+def default_catalog() -> Catalog:
+    """The shipped catalog, loaded once (what the services load by default)."""
+    return load_catalog()
+
+
 def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
     """Load and validate ``items.csv``, ``departments.csv`` and ``themes.csv``.
 
@@ -171,7 +197,11 @@ def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
     seen = set()
     for line, r in _rows(theme_path, ("code", "name_zh", "name_en")):
         _unique(theme_path, line, r["code"], seen)
-        themes[r["code"]] = Theme(r["code"], r["name_zh"], r["name_en"])
+        demo = r.get("demo", "0") or "0"
+        if demo not in ("0", "1"):
+            msg = f"{theme_path.name}, line {line}, field demo: expected 0 or 1, got {demo!r}"
+            raise CatalogError(msg)
+        themes[r["code"]] = Theme(r["code"], r["name_zh"], r["name_en"], demo == "1")
     items: dict[str, Item] = {}
     seen = set()
     columns = (
@@ -204,6 +234,11 @@ def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
         if r["theme"] and r["theme"] not in themes:
             msg = f"{where}, field theme: unknown theme {r['theme']!r}"
             raise CatalogError(msg)
+        copy_to = frozenset(c for c in (r.get("copy_to") or "").split(";") if c)
+        unknown = sorted(copy_to - set(departments))
+        if unknown:
+            msg = f"{where}, field copy_to: unknown department(s) {', '.join(unknown)}"
+            raise CatalogError(msg)
         items[r["code"]] = Item(
             code=r["code"],
             name_zh=r["name_zh"],
@@ -216,6 +251,14 @@ def load_catalog(directory: Path = CATALOG_DIR) -> Catalog:
             high_frequency=r["high_frequency"] == "1",
             theme=r["theme"] or None,
             severity=_int(item_path, line, "severity", r["severity"], 1, 5),
+            first_offence=r.get("first_offence", ""),  # optional columns: an older file has none
+            copy_to=copy_to,
+            assessment_hours=_int(
+                item_path, line, "assessment_hours", r.get("assessment_hours") or "24", 1, 720
+            ),
+            verification_hours=_int(
+                item_path, line, "verification_hours", r.get("verification_hours") or "24", 1, 720
+            ),
         )
     if not items:
         msg = f"{item_path.name}: no items"

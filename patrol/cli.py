@@ -405,10 +405,14 @@ def cmd_workflow(args: argparse.Namespace) -> int:
         "",
         "rules of duty: " + ", ".join(book["duties"]),
         "",
-        "limits (item: response min, handling days):",
+        "limits (item: response min, assessment working h, handling working days, verification working h;"
+        " * high-frequency; 首违不罚 condition if listed; departments copied (抄告)):",
     ]
     lines += [
-        f"  {x['item_code']} {x['name']}: {x['response_minutes']}, {x['handling_days']}"
+        f"  {x['item_code']} {x['name']}{'*' if x['high_frequency'] else ''}: "
+        f"{x['response_minutes']}, {x['assessment_hours']}, {x['handling_days']}, {x['verification_hours']}"
+        + (f"; 首违不罚: {x['first_offence']}" if x["first_offence"] else "")
+        + (f"; 抄告: {', '.join(x['copy_to'])}" if x["copy_to"] else "")
         for x in book["limits"]
     ]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -845,7 +849,7 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("name", help="the client's name, e.g. hotline-12345")
     key.add_argument("--role", required=True, choices=list(ROLES))
     key.add_argument("--township", default=None, help="township code (captain role)")
-    key.add_argument("--team", type=int, default=None, help="team id (inspector role)")
+    key.add_argument("--team", type=int, default=None, help="team id (inspector or grid_member role)")
     key.add_argument("--department", default=None, help="department code (liaison role)")
     key.add_argument(
         "--source", default="hotline_12345", choices=[s.value for s in Source],
@@ -866,7 +870,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cu.add_argument("--display-name", default=None)
     cu.add_argument("--township", default=None, help="township code (captains)")
-    cu.add_argument("--team", type=int, default=None, help="team id (inspectors)")
+    cu.add_argument("--team", type=int, default=None, help="team id (inspector or grid_member role)")
     cu.add_argument("--department", default=None, help="department code (liaisons)")
     cu.add_argument(
         "--password-stdin", action="store_true", help="read the password from the first line of stdin"

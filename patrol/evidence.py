@@ -6,6 +6,12 @@ transfer is refused at once, not found unreadable later); it may be at most :dat
 It is kept in the store (so a backup or a copy-store carries it), once per content, with who
 gave it, when, at which stage and why; nothing is ever changed or removed. Who may read the incident may read
 its evidence; who works on the incident may add to it.
+
+Location policy: a photo is kept byte for byte as it was given (its SHA-256 is the evidence's
+fingerprint, so nothing is stripped or rewritten). Where the camera wrote the place it was taken
+(EXIF GPS), :func:`photo_place` reads it and the incident page shows how far from the incident's
+point the photo was taken, so a picture from elsewhere is noticed; the place is shown only to
+those who may read the incident, like the photo itself.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ import hashlib
 import io
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
+from typing import Any
 
 from PIL import Image
 
+from geo.crs import geodesic_m
 from patrol.audit import audit_row
 from patrol.incident import Incident
 from patrol.incidents import IncidentService
@@ -27,6 +36,40 @@ from patrol.plausibility import check_text
 from patrol.refusals import Refusal
 from patrol.roles import Principal
 from store.rows import EvidenceRow
+
+
+@dataclass(frozen=True)
+class PhotoPlace:
+    """Where a photo says it was taken (WGS84, as GPS receivers give it) and its distance to the incident."""
+
+    lat: float
+    lng: float
+    distance_m: float
+
+
+def photo_place(data: bytes) -> tuple[float, float] | None:
+    """The latitude and longitude a photo's EXIF GPS block records, or None (none, or unreadable)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            gps = img.getexif().get_ifd(0x8825)  # GPSInfo
+    except Exception:  # any broken metadata means: no known place
+        return None
+    try:
+        lat = _degrees(gps[2], gps.get(1, "N"), "S")
+        lng = _degrees(gps[4], gps.get(3, "E"), "W")
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180) or (lat == 0 and lng == 0):
+        return None
+    return lat, lng
+
+
+def _degrees(dms: Any, ref: Any, negative: str) -> float:
+    d, m, sec = (float(x) for x in dms)
+    value = d + m / 60 + sec / 3600
+    ref = ref.decode() if isinstance(ref, bytes) else str(ref)
+    return -value if ref.strip().upper() == negative else value
+
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_INCIDENT = 50
@@ -164,6 +207,19 @@ class EvidenceService:
             msg = f"the content of evidence {evidence_id!r} is missing"
             raise KeyError(msg)
         return row, data
+
+    def place(self, who: Principal, row: EvidenceRow, data: bytes) -> PhotoPlace | None:
+        """Where a photo was taken (its EXIF GPS) and how far from its incident's point.
+
+        ``row`` with its bytes ``data``; None if the photo records no place. ``who`` must be
+        allowed to see the incident (AccessDeniedError otherwise).
+        """
+        point = photo_place(data) if is_image(row) else None
+        if point is None:
+            return None
+        inc = self.incidents.get(who, row.incident_id)
+        metres = float(geodesic_m(point[0], point[1], inc.lat, inc.lng))
+        return PhotoPlace(point[0], point[1], metres)
 
     def may_add(self, who: Principal, inc: Incident) -> bool:
         """Whether ``who`` may add evidence to the incident (a page shows the uploader or not)."""

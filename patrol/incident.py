@@ -92,7 +92,12 @@ FINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.MERGED, State.TRAN
 OPEN_STATES = frozenset(State) - FINAL_STATES
 # open with the township's clock running; only these go overdue. Not: an approved hold (挂账), a
 # handover waiting for the department, a dispute waiting for the command centre's ruling
-RUNNING_STATES = OPEN_STATES - {State.DEFERRED, State.HANDED_OVER, State.DISPUTED}
+# the open states whose clock runs: not on hold, not waiting for a department, a ruling or a
+# consultation (会商 stops the clock; its decision resumes it)
+RUNNING_STATES = OPEN_STATES - {State.DEFERRED, State.HANDED_OVER, State.DISPUTED, State.CONSULTING}
+# the states in which a case has been taken on or handed over: from then on the departments the
+# catalog names for its item are copied (抄告) and may read it
+COPIED_STATES = frozenset(State) - {State.DISCOVERED, State.ASSESSING, State.REJECTED, State.MERGED}
 HANDOVER_STATES = frozenset({State.HANDED_OVER, State.RETURNED, State.DISPUTED, State.TRANSFERRED})
 RULINGS: dict[str, State] = {"department": State.TRANSFERRED, "township": State.ASSESSING}
 # 督办: levels 1 一般督办, 2 重点督办, 3 挂牌督办; raised automatically once a case is overdue by
@@ -139,7 +144,7 @@ TRANSITIONS: dict[tuple[State, Action], State | None] = {
     (State.VERIFYING, Action.VERIFY): None,
     (State.CLOSED, Action.CALLBACK): None,
     # 督办 keeps the state: the case goes on where it stands, now watched
-    **{(s, Action.SUPERVISE): s for s in sorted(RUNNING_STATES)},
+    **{(s, Action.SUPERVISE): s for s in sorted(RUNNING_STATES | {State.CONSULTING})},
 }
 DECISIONS: dict[str, State] = {"handle": State.HANDLING, "close": State.CLOSED, "reject": State.REJECTED}
 REQUIRED: dict[Action, tuple[str, ...]] = {
@@ -248,7 +253,9 @@ class Incident:
     suspected_duplicate_of: str | None = None
     patrol_task_id: str | None = None
     request: dict[str, Any] | None = None  # the pending 延期/挂账 request: kind, by, at, reason, new_due_at
-    paused_at: datetime | None = None  # when an approved hold (挂账) stopped the clock
+    paused_at: datetime | None = (
+        None  # when an approved hold (挂账) or a consultation (会商) stopped the clock
+    )
     satisfaction: str | None = None  # the first callback's verdict (回访), the one the evaluation counts
     callback_count: int = 0
     supervision_level: int = 0  # 督办: 0 none, 1 一般, 2 重点, 3 挂牌
@@ -406,6 +413,13 @@ class Incident:
             raise MissingFieldError(msg, ("result",))
         return State.CLOSED if result == "pass" else State.HANDLING
 
+    def _check_officers(self, officers: Any) -> None:
+        """A formal case's result is signed by two different certified officers (两名持证执法人员)."""
+        named = {str(o).strip() for o in officers or () if str(o).strip()}
+        if len(named) < 2:
+            msg = f"the result of formal case {self.number} needs two different certified officers"
+            raise Refusal(msg, "refuse.case_two_officers")
+
     def _changes(self, act: Action, fields: dict[str, Any], at: datetime, actor: str) -> dict[str, Any]:
         if act == Action.HANDOVER:
             return {"department": str(fields["department"]), "handler": "department"}
@@ -445,8 +459,8 @@ class Incident:
                 msg = "an incident cannot be merged into itself"
                 raise MissingFieldError(msg, ("canonical_id",))
             return {"duplicate_of": str(fields["canonical_id"])}
-        if act == Action.CONSULT:
-            return {"consult_departments": tuple(fields["departments"])}
+        if act == Action.CONSULT:  # the handling clock stops while the departments are consulted
+            return {"consult_departments": tuple(fields["departments"]), "paused_at": at}
         if act == Action.OPINION and fields["department"] not in self.consult_departments:
             msg = f"{fields['department']} is not invited to the consultation on {self.number}"
             raise Refusal(msg, "refuse.not_invited")
@@ -454,7 +468,8 @@ class Incident:
             return {"request": self._request(fields, at, actor)}
         if act in (Action.APPROVE, Action.REFUSE):
             return self._decide_request(act, at, actor)
-        if act == Action.RESUME and self.paused_at is not None:  # the clock resumes where it stopped
+        if act in (Action.RESUME, Action.DECIDE) and self.paused_at is not None:
+            # after a hold or a consultation the clock resumes where it stopped
             return {"due_at": self.due_at + (at - self.paused_at), "paused_at": None}
         if act == Action.CALLBACK:
             self._check_callback()
@@ -464,6 +479,8 @@ class Incident:
             if fields["result"] == "dissatisfied" and self.callback_count == 0:  # reopened once, as rework
                 out |= {"rework_count": self.rework_count + 1, "closed_at": None}
             return out
+        if act == Action.SUBMIT and self.assessment_outcome == "case":
+            self._check_officers(fields.get("officers"))
         out = {"request": None} if self.request is not None else {}  # moving on withdraws a pending request
         if act == Action.VERIFY and fields["result"] == "fail":
             out["rework_count"] = self.rework_count + 1

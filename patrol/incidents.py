@@ -24,6 +24,7 @@ from patrol.areas import AreaIndex
 from patrol.audit import audit_row
 from patrol.catalog import Catalog, load_catalog
 from patrol.incident import (
+    COPIED_STATES,
     RUNNING_STATES,
     SUPERVISION_AFTER_DAYS,
     SUPERVISION_LEVELS,
@@ -61,6 +62,7 @@ from patrol.refusals import Reason, Refusal
 from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router, Routes
+from patrol.stages import StageClock, stage_clocks
 from patrol.workdays import LOCAL_TZ as LOCAL_TZ  # re-exported: pages and services read the zone here
 from patrol.workdays import add_working_days, add_working_days_one
 from store.protocol import Store, VersionConflict
@@ -110,6 +112,7 @@ def overdue_query(
 
 
 RUNNING = tuple(sorted(s.value for s in RUNNING_STATES))
+COPIED = tuple(sorted(s.value for s in COPIED_STATES))
 # who raises supervision when a case's lateness calls for it (patrol.incident.SUPERVISION_AFTER_DAYS)
 AUTO_SUPERVISOR = Principal("自动督办", "command_center")
 
@@ -291,7 +294,7 @@ class IncidentService:
                 msg = f"captain of {who.township_code} may not list other townships"
                 raise AccessDeniedError(msg)
             return _replace_query(query, township_codes=(str(who.township_code),))
-        if who.role == "inspector":
+        if who.on_team:
             return _replace_query(query, team_ids=(int(who.team_id or -1),))
         if who.role == "liaison":
             return _replace_query(query, consult_department=str(who.department))
@@ -321,6 +324,16 @@ class IncidentService:
             query = _replace_query(query, departments=(str(who.department),))
         else:
             query = self.scoped(who, query)
+        return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(query)]
+
+    def copied(self, who: Principal, limit: int = 200) -> list[Incident]:
+        """The cases copied (抄告) to a liaison's department, newest first (others: none)."""
+        if who.role != "liaison" or not who.department:
+            return []
+        items = self.catalog.copied_items(who.department)
+        if not items:
+            return []
+        query = IncidentQuery(item_codes=tuple(sorted(items)), states=COPIED, limit=limit)
         return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(query)]
 
     def list_incidents(self, who: Principal, query: IncidentQuery) -> list[Incident]:
@@ -483,11 +496,28 @@ class IncidentService:
                 days = self.catalog.items[inc.item_code].handling_days
                 msg = f"a deferral of {inc.number} may move its due time by {days} working days at most"
                 raise Refusal(msg, "refuse.defer_too_long", days=days, latest=local_minutes(latest))
+        if (
+            act == Action.DISPATCH
+            and fields.get("outcome") == "first_offence_no_penalty"
+            and not self.catalog.item(inc.item_code).first_offence
+        ):
+            item = self.catalog.item(inc.item_code)
+            msg = f"{item.name_zh} is not on the list of first offences without penalty (首违不罚)"
+            raise Refusal(msg, "refuse.first_offence_not_listed", item=item.name_zh)
         if act == Action.OPINION:  # a department speaks for itself, once per consultation
             fields["department"] = who.department if who.role == "liaison" else fields.get("department")
             if fields["department"] in self.consultation(inc).opinions:
                 msg = f"{fields['department']} has given its opinion on {inc.number}"
                 raise Refusal(msg, "refuse.opinion_given")
+        fields.pop("copies", None)  # said by the catalog, not by the caller
+        if act in (Action.DISPATCH, Action.HANDOVER):  # taken on or handed over: 抄告 as the item says
+            copies = self.catalog.item(inc.item_code).copies(
+                fields.get("department") if act == Action.HANDOVER else None
+            )
+            if copies:
+                fields["copies"] = copies
+        if act == Action.SUBMIT and inc.assessment_outcome == "case" and fields.get("officers"):
+            fields["officers"] = self._officers(who, inc, fields["officers"])
         if act == Action.DECIDE:
             self._check_decider(who, inc)
         if act == Action.VERIFY and self._submitted_by(inc) == who.name:  # never one's own result
@@ -545,13 +575,22 @@ class IncidentService:
         return out
 
     def acceptance_due(self, inc: Incident) -> datetime | None:
-        """By when the department must accept or return a handover (None: not handed over)."""
+        """By when the department must accept or return a handover (None: not handed over).
+
+        Its accept hours in working time from the handover (the acceptance stage's clock).
+        """
         if inc.state != State.HANDED_OVER:
             return None
-        handed = [e for e in self.store.events(inc.id) if e.action == Action.HANDOVER.value]
-        if not handed:
-            return None
-        return handed[-1].at + timedelta(hours=self.catalog.departments[inc.department].accept_hours)
+        now = [c for c in self._stage_clocks(inc) if c.stage == "acceptance" and c.ended is None]
+        return now[-1].due if now else None
+
+    def stage_clocks(self, who: Principal, inc: Incident) -> list[StageClock]:
+        """Each timed stage of the case (响应, 研判, 部门接收, 处置, 核查): limit, end, late or not."""
+        check_read(who, inc)
+        return self._stage_clocks(inc)
+
+    def _stage_clocks(self, inc: Incident) -> list[StageClock]:
+        return stage_clocks(inc, [event_from_row(r) for r in self.store.events(inc.id)], self.catalog)
 
     def escalate_overdue(
         self, township_codes: tuple[str, ...] | None = None, limit: int = 100_000
@@ -619,6 +658,38 @@ class IncidentService:
             msg = f"the consultation on {inc.number} waits for {', '.join(talk.missing)}"
             raise Refusal(msg, "refuse.opinions_missing", departments="、".join(talk.missing))
 
+    def certified_officers(self, who: Principal, inc: Incident) -> dict[str, str]:
+        """The certified officers (执法队员) of the incident's township: user name → display name.
+
+        Two of them sign the result of a formal case (立案).
+        """
+        check_read(who, inc)
+        return {
+            u.username: u.display_name or u.username
+            for u in self.store.users()
+            if u.active
+            and u.role == "inspector"
+            and u.team_id in self.teams
+            and self._team_township(u.team_id) == inc.township_code
+        }
+
+    def _officers(self, who: Principal, inc: Incident, names: Any) -> list[str]:
+        """Check the officers named for a formal case's result; return them as "name（user）"."""
+        officers = self.certified_officers(who, inc)
+        wanted = list(dict.fromkeys(str(n).strip() for n in names if str(n).strip()))
+        unknown = [n for n in wanted if n not in officers]
+        if unknown:
+            msg = f"{', '.join(unknown)}: not a certified officer (执法队员) of township {inc.township_code}"
+            raise Refusal(msg, "refuse.not_certified_officer", names="、".join(unknown))
+        return [f"{officers[n]}（{n}）" for n in wanted]
+
+    def _team_township(self, team_id: int) -> str:
+        return str(
+            self.areas.village_townships[
+                list(self.areas.village_codes).index(self.teams[team_id].village_code)
+            ]
+        )
+
     def _submitted_by(self, inc: Incident) -> str | None:
         """Who handed in the incident's latest handling result (None if nobody has)."""
         submitted = [e for e in self.store.events(inc.id) if e.action == Action.SUBMIT.value]
@@ -662,7 +733,7 @@ class IncidentService:
         if team is None:
             msg = f"no team {team_id!r}"
             raise MissingFieldError(msg, ("team_id",))
-        township = self.areas.village_townships[list(self.areas.village_codes).index(team.village_code)]
+        township = self._team_township(team.id)
         if who.role == "captain" and township != who.township_code:
             msg = f"captain of {who.township_code} may not assign to a team of township {township}"
             raise AccessDeniedError(msg)

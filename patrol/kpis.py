@@ -140,7 +140,7 @@ def compute_kpis(frame: pd.DataFrame, by: GroupBy | None, now: datetime) -> pd.D
     closed = frame["state"] == State.CLOSED.value
     to_close = ~frame["state"].isin(NOT_TO_CLOSE)
     # the township's clock stands still: an approved hold, a handover the department has not
-    # answered, a dispute the command centre has not ruled on
+    # answered, a dispute the command centre has not ruled on, a consultation not yet decided
     held = frame["state"].isin(PAUSED_STATE_CODES)
     due = to_close & ~held & ((frame["due_at"] <= now) | closed)
     deferred = due & (frame["deferral_count"] > 0)

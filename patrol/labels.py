@@ -114,7 +114,7 @@ class Labels:
             return self.township(value)
         if key in ("department", "department_code"):
             return self.department(value)
-        if key in ("departments", "consult_departments"):
+        if key in ("departments", "consult_departments", "copies"):
             return "、".join(self.department(d) for d in value)
         if key in ("state", "from_state", "to_state"):
             return self.state(value)

@@ -321,7 +321,7 @@ def _check_task(who: Principal, task: PatrolTaskRow) -> None:
         return
     if who.role == "captain" and task.township_code == who.township_code:
         return
-    if who.role == "inspector" and task.team_id == who.team_id:
+    if who.on_team and task.team_id == who.team_id:
         return
     msg = f"a {who.role} may not work on patrol {task.id or 'of team ' + str(task.team_id)}"
     raise AccessDeniedError(msg)

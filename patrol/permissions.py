@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from patrol.incident import HANDOVER_STATES, Action, Incident
+from patrol.catalog import default_catalog
+from patrol.incident import COPIED_STATES, HANDOVER_STATES, Action, Incident
 from patrol.roles import Principal
 
 # Who decides a request (延期/挂账), calls the reporter back (回访), rules on a dispute or raises
@@ -16,6 +17,7 @@ _ACTIONS_BY_ROLE: dict[str, frozenset[Action]] = {
     "command_center": frozenset(Action) - _DEPARTMENT_ONLY,
     "captain": frozenset(Action) - _COMMAND_ONLY - _DEPARTMENT - _DEPARTMENT_ONLY,
     "inspector": frozenset({Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT}),
+    "grid_member": frozenset({Action.CREATE}),  # reports and evidence; no enforcement action
     "liaison": _DEPARTMENT | _DEPARTMENT_ONLY,
     "planner": frozenset(),
     "admin": frozenset({Action.CREATE}),
@@ -30,12 +32,21 @@ def can_read(who: Principal, incident: Incident) -> bool:
     """Whether ``who`` may see the incident."""
     if who.role == "captain":
         return incident.township_code == who.township_code
-    if who.role == "inspector":
+    if who.on_team:
         return incident.team_id == who.team_id
-    if who.role == "liaison":  # consultations it is invited to, and what is handed over to it
+    if who.role == "liaison":  # consultations it is invited to, what is handed over or copied to it
         handed = incident.state in HANDOVER_STATES and incident.department == who.department
-        return handed or who.department in incident.consult_departments
+        return handed or who.department in incident.consult_departments or is_copied_to(who, incident)
     return True
+
+
+def is_copied_to(who: Principal, incident: Incident) -> bool:
+    """Whether the incident is copied (抄告) to ``who``'s department: its item says so, and it is taken on."""
+    return (
+        who.department is not None
+        and incident.state in COPIED_STATES
+        and incident.item_code in default_catalog().copied_items(who.department)
+    )
 
 
 def check_read(who: Principal, incident: Incident) -> None:
@@ -67,7 +78,7 @@ def check_act(who: Principal, incident: Incident, action: Action) -> None:
 
 
 # Who adds evidence (证据材料) to an incident they may see: those who work on it
-_ATTACH_ROLES = frozenset({"command_center", "captain", "inspector", "liaison"})
+_ATTACH_ROLES = frozenset({"command_center", "captain", "inspector", "grid_member", "liaison"})
 
 
 def check_attach(who: Principal, incident: Incident) -> None:
@@ -129,7 +140,7 @@ def check_analytics(who: Principal) -> None:
 
 
 # Who sees the reporter's name and phone: those who call the reporter back.
-_PERSONAL_DATA_ROLES = frozenset({"command_center", "captain", "inspector"})
+_PERSONAL_DATA_ROLES = frozenset({"command_center", "captain", "inspector", "grid_member"})
 
 
 def sees_personal_data(who: Principal) -> bool:

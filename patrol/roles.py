@@ -7,8 +7,22 @@ from typing import Literal, TypeAlias
 
 from patrol.refusals import Refusal
 
-Role: TypeAlias = Literal["command_center", "captain", "inspector", "liaison", "planner", "admin"]
-ROLES: tuple[Role, ...] = ("command_center", "captain", "inspector", "liaison", "planner", "admin")
+Role: TypeAlias = Literal[
+    "command_center", "captain", "inspector", "grid_member", "liaison", "planner", "admin"
+]
+ROLES: tuple[Role, ...] = (
+    "command_center",
+    "captain",
+    "inspector",
+    "grid_member",
+    "liaison",
+    "planner",
+    "admin",
+)
+# the roles that work in one village team: the certified enforcement officer (执法队员, who handles
+# cases; a formal case needs two of them) and the grid worker (网格员, who patrols, reports and
+# collects evidence, but takes no enforcement action)
+TEAM_ROLES: frozenset[str] = frozenset({"inspector", "grid_member"})
 
 
 @dataclass(frozen=True)
@@ -21,6 +35,11 @@ class Principal:
     team_id: int | None = None
     department: str | None = None
 
+    @property
+    def on_team(self) -> bool:
+        """Whether the role works in one village team (and sees that team's work only)."""
+        return self.role in TEAM_ROLES
+
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             msg = f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}"
@@ -28,8 +47,8 @@ class Principal:
         if self.role == "captain" and not self.township_code:
             msg = "a township captain needs a township"
             raise Refusal(msg, "refuse.needs_township")
-        if self.role == "inspector" and self.team_id is None:
-            msg = "an inspector needs a team"
+        if self.role in TEAM_ROLES and self.team_id is None:
+            msg = f"a {self.role} needs a team"
             raise Refusal(msg, "refuse.needs_team")
         if self.role == "liaison" and not (self.department or "").isalnum():
             msg = "a department liaison needs a department code"

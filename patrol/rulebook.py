@@ -53,6 +53,11 @@ DUTIES = (
     "supervision_escalates",
     "consultation_opinions",
     "formal_case_needs_reason",
+    "first_offence_listed_items_only",
+    "formal_case_two_officers",
+    "grid_workers_report_officers_enforce",
+    "stage_limits_in_working_time",
+    "copies_as_the_catalog_says",
 )
 APPROVALS = (Action.REQUEST,)  # asked by one person, decided (approve/refuse) by another
 
@@ -113,8 +118,13 @@ def rulebook(catalog: Catalog) -> dict[str, Any]:
                 "item_code": code,
                 "name": item.name_zh,
                 "response_minutes": item.response_minutes,
+                "assessment_hours": item.assessment_hours,  # working hours (patrol.stages)
                 "handling_days": item.handling_days,
+                "verification_hours": item.verification_hours,
                 "max_deferral_days": item.handling_days,  # one more handling period per deferral
+                "high_frequency": item.high_frequency,
+                "first_offence": item.first_offence,  # the condition of 首违不罚, "" when not listed
+                "copy_to": item.copies(),  # departments told (抄告) when the case is taken on
             }
             for code, item in catalog.items.items()
         ],

@@ -121,6 +121,7 @@ class ThemeFigures:
     hot_cells: int
     coverage: dict[int, float | None]
     lorenz: tuple[np.ndarray, np.ndarray]
+    demo: bool = False  # a theme made up for the demo (catalog/themes.csv), said wherever it is named
 
 
 def theme_figures(
@@ -151,7 +152,7 @@ def theme_figures(
                 departments=tuple(sorted({catalog.items[i].department for i in items})),
                 median_response_min=_num(kpi["response_median_min"]), on_time_rate=_num(kpi["on_time_rate"]),
                 top10_share=top_share(counts.to_numpy()), hot_cells=hot,
-                coverage=coverage_backtest(f, now), lorenz=lorenz(counts.to_numpy()),
+                coverage=coverage_backtest(f, now), lorenz=lorenz(counts.to_numpy()), demo=theme.demo,
             )
         )  # fmt: skip
     return sorted(out, key=lambda t: -t.volume)

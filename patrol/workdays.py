@@ -12,7 +12,7 @@ after the day it was reported on (a report on Friday 10:00 with one working day 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -77,4 +77,31 @@ def add_working_days_one(start: datetime, days: int) -> datetime:
 
 def is_working_day(day: date) -> bool:
     """Whether a date is a working day on the official calendar (Monday–Friday where unknown)."""
-    return bool(np.isin(np.datetime64(day, "D"), working_days()))
+    return day in _working_day_set()
+
+
+@lru_cache(maxsize=1)
+def _working_day_set() -> frozenset[date]:
+    return frozenset(d.astype(date) for d in working_days())
+
+
+def add_working_hours(start: datetime, hours: float) -> datetime:
+    """The time ``hours`` of working time after ``start``: only the hours of working days count.
+
+    A stage limit in hours (assessment, a department's acceptance, verification) runs on working
+    days only: hours on a weekend or holiday do not count, so 24 hours from Friday 10:00 end on
+    Monday 10:00, and a limit that starts on a holiday starts counting at the next working day's
+    midnight. Returns a UTC time.
+    """
+    if start.tzinfo is None:
+        msg = "start must be timezone-aware"
+        raise ValueError(msg)
+    t = start.astimezone(LOCAL_TZ)
+    remaining = timedelta(hours=hours)
+    while True:
+        midnight = datetime.combine(t.date() + timedelta(days=1), time(0), LOCAL_TZ)
+        if is_working_day(t.date()):
+            if t + remaining <= midnight:
+                return (t + remaining).astimezone(UTC)
+            remaining -= midnight - t
+        t = midnight

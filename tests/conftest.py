@@ -231,12 +231,30 @@ def close_incident(svc, inc, who, checker):  # type: ignore[no-untyped-def]
     return inc
 
 
-def picture(kind: str = "JPEG", size: tuple[int, int] = (32, 24), colour: str = "orange") -> bytes:
-    """A small real picture (JPEG, PNG or WEBP) for evidence tests."""
+def picture(
+    kind: str = "JPEG",
+    size: tuple[int, int] = (32, 24),
+    colour: str = "orange",
+    gps: tuple[float, float] | None = None,
+) -> bytes:
+    """A small real picture (JPEG, PNG or WEBP) for evidence tests, with a camera's GPS place if given."""
     import io
 
     from PIL import Image
 
+    exif = Image.Exif()
+    if gps is not None:  # as a phone writes it: degrees, minutes, seconds and a hemisphere
+
+        def dms(value: float) -> tuple[float, float, float]:
+            d, rest = divmod(abs(value) * 3600, 3600)
+            return (d, *divmod(rest, 60))
+
+        exif[0x8825] = {
+            1: "N" if gps[0] >= 0 else "S",
+            2: dms(gps[0]),
+            3: "E" if gps[1] >= 0 else "W",
+            4: dms(gps[1]),
+        }
     out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, kind)
+    Image.new("RGB", size, colour).save(out, kind, exif=exif.tobytes())
     return out.getvalue()

@@ -12,7 +12,7 @@ from patrol.roles import Principal
 from store import open_store
 from tests.conftest import picture
 
-TOWNSHIP = "330402001"
+TOWNSHIP = "330402008"
 DUTY = Principal("值班员", "command_center")
 
 

@@ -78,7 +78,7 @@ def test_a_captains_click_on_the_dispatch_map_selects_the_incident_and_keeps_the
         NewIncident("STREET_VENDING", 30.7600, 120.7500, "hotline_12345", "门口占道经营"),
     )
     store.close()
-    sign_in(page, app_url, "captain-330402001")
+    sign_in(page, app_url, "captain-330402008")
     page.get_by_text("网格调度：解放街道").wait_for(timeout=30_000)
     frame = _map_frame(page)
     # the plugins speak Chinese: zoom buttons and the draw toolbar

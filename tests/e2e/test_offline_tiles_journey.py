@@ -55,7 +55,7 @@ def test_the_app_serves_the_configured_mbtiles_package_itself_and_the_maps_draw_
         urllib.request.urlopen(f"{url}/tiles/{z}/..%2f..%2fetc/passwd", timeout=10)
     assert not_a_tile.value.code in (400, 404)  # refused before or at the route: no path reaches the disk
 
-    sign_in(page, url, "captain-330402001")
+    sign_in(page, url, "captain-330402008")
     page.get_by_role("link", name="网格调度").click()
     frame = _frame_with_tiles(page)
     loaded = _tile_paths(frame)
@@ -76,7 +76,7 @@ def test_behind_a_base_path_the_tiles_are_served_and_asked_for_under_it(incident
         (z, x, y), data = next(iter(tiles.items()))
         with urllib.request.urlopen(f"{url}/tiles/{z}/{x}/{y}", timeout=10) as r:
             assert r.read() == data and r.headers["Content-Type"] == "image/png"
-        sign_in(page, url, "captain-330402001")
+        sign_in(page, url, "captain-330402008")
         page.get_by_role("link", name="网格调度").click()
         frame = _frame_with_tiles(page)
         loaded = _tile_paths(frame)

@@ -36,7 +36,7 @@ def test_the_command_center_map_draws_hexagons_offline(page, app_url):
 def test_the_district_overview_draws_every_village_offline(page, app_url):
     sign_in(page, app_url, "admin")
     page.get_by_role("link", name="辖区总览").click()
-    assert _wait_for_paths(page, 13 + 150) >= 13 + 150
+    assert _wait_for_paths(page, 13 + 143) >= 13 + 143  # the townships and their 143 communities and villages
     assert page.external_requests == []
 
 
@@ -66,7 +66,7 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
         .incident
     )
     store.close()
-    sign_in(page, app_url, "captain-330402001")
+    sign_in(page, app_url, "captain-330402008")
     page.get_by_text("网格调度：解放街道").wait_for(timeout=30_000)
     _multiselect_pick(page, "已选事件", inc.number)
     assign = page.get_by_role("button", name="批量派遣")
@@ -96,7 +96,7 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
 def test_a_report_shows_up_in_the_command_center_feed(page, app_url):
     sign_in(page, app_url, "inspector-1")
     page.get_by_text("事件上报").first.wait_for(timeout=30_000)
-    type_coordinates(page, "30.7552", "120.7601")  # typed coordinates, from a desk
+    type_coordinates(page, "30.7588", "120.7540")  # typed from a desk: in 解放路社区, inspector-1's grid
     page.get_by_label("描述").fill("楼道乱堆杂物，影响通行")
     page.keyboard.press("Tab")
     page.wait_for_timeout(800)

@@ -27,8 +27,8 @@ def test_a_captain_plans_a_patrol_sees_the_route_on_the_map_and_creates_the_task
 ):
     from store import open_store
 
-    team = _busiest_team(incidents_sqlite_url, "330402001")
-    sign_in(page, app_url, "captain-330402001")
+    team = _busiest_team(incidents_sqlite_url, "330402008")
+    sign_in(page, app_url, "captain-330402008")
     page.get_by_role("link", name="巡查计划").click()
     page.get_by_text("巡查计划 · 风险排序与路线").wait_for(timeout=30_000)
     choose(page, "网格团队", team)
@@ -56,8 +56,8 @@ def test_a_captain_plans_a_patrol_sees_the_route_on_the_map_and_creates_the_task
 def test_a_double_click_on_create_patrol_makes_one_task(page, app_url, incidents_sqlite_url):
     from store import open_store
 
-    team = _busiest_team(incidents_sqlite_url, "330402001")
-    sign_in(page, app_url, "captain-330402001")
+    team = _busiest_team(incidents_sqlite_url, "330402008")
+    sign_in(page, app_url, "captain-330402008")
     page.get_by_role("link", name="巡查计划").click()
     page.get_by_text("巡查计划 · 风险排序与路线").wait_for(timeout=30_000)
     choose(page, "网格团队", team)

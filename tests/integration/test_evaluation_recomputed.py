@@ -32,7 +32,8 @@ RUNNING = {
     "verifying",
     "returned",
 }  # the township's clock runs
-STILL = {"deferred", "handed_over", "disputed"}  # on hold, with the department, with the command centre
+# on hold, with the department, with the command centre, in a consultation not yet decided
+STILL = {"deferred", "handed_over", "disputed", "consulting"}
 READER = Principal("规划员", "planner")
 
 

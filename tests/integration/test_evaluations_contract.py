@@ -91,11 +91,11 @@ def test_a_period_not_over_a_bad_code_and_a_role_other_than_the_command_centre_a
     assert refused.value.key == "refuse.period"
     with pytest.raises(AccessDeniedError):
         EvaluationService(district_store, clock=lambda: PUBLISH).publish(
-            Principal("中队长", "captain", township_code="330402001"), "2026-10"
+            Principal("中队长", "captain", township_code="330402008"), "2026-10"
         )
     with pytest.raises(AccessDeniedError):
         EvaluationService(district_store).versions(
-            Principal("中队长", "captain", township_code="330402001"), "2026-10"
+            Principal("中队长", "captain", township_code="330402008"), "2026-10"
         )
     assert district_store.evaluations(district_store.district().code) == []
     assert district_store.audit_log() == []

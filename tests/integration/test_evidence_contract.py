@@ -114,3 +114,69 @@ def test_evidence_is_kept_as_it_was_given_even_against_sql_behind_the_stores_bac
         with pytest.raises(Exception, match="evidence is kept"):
             raw_sql(svc.store, statement)
     assert svc.store.evidence_row(row.id) == row
+
+
+def test_a_photos_camera_place_is_read_and_measured_against_the_incident_point(svc):
+    inc = _report(svc)
+    ev = EvidenceService(svc)
+    near = picture(gps=(P[0] + 0.0009, P[1]))  # about 100 m north
+    far = picture(gps=(OTHER[0], OTHER[1]), colour="blue")
+    none = picture(colour="green")
+    rows = [
+        ev.add(COMMAND, inc.id, f"{k}.jpg", data, stage="report") for k, data in enumerate((near, far, none))
+    ]
+    places = [ev.place(COMMAND, row, data) for row, data in zip(rows, (near, far, none), strict=True)]
+    assert places[2] is None
+    assert 90 < places[0].distance_m < 110 and abs(places[0].lat - (P[0] + 0.0009)) < 1e-6
+    assert places[1].distance_m > 10_000
+    assert ev.read(COMMAND, rows[0].id)[1] == near  # kept byte for byte, metadata and all
+    outsider = Principal(
+        "乙", "captain", township_code=next(c for c in svc.areas.townships if c != inc.township_code)
+    )
+    with pytest.raises(AccessDeniedError):
+        ev.place(outsider, rows[0], near)
+
+
+def test_the_case_file_holds_the_incident_its_log_its_stages_and_its_evidence_for_whoever_may_see_it(svc):
+    import csv
+    import hashlib
+    import io
+    import zipfile
+
+    from patrol.dossier import incident_dossier
+
+    inc = svc.report(
+        COMMAND, NewIncident("PARK_COMPOUND", *P, "hotline_12345", "楼下乱停车", reporter_name="欧阳娜娜")
+    ).incident
+    svc.act(COMMAND, inc.id, "assess", expected_version=1)
+    ev = EvidenceService(svc)
+    photo = picture()
+    ev.add(COMMAND, inc.id, "现场.jpg", photo, stage="report")
+    ev.add(COMMAND, inc.id, "告知书.pdf", PDF, stage="other")
+    planner = Principal("规划", "planner")
+    z = zipfile.ZipFile(io.BytesIO(incident_dossier(ev, planner, inc.id)))
+    assert sorted(z.namelist()) == [
+        "evidence.csv", "evidence/01_report_现场.jpg", "evidence/02_other_告知书.pdf",
+        "incident.csv", "stages.csv", "timeline.csv",
+    ]  # fmt: skip
+    assert z.read("evidence/01_report_现场.jpg") == photo
+    listed = list(csv.DictReader(io.StringIO(z.read("evidence.csv").decode("utf-8-sig"))))
+    assert [r["SHA-256"] for r in listed] == [
+        hashlib.sha256(photo).hexdigest(),
+        hashlib.sha256(PDF).hexdigest(),
+    ]
+    timeline = list(csv.DictReader(io.StringIO(z.read("timeline.csv").decode("utf-8-sig"))))
+    assert [r["动作"] for r in timeline] == ["上报", "研判受理"]
+    incident = z.read("incident.csv").decode("utf-8-sig")
+    assert (
+        inc.number in incident and "欧***" in incident and "欧阳娜娜" not in incident
+    )  # masked for a planner
+    stages = z.read("stages.csv").decode("utf-8-sig")
+    assert "响应" in stages and "研判" in stages
+    exported = [a for a in svc.store.audit_log(entity="incident") if a.action == "export_dossier"]
+    assert [(a.actor, a.entity_id) for a in exported] == [("规划", inc.id)]
+    outsider = Principal(
+        "乙", "captain", township_code=next(c for c in svc.areas.townships if c != inc.township_code)
+    )
+    with pytest.raises(AccessDeniedError):
+        incident_dossier(ev, outsider, inc.id)

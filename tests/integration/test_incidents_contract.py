@@ -12,7 +12,10 @@ import pytest
 
 from patrol.incident import Action, ConflictError, State
 from patrol.incidents import IncidentService, NewIncident, local_day
+from patrol.permissions import AccessDeniedError
+from patrol.refusals import Refusal
 from patrol.roles import Principal
+from patrol.users import UserService
 from store.protocol import DuplicateError, StoreError
 from store.rows import IncidentBatch, IncidentQuery, RollupQuery, state_bucket
 from tests.conftest import close_incident
@@ -81,6 +84,112 @@ def test_transitions_are_stored_with_events_and_versions(svc):
     events = svc.timeline(CC, inc.id)
     assert [e.to_state.value for e in events] == ["discovered", "assessing", "handling"]
     assert events[-1].note == "派单" and events[-1].payload["outcome"] == "simple"
+
+
+def test_first_offence_without_penalty_is_decided_only_for_an_item_on_its_list(svc):
+    listed, unlisted = _report(svc, 0, "STREET_VENDING"), _report(svc, 1, "ILLEGAL_BUILD")
+    assert (
+        svc.catalog.item("STREET_VENDING").first_offence
+        and not svc.catalog.item("ILLEGAL_BUILD").first_offence
+    )
+    captain = Principal("甲", "captain", township_code=unlisted.township_code)
+    other = Principal("乙", "captain", township_code=listed.township_code)
+    for inc in (listed, unlisted):
+        svc.act(CC, inc.id, "assess", expected_version=1)
+    with pytest.raises(Refusal, match="not on the list") as refused:
+        svc.act(
+            captain, unlisted.id, "dispatch", expected_version=2, team_id=unlisted.team_id,
+            outcome="first_offence_no_penalty",
+        )  # fmt: skip
+    assert refused.value.key == "refuse.first_offence_not_listed"
+    assert svc.get(CC, unlisted.id).state == State.ASSESSING and len(svc.timeline(CC, unlisted.id)) == 2
+    got = svc.act(
+        other, listed.id, "dispatch", expected_version=2, team_id=listed.team_id,
+        outcome="first_offence_no_penalty",
+    )  # fmt: skip
+    assert got.assessment_outcome == "first_offence_no_penalty"
+
+
+def test_a_grid_worker_reports_but_only_two_certified_officers_of_the_township_handle_a_formal_case(svc):
+    inc = _report(svc)
+    teams = sorted(t.id for t in svc.teams.values() if svc._team_township(t.id) == inc.township_code)
+    elsewhere = next(t.id for t in svc.teams.values() if svc._team_township(t.id) != inc.township_code)
+    users = UserService(svc.store)
+    for name, role, team in (
+        ("officer-a", "inspector", teams[0]), ("officer-b", "inspector", teams[-1]),
+        ("officer-far", "inspector", elsewhere), ("grid-a", "grid_member", inc.team_id),
+    ):  # fmt: skip
+        users.create(None, name, "a long enough password 1", role, display_name=name.upper(), team_id=team)
+    grid = Principal("grid-a", "grid_member", team_id=inc.team_id)
+    assert svc.report(grid, NewIncident("CLUTTER", *POINTS[0], "patrol", "楼道堆物")).incident.id
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    svc.act(
+        CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="case", reason="拒不改正"
+    )
+    with pytest.raises(AccessDeniedError):
+        svc.act(
+            grid, inc.id, "submit", expected_version=3, result="已处置", officers=["officer-a", "officer-b"]
+        )
+    assert set(svc.certified_officers(CC, svc.get(CC, inc.id))) == {"officer-a", "officer-b"}
+    for officers, key in (
+        (["officer-a"], "refuse.case_two_officers"),
+        (["officer-a", "officer-far"], "refuse.not_certified_officer"),
+        (["officer-a", "grid-a"], "refuse.not_certified_officer"),
+        (["officer-a", "nobody"], "refuse.not_certified_officer"),
+    ):
+        with pytest.raises(Refusal) as refused:
+            svc.act(CC, inc.id, "submit", expected_version=3, result="已处置", officers=officers)
+        assert refused.value.key == key, officers
+    assert svc.get(CC, inc.id).state == State.HANDLING
+    done = svc.act(
+        CC, inc.id, "submit", expected_version=3, result="已处置", officers=["officer-a", "officer-b"]
+    )
+    assert done.state == State.VERIFYING
+    assert svc.timeline(CC, inc.id)[-1].payload["officers"] == [
+        "OFFICER-A（officer-a）",
+        "OFFICER-B（officer-b）",
+    ]
+
+
+def test_the_stage_clocks_of_a_case_are_read_from_its_log_by_whoever_may_see_it(svc):
+    inc = _report(svc)
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    got = svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="simple")
+    clocks = svc.stage_clocks(CC, got)
+    assert [(c.stage, c.ended is None) for c in clocks] == [
+        ("response", False),
+        ("assessment", False),
+        ("handling", True),
+    ]
+    assert clocks[-1].due == got.due_at
+    other = next(c for c in svc.areas.townships if c != inc.township_code)
+    with pytest.raises(AccessDeniedError):
+        svc.stage_clocks(Principal("乙", "captain", township_code=other), got)
+
+
+def test_a_case_is_copied_to_the_departments_its_item_names_once_taken_on_and_they_only_read_it(svc):
+    inc = _report(svc, 0, "NOISE_SOCIAL")  # 社会生活噪声: handled by the township, copied to public security
+    assert svc.catalog.item("NOISE_SOCIAL").copies() == ["ga"]
+    police, market = (
+        Principal("公安联络员", "liaison", department="ga"),
+        Principal("市场", "liaison", department="scjg"),
+    )
+    svc.act(CC, inc.id, "assess", expected_version=1)
+    with pytest.raises(AccessDeniedError):  # not yet taken on: nothing to tell
+        svc.get(police, inc.id)
+    assert svc.copied(police) == []
+    got = svc.act(
+        CC, inc.id, "dispatch", expected_version=2, team_id=inc.team_id, outcome="simple", copies=["scjg"]
+    )
+    assert svc.timeline(CC, inc.id)[-1].payload["copies"] == ["ga"]  # the catalog's word, not the caller's
+    assert svc.get(police, inc.id).id == inc.id and len(svc.timeline(police, inc.id)) == 3
+    assert [i.id for i in svc.copied(police)] == [inc.id] and svc.copied(market) == []
+    with pytest.raises(AccessDeniedError):
+        svc.get(market, inc.id)
+    for action in ("submit", "accept", "return", "supervise"):
+        with pytest.raises((AccessDeniedError, ValueError)):
+            svc.act(police, inc.id, action, expected_version=got.version, result="x", reason="x", level=1)
+    assert svc.get(CC, inc.id).version == got.version
 
 
 def test_two_captains_assigning_the_same_incident_one_wins_the_other_is_told(svc):

@@ -17,7 +17,7 @@ from patrol.incidents import IncidentService, NewIncident
 from patrol.patrols import PatrolService
 from patrol.permissions import AccessDeniedError, mask_name, mask_phone
 from patrol.refusals import Refusal
-from patrol.roles import ROLES, Principal
+from patrol.roles import ROLES, TEAM_ROLES, Principal
 from patrol.users import AuthError, UserService, hash_password, verify_password
 from store import open_store
 from store.rows import IncidentQuery
@@ -37,6 +37,7 @@ EXPECTED = {
     "captain": ALL - {Action.APPROVE, Action.REFUSE, Action.CALLBACK, Action.ACCEPT, Action.RETURN, Action.RULE,
                       Action.SUPERVISE, Action.OPINION},
     "inspector": {Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT},
+    "grid_member": {Action.CREATE},  # 网格员: reports and evidence, no enforcement action
     "liaison": {Action.ACCEPT, Action.RETURN, Action.OPINION},  # a handover to it, its say in a consultation
     "planner": set(),
     "admin": {Action.CREATE},
@@ -64,7 +65,7 @@ def _consult(svc, inc, departments):
 def _in_scope(role: str, inc) -> Principal:
     return Principal(
         role, role, township_code=inc.township_code if role == "captain" else None,  # type: ignore[arg-type]
-        team_id=inc.team_id if role == "inspector" else None, department="scjg" if role == "liaison" else None,
+        team_id=inc.team_id if role in TEAM_ROLES else None, department="scjg" if role == "liaison" else None,
     )  # fmt: skip
 
 
@@ -72,8 +73,8 @@ def _out_of_scope(role: str, inc, svc) -> Principal | None:
     if role == "captain":
         other = next(c for c in svc.areas.townships if c != inc.township_code)
         return Principal("x", "captain", township_code=other)
-    if role == "inspector":
-        return Principal("x", "inspector", team_id=inc.team_id + 1)
+    if role in TEAM_ROLES:
+        return Principal("x", role, team_id=inc.team_id + 1)  # type: ignore[arg-type]
     if role == "liaison":
         return Principal("x", "liaison", department="ny")
     return None
@@ -144,7 +145,7 @@ def test_reporters_are_masked_for_roles_that_do_not_call_them_back(svc):
     for role in ROLES:
         got = svc.get(_in_scope(role, inc), inc.id)
         listed = [i for i in svc.list_incidents(_in_scope(role, inc), IncidentQuery()) if i.id == inc.id]
-        sees = role in ("command_center", "captain", "inspector")
+        sees = role in ("command_center", "captain", "inspector", "grid_member")
         want = ("欧阳娜娜", "138-1234-5678") if sees else ("欧***", "138****5678")
         assert (got.reporter_name, got.reporter_phone) == want, role
         assert [(i.reporter_name, i.reporter_phone) for i in listed] == [want], role

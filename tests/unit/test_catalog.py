@@ -28,6 +28,36 @@ def test_every_item_the_reform_names_is_in_the_catalog():
     assert set(REQUIRED_ZH) <= names
 
 
+def test_items_on_the_first_offence_list_name_their_condition_and_dangerous_ones_are_not_on_it():
+    cat = load_catalog()
+    listed = {c for c, i in cat.items.items() if i.first_offence}
+    assert {"STREET_VENDING", "CLUTTER", "FLYPOSTING"} <= listed
+    assert not listed & {"BOTTLED_GAS", "FIRE_EXIT", "OPEN_BURNING", "SEWAGE", "FOOD_SAFETY", "ILLEGAL_BUILD"}
+    assert all("第三十三条" in cat.items[c].first_offence for c in listed)
+
+
+def test_themes_made_up_for_the_demo_say_so_and_an_older_file_without_the_new_columns_still_loads(
+    catalog_copy,
+):
+    assert all(t.demo for t in load_catalog().themes.values())
+    for name, drop in (("themes.csv", {3}), ("items.csv", {7, 9, 13, 14})):
+        path = catalog_copy / name
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [",".join(v for k, v in enumerate(line.split(",")) if k not in drop) for line in lines]
+        path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    old = load_catalog(catalog_copy)
+    assert not any(t.demo for t in old.themes.values())
+    assert not any(i.first_offence for i in old.items.values())
+    assert {(i.assessment_hours, i.verification_hours) for i in old.items.values()} == {(24, 24)}
+    assert not any(i.copy_to for i in old.items.values())
+
+
+def test_a_theme_demo_flag_other_than_0_or_1_is_refused_with_its_line(catalog_copy):
+    _edit(catalog_copy / "themes.csv", "Bottled gas safety,1", "Bottled gas safety,yes")
+    with pytest.raises(CatalogError, match=r"themes\.csv, line 3, field demo: expected 0 or 1"):
+        load_catalog(catalog_copy)
+
+
 def test_the_one_plus_five_departments_are_all_there():
     deps = {d.name_zh for d in load_catalog().departments.values() if d.line == "1+5"}
     assert deps == {"综合执法", "市场监管", "文化市场", "农业", "应急管理", "生态环保"}
@@ -52,16 +82,26 @@ def _edit(path: Path, old: str, new: str) -> None:
             r"items\.csv, line 2, field department: unknown department 'nope'",
         ),
         (
-            ",30,3,1,T06,2",
-            ",soon,3,1,T06,2",
+            ",30,8,3,24,1,T06,2",
+            ",soon,8,3,24,1,T06,2",
             r"line 2, field response_minutes: expected a whole number, got 'soon'",
         ),
-        (",30,3,1,T06,2", ",30,3,yes,T06,2", r"line 2, field high_frequency: expected 0 or 1"),
-        (",30,3,1,T06,2", ",30,3,1,T99,2", r"line 2, field theme: unknown theme 'T99'"),
-        (",30,3,1,T06,2", ",30,3,1,T06,9", r"line 2, field severity: 9 is outside 1\.\.5"),
+        (",30,8,3,24,1,T06,2", ",30,8,3,24,yes,T06,2", r"line 2, field high_frequency: expected 0 or 1"),
+        (",30,8,3,24,1,T06,2", ",30,8,3,24,1,T99,2", r"line 2, field theme: unknown theme 'T99'"),
+        (",30,8,3,24,1,T06,2", ",30,8,3,24,1,T06,9", r"line 2, field severity: 9 is outside 1\.\.5"),
         (
-            "comprehensive,agriculture_rural;industrial_it;commercial_service,30,3,1,T06",
-            "comprehensive,forestry,30,3,1,T06",
+            ",30,8,3,24,1,T06,2",
+            ",30,0,3,24,1,T06,2",
+            r"line 2, field assessment_hours: 0 is outside 1\.\.720",
+        ),
+        (
+            ",30,8,3,24,1,T06,2",
+            ",30,8,3,x,1,T06,2",
+            r"line 2, field verification_hours: expected a whole number",
+        ),
+        (
+            "comprehensive,agriculture_rural;industrial_it;commercial_service,30,8",
+            "comprehensive,forestry,30,8",
             r"line 2, field empowered_classes: unknown class\(es\) forestry",
         ),
     ],

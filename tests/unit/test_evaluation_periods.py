@@ -84,7 +84,7 @@ def test_a_version_published_before_a_figure_was_defined_reads_with_that_figure_
     from store.rows import EvaluationRow
 
     old = {
-        "group": "330402001",
+        "group": "330402008",
         "received": 30,
         "closed": 20,
         "closure_rate": 2 / 3,

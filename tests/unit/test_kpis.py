@@ -48,8 +48,8 @@ def test_a_hand_made_month_gives_the_hand_computed_figures():
             first_response_at=T0 + timedelta(minutes=30), rework_count=1, satisfaction="dissatisfied"),
         # on an approved hold (挂账) past its original due: its clock is stopped, neither due nor overdue
         row(state="deferred", first_response_at=T0 + timedelta(minutes=50)),
-        # open, overdue, consulted, repeat of an old case
-        row(state="consulting", consult_departments='["ga"]', repeat_of="NH-1", first_response_at=None,
+        # open, overdue, consulted earlier (the consultation has decided), repeat of an old case
+        row(state="handling", consult_departments='["ga"]', repeat_of="NH-1", first_response_at=None,
             supervision_level=1),
         # open, not yet due, citizen
         row(state="handling", source="citizen", due_at=NOW + timedelta(days=2), first_response_at=T0 + timedelta(minutes=20)),
@@ -67,9 +67,18 @@ def test_a_hand_made_month_gives_the_hand_computed_figures():
     assert k.consultation_share == pytest.approx(1 / 6)
     assert k.repeat_rate == pytest.approx(1 / 6)
     assert k.proactive_share == pytest.approx(3 / 6)  # rows 3, 4 and 6 were found on patrol
-    assert k.overdue_open == 1  # the consulting one; the held one's clock is stopped
+    assert k.overdue_open == 1  # the consulted one; the held one's clock is stopped
     assert (k.called_back, k.satisfaction_rate) == (2, pytest.approx(1 / 2))
-    assert k.supervised == 1  # the overdue consulting one, raised to 督办
+    assert k.supervised == 1  # the overdue consulted one, raised to 督办
+
+
+def test_a_case_waiting_for_a_consultations_decision_is_neither_due_nor_overdue():
+    rows = [
+        row(state="consulting", consult_departments='["ga"]'),  # past its due time, in consultation
+        row(state="closed", closed_at=T0 + timedelta(days=1)),
+    ]
+    k = compute_kpis(frame(rows), None, NOW).iloc[0]
+    assert (k.received, k.to_close, k.due, k.on_time, k.overdue_open) == (2, 2, 1, 1, 0)
 
 
 def test_rejecting_a_report_that_is_no_enforcement_matter_or_merging_a_duplicate_costs_no_rate():

@@ -7,11 +7,11 @@ from patrol.labels import Labels
 
 
 def _labels(lang: str = "zh") -> Labels:
-    return Labels(lang, load_catalog(), {101: "竹庄社区网格团队"}, {"330402001": "解放街道"})  # type: ignore[arg-type]
+    return Labels(lang, load_catalog(), {101: "竹庄社区网格团队"}, {"330402008": "解放街道"})  # type: ignore[arg-type]
 
 
 def test_a_dispatch_event_names_the_team_and_the_outcome_not_their_codes():
-    text = _labels().details({"team_id": 101, "outcome": "case", "township_code": "330402001"})
+    text = _labels().details({"team_id": 101, "outcome": "case", "township_code": "330402008"})
     assert text == "派往团队：竹庄社区网格团队；研判结论：立案查处；乡镇/街道：解放街道"
     assert (
         _labels().details({"outcome": "enforce"}) == "研判结论：立案处置（旧记录）"

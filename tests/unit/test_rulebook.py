@@ -12,7 +12,7 @@ from patrol.cli import main
 from patrol.incident import Action, IllegalTransitionError, State
 from patrol.incidents import IncidentService, NewIncident
 from patrol.permissions import AccessDeniedError
-from patrol.roles import ROLES, Principal
+from patrol.roles import ROLES, TEAM_ROLES, Principal
 from patrol.rulebook import rulebook
 from store import open_store
 from tests.conftest import raw_sql
@@ -26,7 +26,7 @@ BOOK = rulebook(load_catalog())
 def _who(role: str, inc) -> Principal:  # type: ignore[no-untyped-def]
     return Principal(
         f"{role}-x", role, township_code=inc.township_code if role == "captain" else None,  # type: ignore[arg-type]
-        team_id=inc.team_id if role == "inspector" else None, department="scjg" if role == "liaison" else None,
+        team_id=inc.team_id if role in TEAM_ROLES else None, department="scjg" if role == "liaison" else None,
     )  # fmt: skip
 
 

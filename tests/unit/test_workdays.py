@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patrol.workdays import KNOWN_YEARS, LOCAL_TZ, add_working_days, add_working_days_one, is_working_day
+from patrol.workdays import (
+    KNOWN_YEARS,
+    LOCAL_TZ,
+    add_working_days,
+    add_working_days_one,
+    add_working_hours,
+    is_working_day,
+)
 
 
 def local(y: int, m: int, d: int, h: int = 10) -> datetime:
@@ -58,3 +66,36 @@ def test_many_at_once_equal_one_at_a_time():
     many = add_working_days(starts, [2, 1, 5])
     one = [add_working_days_one(t.to_pydatetime(), n) for t, n in zip(starts, [2, 1, 5], strict=True)]
     assert [t.to_pydatetime() for t in many] == one
+
+
+def test_stage_hours_count_working_days_only():
+    friday = datetime(2026, 11, 27, 10, 0, tzinfo=LOCAL_TZ)
+    assert add_working_hours(friday, 8) == datetime(2026, 11, 27, 18, 0, tzinfo=LOCAL_TZ)
+    assert add_working_hours(friday, 24) == datetime(
+        2026, 11, 30, 10, 0, tzinfo=LOCAL_TZ
+    )  # the weekend is skipped
+    saturday = datetime(
+        2026, 11, 28, 15, 0, tzinfo=LOCAL_TZ
+    )  # started on a rest day: counts from Monday 00:00
+    assert add_working_hours(saturday, 2) == datetime(2026, 11, 30, 2, 0, tzinfo=LOCAL_TZ)
+    holiday = datetime(2026, 10, 1, 10, 0, tzinfo=LOCAL_TZ)  # National Day
+    assert not is_working_day(holiday.date())
+    first = next(d for d in (date(2026, 10, 1) + timedelta(days=k) for k in range(15)) if is_working_day(d))
+    assert add_working_hours(holiday, 8) == datetime.combine(
+        first, datetime.min.time(), LOCAL_TZ
+    ) + timedelta(hours=8)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        add_working_hours(datetime(2026, 11, 27, 10, 0), 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31)),
+    st.integers(min_value=1, max_value=240),
+)
+def test_working_hours_never_end_on_a_rest_day_and_grow_with_the_limit(start, hours):
+    at = start.replace(tzinfo=LOCAL_TZ)
+    end = add_working_hours(at, hours).astimezone(LOCAL_TZ)
+    assert end >= at + timedelta(hours=hours)
+    assert is_working_day(end.date()) or end.time() == datetime.min.time()  # midnight ending a working day
+    assert add_working_hours(at, hours + 1) > add_working_hours(at, hours)

@@ -393,3 +393,32 @@ def test_supervision_is_called_for_by_lateness_and_only_escalates():
     request(held, 30, kind="hold")
     decide(held, "approve", 40)
     assert held.supervision_due(held.due_at + timedelta(days=30)) == 0  # a held case is not late
+
+
+def test_a_formal_cases_result_names_two_different_certified_officers_and_simple_handling_none():
+    case = make()
+    step(case, "assess", 5)
+    step(case, "dispatch", 10, team_id=2, outcome="case", reason="经劝导拒不改正")
+    for officers in (None, ("执法队员甲",), ("执法队员甲", " 执法队员甲 "), ("执法队员甲", "  ")):
+        with pytest.raises(Refusal, match="two different certified officers") as refused:
+            step(case, "submit", 30, result="已立案查处", officers=officers)
+        assert refused.value.key == "refuse.case_two_officers"
+        assert case.state == State.HANDLING and case.version == 3
+    step(case, "submit", 30, result="已立案查处", officers=("执法队员甲", "执法队员乙"))
+    assert case.state == State.VERIFYING
+    assert case.pending[-1].payload["officers"] == ["执法队员甲", "执法队员乙"]
+    simple = to_handling(make())
+    step(simple, "submit", 30, result="已现场处置")
+    assert simple.state == State.VERIFYING
+
+
+def test_a_consultation_stops_the_handling_clock_and_its_decision_resumes_it():
+    inc = to_handling(make())
+    due = inc.due_at
+    step(inc, "consult", 60, departments=["scjg"])
+    assert inc.paused_at == T0 + timedelta(minutes=60)
+    assert not inc.is_overdue(due + timedelta(days=30))  # nobody is late while the departments are asked
+    step(inc, "decide", 60 + 5 * 24 * 60, decision="handle")  # five days of consultation
+    assert inc.state == State.HANDLING and inc.paused_at is None
+    assert inc.due_at == due + timedelta(days=5)
+    assert inc.is_overdue(inc.due_at + timedelta(minutes=1)) and not inc.is_overdue(inc.due_at)

@@ -36,7 +36,8 @@ if not rows:
 incident_buttons(rows, "consult_open")
 st.subheader(tr("consult.copies"))
 st.caption(tr("consult.copies_help"))
-copied = svc.copied(who, limit=200)
+copies_open = st.toggle(tr("consult.copies_open"), value=True, key="copies_open")
+copied = svc.copied(who, limit=200, only_open=copies_open)
 if not copied:
     st.info(tr("consult.no_copies"))
 incident_buttons(copied, "copied_open")

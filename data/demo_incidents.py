@@ -428,7 +428,9 @@ def _handle(
             return None
         _supervise_until(inc, t)
         fail = attempt == 0 and not rework and r["rework"] < 0.06
-        inc.apply(Action.VERIFY, actor=CAPTAIN, role="captain", at=t, result="fail" if fail else "pass")
+        inc.apply(
+            Action.VERIFY, actor=DUTY_CHIEF, role="command_center", at=t, result="fail" if fail else "pass"
+        )
         if not fail:
             return t
         t += due_span * 0.15

@@ -25,6 +25,7 @@ from patrol.audit import audit_row
 from patrol.catalog import Catalog, load_catalog
 from patrol.incident import (
     COPIED_STATES,
+    OPEN_STATES,
     RUNNING_STATES,
     SUPERVISION_AFTER_DAYS,
     SUPERVISION_LEVELS,
@@ -326,14 +327,15 @@ class IncidentService:
             query = self.scoped(who, query)
         return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(query)]
 
-    def copied(self, who: Principal, limit: int = 200) -> list[Incident]:
+    def copied(self, who: Principal, limit: int = 200, *, only_open: bool = False) -> list[Incident]:
         """The cases copied (抄告) to a liaison's department, newest first (others: none)."""
         if who.role != "liaison" or not who.department:
             return []
         items = self.catalog.copied_items(who.department)
         if not items:
             return []
-        query = IncidentQuery(item_codes=tuple(sorted(items)), states=COPIED, limit=limit)
+        states = tuple(s for s in COPIED if not only_open or State(s) in OPEN_STATES)
+        query = IncidentQuery(item_codes=tuple(sorted(items)), states=states, limit=limit)
         return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(query)]
 
     def list_incidents(self, who: Principal, query: IncidentQuery) -> list[Incident]:

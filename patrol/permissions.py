@@ -6,9 +6,12 @@ from patrol.catalog import default_catalog
 from patrol.incident import COPIED_STATES, HANDOVER_STATES, Action, Incident
 from patrol.roles import Principal
 
-# Who decides a request (延期/挂账), calls the reporter back (回访), rules on a dispute or raises
-# 督办: the command centre, never the township whose case it is
-_COMMAND_ONLY = frozenset({Action.APPROVE, Action.REFUSE, Action.CALLBACK, Action.RULE, Action.SUPERVISE})
+# Who verifies and closes a result (核查结案), decides a request (延期/挂账), calls the reporter back
+# (回访), rules on a dispute or raises 督办: the command centre (值班长/监督员), never the township
+# whose case it is and whose ranking the closure counts in
+_COMMAND_ONLY = frozenset(
+    {Action.VERIFY, Action.APPROVE, Action.REFUSE, Action.CALLBACK, Action.RULE, Action.SUPERVISE}
+)
 # What a department does with a handover (移交): accept it or return it with a reason
 _DEPARTMENT = frozenset({Action.ACCEPT, Action.RETURN})
 # What only a department gives: its opinion in a consultation (会商意见)

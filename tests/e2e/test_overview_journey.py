@@ -68,9 +68,20 @@ def test_a_captain_assigns_an_incident_and_the_event_appears_in_the_timeline(
     store.close()
     sign_in(page, app_url, "captain-330402008")
     page.get_by_text("网格调度：解放街道").wait_for(timeout=30_000)
-    _multiselect_pick(page, "已选事件", inc.number)
     assign = page.get_by_role("button", name="批量派遣")
-    expect(assign).to_be_enabled(timeout=30_000)  # the server has the selection (disabled without)
+    # the map reports its first view back with a rerun of its own; a pick made while that rerun
+    # replaces the page can be dropped (it failed once in a fresh-clone CI), so wait for the page
+    # to settle, and pick again if the server did not get the selection
+    for _attempt in range(2):
+        page.wait_for_timeout(800)
+        page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=30_000)
+        _multiselect_pick(page, "已选事件", inc.number)
+        try:
+            expect(assign).to_be_enabled(timeout=15_000)  # the server has the selection (disabled without)
+            break
+        except AssertionError:
+            continue
+    expect(assign).to_be_enabled(timeout=15_000)
     # wait until the map's own rerun has finished: a click during a rerun is dropped by Streamlit
     page.wait_for_timeout(800)
     page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=30_000)

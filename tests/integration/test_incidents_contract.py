@@ -184,12 +184,17 @@ def test_a_case_is_copied_to_the_departments_its_item_names_once_taken_on_and_th
     assert svc.timeline(CC, inc.id)[-1].payload["copies"] == ["ga"]  # the catalog's word, not the caller's
     assert svc.get(police, inc.id).id == inc.id and len(svc.timeline(police, inc.id)) == 3
     assert [i.id for i in svc.copied(police)] == [inc.id] and svc.copied(market) == []
+    assert [i.id for i in svc.copied(police, only_open=True)] == [inc.id]  # still being handled
     with pytest.raises(AccessDeniedError):
         svc.get(market, inc.id)
     for action in ("submit", "accept", "return", "supervise"):
         with pytest.raises((AccessDeniedError, ValueError)):
             svc.act(police, inc.id, action, expected_version=got.version, result="x", reason="x", level=1)
     assert svc.get(CC, inc.id).version == got.version
+    closed = close_incident(svc, _report(svc, 1, "NOISE_SOCIAL"), CC, CHECKER)
+    assert closed.state == State.CLOSED
+    assert {i.id for i in svc.copied(police)} == {inc.id, closed.id}
+    assert [i.id for i in svc.copied(police, only_open=True)] == [inc.id]  # the closed one is filed away
 
 
 def test_two_captains_assigning_the_same_incident_one_wins_the_other_is_told(svc):

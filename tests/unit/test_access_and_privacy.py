@@ -33,9 +33,10 @@ CC = Principal("cc", "command_center")
 ALL = set(Action)
 EXPECTED = {
     "command_center": ALL - {Action.OPINION},  # a department speaks for itself in a consultation
-    # never decides its own requests, answers its own handovers, rules on its disputes, supervises itself
+    # never verifies its own results, decides its own requests, answers its own handovers, rules on its
+    # disputes or supervises itself
     "captain": ALL - {Action.APPROVE, Action.REFUSE, Action.CALLBACK, Action.ACCEPT, Action.RETURN, Action.RULE,
-                      Action.SUPERVISE, Action.OPINION},
+                      Action.SUPERVISE, Action.OPINION, Action.VERIFY},
     "inspector": {Action.CREATE, Action.SUBMIT, Action.RESUME, Action.CONSULT},
     "grid_member": {Action.CREATE},  # 网格员: reports and evidence, no enforcement action
     "liaison": {Action.ACCEPT, Action.RETURN, Action.OPINION},  # a handover to it, its say in a consultation

@@ -90,10 +90,11 @@ def _live(url: str, code: str, group: str, minutes: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=64)
 def _published(url: str, code: str, version: int) -> Evaluation:
-    """A published version (immutable: kept as long as it is the newest)."""
-    latest = evaluations.latest(who, code)
-    assert latest is not None and latest.version == version
-    return latest
+    """A published version (immutable: kept as long as it is the newest).
+
+    The version asked for, not the newest: someone may publish a correction between reading the
+    list of published periods and this call."""
+    return next(e for e in evaluations.versions(who, code) if e.version == version)
 
 
 stamp = now.strftime("%Y-%m-%d %H:%M")[:-1]  # ten-minute buckets
@@ -129,7 +130,17 @@ else:
     st.caption(tr("rank.live" if now >= period.end else "rank.live_open"))
 
 
-def _publish(code: str, correction: bool) -> None:
+def _publish(code: str, correction: bool, based_on: int) -> None:
+    """Publish ``code`` as the page showed it: version ``based_on`` (0: none) must still be the newest.
+
+    A second click that arrives before the page has redrawn (a double click), or a colleague's
+    publication in between, finds a newer version and publishes nothing.
+    """
+    newest = evaluations.latest(who, code)
+    if (newest.version if newest else 0) != based_on:
+        version = newest.version if newest else 0  # what the first click published stays said
+        st.session_state.setdefault("rank_flash", tr("rank.already_published", period=code, version=version))
+        return
     reason = st.session_state.get("rank_reason", "") if correction else ""
     try:
         ev = evaluations.publish(who, code, reason)
@@ -192,7 +203,7 @@ if who.role == "command_center" or evaluation is not None:
                     key="rank_publish",
                     type="primary",
                     on_click=_publish,
-                    args=(period.code, False),
+                    args=(period.code, False, 0),
                 )
             else:
                 reason = st.text_input(
@@ -203,7 +214,7 @@ if who.role == "command_center" or evaluation is not None:
                     key="rank_correct",
                     disabled=not reason.strip(),
                     on_click=_publish,
-                    args=(period.code, True),
+                    args=(period.code, True, evaluation.version),
                 )
 
 prev = previous.set_index("group")

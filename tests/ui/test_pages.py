@@ -445,6 +445,25 @@ def test_the_command_centre_publishes_a_month_and_a_correction_needs_its_reason(
     assert app.button(key="rank_correct").disabled
 
 
+def test_a_correction_published_meanwhile_by_another_click_or_colleague_is_not_published_twice(
+    app, incidents_sqlite_url
+):
+    from patrol.evaluation import EvaluationService
+
+    _as(app, "command_center", "ranking", rank_period_month=Period.parse("2026-11"))
+    app.button(key="rank_publish").click().run()
+    app.text_input(key="rank_reason").input("补录漏报事件后重算").run()
+    assert app.button(key="rank_correct").label == "发布更正版（第 2 版）"
+    store = open_store(incidents_sqlite_url)  # a colleague (or the first of two clicks) publishes first
+    EvaluationService(store).publish(_principal("command_center"), "2026-11", "同事先行更正")
+    app.button(key="rank_correct").click().run()  # the page still offers version 2
+    assert not app.exception
+    assert any("已有第 2 版" in s.value for s in app.success), [s.value for s in app.success]
+    assert [e.version for e in store.evaluations(store.district().code, "2026-11")] == [1, 2]
+    store.close()
+    assert any("已发布 · 第 2 版" in c.value for c in app.caption)
+
+
 def test_a_planner_reads_published_figures_but_cannot_publish(app):
     _as(app, "planner", "ranking", rank_period_month=Period.parse("2026-10"))
     assert any("已发布 · 第 1 版" in c.value for c in app.caption)

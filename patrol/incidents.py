@@ -265,6 +265,8 @@ class IncidentService:
         assert district is not None  # AreaIndex refused an empty store
         self.district = district
         self.teams = {t.id: t for t in store.teams()}
+        village_township = dict(zip(self.areas.village_codes, self.areas.village_townships, strict=True))
+        self.team_township = {t.id: str(village_township[t.village_code]) for t in self.teams.values()}
         self.router = Router(self.areas, self.catalog, {t.village_code: t.id for t in self.teams.values()})
         edge_m = h3i.average_hexagon_edge_length(self.areas.res, unit="m")
         self._ring_k = max(1, math.ceil(duplicate_radius_m / (math.sqrt(3) * edge_m)) + 1)
@@ -498,12 +500,12 @@ class IncidentService:
                 days = self.catalog.items[inc.item_code].handling_days
                 msg = f"a deferral of {inc.number} may move its due time by {days} working days at most"
                 raise Refusal(msg, "refuse.defer_too_long", days=days, latest=local_minutes(latest))
+        item = self.catalog.item(inc.item_code)
         if (
             act == Action.DISPATCH
             and fields.get("outcome") == "first_offence_no_penalty"
-            and not self.catalog.item(inc.item_code).first_offence
+            and not item.first_offence
         ):
-            item = self.catalog.item(inc.item_code)
             msg = f"{item.name_zh} is not on the list of first offences without penalty (首违不罚)"
             raise Refusal(msg, "refuse.first_offence_not_listed", item=item.name_zh)
         if act == Action.OPINION:  # a department speaks for itself, once per consultation
@@ -513,9 +515,7 @@ class IncidentService:
                 raise Refusal(msg, "refuse.opinion_given")
         fields.pop("copies", None)  # said by the catalog, not by the caller
         if act in (Action.DISPATCH, Action.HANDOVER):  # taken on or handed over: 抄告 as the item says
-            copies = self.catalog.item(inc.item_code).copies(
-                fields.get("department") if act == Action.HANDOVER else None
-            )
+            copies = item.copies(fields.get("department") if act == Action.HANDOVER else None)
             if copies:
                 fields["copies"] = copies
         if act == Action.SUBMIT and inc.assessment_outcome == "case" and fields.get("officers"):
@@ -671,8 +671,8 @@ class IncidentService:
             for u in self.store.users()
             if u.active
             and u.role == "inspector"
-            and u.team_id in self.teams
-            and self._team_township(u.team_id) == inc.township_code
+            and u.team_id is not None
+            and self.team_township.get(u.team_id) == inc.township_code
         }
 
     def _officers(self, who: Principal, inc: Incident, names: Any) -> list[str]:
@@ -684,13 +684,6 @@ class IncidentService:
             msg = f"{', '.join(unknown)}: not a certified officer (执法队员) of township {inc.township_code}"
             raise Refusal(msg, "refuse.not_certified_officer", names="、".join(unknown))
         return [f"{officers[n]}（{n}）" for n in wanted]
-
-    def _team_township(self, team_id: int) -> str:
-        return str(
-            self.areas.village_townships[
-                list(self.areas.village_codes).index(self.teams[team_id].village_code)
-            ]
-        )
 
     def _submitted_by(self, inc: Incident) -> str | None:
         """Who handed in the incident's latest handling result (None if nobody has)."""
@@ -735,7 +728,7 @@ class IncidentService:
         if team is None:
             msg = f"no team {team_id!r}"
             raise MissingFieldError(msg, ("team_id",))
-        township = self._team_township(team.id)
+        township = self.team_township[team.id]
         if who.role == "captain" and township != who.township_code:
             msg = f"captain of {who.township_code} may not assign to a team of township {township}"
             raise AccessDeniedError(msg)

@@ -112,8 +112,8 @@ def test_first_offence_without_penalty_is_decided_only_for_an_item_on_its_list(s
 
 def test_a_grid_worker_reports_but_only_two_certified_officers_of_the_township_handle_a_formal_case(svc):
     inc = _report(svc)
-    teams = sorted(t.id for t in svc.teams.values() if svc._team_township(t.id) == inc.township_code)
-    elsewhere = next(t.id for t in svc.teams.values() if svc._team_township(t.id) != inc.township_code)
+    teams = sorted(t.id for t in svc.teams.values() if svc.team_township[t.id] == inc.township_code)
+    elsewhere = next(t.id for t in svc.teams.values() if svc.team_township[t.id] != inc.township_code)
     users = UserService(svc.store)
     for name, role, team in (
         ("officer-a", "inspector", teams[0]), ("officer-b", "inspector", teams[-1]),

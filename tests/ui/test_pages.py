@@ -947,16 +947,21 @@ def test_the_incident_page_shows_its_evidence_and_offers_the_uploader_only_to_wh
     assert not [e.label for e in app.expander if e.label == "添加证据材料"]
 
 
+def _assessed(url: str, item: str, lat: float, lng: float, description: str):  # type: ignore[no-untyped-def]
+    """A citizen's report taken into assessment by the command centre: (store, service, who, incident)."""
+    from patrol.incidents import IncidentService, NewIncident
+
+    store = open_store(url)
+    svc = IncidentService(store)
+    command = _principal("command_center")
+    inc = svc.report(command, NewIncident(item, lat, lng, "citizen", description)).incident
+    return store, svc, command, svc.act(command, inc.id, "assess", expected_version=inc.version)
+
+
 def test_a_formal_case_is_dispatched_only_with_its_reason_and_the_reason_is_on_record(
     app, incidents_sqlite_url
 ):
-    from patrol.incidents import IncidentService, NewIncident
-
-    store = open_store(incidents_sqlite_url)
-    svc = IncidentService(store)
-    command = _principal("command_center")
-    inc = svc.report(command, NewIncident("CLUTTER", 30.7552, 120.7601, "citizen", "楼道堆物")).incident
-    inc = svc.act(command, inc.id, "assess", expected_version=inc.version)
+    store, _svc, _command, inc = _assessed(incidents_sqlite_url, "CLUTTER", 30.7552, 120.7601, "楼道堆物")
     _as(app, "command_center", "incident", incident_id=inc.id)
     app.selectbox(key="act_dispatch_outcome").set_value("case")
     next(b for b in app.button if b.label == "派遣处置").click().run()
@@ -1000,14 +1005,8 @@ def test_the_incident_page_puts_before_and_after_side_by_side_says_where_photos_
 def test_a_formal_cases_result_is_handed_in_by_two_certified_officers_picked_on_the_page(
     app, incidents_sqlite_url
 ):
-    from patrol.incidents import IncidentService, NewIncident
-
-    store = open_store(incidents_sqlite_url)
-    svc = IncidentService(store)
-    command = _principal("command_center")
-    inc = svc.report(command, NewIncident("ILLEGAL_BUILD", 30.7588, 120.7540, "citizen", "屋顶搭建")).incident
+    store, svc, command, inc = _assessed(incidents_sqlite_url, "ILLEGAL_BUILD", 30.7588, 120.7540, "屋顶搭建")
     assert inc.team_id == 1  # 解放路社区, where inspector-1 works
-    inc = svc.act(command, inc.id, "assess", expected_version=inc.version)
     _as(app, "command_center", "incident", incident_id=inc.id)
     outcomes = app.selectbox(key="act_dispatch_outcome").options
     assert "首违不罚" not in outcomes and "立案查处" in outcomes  # 私搭乱建 is not on the first-offence list

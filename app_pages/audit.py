@@ -27,7 +27,7 @@ days = c[0].selectbox(tr("audit.days"), (1, 7, 30, 365), index=1, key="audit_day
 actor = c[1].text_input(tr("audit.actor"), key="audit_actor", max_chars=40).strip() or None
 entity = c[2].selectbox(
     tr("audit.entity"),
-    [None, "incident", "user", "patrol", "inspection", "import", "areas"],
+    [None, "incident", "user", "patrol", "inspection", "import", "areas", "evaluation", "score_entry"],
     key="audit_entity",
     format_func=lambda e: tr("cc.all") if e is None else tr(f"audit.entity_{e}"),
 )

@@ -9,6 +9,7 @@ PAGES_BY_ROLE = {
         "coverage",
         "inspections",
         "ranking",
+        "composite",
         "hotspots",
         "overview",
         "rules",
@@ -27,7 +28,7 @@ PAGES_BY_ROLE = {
     "inspector": ["report", "execution", "incident", "overview", "rules"],
     "grid_member": ["report", "execution", "incident", "overview", "rules"],
     "liaison": ["consultations", "incident", "overview", "rules"],
-    "planner": ["scenarios", "hotspots", "ranking", "overview", "incident", "rules"],
+    "planner": ["scenarios", "hotspots", "ranking", "composite", "overview", "incident", "rules"],
     "admin": ["data", "users", "audit", "overview", "incident", "rules"],
 }
 PAGE_FILES = {
@@ -42,6 +43,7 @@ PAGE_FILES = {
     "inspections": ("app_pages/inspections.py", "page.inspections", ":material/storefront:"),
     "data": ("app_pages/data.py", "page.data", ":material/database:"),
     "ranking": ("app_pages/ranking.py", "page.ranking", ":material/leaderboard:"),
+    "composite": ("app_pages/composite.py", "page.composite", ":material/fact_check:"),
     "hotspots": ("app_pages/hotspots.py", "page.hotspots", ":material/local_fire_department:"),
     "scenarios": ("app_pages/scenarios.py", "page.scenarios", ":material/insights:"),
     "consultations": ("app_pages/consultations.py", "page.consultations", ":material/forum:"),

@@ -8,6 +8,7 @@ from app_pages.common import (
     data_table,
     error_text,
     evaluation_service,
+    evaluation_status,
     get_store,
     incident_service,
     item_name,
@@ -15,14 +16,17 @@ from app_pages.common import (
     md_escape,
     now_utc,
     open_incident,
+    pick_period,
+    printable_html,
+    published_version,
     require_analytics,
     require_district,
     state_name,
     tr,
 )
 from layers.svg import choropleth_svg
-from patrol.evaluation import PERIOD_KINDS, Evaluation, Period, recent_periods, table_diff
-from patrol.incidents import LOCAL_TZ, overdue_query
+from patrol.evaluation import Evaluation, Period, table_diff
+from patrol.incidents import overdue_query
 from patrol.kpis import (
     KPI_COLUMNS,
     MIN_CASES_TO_RANK,
@@ -41,7 +45,6 @@ SHOWN_KPIS = (
     "received", "to_close", "closure_rate", "on_time_rate", "response_median_min", "urgent_within_15_share",
     "rework_rate", "repeat_rate", "proactive_share", "satisfaction_rate", "overdue_open",
 )  # fmt: skip
-PERIODS_SHOWN = {"month": 13, "quarter": 5, "half": 4, "year": 3}
 
 data = require_district()
 who = require_analytics()
@@ -52,19 +55,9 @@ tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
 st.header(tr("rank.header"))
 st.caption(tr("rank.rule", n=MIN_CASES_TO_RANK))
 
-this_month = now.astimezone(LOCAL_TZ).strftime("%Y-%m")
 c = st.columns(3)
-view = c[1].radio(
-    tr("rank.view"),
-    list(PERIOD_KINDS),
-    key="rank_view",
-    format_func=lambda v: tr(f"rank.view_{v}"),
-    horizontal=True,
-)
-periods = recent_periods(view, this_month, PERIODS_SHOWN[view])
-period = c[0].selectbox(
-    tr(f"rank.period_{view}"), periods, index=1, key=f"rank_period_{view}", format_func=lambda p: p.code
-)
+period = pick_period(now, "rank", c)
+view = period.kind
 by = c[2].selectbox(
     tr("rank.by"), ["township", "team", "item"], key="rank_by", format_func=lambda b: tr(f"rank.by_{b}")
 )
@@ -88,22 +81,13 @@ def _live(url: str, code: str, group: str, minutes: str) -> pd.DataFrame:
     return evaluations.live(code, group)  # type: ignore[arg-type]
 
 
-@st.cache_data(ttl=600, show_spinner=False, max_entries=64)
-def _published(url: str, code: str, version: int) -> Evaluation:
-    """A published version (immutable: kept as long as it is the newest).
-
-    The version asked for, not the newest: someone may publish a correction between reading the
-    list of published periods and this call."""
-    return next(e for e in evaluations.versions(who, code) if e.version == version)
-
-
 stamp = now.strftime("%Y-%m-%d %H:%M")[:-1]  # ten-minute buckets
 
 
 def figures(p: Period) -> tuple[pd.DataFrame, Evaluation | None]:
     """The period's table: as published when it is, else live."""
     if p.code in published:
-        ev = _published(store.url, p.code, published[p.code])
+        ev = published_version(store.url, p.code, published[p.code], who)
         return ev.table(by), ev
     return _live(store.url, p.code, by, stamp), None
 
@@ -115,19 +99,7 @@ st.subheader(
     if view == "month"
     else tr("rank.period_title", period=period.code, start=period.months[0], end=period.months[-1])
 )
-if evaluation is not None:
-    st.caption(
-        tr(
-            "rank.published",
-            version=evaluation.version,
-            at=local_time(evaluation.published_at),
-            who=md_escape(evaluation.published_by),
-            hash=evaluation.inputs_hash[:12],
-        )
-        + (tr("rank.correction", reason=md_escape(evaluation.reason)) if evaluation.reason else "")
-    )
-else:
-    st.caption(tr("rank.live" if now >= period.end else "rank.live_open"))
+st.caption(evaluation_status(evaluation, period, now))
 
 
 def _publish(code: str, correction: bool, based_on: int) -> None:
@@ -306,12 +278,7 @@ definitions = pd.DataFrame(
         tr("rank.definition"): [tr(f"kpi.def.{c}") for c in shown],
     }
 )
-status = (
-    tr("rank.published", version=evaluation.version, at=local_time(evaluation.published_at),
-       who=evaluation.published_by, hash=evaluation.inputs_hash[:12])
-    if evaluation is not None
-    else tr("rank.live" if now >= period.end else "rank.live_open")
-)  # fmt: skip
+status = evaluation_status(evaluation, period, now, markdown=False)
 workbook = xlsx_bytes(
     {
         tr("rank.sheet_ranking"): ranking_sheet,
@@ -347,27 +314,24 @@ for c in shown:
 printable[tr("rank.rank")] = [
     figure_text("rank", None if pd.isna(v) else v) for v in printable[tr("rank.rank")]
 ]
-notice = f"<p class='demo'>⚠ {tr('app.demo_notice')}</p>" if data["district"]["is_demo"] else ""
-html = (
-    f"<html><head><meta charset='utf-8'><title>{tr('rank.header')} {period.code}</title>"
-    "<style>body{font-family:sans-serif;margin:1.5cm}table{border-collapse:collapse;margin:8px 0}"
-    "td,th{border:1px solid #999;padding:4px 8px}td{text-align:right}"
-    "td:nth-child(2){text-align:left;white-space:nowrap}"
-    ".demo{color:#a00;font-weight:bold}dt{font-weight:bold}@media print{h2{break-before:auto}"
-    "table{break-inside:auto}tr{break-inside:avoid}}</style>"
-    f"</head><body>{notice}<h1>{tr('rank.header')} · {period.code}</h1>"
-    f"<p>{html_escape(status)}</p><p>{tr('rank.rule', n=MIN_CASES_TO_RANK)}</p>"
-    + svg
-    + printable.to_html(index=False)
-    + f"<h2>{tr('rank.worst')}</h2>"
-    + worst_frame.to_html(index=False)
-    + f"<h2>{tr('rank.sheet_definitions')}</h2><dl>"
-    + "".join(f"<dt>{tr(f'kpi.{c}')}</dt><dd>{tr(f'kpi.def.{c}')}</dd>" for c in shown)
-    + "</dl></body></html>"
+html = printable_html(
+    f"{tr('rank.header')} · {period.code}",
+    status,
+    [
+        f"<p>{html_escape(tr('rank.rule', n=MIN_CASES_TO_RANK))}</p>",
+        svg,
+        printable.to_html(index=False),
+        f"<h2>{tr('rank.worst')}</h2>",
+        worst_frame.to_html(index=False),
+        f"<h2>{tr('rank.sheet_definitions')}</h2><dl>",
+        *(f"<dt>{tr(f'kpi.{c}')}</dt><dd>{tr(f'kpi.def.{c}')}</dd>" for c in shown),
+        "</dl>",
+    ],
+    demo=data["district"]["is_demo"],
 )
 st.download_button(
     tr("rank.html"),
-    html.encode("utf-8"),
+    html,
     file_name=f"gridpatrol-ranking-{period.code}.html",
     mime="text/html",
     key="rank_html",

@@ -153,14 +153,17 @@ def _premises(store: Store, rng: np.random.Generator, district: str, res: int) -
 def _inspections(rng: np.random.Generator, premises: list[PremisesRow], end: datetime) -> list[InspectionRow]:
     today = end.astimezone(LOCAL_TZ).date()
     out: list[InspectionRow] = []
-    created = end - timedelta(days=60)
+    created = end - timedelta(days=400)
     for p in premises:
         if len(p.departments) < 2 or rng.random() > 0.5:
             continue
         for dept in p.departments:
-            if rng.random() < 0.3:  # a past inspection, done on its own
-                day = today - timedelta(days=int(rng.integers(1, 45)))
-                out.append(_row(p, dept, day, "done", created, f"V-{p.id}-{day:%Y%m%d}"))
+            if rng.random() < 0.6:  # a past inspection of the year: most done, some missed
+                day = today - timedelta(days=int(rng.integers(1, 365)))
+                if rng.random() < 0.85:
+                    out.append(_row(p, dept, day, "done", created, f"V-{p.id}-{day:%Y%m%d}"))
+                else:
+                    out.append(_row(p, dept, day, "planned", created, None))
             if rng.random() < 0.6:  # each department plans on its own: the merge will join them
                 day = today + timedelta(days=int(rng.integers(1, 28)))
                 out.append(_row(p, dept, day, "planned", created, None))

@@ -146,10 +146,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             generate_demo_incidents(
                 svc, args.incidents, seed=args.seed, end=end, progress=_progress("incidents")
             )
-            published = publish_demo_evaluations(
-                store, end or _local_midnight(), progress=_progress("evaluations")
-            )
-            sys.stdout.write(f"demo evaluations published: {len(published)} ({', '.join(published)})\n")
         users = create_demo_users(store)
         sys.stdout.write(f"demo users: {len(users)} (password {DEMO_PASSWORD!r}; see README)\n")
         patrols = generate_demo_patrols(store, seed=args.seed, end=end or _local_midnight())
@@ -158,6 +154,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f" {patrols.premises} premises,"
             f" {patrols.inspections} inspections\n"
         )
+        if args.incidents:  # published last: the composite reads the joint inspections
+            published = publish_demo_evaluations(
+                store, end or _local_midnight(), seed=args.seed, progress=_progress("evaluations")
+            )
+            sys.stdout.write(f"demo evaluations published: {len(published)} ({', '.join(published)})\n")
         sys.stdout.write(f"{DEMO_NOTICE_ZH}\n{DEMO_NOTICE_EN}\n")
         _print_kv(_full_info(store))
     return 0
@@ -321,7 +322,7 @@ def cmd_evaluation(args: argparse.Namespace) -> int:
     """Publish, show or compare the evaluation of a period (月晾晒, quarter, half-year, year)."""
     import json
 
-    from patrol.evaluation import EvaluationService
+    from patrol.evaluation import COMPOSITE_TABLES, EvaluationService
     from patrol.kpis import KPI_COLUMNS
     from patrol.refusals import Refusal
 
@@ -350,7 +351,9 @@ def cmd_evaluation(args: argparse.Namespace) -> int:
                 if not chosen:
                     raise CliError(f"{args.period} has no version {args.version}")
                 ev = chosen[-1]
-                table = ev.table(by)[["group", "rank", *KPI_COLUMNS]]
+                table = ev.table(by)
+                if by not in COMPOSITE_TABLES:
+                    table = table[["group", "rank", *KPI_COLUMNS]]
                 head = {
                     "period": ev.period.code, "version": ev.version, "by": args.by,
                     "published_at": ev.published_at.isoformat(), "published_by": ev.published_by,
@@ -811,7 +814,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("action", choices=["publish", "show", "diff"])
     ev.add_argument("--period", required=True, help="2026-11 (month), 2026-Q4, 2026-H2 or 2026")
     ev.add_argument("--reason", default=None, help="publish: why a published period is published again")
-    ev.add_argument("--by", choices=["township", "team", "item", "all"], default="township")
+    ev.add_argument(
+        "--by",
+        choices=["township", "team", "item", "all", "composite", "composite_items", "classes"],
+        default="township",
+        help="a KPI grouping, the composite (综合评价: summary, sub-items) or the figures per class",
+    )
     ev.add_argument("--version", type=int, default=None, help="show: this version (default the newest)")
     ev.add_argument("--old", type=int, default=None, help="diff: the older version (default the one before)")
     ev.add_argument("--new", type=int, default=None, help="diff: the newer version (default the newest)")

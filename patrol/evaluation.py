@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
 import pandas as pd
 
 from patrol.audit import audit_row
 from patrol.catalog import load_catalog
+from patrol.composite import ITEM_COLUMNS, SUMMARY_COLUMNS, load_scheme, score_townships
 from patrol.kpis import (
     KPI_COLUMNS,
     NEEDED_COLUMNS,
@@ -32,18 +35,24 @@ from patrol.kpis import (
     empowered_use,
     month_bounds,
     previous_months,
+    ratio,
 )
 from patrol.permissions import AccessDeniedError, check_analytics
 from patrol.refusals import Refusal
 from patrol.roles import Principal
 from store.protocol import Store
-from store.rows import EvaluationRow, IncidentQuery
+from store.rows import EvaluationRow, IncidentQuery, InspectionRow, ScoreEntryRow
 
 PeriodKind: TypeAlias = Literal["month", "quarter", "half", "year"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("month", "quarter", "half", "year")
 GROUPINGS: tuple[str, ...] = ("township", "team", "item", "all")
+# published alongside the KPI tables: the composite (综合评价) and the figures per empowerment class
+COMPOSITE_TABLES: tuple[str, ...] = ("composite", "composite_items", "classes")
+CLASS_COLUMNS = ("group", "townships", "received", "by_township", "cases", "cases_per_township")
+JOINT_COLUMNS = ("joint_planned", "joint_done", "joint_inspection_completion")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # the incidents' fields the figures depend on (``id`` too, for the fingerprint)
-HASHED_COLUMNS = ("id", *NEEDED_COLUMNS)
+HASHED_COLUMNS = ("id", *NEEDED_COLUMNS, "assessment_outcome")
 _PATTERNS: tuple[tuple[PeriodKind, re.Pattern[str]], ...] = (
     ("month", re.compile(r"(\d{4})-(0[1-9]|1[0-2])")),
     ("quarter", re.compile(r"(\d{4})-Q([1-4])")),
@@ -110,6 +119,17 @@ def recent_periods(kind: PeriodKind, this_month: str, n: int) -> list[Period]:
 
 
 @dataclass(frozen=True)
+class ScoreInput:
+    """An assessor's points for one entered sub-item of one township, with what they rest on."""
+
+    township_code: str
+    item_code: str
+    points: float
+    evidence: str
+    attachment: tuple[str, bytes] | None = None  # file name and content
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """One published version of a period's evaluation."""
 
@@ -122,14 +142,38 @@ class Evaluation:
     received: int
     tables: dict[str, pd.DataFrame]
 
-    def table(self, by: GroupBy | None) -> pd.DataFrame:
-        """The KPI table of a grouping (None: the district as a whole), as published."""
-        return self.tables["all" if by is None else by]
+    def table(self, by: str | None) -> pd.DataFrame:
+        """A published table: a grouping's KPIs (None: the district's), or one of ``COMPOSITE_TABLES``.
+
+        Raises
+        ------
+        Refusal
+            For a table this version was published without (published before it existed).
+        """
+        key = "all" if by is None else by
+        if key not in self.tables:
+            msg = f"version {self.version} of {self.period.code} was published before the {key} table existed"
+            raise Refusal(
+                msg, "refuse.not_in_version", period=self.period.code, version=self.version, table=key
+            )
+        return self.tables[key]
+
+    def composite(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The composite's summary and sub-item points as published.
+
+        None for a version published before the composite existed.
+        """
+        if "composite" not in self.tables:
+            return None
+        return self.tables["composite"], self.tables["composite_items"]
 
 
 def _tables_json(tables: dict[str, pd.DataFrame]) -> str:
     return json.dumps(
-        {k: json.loads(t.to_json(orient="records", force_ascii=False)) for k, t in tables.items()},
+        {
+            k: json.loads(t.to_json(orient="records", force_ascii=False, double_precision=15))
+            for k, t in tables.items()
+        },
         ensure_ascii=False,
         sort_keys=True,
     )
@@ -140,6 +184,16 @@ def _tables_from_json(text: str) -> dict[str, pd.DataFrame]:
     out = {}
     for k, records in json.loads(text).items():
         table = pd.DataFrame.from_records(records)
+        if k in COMPOSITE_TABLES:  # the columns in their reading order, blocks in the scheme's
+            blocks = [f"block:{b.code}" for b in load_scheme().blocks]
+            first = {
+                "composite": [*SUMMARY_COLUMNS, *blocks],
+                "composite_items": ITEM_COLUMNS,
+                "classes": CLASS_COLUMNS,
+            }[k]
+            table = table[[c for c in first if c in table] + [c for c in table if c not in first]]
+            out[k] = table.astype(object).where(table.notna(), None)
+            continue
         table = table.reindex(columns=[*TABLE_COLUMNS, *(c for c in table.columns if c not in TABLE_COLUMNS)])
         if "rank" in table:  # a rank is a whole number or none, as compute_kpis gives it
             table["rank"] = pd.Series([None if pd.isna(r) else int(r) for r in table["rank"]], dtype=object)
@@ -162,12 +216,52 @@ def _evaluation(row: EvaluationRow) -> Evaluation:
     )
 
 
-def fingerprint(frame: pd.DataFrame, at: datetime) -> str:
-    """SHA-256 of the incidents an evaluation is computed from (in id order) and of its moment."""
+def fingerprint(frame: pd.DataFrame, at: datetime, others: Sequence[object] = ()) -> str:
+    """SHA-256 of an evaluation's inputs.
+
+    The incidents it is computed from (in id order), its moment, and the other rows it read
+    (inspections, entered scores) in the order given.
+    """
     ordered = frame.sort_values("id", kind="stable").reset_index(drop=True)[list(HASHED_COLUMNS)]
     digest = hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
     digest.update(at.astimezone(UTC).isoformat().encode())
+    for row in others:
+        digest.update(repr(row).encode())
     return digest.hexdigest()
+
+
+def latest_entries(
+    rows: Sequence[ScoreEntryRow], at: datetime | None = None
+) -> dict[tuple[str, str], ScoreEntryRow]:
+    """The entry that counts per (township, sub-item): the newest entered no later than ``at``."""
+    out: dict[tuple[str, str], ScoreEntryRow] = {}
+    for r in sorted(rows, key=lambda r: (r.at, r.id)):
+        if at is None or r.at <= at:
+            out[(r.township_code, r.item_code)] = r
+    return out
+
+
+def class_figures(frame: pd.DataFrame, classes: Mapping[str, str]) -> pd.DataFrame:
+    """Per empowerment class (赋权类别), what its townships do with their powers.
+
+    Its townships, incidents received, handled by the townships themselves, formal cases (立案)
+    among those, and cases per township.
+    """
+    counts = {c: [0, 0, 0, 0] for c in sorted(set(classes.values()))}
+    for cls in classes.values():
+        counts[cls][0] += 1
+    if len(frame):
+        of = frame["township_code"].map(classes)
+        mine = frame["handler"] == "township"
+        case = mine & (frame["assessment_outcome"] == "case")
+        for name, n in frame.groupby(of).size().items():
+            counts[str(name)][1] = int(n)
+        for name, n in mine.groupby(of).sum().items():
+            counts[str(name)][2] = int(n)
+        for name, n in case.groupby(of).sum().items():
+            counts[str(name)][3] = int(n)
+    rows = [(c, t, r, m, k, ratio(k, t)) for c, (t, r, m, k) in counts.items()]
+    return pd.DataFrame(rows, columns=list(CLASS_COLUMNS))
 
 
 class EvaluationService:
@@ -176,6 +270,7 @@ class EvaluationService:
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.scheme = load_scheme()
 
     def _district(self) -> str:
         district = self.store.district()
@@ -189,11 +284,29 @@ class EvaluationService:
             IncidentQuery(reported_from=period.start, reported_to=period.end), HASHED_COLUMNS
         )
 
-    def table(self, frame: pd.DataFrame, by: GroupBy | None, at: datetime) -> pd.DataFrame:
+    def _inspections(self, period: Period) -> list[InspectionRow]:
+        """The joint inspections planned for a day of the period (cancelled ones left out)."""
+        first, last = period.start.date(), (period.end - timedelta(seconds=1)).date()
+        return [
+            i for i in self.store.inspections(since=first) if i.planned_on <= last and i.status != "cancelled"
+        ]
+
+    def _joint(self, period: Period) -> pd.DataFrame:
+        """Per township, the joint inspections (综合查一次) planned for the period and those done."""
+        township = {p.id: p.township_code for p in self.store.premises()}
+        counts: dict[str, list[int]] = {t.code: [0, 0] for t in self.store.townships()}
+        for i in self._inspections(period):
+            n = counts.setdefault(township.get(i.premises_id, ""), [0, 0])
+            n[0] += 1
+            n[1] += i.status == "done"
+        rows = [(code, p, d, ratio(d, p)) for code, (p, d) in counts.items() if code]
+        return pd.DataFrame(rows, columns=["group", *JOINT_COLUMNS])
+
+    def table(self, frame: pd.DataFrame, by: GroupBy | None, at: datetime, period: Period) -> pd.DataFrame:
         """The KPI table of one grouping as it stands at ``at``.
 
-        The KPIs and, per township, the share of its empowered items it used: one builder for
-        live and published figures.
+        The KPIs and, per township, the share of its empowered items it used and its
+        joint-inspection plan completion: one builder for live and published figures.
         """
         table = compute_kpis(frame, by, at)
         if by != "township":
@@ -201,17 +314,157 @@ class EvaluationService:
         catalog = load_catalog()
         empowered = {t.code: catalog.empowered_items(t.empowerment_class) for t in self.store.townships()}
         use = empowered_use(frame, empowered)
-        return table.merge(use, on="group", how="left")
+        return table.merge(use, on="group", how="left").merge(self._joint(period), on="group", how="left")
 
     def live(self, code: str, by: GroupBy | None) -> pd.DataFrame:
         """The table of a period as it stands now (not published: changes with every event)."""
-        return self.table(self._frame(Period.parse(code)), by, self.clock())
+        period = Period.parse(code)
+        return self.table(self._frame(period), by, self.clock(), period)
+
+    def _composite_tables(
+        self, period: Period, frame: pd.DataFrame, township_table: pd.DataFrame, at: datetime
+    ) -> tuple[dict[str, pd.DataFrame], list[ScoreEntryRow]]:
+        entries = latest_entries(self.store.score_entries(self._district(), period.code), at)
+        summary, details = score_townships(
+            self.scheme, township_table, {k: e.points for k, e in entries.items()}
+        )
+        classes = {t.code: t.empowerment_class for t in self.store.townships()}
+        tables = {"composite": summary, "composite_items": details, "classes": class_figures(frame, classes)}
+        return tables, sorted(entries.values(), key=lambda e: e.id)
+
+    def live_composite(self, code: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The composite summary, sub-item points and class figures of a period as they stand now."""
+        period = Period.parse(code)
+        at = self.clock()
+        frame = self._frame(period)
+        tables, _ = self._composite_tables(period, frame, self.table(frame, "township", at, period), at)
+        return tables["composite"], tables["composite_items"], tables["classes"]
 
     def compute(self, period: Period, at: datetime) -> tuple[dict[str, pd.DataFrame], str, int]:
-        """The KPI tables of every grouping as they stand at ``at``, the inputs' hash, and the count."""
+        """Every table (KPIs of each grouping, the composite) as it stands at ``at``.
+
+        With the inputs' hash and the count received.
+        """
         frame = self._frame(period)
-        tables = {g: self.table(frame, None if g == "all" else g, at) for g in GROUPINGS}  # type: ignore[arg-type]
-        return tables, fingerprint(frame, at), len(frame)
+        tables = {g: self.table(frame, None if g == "all" else g, at, period) for g in GROUPINGS}  # type: ignore[arg-type]
+        composite, entries = self._composite_tables(period, frame, tables["township"], at)
+        others = [*self._inspections(period), *entries]
+        return tables | composite, fingerprint(frame, at, others), len(frame)
+
+    def enter_score(
+        self,
+        who: Principal,
+        code: str,
+        township_code: str,
+        item_code: str,
+        points: float,
+        evidence: str,
+        attachment: tuple[str, bytes] | None = None,
+    ) -> ScoreEntryRow:
+        """Enter an assessor's points for an entered sub-item of a township, with its evidence.
+
+        A second entry of the same sub-item replaces the first for what follows (both are kept).
+        A published evaluation keeps the points it was published with; a correction reads the
+        newer ones. See :meth:`enter_scores` for what is refused.
+        """
+        return self.enter_scores(
+            who, code, [ScoreInput(township_code, item_code, points, evidence, attachment)]
+        )[0]
+
+    def enter_scores(self, who: Principal, code: str, scores: Sequence[ScoreInput]) -> list[ScoreEntryRow]:
+        """Enter several scores of one period in one transaction (all or none).
+
+        Raises
+        ------
+        AccessDeniedError
+            Unless ``who`` is the command centre (the assessors sit there).
+        Refusal
+            A bad period, an unknown township, a sub-item that is computed or unknown, points out
+            of the sub-item's range, no evidence, or an attachment over 10 MB.
+        """
+        if who.role != "command_center":
+            msg = f"a {who.role} may not enter evaluation scores (the command centre's assessors do)"
+            raise AccessDeniedError(msg)
+        period = Period.parse(code)
+        townships = {t.code for t in self.store.townships()}
+        district = self._district()
+        at = self.clock()
+        rows, audit, contents = [], [], {}
+        for k, score in enumerate(scores):
+            row, data = self._score_row(who, district, period, townships, score, at, k)
+            rows.append(row)
+            if row.sha256:
+                contents[row.sha256] = data
+            audit.append(
+                audit_row(
+                    who,
+                    at,
+                    "evaluation.score",
+                    "score_entry",
+                    row.id,
+                    after={
+                        "period": period.code,
+                        "township": row.township_code,
+                        "item": row.item_code,
+                        "points": row.points,
+                        "evidence": row.evidence,
+                        "file": row.filename,
+                        "sha256": row.sha256,
+                    },
+                )
+            )
+        self.store.add_score_entries(rows, audit, contents)
+        return rows
+
+    def _score_row(
+        self,
+        who: Principal,
+        district: str,
+        period: Period,
+        townships: set[str],
+        score: ScoreInput,
+        at: datetime,
+        k: int,
+    ) -> tuple[ScoreEntryRow, bytes]:
+        if score.township_code not in townships:
+            msg = f"unknown township {score.township_code!r}"
+            raise Refusal(msg, "refuse.unknown_township", code=score.township_code)
+        item = next((i for i in self.scheme.items if i.code == score.item_code), None)
+        if item is None or item.computed:
+            msg = f"{score.item_code!r} is not a sub-item an assessor enters"
+            raise Refusal(msg, "refuse.score_item", item=score.item_code)
+        points = float(score.points)
+        if math.isnan(points) or not 0 <= points <= item.points:
+            msg = f"{item.code} scores from 0 to {item.points:g} points, got {points:g}"
+            raise Refusal(
+                msg, "refuse.score_range", item=item.code, max=f"{item.points:g}", value=f"{points:g}"
+            )
+        evidence = score.evidence.strip()
+        if len(evidence) < 4:
+            msg = "say what the points rest on (a document, an inspection, a review sheet)"
+            raise Refusal(msg, "refuse.score_evidence", item=item.code)
+        name, data, sha = "", b"", ""
+        if score.attachment is not None:
+            name, data = score.attachment[0][:200], score.attachment[1]
+            if len(data) > MAX_ATTACHMENT_BYTES:
+                msg = f"the attachment is {len(data) / 1e6:.1f} MB; at most 10 MB"
+                raise Refusal(msg, "refuse.score_attachment", size=f"{len(data) / 1e6:.1f}")
+            sha = hashlib.sha256(data).hexdigest()
+        row = ScoreEntryRow(
+            f"SC-{at:%Y%m%d%H%M%S}-{k:05d}-{os.urandom(3).hex()}", district, period.code, score.township_code,
+            item.code, points, evidence, name, sha, who.name, who.role, at,
+        )  # fmt: skip
+        return row, data
+
+    def score_entries(self, who: Principal, code: str) -> list[ScoreEntryRow]:
+        """Every score entered for a period, oldest first (the newest of a sub-item counts)."""
+        check_analytics(who)
+        return self.store.score_entries(self._district(), Period.parse(code).code)
+
+    def attachment(self, who: Principal, entry: ScoreEntryRow) -> bytes | None:
+        """The file attached to an entered score, or None."""
+        check_analytics(who)
+        return self.store.evidence_content(entry.sha256) if entry.sha256 else None
 
     def publish(self, who: Principal, code: str, reason: str = "") -> Evaluation:
         """Publish the evaluation of a period that is over; a later version needs its reason.
@@ -271,7 +524,7 @@ class EvaluationService:
         return {r.period: r.version for r in self.store.evaluations(self._district())}
 
     def diff(
-        self, who: Principal, code: str, old: int, new: int, by: GroupBy | None = "township"
+        self, who: Principal, code: str, old: int, new: int, by: str | None = "township"
     ) -> pd.DataFrame:
         """The figures that differ between two versions: group, figure, old value, new value."""
         versions = {e.version: e for e in self.versions(who, code)}
@@ -284,18 +537,21 @@ class EvaluationService:
 
 
 def table_diff(old: pd.DataFrame, new: pd.DataFrame, figures: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per group and figure, the values that differ between two KPI tables.
+    """Per row and figure, the values that differ between two published tables.
 
-    A group missing from one side shows as none there.
+    Rows are matched by ``group`` (and ``item`` in the composite's sub-item table, which has one
+    row per township and sub-item); a row missing from one side shows as none there.
     """
-    columns = [c for c in (figures or old.columns) if c != "group" and c in new.columns]
-    a, b = old.set_index("group"), new.set_index("group")
+    keys = [k for k in ("group", "item") if k in old.columns and k in new.columns]
+    columns = [c for c in (figures or old.columns) if c not in keys and c in new.columns]
+    a, b = old.set_index(keys), new.set_index(keys)
     rows = []
-    for group in sorted(set(a.index) | set(b.index), key=str):
+    for key in sorted(set(a.index) | set(b.index), key=str):
         for c in columns:
-            x = a[c].get(group) if group in a.index else None
-            y = b[c].get(group) if group in b.index else None
+            x = a[c].get(key) if key in a.index else None
+            y = b[c].get(key) if key in b.index else None
             same = ((x is None or pd.isna(x)) and (y is None or pd.isna(y))) or x == y
             if not same:
-                rows.append({"group": group, "figure": c, "old": x, "new": y})
-    return pd.DataFrame(rows, columns=["group", "figure", "old", "new"])
+                named = dict(zip(keys, key if len(keys) > 1 else (key,), strict=True))
+                rows.append({**named, "figure": c, "old": x, "new": y})
+    return pd.DataFrame(rows, columns=[*keys, "figure", "old", "new"])

@@ -238,15 +238,25 @@ def rank(table: pd.DataFrame, min_cases: int = MIN_CASES_TO_RANK) -> pd.DataFram
             "c": out["response_median_min"].astype(float).fillna(np.inf),
         }
     )
-    ordered = keys[out["ranked"]].sort_values(["a", "b", "c"], kind="stable")
-    out["rank"] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    out["rank"] = shared_ranks(keys, out["ranked"])
+    return out
+
+
+def shared_ranks(keys: pd.DataFrame, ranked: pd.Series) -> pd.Series:
+    """Competition ranks (1 = smallest keys, compared column by column) of the ranked rows.
+
+    Rows equal on every key share a rank and the next rank counts them (1, 2, 2, 4); rows not
+    ranked get None.
+    """
+    ordered = keys[ranked].sort_values(list(keys.columns), kind="stable")
+    out = pd.Series([None] * len(keys), index=keys.index, dtype=object)
     previous: tuple[float, ...] | None = None
     shared = 0
     for position, (idx, row) in enumerate(ordered.iterrows(), start=1):
-        key = (float(row["a"]), float(row["b"]), float(row["c"]))
+        key = tuple(float(v) for v in row)
         if key != previous:
             shared, previous = position, key
-        out.at[idx, "rank"] = shared
+        out.at[idx] = shared
     return out
 
 

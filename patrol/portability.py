@@ -4,8 +4,8 @@ Everything a deployment holds goes: the district's areas and cell map, the incid
 their complete event logs (rollups rebuilt by the target from the incidents and checked
 against the source's), number sequences, patrols and their covered cells, premises and
 inspections, users and the audit log (sequence numbers kept), published evaluations, API
-clients with their requests and outbox (ids kept), evidence files. Sign-in failure counters are transient and
-stay behind. The target must be empty.
+clients with their requests and outbox (ids kept), evidence files, entered evaluation scores.
+Sign-in failure counters are transient and stay behind. The target must be empty.
 
 A content hash is computed per table from what the store protocol returns, in a form that
 does not depend on the engine (times in UTC, JSON with sorted keys, geometry normalised), so
@@ -127,12 +127,18 @@ def content_hashes(store: Store) -> dict[str, tuple[int, str]]:
         "api_outbox": _digest(store.outbox_rows()),
         "evidence": _digest(store.all_evidence()),
         "evidence_content": _digest(_evidence_contents(store)),
+        "score_entries": _digest(store.score_entries(district.code) if district else []),
     }
 
 
 def _evidence_contents(store: Store) -> Iterator[tuple[str, str]]:
     """Each stored evidence content as its hash and the hash of the bytes read back."""
-    for sha in sorted({e.sha256 for e in store.all_evidence()}):
+    attached = (
+        {s.sha256 for s in store.score_entries(district.code)} - {""}
+        if (district := store.district())
+        else set()
+    )
+    for sha in sorted({e.sha256 for e in store.all_evidence()} | attached):
         data = store.evidence_content(sha)
         yield sha, hashlib.sha256(data or b"").hexdigest()
 
@@ -189,6 +195,10 @@ def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | No
     contents = {sha: src.evidence_content(sha) or b"" for sha in {e.sha256 for e in evidence}}
     dst.restore_evidence(evidence, contents)
     note("evidence", len(evidence))
+    scores = src.score_entries(district.code)
+    attachments = {sha: src.evidence_content(sha) or b"" for sha in {e.sha256 for e in scores} - {""}}
+    dst.restore_score_entries(scores, attachments)
+    note("scores", len(scores))
     report = CopyReport(content_hashes(src), content_hashes(dst))
     if not report.identical:
         differ = [t for t in report.source if report.source[t] != report.target.get(t)]

@@ -56,6 +56,7 @@ from store.rows import (
     state_bucket,
     us_to_datetime,
 )
+from store.scores import ScoreTables
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -322,6 +323,25 @@ MIGRATIONS: list[tuple[str, str]] = [
             FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_evidence_kept();
         """,
     ),
+    # entered scores of the composite evaluation (see the SQLite migration)
+    (
+        "0018_score_entries",
+        """
+        CREATE TABLE score_entries (
+            id TEXT PRIMARY KEY, district_code TEXT NOT NULL, period TEXT NOT NULL,
+            township_code TEXT NOT NULL, item_code TEXT NOT NULL, points DOUBLE PRECISION NOT NULL,
+            evidence TEXT NOT NULL, filename TEXT NOT NULL, sha256 TEXT NOT NULL,
+            entered_by TEXT NOT NULL, role TEXT NOT NULL, at TIMESTAMPTZ NOT NULL
+        );
+        CREATE INDEX score_entries_period ON score_entries(district_code, period, at);
+        CREATE OR REPLACE FUNCTION gridpatrol_score_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'an entered score is kept as it was entered'; END $$;
+        CREATE TRIGGER score_entries_append_only BEFORE UPDATE OR DELETE ON score_entries
+            FOR EACH ROW EXECUTE FUNCTION gridpatrol_score_kept();
+        CREATE TRIGGER score_entries_no_truncate BEFORE TRUNCATE ON score_entries
+            FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_score_kept();
+        """,
+    ),
 ]
 
 _CLEAR_AREAS = (
@@ -333,7 +353,7 @@ _CLEAR_AREAS = (
 )
 
 
-class PostGISStore(ApiTables, EvidenceTables):
+class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
     """Store on PostgreSQL with PostGIS, shared by any number of app processes."""
 
     def __init__(

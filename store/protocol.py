@@ -27,6 +27,7 @@ from store.rows import (
     PatrolVisitRow,
     PremisesRow,
     RollupQuery,
+    ScoreEntryRow,
     SignInFailures,
     TeamRow,
     TownshipRow,
@@ -416,4 +417,22 @@ class Store(Protocol):
 
     def restore_evidence(self, rows: Sequence[EvidenceRow], contents: dict[str, bytes]) -> None:
         """Load evidence as it was elsewhere, in one transaction."""
+        ...
+
+    # -- entered scores of the composite evaluation (store.scores, the same queries on both) ----
+    def add_score_entries(
+        self,
+        rows: Sequence[ScoreEntryRow],
+        audit: Sequence[AuditRow],
+        contents: dict[str, bytes] | None = None,
+    ) -> None:
+        """Keep entered scores (an attached file's content once) and their audit rows, in one transaction."""
+        ...
+
+    def score_entries(self, district_code: str, period: str | None = None) -> list[ScoreEntryRow]:
+        """Entered scores of a district (of one period), oldest first: the newest of a sub-item counts."""
+        ...
+
+    def restore_score_entries(self, rows: Sequence[ScoreEntryRow], contents: dict[str, bytes]) -> None:
+        """Load entered scores as they were elsewhere, in one transaction."""
         ...

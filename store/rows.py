@@ -566,6 +566,32 @@ EVALUATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(EvaluationRow
 
 
 @dataclass(frozen=True)
+class ScoreEntryRow:
+    """Points an assessor entered for one sub-item of the composite evaluation, with evidence.
+
+    Append-only: a correction is a newer row for the same district, period, township and
+    sub-item; the newest counts. ``sha256`` names an attached file (kept with the evidence
+    contents) or is empty.
+    """
+
+    id: str
+    district_code: str
+    period: str
+    township_code: str
+    item_code: str
+    points: float
+    evidence: str
+    filename: str
+    sha256: str
+    entered_by: str
+    role: str
+    at: datetime
+
+
+SCORE_ENTRY_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ScoreEntryRow))
+
+
+@dataclass(frozen=True)
 class ApiClientRow:
     """A system that calls the HTTP API (a 12345 hotline system, a department's system, an app).
 

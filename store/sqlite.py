@@ -56,6 +56,7 @@ from store.rows import (
     state_bucket,
     us_to_datetime,
 )
+from store.scores import ScoreTables
 
 _STATES_SQL = (
     "'discovered','assessing','handling','consulting','deferred','verifying','closed','rejected','merged'"
@@ -376,6 +377,23 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                BEGIN SELECT RAISE(ABORT, 'evidence is kept as it was given'); END""",
         ],
     ),
+    # entered scores of the composite evaluation (综合评价): append-only, the newest counts
+    (
+        "0018_score_entries",
+        [
+            """CREATE TABLE score_entries (
+                id TEXT PRIMARY KEY, district_code TEXT NOT NULL, period TEXT NOT NULL,
+                township_code TEXT NOT NULL, item_code TEXT NOT NULL, points REAL NOT NULL,
+                evidence TEXT NOT NULL, filename TEXT NOT NULL, sha256 TEXT NOT NULL,
+                entered_by TEXT NOT NULL, role TEXT NOT NULL, at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX score_entries_period ON score_entries(district_code, period, at)",
+            """CREATE TRIGGER score_entries_append_only_update BEFORE UPDATE ON score_entries
+               BEGIN SELECT RAISE(ABORT, 'an entered score is kept as it was entered'); END""",
+            """CREATE TRIGGER score_entries_append_only_delete BEFORE DELETE ON score_entries
+               BEGIN SELECT RAISE(ABORT, 'an entered score is kept as it was entered'); END""",
+        ],
+    ),
 ]
 
 
@@ -398,7 +416,7 @@ def sqlite_path_from_url(url: str) -> Path:
     return Path(url)
 
 
-class SQLiteStore(ApiTables, EvidenceTables):
+class SQLiteStore(ApiTables, EvidenceTables, ScoreTables):
     """Store on one SQLite file.
 
     Each thread gets its own connection; writes are serialised by one process-wide lock

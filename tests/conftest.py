@@ -130,8 +130,8 @@ def demo_incidents_sqlite_url(demo_sqlite_url: str, tmp_path_factory: pytest.Tem
     s = open_store(url)
     end = pd.Timestamp(DEMO_END, tz="Asia/Shanghai").to_pydatetime()
     generate_demo_incidents(IncidentService(s, clock=lambda: end), 3000, seed=1, end=end)
-    publish_demo_evaluations(s, end)
     generate_demo_patrols(s, seed=1, end=end)
+    publish_demo_evaluations(s, end)  # last, as the demo command does: the composite reads the inspections
     create_demo_users(s)
     s.close()
     return url

@@ -16,6 +16,12 @@ def choose(page, label: str, option: str | None) -> None:  # type: ignore[no-unt
     page.wait_for_timeout(500)
 
 
+def wait_idle(page, timeout_ms: int = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the app's script has finished its run (the running indicator is gone)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="hidden", timeout=timeout_ms)
+
+
 def sign_in(page, url: str, username: str, password: str = "gridpatrol-demo") -> None:  # type: ignore[no-untyped-def]
     """Open the app and sign in as a demo user (see data/demo_users.py)."""
     page.goto(url, wait_until="networkidle")

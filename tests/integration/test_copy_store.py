@@ -51,6 +51,12 @@ def _api_client_with_news(store) -> None:
         EvidenceService(svc).add(command, inc.id, "现场.jpg", picture("JPEG"), stage="report")
     first = store.outbox("hotline", limit=1)[0]
     store.outbox_delivered("hotline", [first.id], svc.clock())
+    from patrol.evaluation import EvaluationService
+
+    township = store.townships()[0].code
+    EvaluationService(store, clock=svc.clock).enter_score(
+        command, "2026-11", township, "B6", 1.5, "案卷评查表", ("评查表.pdf", b"%PDF-1.7 review")
+    )
 
 
 def test_a_demo_store_copied_to_postgis_and_back_is_identical_by_hash(
@@ -74,7 +80,9 @@ def test_a_demo_store_copied_to_postgis_and_back_is_identical_by_hash(
     )
     assert counts["evaluations"] >= 12  # the demo's published months, quarters and half-year
     assert (counts["api_clients"], counts["api_requests"], counts["api_outbox"]) == (1, 2, 2)
-    assert (counts["evidence"], counts["evidence_content"]) == (2, 1)  # one photo attached to two cases
+    assert counts["evidence"] == 2  # one photo attached to two cases, and a score's review sheet:
+    assert counts["evidence_content"] == 2
+    assert counts["score_entries"] > 13 * 21  # the demo's entered scores and the one above
 
 
 def test_the_copied_store_keeps_working_new_numbers_and_audit_rows_follow_the_old_ones(

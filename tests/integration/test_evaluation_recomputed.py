@@ -121,6 +121,24 @@ def _recompute(
     return out
 
 
+def _exported(url: str, tmp_path: Path) -> list[dict[str, str]]:
+    """The store's incidents as `gridpatrol export --format csv` writes them, read with the csv module."""
+    out = tmp_path / "raw.csv"
+    assert main(["export", "--format", "csv", "--out", str(out), "--db", url]) == 0
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _bounds(months: tuple[str, ...]) -> tuple[datetime, datetime]:
+    """First moment of the first month and of the month after the last, Beijing time."""
+    first, last = months[0], months[-1]
+    y, m = int(last[:4]), int(last[5:]) + 1
+    return (
+        datetime(int(first[:4]), int(first[5:]), 1, tzinfo=BEIJING),
+        datetime(y + (m > 12), (m - 1) % 12 + 1, 1, tzinfo=BEIJING),
+    )
+
+
 def _same(published: object, mine: object) -> bool:
     if mine is None:
         return published is None or (isinstance(published, float) and math.isnan(published))
@@ -131,18 +149,12 @@ def _same(published: object, mine: object) -> bool:
 def test_every_published_figure_is_recomputed_from_the_export_by_independent_code(
     incidents_sqlite_url, tmp_path, period
 ):
-    out = tmp_path / "raw.csv"
-    assert main(["export", "--format", "csv", "--out", str(out), "--db", incidents_sqlite_url]) == 0
-    with out.open(encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _exported(incidents_sqlite_url, tmp_path)
     store = open_store(incidents_sqlite_url)
     evaluation = EvaluationService(store).latest(READER, period)
     store.close()
     assert evaluation is not None  # the demo published it
-    first, last = evaluation.period.months[0], evaluation.period.months[-1]
-    start = datetime(int(first[:4]), int(first[5:]), 1, tzinfo=BEIJING)
-    y, m = int(last[:4]), int(last[5:]) + 1
-    end = datetime(y + (m > 12), (m - 1) % 12 + 1, 1, tzinfo=BEIJING)
+    start, end = _bounds(evaluation.period.months)
     checked = 0
     for key, grouping in (
         ("township_code", "township"),
@@ -187,3 +199,119 @@ def test_every_published_figure_is_recomputed_from_the_export_by_independent_cod
         checked += 3
     assert evaluation.received == sum(1 for r in rows if start <= _time(r["reported_at"]) < end)
     assert checked > 1000
+
+
+def _scheme() -> list[dict[str, str]]:
+    with (Path(__file__).resolve().parents[2] / "data" / "evaluation" / "scheme.csv").open(
+        encoding="utf-8"
+    ) as f:
+        return list(csv.DictReader(f))
+
+
+def _item_points(item: dict[str, str], figures: dict) -> float | None:  # type: ignore[type-arg]
+    """A computed sub-item's points, from the rule as scheme.csv states it."""
+    names = item["source"].split("/")
+    values = [figures.get(n) for n in names]
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+        return None
+    if len(values) == 2:
+        if values[1] == 0:
+            return None
+        value = values[0] / values[1]
+    else:
+        value = float(values[0])
+    points = float(item["points"])
+    if item["rule"] == "deduct":
+        return max(0.0, points - float(item["per"]) * value)
+    zero, full = float(item["zero_at"]), float(item["full_at"])
+    return points * min(1.0, max(0.0, (value - zero) / (full - zero)))
+
+
+@pytest.mark.parametrize("period", ["2026-10", "2026-Q3"])
+def test_the_published_composite_is_recomputed_from_the_scheme_file_the_export_and_the_entered_scores(
+    incidents_sqlite_url, tmp_path, period
+):
+    rows = _exported(incidents_sqlite_url, tmp_path)
+    store = open_store(incidents_sqlite_url)
+    try:
+        evaluation = EvaluationService(store).latest(READER, period)
+        assert evaluation is not None and evaluation.composite() is not None
+        classes = {t.code: t.empowerment_class for t in store.townships()}
+        premises = {p.id: p.township_code for p in store.premises()}
+        inspections = store.inspections()
+        entries = store.score_entries(store.district().code, period)
+    finally:
+        store.close()
+    start, end = _bounds(evaluation.period.months)
+    in_period = [r for r in rows if start <= _time(r["reported_at"]) < end]
+
+    # joint inspections planned for a day of the period, per township, and those done
+    planned: dict[str, int] = defaultdict(int)
+    done: dict[str, int] = defaultdict(int)
+    for i in inspections:
+        if start.date() <= i.planned_on < end.date() and i.status != "cancelled":
+            planned[premises[i.premises_id]] += 1
+            done[premises[i.premises_id]] += i.status == "done"
+    assert sum(planned.values()) > 0  # the demo plans joint inspections over the year
+    township_table = evaluation.table("township").set_index("group")
+    for code in classes:
+        assert township_table.loc[code, "joint_planned"] == planned[code]
+        assert _same(
+            township_table.loc[code, "joint_inspection_completion"],
+            done[code] / planned[code] if planned[code] else None,
+        )
+
+    # the figures per empowerment class
+    published_classes = evaluation.table("classes").set_index("group")
+    for klass in set(classes.values()):
+        mine = [r for r in in_period if classes[r["township_code"]] == klass]
+        own = [r for r in mine if r["handler"] == "township"]
+        cases = sum(r["assessment_outcome"] == "case" for r in own)
+        n = sum(1 for c in classes.values() if c == klass)
+        assert published_classes.loc[klass, ["townships", "received", "by_township", "cases"]].tolist() == [
+            n, len(mine), len(own), cases,
+        ]  # fmt: skip
+        assert _same(published_classes.loc[klass, "cases_per_township"], cases / n)
+
+    # every sub-item's points, each township's total, and the ranks
+    latest: dict[tuple[str, str], float] = {}
+    for e in sorted(entries, key=lambda e: (e.at, e.id)):
+        if e.at <= evaluation.published_at:
+            latest[(e.township_code, e.item_code)] = e.points
+    summary, items = evaluation.composite()  # type: ignore[misc]
+    published_items = {(r["group"], r["item"]): r["points"] for r in items.to_dict(orient="records")}
+    totals: dict[str, float | None] = {}
+    block_points: dict[str, dict[str, float]] = {}
+    scheme = _scheme()
+    for code in classes:
+        figures = township_table.loc[code].to_dict()
+        earned = scorable = 0.0
+        blocks: dict[str, float] = defaultdict(float)
+        for item in scheme:
+            if item["source"]:
+                points = _item_points(item, figures)
+                if points is None:
+                    assert published_items[(code, item["code"])] is None
+                    continue
+            else:
+                points = latest.get((code, item["code"]), 0.0)
+            assert _same(published_items[(code, item["code"])] or 0.0, points), (code, item["code"])
+            earned += points
+            scorable += float(item["points"])
+            blocks[item["block"]] += points
+        totals[code] = round(earned / scorable * 100, 2) if scorable else None
+        block_points[code] = blocks
+    by = summary.set_index("group")
+    for code, total in totals.items():
+        assert _same(by.loc[code, "total"], total), code
+    # ranks: by total, then the blocks by their worth (执法办案 30 first), then shared
+    worth: dict[str, float] = defaultdict(float)
+    for item in scheme:
+        worth[item["block"]] += float(item["points"])
+    order = [b for b in dict.fromkeys(i["block"] for i in scheme)]
+    order.sort(key=lambda b: -worth[b])
+    ranked = [c for c in classes if by.loc[c, "received"] >= 20 and totals[c] is not None]
+    key = {c: (-totals[c], *(-round(block_points[c][b], 2) for b in order)) for c in ranked}  # type: ignore[operator]
+    for c in ranked:
+        assert by.loc[c, "rank"] == 1 + sum(key[o] < key[c] for o in ranked), c
+    assert all(by.loc[c, "rank"] is None for c in classes if c not in ranked)

@@ -121,3 +121,145 @@ def test_the_database_refuses_to_change_or_remove_a_published_evaluation_and_a_t
             raw_sql(district_store, sql)
     assert district_store.evaluations(district_store.district().code, "2026-10") == [row]
     assert len(district_store.audit_log()) == 1  # the refused duplicate wrote no audit row
+
+
+# -- the composite evaluation (综合评价): entered scores and joint inspections --------------------
+
+
+def _points(ev_or_items, township: str, item: str):  # type: ignore[no-untyped-def]
+    items = ev_or_items.composite()[1] if hasattr(ev_or_items, "composite") else ev_or_items
+    row = items[(items["group"] == township) & (items["item"] == item)]
+    return row["points"].iloc[0]
+
+
+def test_an_entered_score_counts_in_the_composite_and_a_published_one_keeps_the_points_it_was_published_with(
+    district_store, october
+):
+    svc, clock, made = october
+    township = made[0].township_code
+    clock.at = PUBLISH
+    evaluations = EvaluationService(district_store, clock=clock)
+    entry = evaluations.enter_score(
+        CC, "2026-10", township, "A4", 2, "巡查台账第 10 册", ("台账.pdf", b"%PDF-1")
+    )
+    ev = evaluations.publish(CC, "2026-10")
+    assert _points(ev, township, "A4") == 2.0
+    summary = ev.composite()[0].set_index("group")
+    assert summary.loc[township, "missing"] == 20  # the other 20 entered sub-items score 0, flagged
+    assert evaluations.attachment(CC, entry) == b"%PDF-1"
+
+    (stored,) = district_store.evaluations(district_store.district().code, "2026-10")
+
+    # entered again after publishing, and a case of October closed: the live composite moves,
+    # the published one not, to the byte
+    clock.at = PUBLISH + timedelta(days=2)
+    evaluations.enter_score(CC, "2026-10", township, "A4", 3, "复核后更正：巡查台账第 10、11 册")
+    close_incident(svc, made[1], CC, CHECKER)
+    assert district_store.evaluations(district_store.district().code, "2026-10") == [stored]
+    assert _points(evaluations.live_composite("2026-10")[1], township, "A4") == 3.0
+    again = evaluations.latest(CC, "2026-10")
+    assert again is not None and _points(again, township, "A4") == 2.0 and again.inputs_hash == ev.inputs_hash
+    fixed = evaluations.publish(CC, "2026-10", "考核分复核更正")
+    assert _points(fixed, township, "A4") == 3.0 and fixed.inputs_hash != ev.inputs_hash
+    diff = evaluations.diff(CC, "2026-10", 1, 2, "composite_items")
+    a4 = diff[(diff["item"] == "A4") & (diff["figure"] == "points")]
+    assert a4[["group", "old", "new"]].values.tolist() == [[township, 2.0, 3.0]]
+    entries = evaluations.score_entries(CC, "2026-10")
+    assert [(e.item_code, e.points, e.entered_by) for e in entries] == [
+        ("A4", 2.0, "值班长"),
+        ("A4", 3.0, "值班长"),
+    ]
+    assert entries[0].filename == "台账.pdf" and len(entries[0].sha256) == 64 and entries[1].sha256 == ""
+    assert [a.action for a in district_store.audit_log()].count("evaluation.score") == 2
+
+
+def test_a_bad_score_is_refused_in_words_and_a_batch_with_one_stores_none(district_store, october):
+    from patrol.evaluation import ScoreInput
+
+    _, clock, made = october
+    township = made[0].township_code
+    evaluations = EvaluationService(district_store, clock=clock)
+    captain = Principal("中队长", "captain", township_code=township)
+    with pytest.raises(AccessDeniedError):
+        evaluations.enter_score(captain, "2026-10", township, "A4", 2, "自评材料")
+    for item, points, evidence, file, key in (
+        ("A4", 3.5, "巡查台账", None, "refuse.score_range"),
+        ("A4", -1, "巡查台账", None, "refuse.score_range"),
+        ("A4", float("nan"), "巡查台账", None, "refuse.score_range"),
+        ("B1", 5, "巡查台账", None, "refuse.score_item"),
+        ("ZZ", 1, "巡查台账", None, "refuse.score_item"),
+        ("A4", 2, "  无 ", None, "refuse.score_evidence"),
+        ("A4", 2, "巡查台账", ("big.pdf", b"0" * (10 * 1024 * 1024 + 1)), "refuse.score_attachment"),
+    ):
+        with pytest.raises(Refusal) as refused:
+            evaluations.enter_score(CC, "2026-10", township, item, points, evidence, file)
+        assert refused.value.key == key, (item, points, evidence)
+    with pytest.raises(Refusal) as refused:
+        evaluations.enter_score(CC, "2026-10", "999999999", "A4", 2, "巡查台账")
+    assert refused.value.key == "refuse.unknown_township"
+    with pytest.raises(Refusal) as refused:
+        evaluations.enter_scores(
+            CC, "2026-10",
+            [ScoreInput(township, "A4", 2, "巡查台账"), ScoreInput(township, "A5", 9, "巡查日志")],
+        )  # fmt: skip
+    assert refused.value.key == "refuse.score_range" and refused.value.values["item"] == "A5"
+    assert evaluations.score_entries(CC, "2026-10") == [] and district_store.audit_log() == []
+
+
+def test_the_database_keeps_an_entered_score_as_it_was_entered(district_store, october):
+    _, clock, made = october
+    evaluations = EvaluationService(district_store, clock=clock)
+    evaluations.enter_score(CC, "2026-10", made[0].township_code, "A4", 2, "巡查台账")
+    sqlite = district_store.url.startswith("sqlite")
+    for sql in (
+        "UPDATE score_entries SET points = 3",
+        "DELETE FROM score_entries",
+        *(() if sqlite else ("TRUNCATE score_entries",)),
+    ):
+        with pytest.raises((sqlite3.DatabaseError, psycopg.Error), match="kept as it was entered"):
+            raw_sql(district_store, sql)
+    assert [e.points for e in evaluations.score_entries(CC, "2026-10")] == [2.0]
+
+
+def test_joint_inspection_plan_completion_counts_the_period_s_planned_inspections_done_and_is_published(
+    district_store, october
+):
+    from datetime import date
+
+    from store.rows import InspectionRow, PremisesRow
+
+    _, clock, made = october
+    first = made[0]
+    store = district_store
+    store.insert_premises(
+        [PremisesRow("P1", "330402", "店1", "restaurant", first.lat, first.lng, first.cell, first.village_code,
+                     first.township_code, ("CATERING_FUMES",), ("zhzf", "scjg"))]
+    )  # fmt: skip
+
+    def row(k: int, day: date, status: str) -> InspectionRow:
+        return InspectionRow(f"IN{k}", "P1", "zhzf" if k % 2 else "scjg", day, status, "计划员", OCT)
+
+    store.insert_inspections(
+        [
+            row(1, date(2026, 10, 5), "done"),
+            row(2, date(2026, 10, 20), "planned"),  # missed
+            row(3, date(2026, 10, 21), "cancelled"),  # not counted
+            row(4, date(2026, 10, 31), "done"),
+            row(5, date(2026, 11, 1), "planned"),  # November's
+            row(6, date(2026, 9, 30), "done"),  # September's
+        ]
+    )
+    clock.at = PUBLISH
+    evaluations = EvaluationService(store, clock=clock)
+    live = evaluations.live("2026-10", "township").set_index("group")
+    township = first.township_code
+    assert live.loc[township, ["joint_planned", "joint_done"]].tolist() == [3, 2]
+    assert live.loc[township, "joint_inspection_completion"] == pytest.approx(2 / 3)
+    others = live.drop(index=township)
+    assert (others["joint_planned"] == 0).all() and others["joint_inspection_completion"].isna().all()
+    ev = evaluations.publish(CC, "2026-10")
+    c1 = ev.composite()[1]
+    scored = c1[(c1["item"] == "C1")].set_index("group")
+    assert scored.loc[township, "value"] == pytest.approx(2 / 3)
+    assert scored.loc[township, "points"] == pytest.approx(4 * (2 / 3 - 0.5) / 0.5)
+    assert scored.drop(index=township)["points"].isna().all()  # nothing planned: not scored

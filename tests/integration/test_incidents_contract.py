@@ -522,7 +522,8 @@ def test_a_report_and_an_import_link_a_repeat_of_a_case_closed_in_the_same_cell_
 
 NEW_SINCE_0013 = ("request", "paused_at", "satisfaction", "callback_count", "supervision_level")
 MIGRATIONS_SINCE = (
-    "0013_requests_callbacks", "0014_handover_states", "0015_supervision", "0016_api", "0017_evidence"
+    "0013_requests_callbacks", "0014_handover_states", "0015_supervision", "0016_api", "0017_evidence",
+    "0018_score_entries",
 )  # fmt: skip
 
 
@@ -544,6 +545,7 @@ def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and
         "api_requests",
         "api_clients",
         "evidence",
+        "score_entries",
         "evidence_content",
     ):  # 2f002ff had none
         raw_sql(store, f"DROP TABLE {table}")

@@ -628,7 +628,15 @@ def test_the_admin_sees_user_changes_and_incident_steps_in_the_audit_log_and_exp
     assert not any(c.lstrip().startswith("{") for c in table["变更内容"])  # words, not JSON
     assert "long-enough-1" not in table.to_csv()  # never the password, nor its hash
     app.selectbox(key="audit_days").set_value(365).run()
-    assert "事件" in set(app.dataframe[0].value["对象"])
+    year = app.dataframe[0].value
+    assert {"用户", "考核评价", "考核录入分"} <= set(
+        year["对象"]
+    )  # the demo scored and published its periods
+    assert not [x for x in set(year["对象"]) | set(year["操作"]) if RAW.search(x) or x.isascii()]  # words
+    app.selectbox(key="audit_entity").set_value("incident").run()
+    assert set(app.dataframe[0].value["对象"]) == {"事件"}
+    app.selectbox(key="audit_entity").set_value("score_entry").run()
+    assert set(app.dataframe[0].value["操作"]) == {"录入考核分"}
 
 
 def test_only_admins_have_the_audit_and_user_pages():
@@ -1075,3 +1083,60 @@ def test_a_liaison_sees_the_cases_copied_to_the_department_and_opens_one(app, in
     assert not app.exception
     assert any(s.value.startswith(copied[0].number) for s in app.subheader)
     assert not app.tabs  # a copy is read, not acted on
+
+
+def _frame_with(app: AppTest, column: str):  # type: ignore[no-untyped-def]
+    """The page's table that has this column."""
+    return next(f.value for f in app.dataframe if column in f.value.columns)
+
+
+def test_the_composite_page_scores_ranks_and_explains_a_published_period_in_words(app):
+    _as(app, "command_center", "composite", comp_period_month=Period.parse("2026-10"))
+    assert any("已发布 · 第 1 版" in c.value for c in app.caption)  # the demo scored and published October
+    summary = _frame_with(app, "综合得分")
+    assert len(summary) == 13 and summary["综合得分"].between(0, 100).all()
+    ranks = summary["名次"].dropna().tolist()
+    assert ranks == sorted(ranks) and ranks[0] == 1  # best first
+    assert list(summary.columns[5:10]) == [
+        "巡查发现（20）", "执法办案（30）", "协同联动（15）", "监督问效（15）", "队伍建设与群众评价（20）",
+    ]  # fmt: skip
+    items = _frame_with(app, "来源与依据")
+    assert len(items) == 33 and set(items["来源与依据"].str[:2]) <= {"系统", "依据", "待录"}
+    assert (items["得分"].dropna() <= items["满分"][items["得分"].notna()]).all()
+    classes = _frame_with(app, "赋权类别")
+    assert sorted(classes["赋权类别"]) == sorted(["农业农村类", "工业信息产业类", "商业服务业类"])
+    assert {b.key for b in app.get("download_button")} >= {"comp_excel", "comp_html"}
+    raw = sorted({t for t in _texts(app) for line in t.splitlines() if RAW.search(line.strip())})
+    assert raw == [], raw
+    app.radio(key="comp_view").set_value("quarter").run()
+    assert not app.exception and len(_frame_with(app, "综合得分")) == 13
+
+
+def test_an_unscored_month_warns_what_is_missing_and_a_planner_reads_but_does_not_enter(app):
+    _as(app, "command_center", "composite", comp_period_month=Period.parse("2026-11"))
+    assert any("实时数据" in c.value for c in app.caption)
+    assert any("273 个人工考核细项未录入" in w.value for w in app.warning)  # 21 × 13, none entered yet
+    assert _frame_with(app, "综合得分")["待录入"].tolist() == [21] * 13
+    assert app.button(key="comp_save").disabled  # nothing edited yet
+    _as(app, "planner", "composite", comp_period_month=Period.parse("2026-10"))
+    assert len(_frame_with(app, "综合得分")) == 13
+    assert not [b for b in app.button if b.key == "comp_save"]
+
+
+def test_a_period_published_before_the_composite_existed_shows_the_live_composite_and_says_so(
+    app, incidents_sqlite_url
+):
+    from dataclasses import replace
+
+    store = open_store(incidents_sqlite_url)
+    code = store.district().code
+    (october,) = store.evaluations(code, "2026-10")
+    kpis_only = {
+        k: v for k, v in json.loads(october.figures).items() if k in ("township", "team", "item", "all")
+    }
+    old = replace(october, period="2026-11", version=1, figures=json.dumps(kpis_only, ensure_ascii=False))
+    store.insert_evaluation(old, store.audit_log(limit=1)[0])
+    store.close()
+    _as(app, "command_center", "composite", comp_period_month=Period.parse("2026-11"))
+    assert any("早于综合评价功能" in c.value for c in app.caption)
+    assert len(_frame_with(app, "综合得分")) == 13

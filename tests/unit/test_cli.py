@@ -233,6 +233,21 @@ def test_kpis_and_hotspots_commands_print_machine_readable_figures(sqlite_url, c
     assert fc["type"] == "FeatureCollection" and fc["features"]
     assert all(f["properties"]["class"] != 0 for f in fc["features"])
     assert main(["kpis", "--db", sqlite_url, "--month", "Oct"]) == 2
+    # the demo scored and published October: its composite and its figures per empowerment class
+    assert main(["evaluation", "show", "--db", sqlite_url, "--period", "2026-10", "--by", "composite",
+                 "--format", "json"]) == 0  # fmt: skip
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["version"], len(doc["rows"])) == (1, 13)
+    assert list(doc["rows"][0])[:5] == ["group", "rank", "ranked", "received", "total"]
+    assert all(0 <= r["total"] <= 100 and r["missing"] == 0 for r in doc["rows"])
+    assert main(["evaluation", "show", "--db", sqlite_url, "--period", "2026-Q3", "--by", "classes",
+                 "--format", "csv"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert (
+        out.lstrip("\ufeff").splitlines()[0]
+        == "group,townships,received,by_township,cases,cases_per_township"
+    )
+    assert len(out.splitlines()) == 4  # the three classes
 
 
 @pytest.mark.parametrize(

@@ -6,20 +6,19 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
+    audit_service,
     data_table,
     error_text,
-    get_store,
     labels,
     local_time,
     now_utc,
     require_principal,
     tr,
 )
-from patrol.audit import AuditService
 from patrol.permissions import AccessDeniedError
 
 who = require_principal()
-svc = AuditService(get_store())
+svc = audit_service()
 st.header(tr("audit.header"))
 st.caption(tr("audit.explain"))
 c = st.columns(3)

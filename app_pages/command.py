@@ -8,7 +8,6 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     district_map,
-    get_store,
     incident_buttons,
     incident_service,
     item_name,
@@ -16,6 +15,7 @@ from app_pages.common import (
     local_time,
     now_utc,
     open_incident,
+    reads,
     require_district,
     require_principal,
     show_map,
@@ -27,7 +27,7 @@ from geo.grid import cells_to_latlng, cells_to_parents
 from layers.hexes import choose_resolution, hex_layer, resolution_for_zoom
 from layers.incidents import heat_layer
 from layers.legend import add_legend
-from patrol.dashboard import OPEN, STATE_FILTERS, HeatFilter, Tiles, heat_counts, kpi_tiles, live_feed
+from patrol.dashboard import OPEN, STATE_FILTERS, HeatFilter, Tiles
 from patrol.incident import Source
 
 WINDOWS = (1, 7, 30, 90, 365)
@@ -36,7 +36,7 @@ FEED_REFRESH_S = 30
 data = require_district()
 who = require_principal()
 svc = incident_service()
-store = get_store()
+views = reads()
 catalog = svc.catalog
 
 # a wall PC opens the page as .../command?wall=1 and stays in wall-screen mode
@@ -116,12 +116,12 @@ ESCALATIONS_PER_RUN = 200  # a page never waits long: a backlog (a fresh import)
 @st.cache_data(ttl=FEED_REFRESH_S, show_spinner=False, max_entries=64)
 def _tiles(url: str, townships: tuple[str, ...] | None, period: int) -> Tiles:
     """The tiles of one refresh period: a zoom or a filter in between reuses them (1M: 0.6 s each)."""
-    return kpi_tiles(store, now_utc(), townships)
+    return views.kpi_tiles(now_utc(), townships)
 
 
 @st.fragment(run_every=FEED_REFRESH_S)
 def tiles_part() -> None:
-    tiles = _tiles(store.url, scope, int(time.time() // FEED_REFRESH_S))
+    tiles = _tiles(views.url, scope, int(time.time() // FEED_REFRESH_S))
     cols = st.columns(5)
     cols[0].metric(tr("cc.open"), f"{tiles.open:,}")
     cols[1].metric(tr("cc.overdue"), f"{tiles.overdue:,}")
@@ -147,10 +147,10 @@ def _escalate(url: str, period: int) -> list[str]:
 @st.fragment(run_every=FEED_REFRESH_S)
 def feed_part() -> None:
     now = now_utc()
-    raised = _escalate(store.url, int(time.time() // SUPERVISION_EVERY_S))
+    raised = _escalate(views.url, int(time.time() // SUPERVISION_EVERY_S))
     if raised:
         st.toast(tr("cc.supervised_now", n=len(raised), numbers="、".join(raised[:10])))
-    newest, overdue = live_feed(store, now, scope)
+    newest, overdue = views.live_feed(now, scope)
     feed_cols = st.columns(2)
     for col, title, rows, key in (
         (feed_cols[0], tr("cc.feed_new"), newest, "cc_feed_new"),
@@ -196,7 +196,7 @@ if not big:
 if not big:
     st.subheader(tr("cc.heatmap"))
 now = now_utc()
-cells, counts = heat_counts(store, catalog, heat_filter, now)
+cells, counts = views.heat_counts(catalog, heat_filter, now)
 view = st.session_state.get("cc_map") or {}
 bounds = None
 if view.get("bounds"):

@@ -13,12 +13,16 @@ import streamlit as st
 
 from layers.assets import use_base_path
 from layers.base import BASEMAP_KINDS, Basemap
+from patrol.audit import AuditService
+from patrol.catalog import Catalog
 from patrol.evaluation import EvaluationService
 from patrol.evidence import EvidenceService
 from patrol.i18n import DEFAULT_LANG, Lang, t
 from patrol.incidents import IncidentService, local_minutes
+from patrol.inspections import InspectionService
 from patrol.labels import Labels
 from patrol.patrols import PatrolService
+from patrol.reads import Reads
 from patrol.roles import Principal
 from patrol.tiles import TileInfo, TilePackageError, open_package, tile_route
 from patrol.users import UserService
@@ -280,6 +284,21 @@ def evaluation_service() -> EvaluationService:
 def evidence_service() -> EvidenceService:
     """Evidence files (证据材料) of the incidents."""
     return EvidenceService(incident_service())
+
+
+def reads() -> Reads:
+    """The read models of the pages (patrol.reads) on the store: a page never holds the store."""
+    return Reads(get_store())
+
+
+def audit_service() -> AuditService:
+    """The audit log (admins read and export it)."""
+    return AuditService(get_store())
+
+
+def inspection_service(catalog: Catalog) -> InspectionService:
+    """Joint inspections (综合查一次): plan and merge."""
+    return InspectionService(get_store(), catalog)
 
 
 def user_service() -> UserService:

@@ -9,13 +9,13 @@ from app_pages.common import (
     error_text,
     evaluation_service,
     evaluation_status,
-    get_store,
     lang,
     local_time,
     now_utc,
     pick_period,
     printable_html,
     published_version,
+    reads,
     require_analytics,
     require_district,
     tr,
@@ -31,7 +31,7 @@ from patrol.spreadsheet import xlsx_bytes
 
 data = require_district()
 who = require_analytics()
-store = get_store()
+views = reads()
 evaluations = evaluation_service()
 scheme: Scheme = evaluations.scheme
 now = now_utc()
@@ -74,11 +74,11 @@ stamp = now.strftime("%Y-%m-%d %H:%M")[:-1]
 def composite_of(p: Period) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Evaluation | None]:
     """The period's composite: as published when it is (and the version has it), else live."""
     if p.code in published:
-        ev = published_version(store.url, p.code, published[p.code], who)
+        ev = published_version(views.url, p.code, published[p.code], who)
         if (found := ev.composite()) is not None:
             return found[0], found[1], ev.table("classes"), ev
     n = len(evaluations.score_entries(who, p.code))
-    return (*_live(store.url, p.code, n, stamp), None)
+    return (*_live(views.url, p.code, n, stamp), None)
 
 
 summary, details, classes, evaluation = composite_of(period)

@@ -8,8 +8,8 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     district_map,
-    get_store,
     now_utc,
+    reads,
     require_district,
     require_principal,
     show_map,
@@ -17,14 +17,14 @@ from app_pages.common import (
 )
 from layers.coverage import coverage_gap_layer
 from layers.legend import add_legend
-from patrol.coverage import coverage_for_week, stale_cells_for, week_bounds, week_of
+from patrol.coverage import week_bounds, week_of
 from patrol.spreadsheet import csv_bytes
 
 WEEKS_BACK = 8
 
 data = require_district()
 who = require_principal()
-store = get_store()
+views = reads()
 st.header(tr("cov.header"))
 st.caption(tr("cov.explain"))
 
@@ -45,7 +45,7 @@ weeks = list(dict.fromkeys(week_of(now - timedelta(weeks=k)) for k in range(WEEK
 week = c[1].selectbox(tr("cov.week"), weeks, key="cov_week")
 stale_days = c[2].slider(tr("cov.stale_days"), min_value=3, max_value=60, value=14, key="cov_stale")
 
-table = coverage_for_week(store, week, township)
+table = views.coverage_for_week(week, township)
 planned, covered = int(table["planned_cells"].sum()), int(table["covered_cells"].sum())
 hours = float(table["patrol_hours"].sum())
 found, total = int(table["patrol_incidents"].sum()), int(table["incidents"].sum())
@@ -93,7 +93,7 @@ st.download_button(
 
 st.subheader(tr("cov.gap_header", n=stale_days))
 _, week_end = week_bounds(week)
-cells, days = stale_cells_for(store, min(now, week_end), township, lookback_days=max(90, 2 * stale_days))
+cells, days = views.stale_cells_for(min(now, week_end), township, lookback_days=max(90, 2 * stale_days))
 n_stale = int((days >= stale_days).sum())
 st.caption(
     tr(
@@ -124,7 +124,7 @@ layer, legend, res = coverage_gap_layer(
 layer.add_to(fmap)
 add_legend(fmap, legend)
 show_map(fmap, "cov_map", height=520)
-district = store.district()
+district = views.district()
 if district is not None and res < district.h3_resolution:
     st.caption(tr("cov.aggregated", res=res))
 st.caption(tr("cov.definitions"))

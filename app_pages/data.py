@@ -9,10 +9,10 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     error_text,
-    get_store,
     incident_service,
     labels,
     lang,
+    reads,
     reason_text,
     refuse_large_upload,
     require_principal,
@@ -23,7 +23,6 @@ from app_pages.common import (
 from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
 from layers.base import area_layer, base_map
-from patrol.areas import import_boundaries
 from patrol.exporter import EXPORT_FORMATS, export_incidents
 from patrol.importer import (
     DEFAULT_COLUMNS,
@@ -40,7 +39,7 @@ from patrol.incident import Source
 from patrol.uploads import discard, save_upload, scratch_file
 
 who = require_principal()
-store = get_store()
+views = reads()
 st.header(tr("data.header"))
 
 
@@ -115,7 +114,7 @@ with tab_areas:
     if upload is not None and not refuse_large_upload(upload):
         path = _saved(upload)
         try:
-            result = import_boundaries(store, path, level, crs=crs, code_field=code_field, dry_run=True)
+            result = views.import_boundaries(path, level, crs=crs, code_field=code_field, dry_run=True)
         except BoundaryError as exc:
             st.error(error_text(exc))
         except ValueError as exc:
@@ -157,7 +156,7 @@ with tab_areas:
             if blocked:
                 st.error(tr("data.orphans", **effect.orphans, removed=len(effect.removed)))
             confirmed = st.checkbox(
-                tr("data.confirm_replace", **store.area_counts()),
+                tr("data.confirm_replace", **views.area_counts()),
                 key="data_confirm_boundaries",
                 disabled=blocked,
             )
@@ -168,7 +167,7 @@ with tab_areas:
                 disabled=blocked or not confirmed,
             ):
                 with st.spinner(tr("data.loading")):
-                    done = import_boundaries(store, path, level, crs=crs, code_field=code_field, who=who)
+                    done = views.import_boundaries(path, level, crs=crs, code_field=code_field, who=who)
                 discard(path)
                 area_data.clear()
                 st.success(
@@ -285,8 +284,8 @@ with tab_export:
             n = export_incidents(incident_service(), who, out, fmt, lang=lang())
             data = out.read_bytes()
         st.download_button(tr("data.download", n=n), data, file_name=out.name, key="data_export_download")
-    st.caption(tr("data.counts", **{k: f"{v:,}" for k, v in store.area_counts().items()}))
-    states = sorted(store.state_counts().items())
+    st.caption(tr("data.counts", **{k: f"{v:,}" for k, v in views.area_counts().items()}))
+    states = sorted(views.state_counts().items())
     st.table(
         pd.DataFrame(
             {tr("col.state"): [labels().state(s) for s, _ in states], tr("data.n"): [n for _, n in states]}

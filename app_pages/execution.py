@@ -12,13 +12,13 @@ import streamlit as st
 from app_pages.common import (
     basemap_from_env,
     error_text,
-    get_store,
     incident_buttons,
     incident_service,
     local_time,
     md_escape,
     now_utc,
     patrol_service,
+    reads,
     refuse_large_upload,
     require_district,
     require_principal,
@@ -40,17 +40,18 @@ from patrol.routing import OutsideDistrictError
 
 data = require_district()
 who = require_principal()
-store = get_store()
+views = reads()
 svc = patrol_service()
 st.header(tr("ex.header"))
 
-team_names = {t.id: t.name for t in store.teams()}
+team_names = {t.id: t.name for t in views.teams()}
 if who.on_team:
     team_id = who.team_id
     st.caption(tr("ex.team", team=md_escape(team_names.get(team_id or -1, "—"))))
 else:
-    mine = [t for t, tw in svc.team_township.items() if who.role != "captain" or tw == who.township_code]
-    team_id = st.selectbox(tr("dispatch.team"), mine, key="ex_team", format_func=team_names.get)
+    team_id = st.selectbox(
+        tr("dispatch.team"), svc.workable_teams(who), key="ex_team", format_func=team_names.get
+    )
 if team_id is None:
     st.stop()
 try:
@@ -68,7 +69,7 @@ tasks.sort(key=lambda t: (abs((t.shift_start - now_utc()).total_seconds()), t.id
 labels = {t.id: f"{local_time(t.shift_start)}–{local_time(t.shift_end)[-5:]}" for t in tasks}
 task_id = st.selectbox(tr("ex.task"), list(labels), key="ex_task", format_func=labels.get)
 task = svc.get(who, task_id)
-visits = store.patrol_visits(task_id=task.id)
+visits = views.patrol_visits(task.id)
 covered = {v.cell for v in visits}
 planned = set(task.cells)
 done_planned = len(planned & covered)

@@ -6,10 +6,10 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     district_map,
-    get_store,
     incident_service,
     item_name,
     now_utc,
+    reads,
     require_analytics,
     require_district,
     show_map,
@@ -17,25 +17,25 @@ from app_pages.common import (
 )
 from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
 from layers.legend import add_legend
-from patrol.dashboard import EmergingHotSpots, HeatFilter, HotSpots, emerging_hot_spots, hot_spots
+from patrol.dashboard import EmergingHotSpots, HeatFilter, HotSpots
 
 data = require_district()
 who = require_analytics()
-store = get_store()
+views = reads()
 catalog = incident_service().catalog
 st.header(tr("hs.header"))
 
 
 @st.cache_data(ttl=600, show_spinner=False)
 def _emerging(url: str, day: str, item: str | None, res: int, k: int) -> EmergingHotSpots:
-    return emerging_hot_spots(store, catalog, now_utc(), item_codes=(item,) if item else None, res=res, k=k)
+    return views.emerging_hot_spots(catalog, now_utc(), item_codes=(item,) if item else None, res=res, k=k)
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=64)
 def _hot_spots(url: str, hour: str, days: int, item: str | None, res: int, k: int, measure: str) -> HotSpots:
     """Gi* of the window ending now; kept for ten minutes, so going back to a choice is instant."""
     flt = HeatFilter(days=days, item_codes=(item,) if item else None)
-    return hot_spots(store, catalog, flt, now_utc(), res=res, k=k, measure=measure)  # type: ignore[arg-type]
+    return views.hot_spots(catalog, flt, now_utc(), res=res, k=k, measure=measure)  # type: ignore[arg-type]
 
 
 st.caption(tr("hs.explain"))
@@ -60,7 +60,7 @@ mode = st.radio(
     format_func=lambda m: tr(f"hs.mode_{m}"),
 )
 if mode == "emerging":
-    em = _emerging(store.url, now_utc().strftime("%Y-%m-%d"), item, res, k)
+    em = _emerging(views.url, now_utc().strftime("%Y-%m-%d"), item, res, k)
     counts = pd.Series(em.category).value_counts()
     labels = {c: tr(f"em.{c}") for c in EMERGING_COLOURS}
     data_table(
@@ -90,7 +90,7 @@ measure = st.radio(
     horizontal=True,
     format_func=lambda m: tr(f"hs.measure_{m}"),
 )
-hs = _hot_spots(store.url, now_utc().strftime("%Y-%m-%d %H"), days, item, res, k, measure)
+hs = _hot_spots(views.url, now_utc().strftime("%Y-%m-%d %H"), days, item, res, k, measure)
 cols = st.columns(4)
 cols[0].metric(tr("hs.hot99"), hs.count(3))
 cols[1].metric(tr("hs.hot95"), hs.count(2))

@@ -10,11 +10,12 @@ from app_pages.common import (
     data_table,
     district_map,
     error_text,
-    get_store,
     incident_service,
+    inspection_service,
     item_name,
     labels,
     now_utc,
+    reads,
     require_district,
     require_principal,
     show_map,
@@ -22,14 +23,14 @@ from app_pages.common import (
 )
 from layers.premises import premises_layer
 from patrol.incidents import LOCAL_TZ
-from patrol.inspections import WARN_DAYS, InspectionService, merge_visits, repeat_warnings
+from patrol.inspections import WARN_DAYS, merge_visits, repeat_warnings
 from patrol.permissions import AccessDeniedError
 
 data = require_district()
 who = require_principal()
-store = get_store()
+views = reads()
 catalog = incident_service().catalog
-svc = InspectionService(store, catalog)
+svc = inspection_service(catalog)
 st.header(tr("ji.header"))
 st.caption(tr("ji.explain"))
 
@@ -60,7 +61,7 @@ if not premises:
 by_id = {p.id: p for p in premises}
 today = now_utc().astimezone(LOCAL_TZ).date()
 window = st.slider(tr("ji.window"), min_value=0, max_value=14, value=7, key="ji_window")
-rows = store.inspections(premises_ids=list(by_id), since=today - timedelta(days=WARN_DAYS))
+rows = views.inspections(list(by_id), today - timedelta(days=WARN_DAYS))
 visits = merge_visits(rows, window)
 warnings = repeat_warnings(visits)
 upcoming = sorted(

@@ -8,12 +8,12 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     error_text,
-    get_store,
     incident_service,
     item_name,
     local_time,
     now_utc,
     patrol_service,
+    reads,
     require_district,
     require_principal,
     show_map,
@@ -30,7 +30,7 @@ from patrol.route import SPEED_KMH, plan_route
 
 data = require_district()
 who = require_principal()
-store = get_store()
+views = reads()
 svc = incident_service()
 st.header(tr("pp.header"))
 st.caption(tr("pp.explain"))
@@ -61,7 +61,7 @@ cells = tuple(
 )
 begin = datetime.combine(day, start_t, tzinfo=LOCAL_TZ)
 end = begin + timedelta(hours=int(hours))
-frame = store.incident_frame(
+frame = views.incident_frame(
     IncidentQuery(cells=cells, reported_from=now_utc() - timedelta(days=90)),
     ["cell", "item_code", "reported_at"],
 )
@@ -152,7 +152,7 @@ if d[2].button(tr("pp.create"), key="pp_create", type="primary"):
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=32)
 def _backtest(url: str, township: str, hour: str) -> Backtest:
     """The township's 8-week backtest: the same for every team and choice, so computed once an hour."""
-    tf = store.incident_frame(
+    tf = views.incident_frame(
         IncidentQuery(township_codes=(township,), reported_from=now_utc() - timedelta(days=180)),
         ["cell", "item_code", "reported_at"],
     )
@@ -160,7 +160,7 @@ def _backtest(url: str, township: str, hour: str) -> Backtest:
 
 
 with st.expander(tr("pp.backtest")):
-    bt = _backtest(store.url, str(township), now_utc().strftime("%Y-%m-%d %H"))
+    bt = _backtest(views.url, str(township), now_utc().strftime("%Y-%m-%d %H"))
     data_table(
         pd.DataFrame(
             {

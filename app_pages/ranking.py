@@ -9,7 +9,6 @@ from app_pages.common import (
     error_text,
     evaluation_service,
     evaluation_status,
-    get_store,
     incident_service,
     item_name,
     local_time,
@@ -19,6 +18,7 @@ from app_pages.common import (
     pick_period,
     printable_html,
     published_version,
+    reads,
     require_analytics,
     require_district,
     state_name,
@@ -26,7 +26,6 @@ from app_pages.common import (
 )
 from layers.svg import choropleth_svg
 from patrol.evaluation import Evaluation, Period, table_diff
-from patrol.incidents import overdue_query
 from patrol.kpis import (
     KPI_COLUMNS,
     MIN_CASES_TO_RANK,
@@ -48,7 +47,7 @@ SHOWN_KPIS = (
 
 data = require_district()
 who = require_analytics()
-store = get_store()
+views = reads()
 evaluations = evaluation_service()
 now = now_utc()
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
@@ -87,9 +86,9 @@ stamp = now.strftime("%Y-%m-%d %H:%M")[:-1]  # ten-minute buckets
 def figures(p: Period) -> tuple[pd.DataFrame, Evaluation | None]:
     """The period's table: as published when it is, else live."""
     if p.code in published:
-        ev = published_version(store.url, p.code, published[p.code], who)
+        ev = published_version(views.url, p.code, published[p.code], who)
         return ev.table(by), ev
-    return _live(store.url, p.code, by, stamp), None
+    return _live(views.url, p.code, by, stamp), None
 
 
 table, evaluation = figures(period)
@@ -247,7 +246,7 @@ data_table(display, hide_index=True, width="stretch", column_config=config, key=
 st.subheader(tr("rank.worst"))
 st.caption(tr("rank.worst_help"))
 # the open incidents whose due time passed longest ago, most overdue first
-worst = store.list_incidents(overdue_query(now, limit=15))
+worst = views.overdue(now, limit=15)
 worst_frame = pd.DataFrame(
     {
         tr("col.number"): [r.number for r in worst],

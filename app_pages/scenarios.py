@@ -6,11 +6,11 @@ from app_pages.common import (
     basemap_from_env,
     data_table,
     district_map,
-    get_store,
     incident_service,
     labels,
     lang,
     now_utc,
+    reads,
     require_analytics,
     require_district,
     show_map,
@@ -19,13 +19,12 @@ from app_pages.common import (
 from geo.grid import cell_ids
 from layers.hexes import HexCounts, hex_layer
 from layers.legend import add_legend
-from patrol.dashboard import area_cells
-from patrol.scenarios import DEFAULT_K, HOTSPOT_RES, load_year, recommend, theme_figures
+from patrol.scenarios import DEFAULT_K, HOTSPOT_RES, recommend, theme_figures
 from patrol.spreadsheet import csv_bytes
 
 data = require_district()
 who = require_analytics()
-store = get_store()
+views = reads()
 catalog = incident_service().catalog
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
 st.header(tr("sc.header"))
@@ -36,7 +35,7 @@ st.caption(tr("sc.explain"))
 def _year(url: str, day: str) -> pd.DataFrame:
     """The year's incidents, shared read-only by every rerun and session (a cached copy per
     rerun — st.cache_data — cost 0.5 s at a million incidents on every choice)."""
-    return load_year(get_store(), now_utc())
+    return reads().load_year(now_utc())
 
 
 @st.cache_data(ttl=600, show_spinner=False, max_entries=64)
@@ -49,12 +48,12 @@ def _plan(
 
 @st.cache_data(ttl=600, show_spinner=False)
 def _themes(url: str, day: str) -> list:  # type: ignore[type-arg]
-    return theme_figures(_year(url, day), catalog, now_utc(), area_cells(get_store(), HOTSPOT_RES))
+    return theme_figures(_year(url, day), catalog, now_utc(), reads().area_cells(HOTSPOT_RES))
 
 
 day = now_utc().strftime("%Y-%m-%d")
 with st.spinner(tr("sc.computing")):
-    themes = _themes(store.url, day)
+    themes = _themes(views.url, day)
 
 
 def _name(t) -> str:  # type: ignore[no-untyped-def]
@@ -126,7 +125,7 @@ target = cc[1].multiselect(
 items = tuple(sorted({i.code for code in target for i in catalog.items_of_theme(code)})) or None
 by_name = {v: k for k, v in tw_names.items()}
 plan = _plan(
-    store.url,
+    views.url,
     day,
     tuple((by_name[n], float(h)) for n, h in zip(hours.iloc[:, 0], hours.iloc[:, 1], strict=True)),
     float(minutes),

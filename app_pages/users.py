@@ -6,21 +6,21 @@ import streamlit as st
 from app_pages.common import (
     data_table,
     error_text,
-    get_store,
     incident_service,
     labels,
     local_time,
     md_escape,
+    reads,
     require_principal,
     tr,
+    user_service,
 )
 from patrol.permissions import AccessDeniedError
 from patrol.roles import ROLES, TEAM_ROLES
-from patrol.users import UserService
 
 who = require_principal()
-store = get_store()
-svc = UserService(store)
+views = reads()
+svc = user_service()
 st.header(tr("users.header"))
 try:
     users = svc.users(who)
@@ -47,8 +47,8 @@ data_table(
     key="users_table",
 )
 
-townships = {t.code: t.name for t in store.townships()}
-teams = {t.id: t.name for t in store.teams()}
+townships = {t.code: t.name for t in views.townships()}
+teams = {t.id: t.name for t in views.teams()}
 departments = list(incident_service().catalog.departments)
 st.subheader(tr("users.create"))
 role = st.selectbox(tr("app.role"), ROLES, key="users_role", format_func=lambda r: tr(f"role.{r}"))

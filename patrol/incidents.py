@@ -46,6 +46,7 @@ from patrol.permissions import (
     check_act,
     check_import,
     check_read,
+    check_township,
     creates_in,
     mask_name,
     mask_phone,
@@ -729,9 +730,7 @@ class IncidentService:
             msg = f"no team {team_id!r}"
             raise MissingFieldError(msg, ("team_id",))
         township = self.team_township[team.id]
-        if who.role == "captain" and township != who.township_code:
-            msg = f"captain of {who.township_code} may not assign to a team of township {township}"
-            raise AccessDeniedError(msg)
+        check_township(who, township, "assign to a team")
         return str(township)
 
     # -- bulk ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 
 from patrol.audit import AuditService
 from patrol.catalog import Catalog
-from patrol.permissions import AccessDeniedError
+from patrol.permissions import AccessDeniedError, check_township
 from patrol.refusals import Refusal
 from patrol.roles import Principal
 from store.protocol import Store
@@ -134,9 +134,7 @@ class InspectionService:
         if not found:
             msg = f"no premises {premises_id}"
             raise ValueError(msg)
-        if who.role == "captain" and found[0].township_code != who.township_code:
-            msg = f"captain of {who.township_code} may not plan inspections in {found[0].township_code}"
-            raise AccessDeniedError(msg)
+        check_township(who, found[0].township_code, "plan inspections")
         if department not in self.catalog.departments:
             msg = f"unknown department {department!r}"
             raise ValueError(msg)

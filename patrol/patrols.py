@@ -20,7 +20,7 @@ from geo.crs import to_wgs84
 from geo.grid import latlng_to_cells
 from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
 from patrol.audit import AuditService
-from patrol.permissions import AccessDeniedError
+from patrol.permissions import AccessDeniedError, check_township, within_township
 from patrol.plausibility import check_text
 from patrol.refusals import Refusal
 from patrol.roles import Principal
@@ -92,9 +92,7 @@ class PatrolService:
         if township is None:
             msg = f"no team {team_id}"
             raise ValueError(msg)
-        if who.role == "captain" and township != who.township_code:
-            msg = f"captain of {who.township_code} may not plan for a team of {township}"
-            raise AccessDeniedError(msg)
+        check_township(who, township, "plan a patrol for a team")
         unique = tuple(sorted({int(c) for c in cells}))
         if not unique:
             msg = "a patrol needs at least one cell"
@@ -178,6 +176,12 @@ class PatrolService:
             raise KeyError(msg)
         _check_task(who, task)
         return task
+
+    def workable_teams(self, who: Principal) -> list[int]:
+        """The teams whose patrols ``who`` may work on: their own, a captain's township's, or all."""
+        if who.on_team:
+            return [int(who.team_id or 0)]
+        return [t for t, township in self.team_township.items() if within_township(who, township)]
 
     def for_team(
         self, who: Principal, team_id: int, ending_after: datetime | None = None
@@ -319,7 +323,7 @@ def _check_task(who: Principal, task: PatrolTaskRow) -> None:
     """Raise AccessDeniedError unless ``who`` may see and work on the task."""
     if who.role == "command_center":
         return
-    if who.role == "captain" and task.township_code == who.township_code:
+    if who.role == "captain" and within_township(who, task.township_code):
         return
     if who.on_team and task.team_id == who.team_id:
         return

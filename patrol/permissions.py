@@ -34,7 +34,7 @@ class AccessDeniedError(PermissionError):
 def can_read(who: Principal, incident: Incident) -> bool:
     """Whether ``who`` may see the incident."""
     if who.role == "captain":
-        return incident.township_code == who.township_code
+        return within_township(who, incident.township_code)
     if who.on_team:
         return incident.team_id == who.team_id
     if who.role == "liaison":  # consultations it is invited to, what is handed over or copied to it
@@ -92,10 +92,19 @@ def check_attach(who: Principal, incident: Incident) -> None:
         raise AccessDeniedError(msg)
 
 
-def check_township(who: Principal, township_code: str | None) -> None:
-    """Raise AccessDeniedError when a captain reaches outside their township."""
-    if who.role == "captain" and township_code != who.township_code:
-        msg = f"captain of {who.township_code} may not act in township {township_code}"
+def within_township(who: Principal, township_code: str | None) -> bool:
+    """Whether ``who`` may act in the township: a captain only in their own.
+
+    The one captain rule (assigning, planning patrols and inspections, creating incidents);
+    other roles act wherever their role allows.
+    """
+    return who.role != "captain" or township_code == who.township_code
+
+
+def check_township(who: Principal, township_code: str | None, what: str = "act") -> None:
+    """Raise AccessDeniedError when a captain reaches outside their township (``what``: the deed)."""
+    if not within_township(who, township_code):
+        msg = f"captain of {who.township_code} may not {what} in township {township_code}"
         raise AccessDeniedError(msg)
 
 
@@ -128,7 +137,7 @@ def check_export(who: Principal) -> None:
 
 def creates_in(who: Principal, township_code: str) -> bool:
     """Whether ``who`` may create an incident routed to the township (a captain: their own only)."""
-    return who.role != "captain" or township_code == who.township_code
+    return within_township(who, township_code)
 
 
 # Who reads the district-wide analytics (rankings, hot spots, scenario evidence).

@@ -52,3 +52,32 @@ def test_geo_stays_pure_of_the_domain_the_store_and_the_interface():
     for p in sorted((ROOT / "geo").glob("*.py")):
         reached = {m.split(".")[0] for m in _imports(p)}
         assert not reached & {"patrol", "store", "streamlit", "layers", "app_pages", "api", "folium"}, p.name
+
+
+def test_no_page_holds_the_store_it_reads_through_the_services_and_patrol_reads():
+    # only common.py opens the session's store, to build the services and the read models from it
+    offenders = {}
+    for p in sorted((ROOT / "app_pages").glob("*.py")):
+        if p.name == "common.py":
+            continue
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        reached = (names & {"get_store", "store", "open_store"}) | (attributes & {"store", "_store"})
+        if reached:
+            offenders[p.name] = reached
+    assert offenders == {}
+
+
+def test_the_captains_township_rule_is_written_once_in_permissions():
+    import re
+
+    compares = re.compile(r"[!=]=\s*who\.township_code|who\.township_code\s*[!=]=")
+    places = {
+        f"{p.parent.name}/{p.name}:{n}"
+        for folder in ("patrol", "api", "app_pages")
+        for p in sorted((ROOT / folder).glob("*.py"))
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1)
+        if compares.search(line)
+    }
+    assert len(places) == 1 and next(iter(places)).startswith("patrol/permissions.py:"), places

@@ -112,6 +112,7 @@ def _choices() -> dict[str, list[tuple[str, list[Any]]]]:
         "coverage": [("cov_township", [TOWNSHIP, None]), ("cov_stale", [7, 14])],
         "inspections": [("ji_township", [TOWNSHIP, None])],
         "ranking": [("rank_by", ["team", "township"]), ("rank_view", ["quarter", "month"])],
+        "composite": [("comp_view", ["quarter", "month"])],
         "patrol": [("pp_mode", list(SPEED_KMH)[:2]), ("pp_minutes", [5, 10])],
         "consultations": [("consult_open", [False, True])],
         "audit": [("audit_days", [30, 7]), ("audit_entity", ["incident", None])],

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geo.crs import to_wgs84
-from geo.grid import latlng_to_cells
+from geo.grid import DEFAULT_RESOLUTION, latlng_to_cells
 from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
 from patrol.audit import AuditService
 from patrol.permissions import AccessDeniedError, check_township, within_township
@@ -62,7 +62,7 @@ class PatrolService:
         self.district_code = district.code if district else ""
         villages = {v.code: v.township_code for v in store.villages()}
         self.team_township = {t.id: villages[t.village_code] for t in store.teams()}
-        self.res = district.h3_resolution if district else 10
+        self.res = district.h3_resolution if district else DEFAULT_RESOLUTION
         self.audit = AuditService(store, self.clock)
         self._district_cells = np.sort(store.cell_map()[0]) if district else np.empty(0, dtype=np.int64)
 

@@ -218,7 +218,7 @@ data_table(
 )
 attached = [e for e in counting.values() if e.township_code == township and e.sha256]
 for entry in attached:
-    content = evaluations.attachment(who, entry)
+    content = evaluations.attachment(who, period.code, entry.id)
     if content is not None:
         st.download_button(
             tr("comp.download", item=entry.item_code, file=entry.filename),

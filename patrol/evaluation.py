@@ -461,10 +461,14 @@ class EvaluationService:
         check_analytics(who)
         return self.store.score_entries(self._district(), Period.parse(code).code)
 
-    def attachment(self, who: Principal, entry: ScoreEntryRow) -> bytes | None:
-        """The file attached to an entered score, or None."""
-        check_analytics(who)
-        return self.store.evidence_content(entry.sha256) if entry.sha256 else None
+    def attachment(self, who: Principal, code: str, entry_id: str) -> bytes | None:
+        """The file attached to an entered score of the period, or None.
+
+        Looked up by the entry's id among the period's entries: a caller cannot name some other
+        stored content (an incident's evidence) by its hash.
+        """
+        entry = next((e for e in self.score_entries(who, code) if e.id == entry_id), None)
+        return self.store.evidence_content(entry.sha256) if entry is not None and entry.sha256 else None
 
     def publish(self, who: Principal, code: str, reason: str = "") -> Evaluation:
         """Publish the evaluation of a period that is over; a later version needs its reason.

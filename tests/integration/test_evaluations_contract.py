@@ -146,7 +146,10 @@ def test_an_entered_score_counts_in_the_composite_and_a_published_one_keeps_the_
     assert _points(ev, township, "A4") == 2.0
     summary = ev.composite()[0].set_index("group")
     assert summary.loc[township, "missing"] == 20  # the other 20 entered sub-items score 0, flagged
-    assert evaluations.attachment(CC, entry) == b"%PDF-1"
+    assert evaluations.attachment(CC, "2026-10", entry.id) == b"%PDF-1"
+    # an attachment is found by its entry, never by a hash the caller names
+    assert evaluations.attachment(CC, "2026-11", entry.id) is None
+    assert evaluations.attachment(CC, "2026-10", entry.sha256) is None
 
     (stored,) = district_store.evaluations(district_store.district().code, "2026-10")
 

@@ -113,7 +113,9 @@ def rank_change(group: str, rank: Any) -> str:
 
 order = summary["rank"].map(lambda r: 10_000 if r is None or pd.isna(r) else int(r)).argsort(kind="stable")
 summary = summary.iloc[order].reset_index(drop=True)
-block_cols = {f"block:{b.code}": f"{name(b)}（{b.points:g}）" for b in scheme.blocks}
+block_cols = {
+    f"block:{b.code}": tr("comp.of_points", name=name(b), points=f"{b.points:g}") for b in scheme.blocks
+}
 display = pd.DataFrame(
     {
         tr("rank.rank"): pd.array(
@@ -323,8 +325,12 @@ for b in scheme.blocks:
         row: dict[str, Any] = {tr("comp.township"): tw_names.get(g, g)}
         for i in in_block:
             if i.computed:
-                row[f"{i.code} {name(i)}（{tr('comp.value')}）"] = value_text(i, of["value"].get(i.code))
-            row[f"{i.code} {name(i)}（{tr('comp.points')}/{i.points:g}）"] = points_of(of, i.code)
+                row[tr("comp.of_points", name=f"{i.code} {name(i)}", points=tr("comp.value"))] = value_text(
+                    i, of["value"].get(i.code)
+                )
+            row[
+                tr("comp.of_points", name=f"{i.code} {name(i)}", points=f"{tr('comp.points')}/{i.points:g}")
+            ] = points_of(of, i.code)
         rows.append(row)
     sheets[name(b)[:31]] = pd.DataFrame(rows)
 sheets[tr("comp.classes_title")[:31]] = classes_frame

@@ -91,11 +91,20 @@ else:
     )
 
 prev = previous.set_index("group")
+now_missing = dict(zip(summary["group"], summary["missing"], strict=True))
+
+
+def complete(group: str) -> bool:
+    """Both periods fully entered: a total with sub-items still to enter is not compared."""
+    return (
+        group in prev.index and not int(prev["missing"].get(group) or 0) and not int(now_missing[group] or 0)
+    )
 
 
 def change(group: str, total: Any) -> str:
-    """The total's change since the previous period, in points (blank when either is unknown)."""
-    before = prev["total"].get(group) if group in prev.index else None
+    """The total's change since the previous period, in points (blank when either is unknown or
+    not fully entered)."""
+    before = prev["total"].get(group) if complete(group) else None
     if total is None or before is None or pd.isna(total) or pd.isna(before):
         return ""
     delta = float(total) - float(before)
@@ -104,7 +113,7 @@ def change(group: str, total: Any) -> str:
 
 def rank_change(group: str, rank: Any) -> str:
     """Places gained (↑) or lost (↓) since the previous period."""
-    before = prev["rank"].get(group) if group in prev.index else None
+    before = prev["rank"].get(group) if complete(group) else None
     if rank is None or before is None or pd.isna(rank) or pd.isna(before):
         return ""
     moved = int(before) - int(rank)
@@ -142,6 +151,8 @@ data_table(display, hide_index=True, width="stretch", column_config=config, key=
 unranked = [tw_names.get(g, g) for g, ok in zip(summary["group"], summary["ranked"], strict=True) if not ok]
 if unranked:
     st.caption(tr("comp.unranked", n=MIN_CASES_TO_RANK, names="、".join(unranked)))
+if int(summary["missing"].sum()) or int(previous["missing"].sum()):
+    st.caption(tr("comp.change_incomplete"))
 if int(summary["missing"].sum()):
     st.warning(
         tr(

@@ -1096,6 +1096,7 @@ def test_the_composite_page_scores_ranks_and_explains_a_published_period_in_word
     summary = _frame_with(app, "综合得分")
     assert len(summary) == 13 and summary["综合得分"].between(0, 100).all()
     ranks = summary["名次"].dropna().tolist()
+    assert summary["较上期（分）"].str.match(r"^[↑↓→] \d+\.\d\d$").all()  # September was complete too
     assert ranks == sorted(ranks) and ranks[0] == 1  # best first
     assert list(summary.columns[5:10]) == [
         "巡查发现（20）", "执法办案（30）", "协同联动（15）", "监督问效（15）", "队伍建设与群众评价（20）",
@@ -1117,6 +1118,10 @@ def test_an_unscored_month_warns_what_is_missing_and_a_planner_reads_but_does_no
     assert any("实时数据" in c.value for c in app.caption)
     assert any("273 个人工考核细项未录入" in w.value for w in app.warning)  # 21 × 13, none entered yet
     assert _frame_with(app, "综合得分")["待录入"].tolist() == [21] * 13
+    # a month still to be entered is not compared with a complete one
+    table = _frame_with(app, "综合得分")
+    assert set(table["较上期（分）"]) == {""} and set(table["名次变化"]) == {""}
+    assert any("两期都已全部录入" in c.value for c in app.caption)
     assert app.button(key="comp_save").disabled  # nothing edited yet
     _as(app, "planner", "composite", comp_period_month=Period.parse("2026-10"))
     assert len(_frame_with(app, "综合得分")) == 13

@@ -12,6 +12,14 @@ from store.shared import SharedSql
 _SELECT = f"SELECT {', '.join(EVIDENCE_COLUMNS)} FROM evidence"
 
 
+def content_statements(sql: SharedSql, contents: dict[str, bytes]) -> list[tuple[str, Sequence[Any]]]:
+    """Keep each content once by its hash (evidence files and the files of entered scores)."""
+    insert = sql._q(
+        "INSERT INTO evidence_content (sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
+    )
+    return [(insert, (sha, data)) for sha, data in contents.items()]
+
+
 class EvidenceTables(SharedSql):
     """The evidence queries; mixed into each store."""
 
@@ -23,12 +31,9 @@ class EvidenceTables(SharedSql):
     def _evidence_statements(
         self, rows: Sequence[EvidenceRow], contents: dict[str, bytes]
     ) -> list[tuple[str, Sequence[Any]]]:
-        content = self._q(
-            "INSERT INTO evidence_content (sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
-        )
         marks = ", ".join("?" * len(EVIDENCE_COLUMNS))
         insert = self._q(f"INSERT INTO evidence ({', '.join(EVIDENCE_COLUMNS)}) VALUES ({marks})")
-        return [(content, (sha, data)) for sha, data in contents.items()] + [
+        return content_statements(self, contents) + [
             (insert, (*astuple(e)[:9], self._db_time(e.at), e.note)) for e in rows
         ]
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import astuple
 from typing import Any
 
+from store.evidence import content_statements
 from store.rows import SCORE_ENTRY_COLUMNS, AuditRow, ScoreEntryRow
 from store.shared import SharedSql
 
@@ -23,12 +24,9 @@ class ScoreTables(SharedSql):
     def _score_statements(
         self, rows: Sequence[ScoreEntryRow], contents: dict[str, bytes]
     ) -> list[tuple[str, Sequence[Any]]]:
-        content = self._q(
-            "INSERT INTO evidence_content (sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
-        )
         marks = ", ".join("?" * len(SCORE_ENTRY_COLUMNS))
         insert = self._q(f"INSERT INTO score_entries ({', '.join(SCORE_ENTRY_COLUMNS)}) VALUES ({marks})")
-        return [(content, (sha, data)) for sha, data in contents.items()] + [
+        return content_statements(self, contents) + [
             (insert, (*astuple(e)[:11], self._db_time(e.at))) for e in rows
         ]
 

@@ -10,17 +10,28 @@ from store import open_store
 
 def _type_in_cell(page, grid, column: float, text: str) -> None:  # type: ignore[no-untyped-def]
     """Select the first row's cell at ``column`` (a fraction of the grid's width), open its editor,
-    replace what it holds with ``text`` and commit."""
-    grid.evaluate("e => e.scrollIntoView({block: 'center'})")  # the whole grid in view, its first row too
-    bounds = grid.bounding_box()
-    assert bounds is not None
-    page.mouse.click(bounds["x"] + bounds["width"] * column, bounds["y"] + 35 + 17)  # below the header
-    page.wait_for_timeout(300)
-    page.keyboard.press("Enter")  # the editor opens before the first character is typed
-    page.wait_for_timeout(400)
-    page.keyboard.press("ControlOrMeta+A")
-    page.keyboard.type(text)
+    replace what it holds with ``text`` and commit.
+
+    The grid draws on a canvas; its cell editor is an input in the page's overlay portal. A click
+    that lands while the grid is still settling (after a rerun it may only take the focus back)
+    opens no editor, so the cell is clicked again until the editor is there to type into.
+    """
+    editor = page.locator("#portal input, #portal textarea").first
+    for _ in range(5):
+        grid.evaluate("e => e.scrollIntoView({block: 'center'})")  # the whole grid in view, its first row too
+        bounds = grid.bounding_box()
+        assert bounds is not None
+        page.mouse.click(bounds["x"] + bounds["width"] * column, bounds["y"] + 35 + 17)  # below the header
+        page.wait_for_timeout(300)
+        page.keyboard.press("Enter")  # the editor opens before the first character is typed
+        try:
+            editor.wait_for(state="visible", timeout=3_000)
+            break
+        except Exception:  # no editor yet: the click only focused the grid
+            page.keyboard.press("Escape")
+    editor.fill(text)
     page.keyboard.press("Enter")
+    editor.wait_for(state="hidden", timeout=10_000)
     wait_idle(page)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from journeys import choose, sign_in
+from journeys import choose, sign_in, wait_idle
 
 MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
 
@@ -32,6 +32,7 @@ def test_a_captain_plans_a_patrol_sees_the_route_on_the_map_and_creates_the_task
     page.get_by_role("link", name="巡查计划").click()
     page.get_by_text("巡查计划 · 风险排序与路线").wait_for(timeout=30_000)
     choose(page, "网格团队", team)
+    wait_idle(page)  # the plan of the team chosen, not the one shown before its rerun
     summary = page.get_by_text(re.compile(r"\d+ 个点位，全程约")).first
     summary.wait_for(timeout=30_000)
     stops = int(re.match(r"(\d+) 个点位", summary.inner_text()).group(1))
@@ -61,6 +62,7 @@ def test_a_double_click_on_create_patrol_makes_one_task(page, app_url, incidents
     page.get_by_role("link", name="巡查计划").click()
     page.get_by_text("巡查计划 · 风险排序与路线").wait_for(timeout=30_000)
     choose(page, "网格团队", team)
+    wait_idle(page)  # the plan of the team chosen, not the one shown before its rerun
     page.get_by_text(re.compile(r"\d+ 个点位，全程约")).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="按此路线创建巡查任务").dblclick()
     created = page.get_by_text(re.compile(r"已创建巡查任务 PT-\S+（\d+ 个单元）"))

@@ -53,7 +53,7 @@ test: install-test assets lint
 	$(BIN)/pytest -n 2
 
 bench: install-test assets
-	$(BIN)/gridpatrol bench $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache .mypy_cache .ruff_cache

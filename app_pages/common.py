@@ -531,11 +531,11 @@ def error_text(exc: Exception) -> str:
     from geo.tracks import TrackError
     from patrol.incident import ConflictError, IllegalTransitionError, MissingFieldError
     from patrol.patrols import PatrolStateError
-    from patrol.permissions import AccessDeniedError
+    from patrol.permissions import AccessDeniedError, OutOfScopeError
     from patrol.refusals import Refusal
     from patrol.routing import OutsideDistrictError
 
-    if isinstance(exc, Refusal | BoundaryError):
+    if isinstance(exc, Refusal | BoundaryError | OutOfScopeError):
         return _keyed(exc.key, exc.values)
     if isinstance(exc, MissingFieldError):
         names = "、".join(tr(f"field.{f}") for f in exc.fields) or "—"

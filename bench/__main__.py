@@ -1,4 +1,4 @@
-"""Run the benchmarks and write bench/results/ (``make bench``, ``gridpatrol bench``).
+"""Run the benchmarks and write bench/results/ (``make bench``, ``gridpatrol-bench``, ``python -m bench``).
 
 ``python -m bench [--sizes 20k,100k,1M] [--backend sqlite|postgis]``
 ``[--suites geo,ingest,app,analytics,interactions,api]``
@@ -48,7 +48,7 @@ def suites(sizes: tuple[int, ...], backends: tuple[str, ...]) -> dict[str, Calla
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gridpatrol bench", description="GridPatrol benchmarks")
+    parser = argparse.ArgumentParser(prog="gridpatrol-bench", description="GridPatrol benchmarks")
     parser.add_argument("--sizes", default="20k,100k,1M", help="incident counts, e.g. 20k,100k,1M")
     parser.add_argument("--backend", choices=["sqlite", "postgis", "both"], default="sqlite",
                         help="store(s) to measure (default sqlite; both doubles the run time)")  # fmt: skip

@@ -137,7 +137,7 @@ def _run_backend(backend: str) -> list[Figure]:
     store.close()
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "patrol.cli", "api", "--db", url, "--port", str(port), "--deliver-every", "0",
+        [sys.executable, "-m", "cli", "api", "--db", url, "--port", str(port), "--deliver-every", "0",
          "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from bench.common import Figure, Report
-from patrol.areas import load_demo_district
+from data.demo_district import load_demo_district
 from patrol.incidents import IncidentService
 from patrol.roles import Principal
 from store import open_store

@@ -13,8 +13,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from data.demo_district import load_demo_district
 from data.demo_incidents import generate_demo_incidents
-from patrol.areas import load_demo_district
 from patrol.incidents import IncidentService
 from patrol.workdays import LOCAL_TZ_NAME
 from store import open_store

@@ -16,6 +16,11 @@ import shapely
 from shapely.geometry import MultiPoint, Point, shape
 from shapely.geometry.base import BaseGeometry
 
+from geo.grid import DEFAULT_RESOLUTION
+from patrol.areas import save_areas
+from store.protocol import Store
+from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
+
 DATA_DIR = Path(__file__).resolve().parent
 OUTLINE_FILE = DATA_DIR / "nanhu_outline_wgs84.geojson"
 TOWNSHIPS_FILE = DATA_DIR / "nanhu_townships.json"
@@ -240,3 +245,22 @@ def build_demo_district(seed: int = 0) -> DemoDistrict:
         townships=townships,
         villages=villages,
     )
+
+
+def load_demo_district(store: Store, seed: int = 0, res: int = DEFAULT_RESOLUTION) -> dict[str, int]:
+    """Replace the store's areas with the Nanhu demo partition (deterministic per seed)."""
+    demo = build_demo_district(seed)
+    district = DistrictRow(demo.code, demo.name, demo.name_en, res, is_demo=True, number_prefix="NH")
+    townships = [
+        TownshipRow(t.code, t.name, t.name_en, t.kind, t.empowerment_class, shapely.to_wkb(t.geometry))
+        for t in demo.townships
+    ]
+    villages = [
+        VillageRow(v.code, v.township_code, v.name, v.kind, shapely.to_wkb(v.geometry)) for v in demo.villages
+    ]
+    teams = [
+        TeamRow(i, v.code, v.team.name, v.team.captain, v.team.members)
+        for i, v in enumerate(demo.villages, start=1)
+    ]
+    save_areas(store, district, townships, villages, teams)
+    return store.area_counts()

@@ -33,9 +33,14 @@ from patrol.incident import (
     State,
 )
 from patrol.incidents import AUTO_SUPERVISOR, IncidentService, event_to_row, to_row
+from patrol.intake import VIA_IMPORT
 from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
+from patrol.roles import Principal
 from patrol.workdays import LOCAL_TZ_NAME
 from store.rows import EventRow, IncidentBatch, IncidentRow
+
+# who brings the demo history in: the system importing it, as an admin
+IMPORTER = Principal("系统导入", "admin")
 
 SOURCES = (
     (Source.PATROL, 0.38),
@@ -513,7 +518,7 @@ def generate_demo_incidents(
         end = pd.Timestamp.now(tz=LOCAL_TZ_NAME).normalize().to_pydatetime()
     rng = np.random.default_rng(seed)
     frame = _reports(svc, n, end, months, rng)
-    prepared, _ = svc.prepare_many(frame, flag_duplicates=True)
+    prepared, _ = svc.intake.prepare(frame, IMPORTER)  # routed, timed, numbered and flagged as any import
     total = len(prepared)
     draws = _draws(rng, prepared["source"].to_numpy(), total)
     keys = list(draws)
@@ -558,7 +563,8 @@ def generate_demo_incidents(
 
     for i, inc in enumerate(_incidents(svc, prepared)):
         created_at = inc.reported_at + timedelta(minutes=1)
-        inc.record_creation("系统导入", "admin", min(created_at, end), routing=inc.routing_reason)
+        links = {"suspected_duplicate_of": inc.suspected_duplicate_of} if inc.suspected_duplicate_of else {}
+        inc.record_creation(IMPORTER.name, IMPORTER.role, min(created_at, end), via=VIA_IMPORT, **links)
         _play(inc, dict(zip(keys, values[i], strict=True)), end, inc.suspected_duplicate_of, svc.catalog)
         _supervise_until(inc, end)  # still open and late at the end: supervised as far as it is late
         by_state[inc.state.value] = by_state.get(inc.state.value, 0) + 1

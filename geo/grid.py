@@ -153,6 +153,16 @@ def cell_ids(cells: npt.ArrayLike) -> list[str]:
     return [h3i.int_to_str(int(c)) for c in np.asarray(cells, dtype=np.int64).ravel()]
 
 
+def cells_from_ids(ids: list[str]) -> CellArray:
+    """H3 cells from their hexadecimal ids (the inverse of :func:`cell_ids`)."""
+    return np.array([h3i.str_to_int(i) for i in ids], dtype=np.int64)
+
+
+def cell_boundary(cell: int) -> list[tuple[float, float]]:
+    """The hexagon of one cell as ``(lat, lng)`` corners."""
+    return [(float(lat), float(lng)) for lat, lng in h3i.cell_to_boundary(int(cell))]
+
+
 def cells_to_latlng(cells: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Return the centre ``(lat, lng)`` arrays of the cells."""
     c = np.asarray(cells, dtype=np.int64)

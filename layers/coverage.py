@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import folium
-import h3.api.basic_int as h3i
 import numpy as np
 import numpy.typing as npt
 
-from geo.grid import cells_to_parents
+from geo.grid import cells_resolution, cells_to_parents
 from layers.base import Basemap
 from layers.hexes import MAX_HEXES, filled_cells_layer, ring
 from layers.legend import legend_box
@@ -42,7 +41,7 @@ def coverage_gap_layer(
     stale = d >= stale_days
     features: list[dict[str, Any]] = []
     if int(stale.sum()) <= max_hexes:
-        res = h3i.get_resolution(int(c[0])) if c.size else 0
+        res = int(cells_resolution(c[:1])[0]) if c.size else 0
         for cell, value in zip(c[stale].tolist(), d[stale].tolist(), strict=True):
             key = "never" if np.isinf(value) else "long" if value >= 2 * stale_days else "stale"
             tip = labels["never"] if key == "never" else labels["days"].format(n=int(value))
@@ -53,7 +52,7 @@ def coverage_gap_layer(
             (GAP_COLOURS["stale"], labels["stale"]),
         ]
         return filled_cells_layer(features, name, 0.6), legend_box(labels["title"], entries), res
-    res = h3i.get_resolution(int(c[0]))
+    res = int(cells_resolution(c[:1])[0])
     while res > 0:
         res -= 1
         parents = cells_to_parents(c, res)

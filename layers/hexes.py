@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import folium
-import h3.api.basic_int as h3i
 import numpy as np
 import numpy.typing as npt
 
 from geo.crs import from_wgs84
-from geo.grid import cells_to_latlng, cells_to_parents
+from geo.grid import cell_boundary, cell_ids, cells_to_latlng, cells_to_parents
 from layers.base import Basemap
 from layers.legend import class_breaks, legend_box, range_labels
 
@@ -115,7 +114,7 @@ def _value_text(value: float, percent: bool) -> str:
 
 def ring(cell: int, basemap: Basemap) -> list[list[float]]:
     """The closed ring (lng, lat) of a cell's hexagon in the basemap's display system."""
-    pts = h3i.cell_to_boundary(cell)
+    pts = cell_boundary(cell)
     lats = np.array([p[0] for p in pts])
     lngs = np.array([p[1] for p in pts])
     if basemap.display_crs != "wgs84":
@@ -149,7 +148,7 @@ def hex_layer(
             {
                 "type": "Feature",
                 "properties": {
-                    "cell": h3i.int_to_str(cell),
+                    "cell": cell_ids([cell])[0],
                     "n": count,
                     "fill": _colour(count, breaks, colours),
                     "sel": cell in chosen,

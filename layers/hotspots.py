@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import folium
-import h3.api.basic_int as h3i
 
+from geo.grid import cell_ids
 from geo.hotspots import HotSpots
 from layers.base import Basemap
 from layers.hexes import filled_cells_layer, ring
@@ -33,7 +33,7 @@ def hotspot_layer(
                 "type": "Feature",
                 "properties": {
                     "fill": CLASS_COLOURS[klass],
-                    "tip": f"{html.escape(labels[klass])} · z={z:.2f} · n={value:g} · {h3i.int_to_str(cell)}",
+                    "tip": f"{html.escape(labels[klass])} · z={z:.2f} · n={value:g} · {cell_ids([cell])[0]}",
                 },
                 "geometry": {"type": "Polygon", "coordinates": [ring(cell, basemap)]},
             }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from shapely.geometry.base import BaseGeometry
 from geo.assign import PointAssigner
 from geo.boundaries import BoundaryReport, Level, Problem, read_boundaries
 from geo.grid import DEFAULT_RESOLUTION, cell_owners
+from patrol.audit import audit_row
 from patrol.roles import Principal
 from store import redact_url
 from store.protocol import Store
-from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
+from store.rows import AuditRow, DistrictRow, TeamRow, TownshipRow, VillageRow
 
 UNASSIGNED_CAPTAIN = "待指定"
 DEFAULT_DISTRICT_CODE = "000000"
@@ -132,10 +134,12 @@ def save_areas(
     teams: Sequence[TeamRow],
     *,
     remap: Mapping[str, str] | None = None,
+    audit: Callable[[dict[str, int]], AuditRow] | None = None,
 ) -> int:
     """Build the cell map for the villages and replace everything in one transaction.
 
-    ``remap`` re-points rows naming old codes in the same transaction (see ``Store.replace_areas``).
+    ``remap`` re-points rows naming old codes in the same transaction (see ``Store.replace_areas``);
+    ``audit`` makes the record of the change from the counts it leaves, committed with it.
 
     Returns
     -------
@@ -145,27 +149,15 @@ def save_areas(
     geoms = shapely.from_wkb([v.geometry_wkb for v in villages])
     cells, owner = cell_owners(geoms, district.h3_resolution)
     codes = [villages[i].code for i in owner.tolist()]
-    store.replace_areas(district, townships, villages, teams, cells, codes, remap=remap)
+    after = {
+        "townships": len(townships),
+        "villages": len(villages),
+        "teams": len(teams),
+        "cells": int(cells.size),
+    }
+    records = () if audit is None else (audit(after),)
+    store.replace_areas(district, townships, villages, teams, cells, codes, remap=remap, audit=records)
     return int(cells.size)
-
-
-def load_demo_district(store: Store, seed: int = 0, res: int = DEFAULT_RESOLUTION) -> dict[str, int]:
-    """Replace the store's areas with the Nanhu demo partition (deterministic per seed)."""
-    from data.demo_district import build_demo_district
-
-    demo = build_demo_district(seed)
-    district = DistrictRow(demo.code, demo.name, demo.name_en, res, is_demo=True, number_prefix="NH")
-    townships = [
-        TownshipRow(t.code, t.name, t.name_en, t.kind, t.empowerment_class, _wkb(t.geometry))
-        for t in demo.townships
-    ]
-    villages = [VillageRow(v.code, v.township_code, v.name, v.kind, _wkb(v.geometry)) for v in demo.villages]
-    teams = [
-        TeamRow(i, v.code, v.team.name, v.team.captain, v.team.members)
-        for i, v in enumerate(demo.villages, start=1)
-    ]
-    save_areas(store, district, townships, villages, teams)
-    return store.area_counts()
 
 
 def district_info(store: Store) -> dict[str, Any]:
@@ -300,14 +292,16 @@ def import_boundaries(
     if effect.orphans_any:
         raise OrphaningImportError(effect)
     before = store.area_counts()
-    save_areas(store, district, t_rows, v_rows, teams, remap=code_map)
-    after = store.area_counts()
-    from patrol.audit import AuditService
+    remapped = {"remapped_codes": len(code_map)} if code_map else {}
 
-    if code_map:
-        after = {**after, "remapped_codes": len(code_map)}
-    AuditService(store).record(who, "import_boundaries", "areas", f"{level}:{Path(path).name}", before, after)
-    return ImportResult(report, saved=True, counts=after, effect=effect)
+    def record(after: dict[str, int]) -> AuditRow:  # the change and its record commit together
+        entity_id = f"{level}:{Path(path).name}"
+        return audit_row(
+            who, datetime.now(UTC), "import_boundaries", "areas", entity_id, before, after | remapped
+        )
+
+    save_areas(store, district, t_rows, v_rows, teams, remap=code_map, audit=record)
+    return ImportResult(report, saved=True, counts=store.area_counts() | remapped, effect=effect)
 
 
 def _teams_for(

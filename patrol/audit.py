@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from patrol.permissions import AccessDeniedError
 from patrol.roles import Principal
 from patrol.spreadsheet import rows_csv_bytes
+from patrol.workdays import local_minutes
 from store.protocol import Store
 from store.rows import AuditRow
 
@@ -117,8 +118,6 @@ class AuditService:
                 for e in entries
             ]
             return rows_csv_bytes(header, rows)
-        from patrol.incidents import local_minutes  # incidents import this module
-
         tr = labels.tr
         header = [
             tr("audit.at"), tr("audit.actor"), tr("app.role"), tr("audit.action"), tr("audit.entity"),

@@ -7,21 +7,18 @@ principal may see and do. Writes go through the store protocol in one transactio
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import h3.api.basic_int as h3i
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from geo.crs import geodesic_m, to_wgs84
+from geo.crs import to_wgs84
 from geo.grid import cells_to_latlng
 from patrol.areas import AreaIndex
-from patrol.audit import audit_row
 from patrol.catalog import Catalog, load_catalog
 from patrol.incident import (
     COPIED_STATES,
@@ -29,8 +26,6 @@ from patrol.incident import (
     RUNNING_STATES,
     SUPERVISION_AFTER_DAYS,
     SUPERVISION_LEVELS,
-    URGENT_RESPONSE_MINUTES,
-    URGENT_SOURCES,
     Action,
     ConflictError,
     Event,
@@ -40,14 +35,18 @@ from patrol.incident import (
     State,
     WorkflowError,
 )
+from patrol.intake import OUTSIDE_DISTRICT, VIA_IMPORT, VIA_REPORT, IncidentFactory
+from patrol.intake import BulkResult as BulkResult  # re-exported: the importer and tests take them here
+from patrol.intake import NewIncident as NewIncident
+from patrol.intake import ReportResult as ReportResult
 from patrol.permissions import (
     AccessDeniedError,
+    OutOfScopeError,
     allowed,
     check_act,
     check_import,
     check_read,
     check_township,
-    creates_in,
     mask_name,
     mask_phone,
     sees_personal_data,
@@ -57,46 +56,21 @@ from patrol.plausibility import (
     MAX_CHARS,
     TimeWindow,
     check_text,
-    first_reason,
-    text_refusals,
 )
-from patrol.refusals import Reason, Refusal
-from patrol.repeats import closed_cases, link_repeats
+from patrol.refusals import Refusal
 from patrol.roles import Principal
-from patrol.routing import OutsideDistrictError, Router, Routes
+from patrol.routing import OutsideDistrictError, Router
 from patrol.stages import StageClock, stage_clocks
 from patrol.workdays import LOCAL_TZ as LOCAL_TZ  # re-exported: pages and services read the zone here
-from patrol.workdays import add_working_days, add_working_days_one
+from patrol.workdays import add_working_days_one
+from patrol.workdays import local_day as local_day  # re-exported with the zone
+from patrol.workdays import local_minutes as local_minutes
 from store.protocol import Store, VersionConflict
-from store.rows import EventRow, IncidentBatch, IncidentRow, datetime_column, datetime_to_us
+from store.rows import EventRow, IncidentRow
 from store.rows import IncidentQuery as IncidentQuery  # the services' filter: pages take it from here
 
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW_H = 72.0
-
-
-def local_day(at: datetime) -> str:
-    """The local calendar day (YYYY-MM-DD) of a time."""
-    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
-
-
-def local_minutes(at: datetime | None) -> str:
-    """A time as local minutes (``YYYY-MM-DD HH:MM``), ``—`` for none.
-
-    A stored time too close to the end of the calendar to shift to local time (a year-9999
-    row let in before times were checked) is shown in UTC instead of breaking the page.
-    """
-    if at is None:
-        return "—"
-    try:
-        return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-    except OverflowError:
-        return at.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def response_minutes(source: str, item_minutes: int) -> int:
-    """Response time target: 15 minutes for hotline and petition sources, else the item's."""
-    return min(URGENT_RESPONSE_MINUTES, item_minutes) if source in URGENT_SOURCES else item_minutes
 
 
 def overdue_query(
@@ -172,44 +146,6 @@ def event_from_row(r: EventRow) -> Event:
 
 
 @dataclass(frozen=True)
-class NewIncident:
-    """What a person reports: an item at a point, with the point's coordinate system."""
-
-    item_code: str
-    lat: float
-    lng: float
-    source: Source | str = Source.PATROL
-    description: str = ""
-    crs: str = "wgs84"
-    reporter_name: str = ""
-    reporter_phone: str = ""
-    reported_at: datetime | None = None
-    external_id: str | None = None
-    patrol_task_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    """The created incident and, if any, the open incident it probably duplicates."""
-
-    incident: Incident
-    suspected_duplicate: Incident | None
-
-
-OUTSIDE_DISTRICT = Reason("outside the district", "reason.outside_district")
-OUTSIDE_TOWNSHIP = Reason("outside your township", "reason.outside_township")
-
-
-@dataclass
-class BulkResult:
-    """Outcome of a bulk create: how many were created, and why each refused row was refused."""
-
-    created: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    duplicates_flagged: int = 0
-
-
-@dataclass(frozen=True)
 class Opinion:
     """A department's opinion in a consultation (会商意见): who gave it, when, what it says."""
 
@@ -269,8 +205,10 @@ class IncidentService:
         village_township = dict(zip(self.areas.village_codes, self.areas.village_townships, strict=True))
         self.team_township = {t.id: str(village_township[t.village_code]) for t in self.teams.values()}
         self.router = Router(self.areas, self.catalog, {t.village_code: t.id for t in self.teams.values()})
-        edge_m = h3i.average_hexagon_edge_length(self.areas.res, unit="m")
-        self._ring_k = max(1, math.ceil(duplicate_radius_m / (math.sqrt(3) * edge_m)) + 1)
+        self.intake = IncidentFactory(
+            store, self.catalog, self.router, district, clock=self.clock, time_window=time_window,
+            duplicate_radius_m=duplicate_radius_m, duplicate_window=self.duplicate_window,
+        )  # fmt: skip
 
     # -- reading ---------------------------------------------------------------------------
     def _load(self, incident_id: str) -> Incident:
@@ -349,25 +287,33 @@ class IncidentService:
         """How many incidents match ``query`` within what ``who`` may see."""
         return self.store.count_incidents(self.scoped(who, query))
 
-    # -- duplicates --------------------------------------------------------------------------
+    # -- creating: one factory for a report (a batch of one) and an import (patrol.intake) ----
     def find_duplicate(self, item_code: str, lat: float, lng: float, at: datetime) -> Incident | None:
-        """The nearest open incident of the same item within the radius and time window."""
-        cell = h3i.latlng_to_cell(lat, lng, self.areas.res)
-        ring = [int(c) for c in h3i.grid_disk(cell, self._ring_k)]
-        candidates = self.store.open_incidents_near(item_code, ring, at - self.duplicate_window)
-        earlier = [row for row in candidates if row.reported_at <= at]
-        if not earlier:
-            return None
-        dist = geodesic_m(lat, lng, [r.lat for r in earlier], [r.lng for r in earlier])
-        nearest = int(np.argmin(dist))
-        return from_row(earlier[nearest]) if dist[nearest] <= self.duplicate_radius_m else None
+        """The open incident a report of the item here and now would duplicate, or None.
 
-    # -- creating --------------------------------------------------------------------------
-    def _number_key(self, at: datetime) -> str:
-        return f"{self.district.number_prefix}-{at.astimezone(LOCAL_TZ):%Y%m%d}"
+        The rule every new incident is flagged by; the report page warns of it before sending.
+        """
+        reported = pd.Series([pd.Timestamp(at)]).dt.tz_convert("UTC")
+        found = self.intake.duplicates(np.array([item_code], dtype=object), [lat], [lng], reported, [""])[0]
+        return None if found is None else self._load(found)
 
-    def build(self, cmd: NewIncident, at: datetime) -> Incident:
-        """Route a report into a new incident (not yet stored, no number)."""
+    def report(self, who: Principal, cmd: NewIncident, *, repeat_of: str | None = None) -> ReportResult:
+        """Create one incident as ``who``: a batch of one through the factory every import uses.
+
+        Routed, timed, numbered, flagged and recorded as every new incident is.
+
+        Raises
+        ------
+        ValueError
+            For an unknown item, a bad coordinate system or a naive time.
+        ImplausibleInputError
+            For a time outside the plausible window or a text too long or with control characters.
+        OutsideDistrictError
+            If the point lies outside the district.
+        AccessDeniedError
+            If the principal may not report here.
+        """
+        now = self.clock()
         try:
             item = self.catalog.item(cmd.item_code)
         except KeyError as exc:
@@ -375,68 +321,33 @@ class IncidentService:
         source = Source(cmd.source)
         lat_a, lng_a = to_wgs84(cmd.lat, cmd.lng, cmd.crs)
         lat, lng = float(lat_a), float(lng_a)
-        routes = self.router.route([lat], [lng], [item.code])
-        if not routes.ok[0]:
-            msg = f"the point ({lat:.6f}, {lng:.6f}) lies outside the district"
-            raise OutsideDistrictError(msg)
-        reported = cmd.reported_at or at
+        reported = cmd.reported_at or now
         if reported.tzinfo is None:
             msg = "reported_at must carry a timezone"
             raise ValueError(msg)
-        self.time_window.check(reported, at)
+        self.time_window.check(reported, now)  # in words for the one report; an import names the row
         for name in MAX_CHARS:
             check_text(name, getattr(cmd, name) or "")
-        return Incident(
-            id="", number="", district_code=self.district.code, item_code=item.code,
-            source=source, lat=lat, lng=lng, cell=int(routes.cells[0]),
-            village_code=str(routes.village_codes[0]), township_code=str(routes.township_codes[0]),
-            team_id=int(routes.team_ids[0]), handler=str(routes.handlers[0]),
-            department=str(routes.departments[0]), routing_reason=str(routes.reasons[0]),
-            description=cmd.description, reported_at=reported,
-            due_at=add_working_days_one(reported, item.handling_days),
-            response_minutes=response_minutes(source.value, item.response_minutes),
-            reporter_name=cmd.reporter_name, reporter_phone=cmd.reporter_phone,
-            external_id=cmd.external_id, patrol_task_id=cmd.patrol_task_id,
+        one = pd.DataFrame(
+            {
+                "item_code": [item.code], "lat": [lat], "lng": [lng], "source": [source.value],
+                "reported_at": [pd.Timestamp(reported)], "description": [cmd.description],
+                "reporter_name": [cmd.reporter_name], "reporter_phone": [cmd.reporter_phone],
+                "external_id": [cmd.external_id], "patrol_task_id": [cmd.patrol_task_id],
+                "repeat_of": [repeat_of],
+            }
         )  # fmt: skip
-
-    def report(self, who: Principal, cmd: NewIncident, *, repeat_of: str | None = None) -> ReportResult:
-        """Create an incident: route it, flag a suspected duplicate, record the creation.
-
-        Raises
-        ------
-        ValueError
-            For an unknown item, a bad coordinate system or a naive time.
-        OutsideDistrictError
-            If the point lies outside the district.
-        AccessDeniedError
-            If the principal may not report here.
-        """
-        now = self.clock()
-        inc = self.build(cmd, now)
-        check_act(who, inc, Action.CREATE)
-        dup = self.find_duplicate(inc.item_code, inc.lat, inc.lng, inc.reported_at)
-        if dup is not None:
-            inc.suspected_duplicate_of = dup.id
-        if repeat_of is None:  # a batch of one under the rule every import follows (patrol.repeats)
-            one = pd.DataFrame(
-                {"item_code": [inc.item_code], "cell": [inc.cell], "reported_at": [inc.reported_at]}
-            )
-            closed = closed_cases(self.store, [inc.item_code], [inc.cell], inc.reported_at, inc.reported_at)
-            repeat_of = link_repeats(one, closed)[0]
-        inc.repeat_of = repeat_of
-        key = self._number_key(inc.reported_at)
-        first = self.store.allocate_numbers({key: 1})[key]
-        inc.number = f"{self._number_key(inc.reported_at)}-{first:04d}"
-        inc.id = inc.number  # the human number is unique in the district and time-ordered
-        inc.record_creation(
-            who.name, who.role, now, note=cmd.description[:200],
-            routing=inc.routing_reason, handler=inc.handler, department=inc.department,
-            suspected_duplicate_of=inc.suspected_duplicate_of, repeat_of=repeat_of,
-        )  # fmt: skip
-        events = [event_to_row(e, inc.district_code) for e in inc.pending]
-        self.store.insert_incidents(IncidentBatch.from_rows([to_row(inc, now)], events))
-        inc.pending.clear()
-        return ReportResult(inc, dup)
+        made, result = self.intake.create(one, who, via=VIA_REPORT)
+        if result.rejected:
+            reason = result.rejected[0][1]
+            where = f"({lat:.6f}, {lng:.6f})"
+            if reason == OUTSIDE_DISTRICT:
+                msg = f"the point {where} lies outside the district"
+                raise OutsideDistrictError(msg)
+            msg = f"{who.role} {who.name} may not report at {where}: {reason}"
+            raise OutOfScopeError(msg, getattr(reason, "key", "err.denied"), getattr(reason, "values", {}))
+        dup = made["suspected_duplicate_of"].iloc[0]
+        return ReportResult(self._load(made["id"].iloc[0]), self._load(dup) if isinstance(dup, str) else None)
 
     def report_repeat(self, who: Principal, closed_id: str, cmd: NewIncident) -> ReportResult:
         """A complaint about a closed case: a new incident linked as a repeat (反复发案)."""
@@ -734,89 +645,6 @@ class IncidentService:
         return str(township)
 
     # -- bulk ------------------------------------------------------------------------------
-    def prepare_many(
-        self, frame: pd.DataFrame, *, who: Principal | None = None, flag_duplicates: bool = True
-    ) -> tuple[pd.DataFrame, BulkResult]:
-        """Route, number and time many reports at once; return one row per routable report.
-
-        ``frame`` has columns item_code, lat, lng (WGS84), source, reported_at (tz-aware),
-        and optionally description, external_id, reporter_name, reporter_phone. Rows that
-        are implausible, cannot be routed, or (given ``who``) fall outside what ``who`` may
-        create are refused in the result with their index and reason.
-        """
-        result = BulkResult()
-        implausible = first_reason(
-            self.time_window.refusals(frame["reported_at"], self.clock()),
-            *(text_refusals(frame[name], name) for name in MAX_CHARS if name in frame),
-        )
-        routes = self.router.route(
-            frame["lat"].to_numpy(), frame["lng"].to_numpy(), frame["item_code"].to_numpy()
-        )
-        outside = np.full(len(frame), "", dtype=object)
-        outside[~routes.ok] = OUTSIDE_DISTRICT
-        scope = np.full(len(frame), "", dtype=object)
-        if who is not None and who.role == "captain":
-            codes = routes.township_codes
-            allowed = np.fromiter((creates_in(who, str(c)) for c in codes), bool, len(codes))
-            scope[routes.ok & ~allowed] = OUTSIDE_TOWNSHIP
-        reasons = first_reason(implausible, outside, scope)
-        result.rejected.extend(
-            (int(frame.index[i]), reasons[i]) for i in np.flatnonzero(reasons != "").tolist()
-        )
-        routed = np.flatnonzero(reasons == "")
-        n = routed.size
-        out = pd.DataFrame(index=range(n))
-        if n == 0:
-            return out, result
-        # oldest first: numbers (and so ids) grow with time, and indexes are appended to;
-        # one take of the frame in that order (each take copies every column)
-        reported_all = pd.to_datetime(frame["reported_at"], utc=True)
-        taken = routed[reported_all.iloc[routed].argsort(kind="stable").to_numpy()]
-        df = frame.iloc[taken].reset_index(drop=True)
-        routes = _take(routes, taken)
-        ok = np.ones(n, dtype=bool)
-        reported = reported_all.iloc[taken].reset_index(drop=True)
-        items = _obj(df["item_code"].astype(str).to_numpy(dtype=object))
-        sources = _obj(df["source"].astype(str).to_numpy(dtype=object))
-        cat = self.catalog.items
-        handling_days = items.map({c: i.handling_days for c, i in cat.items()}).to_numpy()
-        item_minutes = items.map({c: i.response_minutes for c, i in cat.items()}).to_numpy()
-        urgent = sources.isin([s.value for s in URGENT_SOURCES]).to_numpy()
-        day_codes, day_names = _local_days(reported)
-        out["number"] = _obj(self._allocate_bulk(day_codes, [d.replace("-", "") for d in day_names]))
-        out["id"] = out["number"]
-        out["item_code"] = items
-        out["source"] = sources
-        out["lat"] = df["lat"].to_numpy(float)
-        out["lng"] = df["lng"].to_numpy(float)
-        out["cell"] = routes.cells[ok]
-        out["village_code"] = _obj(routes.village_codes[ok])
-        out["township_code"] = _obj(routes.township_codes[ok])
-        out["team_id"] = routes.team_ids[ok]
-        out["handler"] = _obj(routes.handlers[ok])
-        out["department"] = _obj(routes.departments[ok])
-        out["routing_reason"] = _obj(routes.reasons[ok])
-        out["reported_at"] = reported
-        out["day"] = _obj(np.array(day_names, dtype=object)[day_codes])
-        out["due_at"] = add_working_days(reported, handling_days)  # working days, the one rule of both paths
-        out["response_minutes"] = np.where(
-            urgent, np.minimum(URGENT_RESPONSE_MINUTES, item_minutes), item_minutes
-        )
-        for col in ("description", "reporter_name", "reporter_phone"):
-            out[col] = _obj(df[col].fillna("").astype(str).to_numpy(dtype=object)) if col in df else ""
-        out["external_id"] = (
-            _obj(df["external_id"].astype(object).where(df["external_id"].notna(), None).to_numpy())
-            if "external_id" in df
-            else None
-        )
-        out["suspected_duplicate_of"] = None
-        if flag_duplicates:
-            out["suspected_duplicate_of"] = _obj(self._bulk_duplicates(out, reported, out["id"].tolist()))
-            result.duplicates_flagged = int(out["suspected_duplicate_of"].notna().sum())
-        closed = closed_cases(self.store, items, out["cell"], reported.min(), reported.max())
-        out["repeat_of"] = _obj(link_repeats(out, closed))
-        return out, result
-
     def create_many(
         self,
         frame: pd.DataFrame,
@@ -825,12 +653,7 @@ class IncidentService:
         flag_duplicates: bool = True,
         source: str | None = None,
     ) -> BulkResult:
-        """Create many incidents at once (import) as ``who``: routing, numbers, creation events, rollups.
-
-        The incidents that can be routed commit together in one transaction, written
-        column by column so that a million rows stay fast. The creation events name ``who``;
-        given a ``source`` (the file's name), an audit row of the batch commits with it, so an
-        import killed later still leaves a record of every batch it stored.
+        """Import many incidents at once as ``who`` through the one factory (:mod:`patrol.intake`).
 
         Raises
         ------
@@ -839,119 +662,9 @@ class IncidentService:
             one by one instead).
         """
         check_import(who)
-        now = np.datetime64(datetime_to_us(self.clock()), "us")
-        prepared, result = self.prepare_many(frame, who=who, flag_duplicates=flag_duplicates)
-        n = len(prepared)
-        if n == 0:
-            return result
-        numbers = prepared["number"].tolist()
-        suspected = [s if isinstance(s, str) else None for s in prepared["suspected_duplicate_of"].tolist()]
-        columns = (
-            "item_code", "source", "lat", "lng", "cell", "village_code", "township_code", "team_id",
-            "handler",
-            "department", "routing_reason", "description", "reporter_name", "reporter_phone", "day",
-            "response_minutes", "external_id",
-        )  # fmt: skip
-        incidents: dict[str, Any] = {
-            **{c: prepared[c].to_numpy() for c in columns},
-            "id": numbers,
-            "number": numbers,
-            "district_code": self.district.code,
-            "reported_at": datetime_column(prepared["reported_at"]),
-            "due_at": datetime_column(prepared["due_at"]),
-            "state": State.DISCOVERED.value,
-            "version": 1,
-            "first_response_at": None,
-            "closed_at": None,
-            "rework_count": 0,
-            "deferral_count": 0,
-            "assessment_outcome": None,
-            "consult_departments": "[]",
-            "duplicate_of": None,
-            "repeat_of": prepared["repeat_of"].to_numpy() if "repeat_of" in prepared else None,
-            "suspected_duplicate_of": suspected,
-            "patrol_task_id": None,
-            "request": None,
-            "paused_at": None,
-            "satisfaction": None,
-            "callback_count": 0,
-            "supervision_level": 0,
-            "last_seq": 1,
-            "updated_at": now,
-        }
-        # routing and duplicate flags are on each incident row; the creation event says how it came
-        creation = {
-            "action": Action.CREATE.value,
-            "to_state": State.DISCOVERED.value,
-            "actor": who.name,
-            "role": who.role,
-            "at": now,
-            "note": "",
-            "payload": json.dumps({"via": "bulk import"}, ensure_ascii=False),
-        }
-        audit = (
-            (
-                audit_row(
-                    who, self.clock(), "import_batch", "import", source, None,
-                    {"created": n, "first": numbers[0], "last": numbers[-1],
-                     "refused": len(result.rejected), "suspected_duplicates": result.duplicates_flagged},
-                ),
-            )
-            if source is not None
-            else ()
-        )  # fmt: skip
-        self.store.insert_incidents(IncidentBatch.new_incidents(incidents, n, creation, audit))
-        result.created = n
-        return result
-
-    def _allocate_bulk(self, day_codes: npt.NDArray[np.intp], day_keys: Sequence[str]) -> list[str]:
-        """Consecutive numbers per day (``day_keys[day_codes[i]]`` is row i's YYYYMMDD), in row order."""
-        numbers: list[str] = [""] * len(day_codes)
-        order = np.argsort(day_codes, kind="stable")
-        groups = np.split(order, np.flatnonzero(np.diff(day_codes[order])) + 1)
-        prefix = self.district.number_prefix
-        keys = [f"{prefix}-{day_keys[int(day_codes[idx[0]])]}" for idx in groups]
-        firsts = self.store.allocate_numbers({key: len(idx) for key, idx in zip(keys, groups, strict=True)})
-        for key, idx in zip(keys, groups, strict=True):
-            first = firsts[key]
-            for i, number in zip(np.asarray(idx).tolist(), range(first, first + len(idx)), strict=True):
-                numbers[i] = f"{key}-{number:04d}"
-        return numbers
-
-    def _bulk_duplicates(self, df: pd.DataFrame, reported: pd.Series, ids: Sequence[str]) -> list[str | None]:
-        """Suspected duplicates of a batch, against the store and earlier rows of the batch."""
-        from patrol.duplicates import flag_duplicates
-
-        items = df["item_code"].to_numpy(dtype=object)
-        lat, lng = df["lat"].to_numpy(float), df["lng"].to_numpy(float)
-        return flag_duplicates(
-            self.store, items, lat, lng, reported, list(ids), self.duplicate_radius_m, self.duplicate_window
-        )
-
-
-def _obj(values: Any) -> pd.Series:
-    """A column kept as plain Python objects (no conversion to Arrow strings and back)."""
-    return pd.Series(np.asarray(values, dtype=object), dtype=object)
-
-
-def _local_days(reported: pd.Series) -> tuple[npt.NDArray[np.intp], list[str]]:
-    """Local calendar days of UTC times (China keeps UTC+8 all year), vectorised.
-
-    Returns a code per time and the distinct days as YYYY-MM-DD, ``names[codes[i]]`` being
-    the day of time i: a year of reports has a few hundred days, each formatted once.
-    """
-    offset = LOCAL_TZ.utcoffset(datetime(2000, 1, 1))
-    assert offset is not None
-    utc = reported.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
-    local = (utc + np.timedelta64(int(offset.total_seconds()), "s")).astype("datetime64[D]")
-    codes, uniques = pd.factorize(local.astype(np.int64))
-    names: list[str] = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").tolist()
-    return codes, names
-
-
-def _take(routes: Routes, idx: npt.NDArray[np.int64]) -> Routes:
-    """The routes of the points at ``idx``, in that order."""
-    return Routes(*(getattr(routes, f.name)[idx] for f in fields(Routes)))
+        return self.intake.create(frame, who, via=VIA_IMPORT, flag_duplicates=flag_duplicates, source=source)[
+            1
+        ]
 
 
 def _masked_for(who: Principal, inc: Incident) -> Incident:

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patrol.audit import as_mapping
 from patrol.catalog import Catalog
 from patrol.i18n import Lang, MissingMessageError, t
 from patrol.incident import CALLBACK_RESULTS, REQUEST_KINDS, SUPERVISION_LEVELS
-from patrol.incidents import IncidentService, local_minutes
+from patrol.workdays import local_minutes
+
+if TYPE_CHECKING:
+    from patrol.incidents import IncidentService
 
 
 @dataclass(frozen=True)

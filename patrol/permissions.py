@@ -31,6 +31,15 @@ class AccessDeniedError(PermissionError):
     """The principal may not see or do this."""
 
 
+class OutOfScopeError(AccessDeniedError):
+    """The principal may not create a case there: said in words by ``key`` and ``values`` (data/i18n)."""
+
+    def __init__(self, msg: str, key: str, values: dict[str, object] | None = None) -> None:
+        super().__init__(msg)
+        self.key = key
+        self.values = values or {}
+
+
 def can_read(who: Principal, incident: Incident) -> bool:
     """Whether ``who`` may see the incident."""
     if who.role == "captain":

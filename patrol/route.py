@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, TypeAlias
 
-import h3.api.basic_int as h3i
 import numpy as np
 
 from geo.crs import geodesic_m
+from geo.grid import cell_ids, cells_to_latlng
 
 TravelMode: TypeAlias = Literal["walk", "ebike", "car"]
 SPEED_KMH: dict[str, float] = {"walk": 4.5, "ebike": 15.0, "car": 25.0}
@@ -93,7 +93,7 @@ class Route:
         """Stops as numbered points and the path as a line (WGS84)."""
         feats: list[dict[str, object]] = []
         for s in self.stops:
-            props = {"order": s.order, "cell": h3i.int_to_str(s.cell), "risk": round(s.risk, 3),
+            props = {"order": s.order, "cell": cell_ids([s.cell])[0], "risk": round(s.risk, 3),
                      "arrival": s.arrival.isoformat()}  # fmt: skip
             feats.append(
                 {
@@ -120,7 +120,7 @@ class Route:
         """GPX 1.1 with a waypoint per stop and the route (names escaped)."""
         wpts = "".join(
             f'<wpt lat="{s.lat:.7f}" lon="{s.lng:.7f}"><name>{s.order}</name>'
-            f"<desc>{html.escape(h3i.int_to_str(s.cell))} {s.arrival.isoformat()}</desc></wpt>"
+            f"<desc>{html.escape(cell_ids([s.cell])[0])} {s.arrival.isoformat()}</desc></wpt>"
             for s in self.stops
         )
         rte = "".join(
@@ -164,9 +164,9 @@ def plan_route(
     speed_mps = SPEED_KMH[mode] * 1000 / 3600
     budget_s = (shift_end - shift_start).total_seconds()
     while True:
-        centres = [h3i.cell_to_latlng(int(c)) for c, _ in ranked]
-        lat = np.array([start[0], *(p[0] for p in centres)])
-        lng = np.array([start[1], *(p[1] for p in centres)])
+        c_lat, c_lng = cells_to_latlng([c for c, _ in ranked])
+        lat = np.array([start[0], *c_lat.tolist()])
+        lng = np.array([start[1], *c_lng.tolist()])
         dist = _distance_matrix_m(lat, lng) * DETOUR
         order = two_opt(nearest_neighbour(dist), dist) if len(ranked) > 1 else list(range(len(ranked) + 1))
         total_s = tour_length(order, dist) / speed_mps + len(ranked) * minutes_per_stop * 60

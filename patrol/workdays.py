@@ -23,6 +23,27 @@ import pandas as pd
 
 LOCAL_TZ_NAME = "Asia/Shanghai"  # the district's time zone: every local day and clock reads it from here
 LOCAL_TZ = ZoneInfo(LOCAL_TZ_NAME)
+
+
+def local_day(at: datetime) -> str:
+    """The local calendar day (YYYY-MM-DD) of a time."""
+    return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d")
+
+
+def local_minutes(at: datetime | None) -> str:
+    """A time as local minutes (``YYYY-MM-DD HH:MM``), ``—`` for none.
+
+    A stored time too close to the end of the calendar to shift to local time (a year-9999
+    row let in before times were checked) is shown in UTC instead of breaking the page.
+    """
+    if at is None:
+        return "—"
+    try:
+        return at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:
+        return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
 _FIRST, _LAST = date(2000, 1, 1), date(2045, 12, 31)  # the span the clocks are defined on
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple
 from datetime import date, datetime
 from typing import Any
 
@@ -17,9 +16,10 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from store import redact_url
 from store.api import ApiTables
 from store.evidence import EvidenceTables
+from store.patrols import PatrolTables
+from store.people import PeopleTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
     AREA_REFERENCES,
@@ -27,27 +27,18 @@ from store.rows import (
     BULK_REBUILD_MIN_ROWS,
     CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
-    EVALUATION_COLUMNS,
     EVENT_COLUMNS,
-    FINAL_BUCKETS,
     INCIDENT_COLUMNS,
     REMAP_STATEMENTS,
     AuditRow,
     DistrictRow,
-    EvaluationRow,
     EventRow,
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
-    InspectionRow,
-    PatrolTaskRow,
-    PatrolVisitRow,
-    PremisesRow,
     RollupQuery,
-    SignInFailures,
     TeamRow,
     TownshipRow,
-    UserRow,
     VillageRow,
     checked_incident_columns,
     datetime_column,
@@ -57,6 +48,7 @@ from store.rows import (
     us_to_datetime,
 )
 from store.scores import ScoreTables
+from store.urls import redact_url
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -353,7 +345,7 @@ _CLEAR_AREAS = (
 )
 
 
-class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
+class PostGISStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables):
     """Store on PostgreSQL with PostGIS, shared by any number of app processes."""
 
     def __init__(
@@ -464,8 +456,11 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
         cells: npt.NDArray[np.int64],
         cell_villages: Sequence[str],
         remap: Mapping[str, str] | None = None,
+        audit: Sequence[AuditRow] = (),
     ) -> None:
         """Replace the district, its areas, teams and cell map in one transaction.
+
+        The ``audit`` rows (the record of the change) commit in the same transaction.
 
         ``remap`` (old township or village code -> new code) re-points, in the same
         transaction, the incidents, users, patrols and premises that name an old code, and
@@ -519,6 +514,7 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
                     cur.execute(statement)
                 cur.execute("DELETE FROM rollup_cell_day")
                 cur.execute(_ROLLUP_ALL_ROWS)
+            _insert_audit(conn, audit)
 
     def area_references(self) -> dict[str, dict[str, int]]:
         """How many rows name each area (see the protocol)."""
@@ -799,14 +795,6 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
             ).fetchall()
         return {r[0] for r in rows}
 
-    def open_incidents_near(self, item_code: str, cells: Sequence[int], since: datetime) -> list[IncidentRow]:
-        """Open incidents of one item in any of ``cells`` reported since ``since``."""
-        return self._select(
-            " WHERE item_code = %s AND cell = ANY(%s) AND reported_at >= %s AND NOT (state = ANY(%s))"
-            " ORDER BY reported_at",
-            (item_code, list(cells), since, sorted(FINAL_BUCKETS)),
-        )
-
     def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
         """Counts per cell from the rollups (never a scan of incidents)."""
         where, params = _where(query)
@@ -827,276 +815,8 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
         return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
     # -- patrol tasks ------------------------------------------------------------------
-    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
-        """Store new patrol tasks in one transaction."""
-        try:
-            with self._tx() as conn, conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
-                    " shift_end, status, created_by, created_at, note, started_at, finished_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            t.id,
-                            t.district_code,
-                            t.township_code,
-                            t.team_id,
-                            list(t.cells),
-                            t.shift_start,
-                            t.shift_end,
-                            t.status,
-                            t.created_by,
-                            t.created_at,
-                            t.note,
-                            t.started_at,
-                            t.finished_at,
-                        )
-                        for t in tasks
-                    ],
-                )
-        except psycopg.errors.IntegrityError as exc:
-            msg = f"patrol task already stored: {exc}"
-            raise DuplicateError(msg) from exc
-
-    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
-        """Move a patrol task between statuses; False if it was not in ``from_status``."""
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE patrol_tasks SET status = %s,"
-                " started_at = CASE WHEN %s = 'active' THEN %s ELSE started_at END,"
-                " finished_at = CASE WHEN %s = 'done' THEN %s ELSE finished_at END"
-                " WHERE id = %s AND status = %s",
-                (to_status, to_status, at, to_status, at, task_id, from_status),
-            )
-            return cur.rowcount == 1
-
-    def patrol_task(self, task_id: str) -> PatrolTaskRow | None:
-        """One patrol task, or None."""
-        rows = self._read(_PATROL_SELECT + " WHERE id = %s", (task_id,))
-        return _patrol_from_db(rows[0]) if rows else None
-
-    def patrol_tasks(
-        self,
-        *,
-        township_code: str | None = None,
-        team_id: int | None = None,
-        ending_after: datetime | None = None,
-        starting_from: datetime | None = None,
-        starting_before: datetime | None = None,
-        limit: int | None = 500,
-    ) -> list[PatrolTaskRow]:
-        """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
-        rows = self._read(
-            _PATROL_SELECT
-            + " WHERE (%s::text IS NULL OR township_code = %s) AND (%s::int IS NULL OR team_id = %s)"
-            " AND (%s::timestamptz IS NULL OR shift_end > %s)"
-            " AND (%s::timestamptz IS NULL OR shift_start >= %s)"
-            " AND (%s::timestamptz IS NULL OR shift_start < %s) ORDER BY shift_start DESC LIMIT %s",
-            (
-                township_code, township_code, team_id, team_id, ending_after, ending_after,
-                starting_from, starting_from, starting_before, starting_before, limit,
-            ),
-        )  # fmt: skip
-        return [_patrol_from_db(r) for r in rows]
-
-    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
-        """Record covered cells; a cell already covered by the same task keeps its first time."""
-        added = 0
-        with self._tx() as conn, conn.cursor() as cur:
-            for v in visits:
-                cur.execute(
-                    "INSERT INTO patrol_visits (task_id, team_id, township_code, cell, at, source)"
-                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (task_id, cell) DO NOTHING",
-                    (v.task_id, v.team_id, v.township_code, int(v.cell), v.at, v.source),
-                )
-                added += cur.rowcount
-        return added
-
-    def patrol_visits(
-        self,
-        *,
-        township_code: str | None = None,
-        team_id: int | None = None,
-        task_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[PatrolVisitRow]:
-        """Covered cells, oldest first, filtered by township, team, task and time."""
-        rows = self._read(
-            "SELECT task_id, team_id, township_code, cell, at, source FROM patrol_visits"
-            " WHERE (%s::text IS NULL OR township_code = %s) AND (%s::int IS NULL OR team_id = %s)"
-            " AND (%s::text IS NULL OR task_id = %s) AND (%s::timestamptz IS NULL OR at >= %s)"
-            " AND (%s::timestamptz IS NULL OR at < %s) ORDER BY at, task_id, cell",
-            (township_code, township_code, team_id, team_id, task_id, task_id, since, since, until, until),
-        )
-        return [PatrolVisitRow(r[0], int(r[1]), r[2], int(r[3]), r[4], r[5]) for r in rows]
-
     # -- premises and joint inspections ------------------------------------------------
-    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
-        """Store premises (an existing id raises DuplicateError; nothing is stored)."""
-        try:
-            with self._tx() as conn, conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO premises (id, district_code, name, kind, lat, lng, cell, village_code,"
-                    " township_code, items, departments) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            p.id,
-                            p.district_code,
-                            p.name,
-                            p.kind,
-                            p.lat,
-                            p.lng,
-                            int(p.cell),
-                            p.village_code,
-                            p.township_code,
-                            list(p.items),
-                            list(p.departments),
-                        )
-                        for p in premises
-                    ],
-                )
-        except psycopg.errors.IntegrityError as exc:
-            msg = f"premises already stored: {exc}"
-            raise DuplicateError(msg) from exc
-
-    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
-        """Premises, optionally of one township, by id."""
-        rows = self._read(
-            "SELECT id, district_code, name, kind, lat, lng, cell, village_code, township_code, items,"
-            " departments FROM premises WHERE (%s::text IS NULL OR township_code = %s) ORDER BY id",
-            (township_code, township_code),
-        )
-        return [
-            PremisesRow(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                float(r[4]),
-                float(r[5]),
-                int(r[6]),
-                r[7],
-                r[8],
-                tuple(r[9]),
-                tuple(r[10]),
-            )
-            for r in rows
-        ]
-
-    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
-        """Store planned inspections in one transaction."""
-        try:
-            with self._tx() as conn, conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO inspections (id, premises_id, department, planned_on, status, items,"
-                    " visit_id, created_by, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            i.id,
-                            i.premises_id,
-                            i.department,
-                            i.planned_on,
-                            i.status,
-                            list(i.items),
-                            i.visit_id,
-                            i.created_by,
-                            i.created_at,
-                        )
-                        for i in inspections
-                    ],
-                )
-        except psycopg.errors.IntegrityError as exc:
-            msg = f"inspection not stored (duplicate id or unknown premises): {exc}"
-            raise DuplicateError(msg) from exc
-
-    def inspections(
-        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
-    ) -> list[InspectionRow]:
-        """Inspections, by planned day then id, optionally of some premises and from a day on."""
-        rows = self._read(
-            "SELECT id, premises_id, department, planned_on, status, created_by, created_at, items, visit_id"
-            " FROM inspections WHERE (%s::text[] IS NULL OR premises_id = ANY(%s))"
-            " AND (%s::date IS NULL OR planned_on >= %s) ORDER BY planned_on, id",
-            (
-                None if premises_ids is None else list(premises_ids),
-                None if premises_ids is None else list(premises_ids),
-                since,
-                since,
-            ),
-        )
-        return [InspectionRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tuple(r[7]), r[8]) for r in rows]
-
-    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
-        """Set the merged visit id of inspections in one transaction."""
-        with self._tx() as conn, conn.cursor() as cur:
-            cur.executemany(
-                "UPDATE inspections SET visit_id = %s WHERE id = %s", [(v, k) for k, v in visits.items()]
-            )
-
-    # -- users and the audit log ---------------------------------------------------------
-    def insert_user(self, user: UserRow, audit: AuditRow) -> None:
-        """Store a new user and its audit row in one transaction."""
-        try:
-            with self._tx() as conn:
-                conn.execute(
-                    "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
-                    " password_hash, active, created_at, updated_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    _user_to_db(user),
-                )
-                _insert_audit(conn, [audit])
-        except psycopg.errors.IntegrityError as exc:
-            msg = f"user {user.username!r} already exists"
-            raise DuplicateError(msg) from exc
-
-    def insert_evaluation(self, row: EvaluationRow, audit: AuditRow) -> None:
-        """Store a published evaluation and its audit row in one transaction."""
-        try:
-            with self._tx() as conn:
-                conn.execute(_INSERT_EVALUATION, astuple(row))
-                _insert_audit(conn, [audit])
-        except psycopg.errors.IntegrityError as exc:
-            msg = f"evaluation {row.period} version {row.version} is already published"
-            raise DuplicateError(msg) from exc
-
-    def evaluations(self, district_code: str, period: str | None = None) -> list[EvaluationRow]:
-        """Published evaluations of a district (of one period), by period then version."""
-        rows = self._read(
-            f"SELECT {', '.join(EVALUATION_COLUMNS[:-1])}, figures::text FROM evaluations"
-            " WHERE district_code = %s AND (%s::text IS NULL OR period = %s) ORDER BY period, version",
-            (district_code, period, period),
-        )
-        return [EvaluationRow(*r) for r in rows]
-
-    def update_user(self, user: UserRow, audit: AuditRow) -> None:
-        """Replace a user's record and append its audit row in one transaction."""
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE users SET display_name = %s, role = %s, township_code = %s, team_id = %s,"
-                " department = %s, password_hash = %s, active = %s, created_at = %s, updated_at = %s"
-                " WHERE username = %s",
-                (*_user_to_db(user)[1:], user.username),
-            )
-            if cur.rowcount != 1:
-                msg = f"no user {user.username!r}"
-                raise KeyError(msg)
-            _insert_audit(conn, [audit])
-
-    def get_user(self, username: str) -> UserRow | None:
-        """One user, or None."""
-        rows = self._read(_USER_SELECT + " WHERE username = %s", (username,))
-        return _user_from_db(rows[0]) if rows else None
-
-    def users(self) -> list[UserRow]:
-        """Every user, by name."""
-        return [_user_from_db(r) for r in self._read(_USER_SELECT + " ORDER BY username", ())]
-
-    def append_audit(self, rows: Sequence[AuditRow]) -> None:
-        """Append audit rows."""
-        with self._tx() as conn:
-            _insert_audit(conn, rows)
-
+    # -- events of many incidents (users, sign-in, audit log, evaluations: store.people) ------
     def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
         """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
         with self._tx() as conn:
@@ -1107,76 +827,6 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
             ).fetchall()
         return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
 
-    def number_sequences(self) -> dict[str, int]:
-        """The last number handed out per number key (district prefix and day)."""
-        return {k: int(n) for k, n in self._read("SELECT key, last FROM number_seq", ())}
-
-    def restore(
-        self, users: Sequence[UserRow], audit: Sequence[AuditRow], evaluations: Sequence[EvaluationRow] = ()
-    ) -> None:
-        """Load users, audit rows and evaluations as they were elsewhere, in one transaction."""
-        with self._tx() as conn, conn.cursor() as cur:
-            cur.executemany(_INSERT_EVALUATION, [astuple(e) for e in evaluations])
-            cur.executemany(
-                "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
-                " password_hash, active, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [_user_to_db(u) for u in users],
-            )
-            cur.executemany(
-                "INSERT INTO audit_log (seq, at, actor, role, action, entity, entity_id, before, after)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
-                [(a.seq, a.at, a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after)
-                 for a in audit],
-            )  # fmt: skip
-            # new rows continue after the copied ones
-            cur.execute(
-                "SELECT setval(pg_get_serial_sequence('audit_log', 'seq'),"
-                " greatest((SELECT max(seq) FROM audit_log), 1), (SELECT count(*) > 0 FROM audit_log))"
-            )
-
-    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
-        """The failure counts of these keys (absent keys have none)."""
-        with self._tx() as conn:
-            return _sign_in_failures(conn, keys)
-
-    def add_sign_in_failure(self, keys: Sequence[str], at: datetime) -> dict[str, SignInFailures]:
-        """Count one more failure for each key, in one transaction; return the new counts."""
-        with self._tx() as conn, conn.cursor() as cur:
-            cur.executemany(_ADD_SIGN_IN_FAILURE, [(k, at, at) for k in keys])
-            return _sign_in_failures(conn, keys)
-
-    def lock_sign_in(self, key: str, audit: AuditRow) -> None:
-        """Lock a key until it is cleared, with its audit row, in one transaction."""
-        with self._tx() as conn:
-            conn.execute("UPDATE sign_in_failures SET locked = TRUE WHERE key = %s", (key,))
-            _insert_audit(conn, [audit])
-
-    def clear_sign_in_failures(self, keys: Sequence[str], audit: Sequence[AuditRow]) -> None:
-        """Forget the failures (and lock) of these keys, with their audit rows, in one transaction."""
-        with self._tx() as conn:
-            conn.execute("DELETE FROM sign_in_failures WHERE key = ANY(%s)", (list(keys),))
-            _insert_audit(conn, audit)
-
-    def audit_log(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        actor: str | None = None,
-        entity: str | None = None,
-        limit: int = 1000,
-    ) -> list[AuditRow]:
-        """Audit rows, newest first, filtered by time, actor and entity kind."""
-        rows = self._read(
-            "SELECT seq, at, actor, role, action, entity, entity_id, before::text, after::text FROM audit_log"
-            " WHERE (%s::timestamptz IS NULL OR at >= %s) AND (%s::timestamptz IS NULL OR at < %s)"
-            " AND (%s::text IS NULL OR actor = %s) AND (%s::text IS NULL OR entity = %s)"
-            " ORDER BY seq DESC LIMIT %s",
-            (since, since, until, until, actor, actor, entity, entity, limit),
-        )
-        return [AuditRow(int(r[0]), *r[1:]) for r in rows]
-
     _mark = "%s"
     _keep_ids = "OVERRIDING SYSTEM VALUE"
     _after_id_restore = (
@@ -1186,22 +836,62 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
             (),
         ),
     )
+    _after_audit_restore = (  # new audit rows continue after the copied ones
+        (
+            "SELECT setval(pg_get_serial_sequence('audit_log', 'seq'),"
+            " greatest((SELECT max(seq) FROM audit_log), 1), (SELECT count(*) > 0 FROM audit_log))",
+            (),
+        ),
+    )
+    _json_in = "::jsonb"
+    _json_out = "::text"
 
     def _write_all(
-        self, statements: Sequence[tuple[str, Sequence[Any]]], audit: Sequence[AuditRow] = ()
+        self,
+        statements: Sequence[tuple[str, Sequence[Any]]],
+        audit: Sequence[AuditRow] = (),
+        *,
+        check: Callable[[list[int]], None] | None = None,
     ) -> list[int]:
-        """Run statements and append audit rows in one transaction (the API tables' hook)."""
+        """Run statements and append audit rows in one transaction (the shared queries' hook)."""
         try:
             with self._tx() as conn:
                 counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+                if check is not None:
+                    check(counts)
                 _insert_audit(conn, audit)
         except psycopg.errors.IntegrityError as exc:
             msg = f"already stored: {str(exc).splitlines()[0]}"
             raise DuplicateError(msg) from exc
         return counts
 
+    def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement per row in one transaction (the shared queries' hook)."""
+        try:
+            with self._tx() as conn, conn.cursor() as cur:
+                cur.executemany(sql, rows)
+                return int(cur.rowcount)
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"already stored: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+
     def _db_time(self, value: datetime) -> Any:
         return value
+
+    def _db_date(self, value: date) -> Any:
+        return value
+
+    def _py_date(self, value: Any) -> date:
+        return value  # type: ignore[no-any-return]
+
+    def _cells_in(self, cells: Sequence[int]) -> Any:
+        return list(cells)
+
+    def _texts_in(self, texts: Sequence[str]) -> Any:
+        return list(texts)
+
+    def _list_out(self, value: Any) -> list[Any]:
+        return list(value)
 
     def _py_time(self, value: Any) -> datetime:
         return value  # type: ignore[no-any-return]
@@ -1217,43 +907,6 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables):
         return {s: int(n) for s, n in rows}
 
 
-_ADD_SIGN_IN_FAILURE = (
-    "INSERT INTO sign_in_failures (key, failures, first_at, last_at, locked) VALUES (%s, 1, %s, %s, FALSE)"
-    " ON CONFLICT (key) DO UPDATE SET failures = sign_in_failures.failures + 1, last_at = excluded.last_at"
-)
-
-
-def _sign_in_failures(conn: psycopg.Connection[Any], keys: Sequence[str]) -> dict[str, SignInFailures]:
-    rows = conn.execute(
-        "SELECT key, failures, first_at, last_at, locked FROM sign_in_failures WHERE key = ANY(%s)",
-        (list(keys),),
-    ).fetchall()
-    return {k: SignInFailures(k, int(n), a, b, bool(locked)) for k, n, a, b, locked in rows}
-
-
-_USER_SELECT = (
-    "SELECT username, display_name, role, township_code, team_id, department, password_hash, active,"
-    " created_at, updated_at FROM users"
-)
-
-
-def _user_to_db(u: UserRow) -> tuple[Any, ...]:
-    return (
-        u.username, u.display_name, u.role, u.township_code, u.team_id, u.department, u.password_hash,
-        u.active, u.created_at, u.updated_at,
-    )  # fmt: skip
-
-
-def _user_from_db(r: Sequence[Any]) -> UserRow:
-    return UserRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9])
-
-
-_INSERT_EVALUATION = (
-    f"INSERT INTO evaluations ({', '.join(EVALUATION_COLUMNS)})"
-    f" VALUES ({', '.join(['%s'] * (len(EVALUATION_COLUMNS) - 1))}, %s::jsonb)"
-)
-
-
 def _insert_audit(conn: psycopg.Connection[Any], rows: Sequence[AuditRow]) -> None:
     with conn.cursor() as cur:
         cur.executemany(
@@ -1261,19 +914,6 @@ def _insert_audit(conn: psycopg.Connection[Any], rows: Sequence[AuditRow]) -> No
             " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)",
             [(a.at, a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after) for a in rows],
         )
-
-
-_PATROL_SELECT = (
-    "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
-    " created_by, created_at, note, started_at, finished_at FROM patrol_tasks"
-)
-
-
-def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
-    return PatrolTaskRow(
-        r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-        r[11], r[12],
-    )  # fmt: skip
 
 
 # Indexes whose keys an import delivers in random order (external ids, item × cell, the

@@ -74,8 +74,11 @@ class Store(Protocol):
         cells: npt.NDArray[np.int64],
         cell_villages: Sequence[str],
         remap: Mapping[str, str] | None = None,
+        audit: Sequence[AuditRow] = (),
     ) -> None:
         """Replace the district, its areas, teams and cell map in one transaction.
+
+        The ``audit`` rows (the record of the change) commit in the same transaction.
 
         ``remap`` (old township or village code -> new code) re-points, in the same
         transaction, the incidents, users, patrols and premises that name an old code, and
@@ -175,10 +178,6 @@ class Store(Protocol):
 
     def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
-        ...
-
-    def open_incidents_near(self, item_code: str, cells: Sequence[int], since: datetime) -> list[IncidentRow]:
-        """Open incidents of one item in any of the cells, reported since a time."""
         ...
 
     def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:

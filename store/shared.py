@@ -7,8 +7,8 @@ into the backend's own, and the hooks give one read, one transaction of several 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from store.rows import AuditRow
@@ -20,15 +20,30 @@ class SharedSql:
     _mark = "?"
     _keep_ids = ""  # what an INSERT with explicit identity values needs (PostgreSQL: OVERRIDING SYSTEM VALUE)
     _after_id_restore: tuple[tuple[str, Sequence[Any]], ...] = ()  # and after it (move the sequence on)
+    _after_audit_restore: tuple[tuple[str, Sequence[Any]], ...] = ()  # after audit rows kept their seq
+    _json_in = ""  # the cast a JSON parameter takes (PostgreSQL: ::jsonb)
+    _json_out = ""  # the cast that reads a JSON column as text (PostgreSQL: ::text)
 
     # -- hooks each backend supplies ---------------------------------------------------------
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
     def _write_all(
-        self, statements: Sequence[tuple[str, Sequence[Any]]], audit: Sequence[AuditRow] = ()
+        self,
+        statements: Sequence[tuple[str, Sequence[Any]]],
+        audit: Sequence[AuditRow] = (),
+        *,
+        check: Callable[[list[int]], None] | None = None,
     ) -> list[int]:
         """Run the statements and append the audit rows in one transaction; their row counts.
+
+        ``check`` sees the row counts before the audit rows are added; what it raises rolls the
+        whole transaction back. Raises DuplicateError on a unique key already taken.
+        """
+        raise NotImplementedError
+
+    def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement for each row in one transaction; the rows it changed.
 
         Raises DuplicateError on a unique key already taken.
         """
@@ -39,6 +54,31 @@ class SharedSql:
 
     def _py_time(self, value: Any) -> datetime:
         raise NotImplementedError
+
+    def _db_date(self, value: date) -> Any:
+        raise NotImplementedError
+
+    def _py_date(self, value: Any) -> date:
+        raise NotImplementedError
+
+    def _cells_in(self, cells: Sequence[int]) -> Any:
+        """A list of H3 cells as the engine keeps it."""
+        raise NotImplementedError
+
+    def _texts_in(self, texts: Sequence[str]) -> Any:
+        """A list of texts as the engine keeps it."""
+        raise NotImplementedError
+
+    def _list_out(self, value: Any) -> list[Any]:
+        """A kept list (of cells or texts) read back."""
+        raise NotImplementedError
+
+    # -- built on the hooks -------------------------------------------------------------------
+    def _opt_db_time(self, value: datetime | None) -> Any:
+        return None if value is None else self._db_time(value)
+
+    def _opt_py_time(self, value: Any) -> datetime | None:
+        return None if value is None else self._py_time(value)
 
     def _q(self, sql: str) -> str:
         return sql.replace("?", self._mark)

@@ -6,9 +6,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import astuple
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ import pandas as pd
 
 from store.api import ApiTables
 from store.evidence import EvidenceTables
+from store.patrols import PatrolTables
+from store.people import PeopleTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
     AREA_REFERENCES,
@@ -26,27 +27,18 @@ from store.rows import (
     BULK_REBUILD_MIN_ROWS,
     CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
-    EVALUATION_COLUMNS,
     EVENT_COLUMNS,
-    FINAL_BUCKETS,
     INCIDENT_COLUMNS,
     REMAP_STATEMENTS,
     AuditRow,
     DistrictRow,
-    EvaluationRow,
     EventRow,
     IncidentBatch,
     IncidentQuery,
     IncidentRow,
-    InspectionRow,
-    PatrolTaskRow,
-    PatrolVisitRow,
-    PremisesRow,
     RollupQuery,
-    SignInFailures,
     TeamRow,
     TownshipRow,
-    UserRow,
     VillageRow,
     checked_incident_columns,
     datetime_column,
@@ -416,7 +408,7 @@ def sqlite_path_from_url(url: str) -> Path:
     return Path(url)
 
 
-class SQLiteStore(ApiTables, EvidenceTables, ScoreTables):
+class SQLiteStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables):
     """Store on one SQLite file.
 
     Each thread gets its own connection; writes are serialised by one process-wide lock
@@ -554,8 +546,11 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables):
         cells: npt.NDArray[np.int64],
         cell_villages: Sequence[str],
         remap: Mapping[str, str] | None = None,
+        audit: Sequence[AuditRow] = (),
     ) -> None:
         """Replace the district, its areas, teams and cell map in one transaction.
+
+        The ``audit`` rows (the record of the change) commit in the same transaction.
 
         ``remap`` (old township or village code -> new code) re-points, in the same
         transaction, the incidents, users, patrols and premises that name an old code, and
@@ -607,6 +602,7 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables):
                     conn.execute(statement)
                 conn.execute("DELETE FROM rollup_cell_day")
                 conn.execute(_ROLLUP_NEW_ROWS, (0,))
+            _insert_audit(conn, audit)
 
     def area_references(self) -> dict[str, dict[str, int]]:
         """How many rows name each area (see the protocol)."""
@@ -874,19 +870,6 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables):
             found.update(r[0] for r in conn.execute(sql, (district_code, *chunk)))
         return found
 
-    def open_incidents_near(self, item_code: str, cells: Sequence[int], since: datetime) -> list[IncidentRow]:
-        """Open incidents of one item in any of ``cells`` reported since ``since``."""
-        sql = (
-            _SELECT_INCIDENT
-            + " WHERE item_code = ? AND cell IN "
-            + _marks(len(cells))
-            + " AND reported_at >= ? AND state NOT IN "
-            + _marks(len(FINAL_BUCKETS))
-            + " ORDER BY reported_at"
-        )
-        rows = self._conn().execute(sql, (item_code, *cells, _dt(since), *sorted(FINAL_BUCKETS))).fetchall()
-        return [_from_db(r) for r in rows]
-
     def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
         """Counts per cell from the rollups (never a scan of incidents)."""
         where, params = _where(query)
@@ -906,314 +889,8 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables):
         return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
     # -- patrol tasks ------------------------------------------------------------------
-    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
-        """Store new patrol tasks in one transaction."""
-        try:
-            with self._write() as conn:
-                conn.executemany(
-                    "INSERT INTO patrol_tasks (id, district_code, township_code, team_id, cells, shift_start,"
-                    " shift_end, status, created_by, created_at, note, started_at, finished_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            t.id,
-                            t.district_code,
-                            t.township_code,
-                            t.team_id,
-                            json.dumps([str(c) for c in t.cells]),
-                            _dt(t.shift_start),
-                            _dt(t.shift_end),
-                            t.status,
-                            t.created_by,
-                            _dt(t.created_at),
-                            t.note,
-                            None if t.started_at is None else _dt(t.started_at),
-                            None if t.finished_at is None else _dt(t.finished_at),
-                        )
-                        for t in tasks
-                    ],
-                )
-        except sqlite3.IntegrityError as exc:
-            msg = f"patrol task already stored: {exc}"
-            raise DuplicateError(msg) from exc
-
-    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
-        """Move a patrol task between statuses; False if it was not in ``from_status``."""
-        stamp = {"active": "started_at", "done": "finished_at"}.get(to_status)
-        extra = f", {stamp} = ?" if stamp else ""
-        params: list[Any] = [to_status, *([_dt(at)] if stamp else []), task_id, from_status]
-        with self._write() as conn:
-            cur = conn.execute(
-                f"UPDATE patrol_tasks SET status = ?{extra} WHERE id = ? AND status = ?", params
-            )
-            return cur.rowcount == 1
-
-    def patrol_task(self, task_id: str) -> PatrolTaskRow | None:
-        """One patrol task, or None."""
-        rows = self._conn().execute(_PATROL_SELECT + " WHERE id = ?", (task_id,)).fetchall()
-        return _patrol_from_db(rows[0]) if rows else None
-
-    def patrol_tasks(
-        self,
-        *,
-        township_code: str | None = None,
-        team_id: int | None = None,
-        ending_after: datetime | None = None,
-        starting_from: datetime | None = None,
-        starting_before: datetime | None = None,
-        limit: int | None = 500,
-    ) -> list[PatrolTaskRow]:
-        """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
-        after, since, before = (
-            None if t is None else _dt(t) for t in (ending_after, starting_from, starting_before)
-        )
-        rows = (
-            self._conn()
-            .execute(
-                _PATROL_SELECT + " WHERE (? IS NULL OR township_code = ?) AND (? IS NULL OR team_id = ?)"
-                " AND (? IS NULL OR shift_end > ?) AND (? IS NULL OR shift_start >= ?)"
-                " AND (? IS NULL OR shift_start < ?) ORDER BY shift_start DESC LIMIT ?",
-                (
-                    township_code,
-                    township_code,
-                    team_id,
-                    team_id,
-                    after,
-                    after,
-                    since,
-                    since,
-                    before,
-                    before,
-                    -1 if limit is None else limit,
-                ),
-            )
-            .fetchall()
-        )
-        return [_patrol_from_db(r) for r in rows]
-
-    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
-        """Record covered cells; a cell already covered by the same task keeps its first time."""
-        with self._write() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT INTO patrol_visits (task_id, team_id, township_code, cell, at, source)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id, cell) DO NOTHING",
-                [(v.task_id, v.team_id, v.township_code, int(v.cell), _dt(v.at), v.source) for v in visits],
-            )
-            return conn.total_changes - before
-
-    def patrol_visits(
-        self,
-        *,
-        township_code: str | None = None,
-        team_id: int | None = None,
-        task_id: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[PatrolVisitRow]:
-        """Covered cells, oldest first, filtered by township, team, task and time."""
-        lo, hi = (None if t is None else _dt(t) for t in (since, until))
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT task_id, team_id, township_code, cell, at, source FROM patrol_visits"
-                " WHERE (? IS NULL OR township_code = ?) AND (? IS NULL OR team_id = ?)"
-                " AND (? IS NULL OR task_id = ?) AND (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?)"
-                " ORDER BY at, task_id, cell",
-                (township_code, township_code, team_id, team_id, task_id, task_id, lo, lo, hi, hi),
-            )
-            .fetchall()
-        )
-        return [PatrolVisitRow(r[0], int(r[1]), r[2], int(r[3]), _time(r[4]), r[5]) for r in rows]
-
     # -- premises and joint inspections ------------------------------------------------
-    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
-        """Store premises (an existing id raises DuplicateError; nothing is stored)."""
-        try:
-            with self._write() as conn:
-                conn.executemany(
-                    "INSERT INTO premises (id, district_code, name, kind, lat, lng, cell, village_code,"
-                    " township_code, items, departments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            p.id,
-                            p.district_code,
-                            p.name,
-                            p.kind,
-                            p.lat,
-                            p.lng,
-                            int(p.cell),
-                            p.village_code,
-                            p.township_code,
-                            json.dumps(list(p.items)),
-                            json.dumps(list(p.departments)),
-                        )
-                        for p in premises
-                    ],
-                )
-        except sqlite3.IntegrityError as exc:
-            msg = f"premises already stored: {exc}"
-            raise DuplicateError(msg) from exc
-
-    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
-        """Premises, optionally of one township, by id."""
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT id, district_code, name, kind, lat, lng, cell, village_code, township_code, items,"
-                " departments FROM premises WHERE (? IS NULL OR township_code = ?) ORDER BY id",
-                (township_code, township_code),
-            )
-            .fetchall()
-        )
-        return [
-            PremisesRow(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                float(r[4]),
-                float(r[5]),
-                int(r[6]),
-                r[7],
-                r[8],
-                tuple(json.loads(r[9])),
-                tuple(json.loads(r[10])),
-            )
-            for r in rows
-        ]
-
-    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
-        """Store planned inspections in one transaction."""
-        try:
-            with self._write() as conn:
-                conn.executemany(
-                    "INSERT INTO inspections (id, premises_id, department, planned_on, status, items,"
-                    " visit_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            i.id,
-                            i.premises_id,
-                            i.department,
-                            i.planned_on.isoformat(),
-                            i.status,
-                            json.dumps(list(i.items)),
-                            i.visit_id,
-                            i.created_by,
-                            _dt(i.created_at),
-                        )
-                        for i in inspections
-                    ],
-                )
-        except sqlite3.IntegrityError as exc:
-            msg = f"inspection not stored (duplicate id or unknown premises): {exc}"
-            raise DuplicateError(msg) from exc
-
-    def inspections(
-        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
-    ) -> list[InspectionRow]:
-        """Inspections, by planned day then id, optionally of some premises and from a day on."""
-        params: list[Any] = []
-        clauses: list[str] = []
-        if premises_ids is not None:
-            clauses.append("premises_id IN " + _marks(len(premises_ids)) if premises_ids else "0")
-            params.extend(premises_ids)
-        if since is not None:
-            clauses.append("planned_on >= ?")
-            params.append(since.isoformat())
-        where = " WHERE " + " AND ".join(clauses) if clauses else ""
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT id, premises_id, department, planned_on, status, created_by, created_at, items,"
-                " visit_id FROM inspections" + where + " ORDER BY planned_on, id",
-                params,
-            )
-            .fetchall()
-        )
-        return [
-            InspectionRow(
-                r[0],
-                r[1],
-                r[2],
-                date.fromisoformat(r[3]),
-                r[4],
-                r[5],
-                _time(r[6]),
-                tuple(json.loads(r[7])),
-                r[8],
-            )
-            for r in rows
-        ]
-
-    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
-        """Set the merged visit id of inspections in one transaction."""
-        with self._write() as conn:
-            conn.executemany(
-                "UPDATE inspections SET visit_id = ? WHERE id = ?", [(v, k) for k, v in visits.items()]
-            )
-
-    # -- users and the audit log ---------------------------------------------------------
-    def insert_user(self, user: UserRow, audit: AuditRow) -> None:
-        """Store a new user and its audit row in one transaction."""
-        try:
-            with self._write() as conn:
-                conn.execute(
-                    "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
-                    " password_hash, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _user_to_db(user),
-                )
-                _insert_audit(conn, [audit])
-        except sqlite3.IntegrityError as exc:
-            msg = f"user {user.username!r} already exists"
-            raise DuplicateError(msg) from exc
-
-    def insert_evaluation(self, row: EvaluationRow, audit: AuditRow) -> None:
-        """Store a published evaluation and its audit row in one transaction."""
-        try:
-            with self._write() as conn:
-                conn.execute(_INSERT_EVALUATION, _evaluation_to_db(row))
-                _insert_audit(conn, [audit])
-        except sqlite3.IntegrityError as exc:
-            msg = f"evaluation {row.period} version {row.version} is already published"
-            raise DuplicateError(msg) from exc
-
-    def evaluations(self, district_code: str, period: str | None = None) -> list[EvaluationRow]:
-        """Published evaluations of a district (of one period), by period then version."""
-        rows = self._read(
-            f"SELECT {', '.join(EVALUATION_COLUMNS)} FROM evaluations"
-            " WHERE district_code = ? AND (? IS NULL OR period = ?) ORDER BY period, version",
-            (district_code, period, period),
-        )
-        return [EvaluationRow(r[0], r[1], r[2], _time(r[3]), *r[4:]) for r in rows]
-
-    def update_user(self, user: UserRow, audit: AuditRow) -> None:
-        """Replace a user's record and append its audit row in one transaction."""
-        with self._write() as conn:
-            cur = conn.execute(
-                "UPDATE users SET display_name = ?, role = ?, township_code = ?, team_id = ?, department = ?,"
-                " password_hash = ?, active = ?, created_at = ?, updated_at = ? WHERE username = ?",
-                (*_user_to_db(user)[1:], user.username),
-            )
-            if cur.rowcount != 1:
-                msg = f"no user {user.username!r}"
-                raise KeyError(msg)
-            _insert_audit(conn, [audit])
-
-    def get_user(self, username: str) -> UserRow | None:
-        """One user, or None."""
-        rows = self._conn().execute(_USER_SELECT + " WHERE username = ?", (username,)).fetchall()
-        return _user_from_db(rows[0]) if rows else None
-
-    def users(self) -> list[UserRow]:
-        """Every user, by name."""
-        return [_user_from_db(r) for r in self._conn().execute(_USER_SELECT + " ORDER BY username")]
-
-    def append_audit(self, rows: Sequence[AuditRow]) -> None:
-        """Append audit rows."""
-        with self._write() as conn:
-            _insert_audit(conn, rows)
-
+    # -- events of many incidents (users, sign-in, audit log, evaluations: store.people) ------
     def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
         """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
         out: list[EventRow] = []
@@ -1230,90 +907,53 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables):
             )
         return sorted(out, key=lambda e: (e.incident_id, e.seq))
 
-    def number_sequences(self) -> dict[str, int]:
-        """The last number handed out per number key (district prefix and day)."""
-        return {k: int(n) for k, n in self._conn().execute("SELECT key, last FROM number_seq")}
-
-    def restore(
-        self, users: Sequence[UserRow], audit: Sequence[AuditRow], evaluations: Sequence[EvaluationRow] = ()
-    ) -> None:
-        """Load users, audit rows and evaluations as they were elsewhere, in one transaction."""
-        with self._write() as conn:
-            conn.executemany(_INSERT_EVALUATION, [_evaluation_to_db(e) for e in evaluations])
-            conn.executemany(
-                "INSERT INTO users (username, display_name, role, township_code, team_id, department,"
-                " password_hash, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [_user_to_db(u) for u in users],
-            )
-            conn.executemany(
-                "INSERT INTO audit_log (seq, at, actor, role, action, entity, entity_id, before, after)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(a.seq, _dt(a.at), a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after)
-                 for a in audit],
-            )  # fmt: skip
-
-    def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
-        """The failure counts of these keys (absent keys have none)."""
-        return _sign_in_failures(self._conn(), keys)
-
-    def add_sign_in_failure(self, keys: Sequence[str], at: datetime) -> dict[str, SignInFailures]:
-        """Count one more failure for each key, in one transaction; return the new counts."""
-        with self._write() as conn:
-            conn.executemany(_ADD_SIGN_IN_FAILURE, [(k, _dt(at), _dt(at)) for k in keys])
-            return _sign_in_failures(conn, keys)
-
-    def lock_sign_in(self, key: str, audit: AuditRow) -> None:
-        """Lock a key until it is cleared, with its audit row, in one transaction."""
-        with self._write() as conn:
-            conn.execute("UPDATE sign_in_failures SET locked = 1 WHERE key = ?", (key,))
-            _insert_audit(conn, [audit])
-
-    def clear_sign_in_failures(self, keys: Sequence[str], audit: Sequence[AuditRow]) -> None:
-        """Forget the failures (and lock) of these keys, with their audit rows, in one transaction."""
-        with self._write() as conn:
-            conn.executemany("DELETE FROM sign_in_failures WHERE key = ?", [(k,) for k in keys])
-            _insert_audit(conn, audit)
-
-    def audit_log(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        actor: str | None = None,
-        entity: str | None = None,
-        limit: int = 1000,
-    ) -> list[AuditRow]:
-        """Audit rows, newest first, filtered by time, actor and entity kind."""
-        lo, hi = (None if t is None else _dt(t) for t in (since, until))
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT seq, at, actor, role, action, entity, entity_id, before, after FROM audit_log"
-                " WHERE (? IS NULL OR at >= ?) AND (? IS NULL OR at < ?) AND (? IS NULL OR actor = ?)"
-                " AND (? IS NULL OR entity = ?) ORDER BY seq DESC LIMIT ?",
-                (lo, lo, hi, hi, actor, actor, entity, entity, limit),
-            )
-            .fetchall()
-        )
-        return [AuditRow(int(r[0]), _time(r[1]), *r[2:]) for r in rows]
-
     _mark = "?"
 
     def _write_all(
-        self, statements: Sequence[tuple[str, Sequence[Any]]], audit: Sequence[AuditRow] = ()
+        self,
+        statements: Sequence[tuple[str, Sequence[Any]]],
+        audit: Sequence[AuditRow] = (),
+        *,
+        check: Callable[[list[int]], None] | None = None,
     ) -> list[int]:
-        """Run statements and append audit rows in one transaction (the API tables' hook)."""
+        """Run statements and append audit rows in one transaction (the shared queries' hook)."""
         try:
             with self._write() as conn:
                 counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+                if check is not None:
+                    check(counts)
                 _insert_audit(conn, audit)
         except sqlite3.IntegrityError as exc:
             msg = f"already stored: {str(exc).splitlines()[0]}"
             raise DuplicateError(msg) from exc
         return counts
 
+    def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run one statement per row in one transaction (the shared queries' hook)."""
+        try:
+            with self._write() as conn:
+                return int(conn.executemany(sql, rows).rowcount)
+        except sqlite3.IntegrityError as exc:
+            msg = f"already stored: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+
     def _db_time(self, value: datetime) -> Any:
         return _dt(value)
+
+    def _db_date(self, value: date) -> Any:
+        return value.isoformat()
+
+    def _py_date(self, value: Any) -> date:
+        return date.fromisoformat(value)
+
+    def _cells_in(self, cells: Sequence[int]) -> Any:
+        return json.dumps([str(c) for c in cells])  # as text: JSON readers lose 64-bit integers
+
+    def _texts_in(self, texts: Sequence[str]) -> Any:
+        return json.dumps(list(texts), ensure_ascii=False)
+
+    def _list_out(self, value: Any) -> list[Any]:
+        return json.loads(value)  # type: ignore[no-any-return]
 
     def _py_time(self, value: Any) -> datetime:
         return _time(int(value))  # type: ignore[no-any-return]
@@ -1355,73 +995,6 @@ _ROLLUP_NEW_ROWS = (
 )
 _DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
 _EVENT_AT = EVENT_COLUMNS.index("at")
-
-
-_PATROL_SELECT = (
-    "SELECT id, district_code, township_code, team_id, cells, shift_start, shift_end, status,"
-    " created_by, created_at, note, started_at, finished_at FROM patrol_tasks"
-)
-
-
-def _patrol_from_db(r: Sequence[Any]) -> PatrolTaskRow:
-    return PatrolTaskRow(
-        r[0], r[1], r[2], int(r[3]), tuple(int(c) for c in json.loads(r[4])), _time(r[5]), _time(r[6]),
-        r[7], r[8], _time(r[9]), r[10], us_to_datetime(r[11]), us_to_datetime(r[12]),
-    )  # fmt: skip
-
-
-_ADD_SIGN_IN_FAILURE = (
-    "INSERT INTO sign_in_failures (key, failures, first_at, last_at, locked) VALUES (?, 1, ?, ?, 0)"
-    " ON CONFLICT (key) DO UPDATE SET failures = sign_in_failures.failures + 1, last_at = excluded.last_at"
-)
-
-
-def _sign_in_failures(conn: sqlite3.Connection, keys: Sequence[str]) -> dict[str, SignInFailures]:
-    rows = conn.execute(
-        "SELECT key, failures, first_at, last_at, locked FROM sign_in_failures"
-        f" WHERE key IN {_marks(len(keys))}",
-        tuple(keys),
-    ).fetchall()
-    return {k: SignInFailures(k, int(n), _time(a), _time(b), bool(locked)) for k, n, a, b, locked in rows}
-
-
-_USER_SELECT = (
-    "SELECT username, display_name, role, township_code, team_id, department, password_hash, active,"
-    " created_at, updated_at FROM users"
-)
-
-
-def _user_to_db(u: UserRow) -> tuple[Any, ...]:
-    return (
-        u.username, u.display_name, u.role, u.township_code, u.team_id, u.department, u.password_hash,
-        int(u.active), _dt(u.created_at), _dt(u.updated_at),
-    )  # fmt: skip
-
-
-def _user_from_db(r: Sequence[Any]) -> UserRow:
-    return UserRow(
-        r[0],
-        r[1],
-        r[2],
-        r[3],
-        None if r[4] is None else int(r[4]),
-        r[5],
-        r[6],
-        bool(r[7]),
-        _time(r[8]),
-        _time(r[9]),
-    )
-
-
-_INSERT_EVALUATION = (
-    f"INSERT INTO evaluations ({', '.join(EVALUATION_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(EVALUATION_COLUMNS))})"
-)
-
-
-def _evaluation_to_db(row: EvaluationRow) -> tuple[Any, ...]:
-    values = astuple(row)
-    return (*values[:3], _dt(row.published_at), *values[4:])
 
 
 def _insert_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:

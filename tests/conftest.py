@@ -78,7 +78,7 @@ def demo_district():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def demo_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A SQLite store with the demo district loaded once for the session (read-only use)."""
-    from patrol.areas import load_demo_district
+    from data.demo_district import load_demo_district
 
     url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
     s = open_store(url)
@@ -102,7 +102,7 @@ def district_sqlite_url(demo_sqlite_url: str, tmp_path: Path) -> str:
 @pytest.fixture
 def district_store(store: Store) -> Store:
     """A store on each backend holding the demo district (no incidents)."""
-    from patrol.areas import load_demo_district
+    from data.demo_district import load_demo_district
 
     load_demo_district(store, seed=0)
     return store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,3 +106,27 @@ def test_a_renamed_village_is_refused_without_a_code_map_and_re_pointed_with_one
     assert {t.id: t.village_code for t in store.teams()}[inc.team_id] == new
     assert store.get_user("insp").team_id == inc.team_id
     assert store.rollup_rows() == _recount(store)
+
+
+def test_a_boundary_import_and_its_audit_row_commit_together_or_not_at_all(loaded, tmp_path, monkeypatch):
+    import sys
+
+    store, inc = loaded
+    old = inc.village_code
+    path = _villages_file(store, tmp_path, {old: old[:-3] + "999"})
+    backend = sys.modules[type(store).__module__]
+
+    def fail(conn, rows):  # the record of the change cannot be written
+        raise RuntimeError("audit_log is full")
+
+    monkeypatch.setattr(backend, "_insert_audit", fail)
+    with pytest.raises(Exception, match="audit_log is full"):
+        import_boundaries(store, path, "village", parent_field="parent", code_map={old: old[:-3] + "999"})
+    monkeypatch.undo()
+    assert old in {v.code for v in store.villages()}  # nothing changed without its record
+    assert store.get_incident(inc.id).village_code == old
+    result = import_boundaries(
+        store, path, "village", parent_field="parent", code_map={old: old[:-3] + "999"}
+    )
+    (entry,) = [a for a in store.audit_log(entity="areas") if a.action == "import_boundaries"]
+    assert json.loads(entry.after) == {**result.counts} and result.counts["remapped_codes"] == 1

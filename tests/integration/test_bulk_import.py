@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from patrol.areas import load_demo_district
+from data.demo_district import load_demo_district
 from patrol.incidents import BulkResult, IncidentService
 from patrol.roles import Principal
 from store import postgis, sqlite

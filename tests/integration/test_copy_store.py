@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from patrol.cli import main
+from cli import main
 from patrol.portability import CopyError, content_hashes
 from store import open_store
 

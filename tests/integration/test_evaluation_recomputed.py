@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from patrol.cli import main
+from cli import main
 from patrol.evaluation import EvaluationService
 from patrol.roles import Principal
 from store import open_store

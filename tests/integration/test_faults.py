@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 from streamlit.testing.v1 import AppTest
 
-from patrol.areas import load_demo_district
+from data.demo_district import load_demo_district
 from patrol.incidents import IncidentService, NewIncident
 from patrol.roles import Principal
 from store import StoreError, open_store

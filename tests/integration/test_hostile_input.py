@@ -96,16 +96,18 @@ def test_a_single_report_dated_in_the_far_future_or_with_a_nul_byte_is_refused_n
 
 def _two_townships(svc) -> tuple[dict[str, str], dict[str, str], str]:
     """A row in 解放街道's first village and one in another township; the first one's code."""
-    from patrol.incidents import NewIncident
 
-    probe = svc.build(NewIncident("PARK_COMPOUND", *P), NOW)
+    def township(lat: float, lng: float) -> str:
+        return str(svc.router.route([lat], [lng], ["PARK_COMPOUND"]).township_codes[0])
+
+    here = township(*P)
     other = next(
         (lat, lng)
         for lat, lng in [(30.7204, 120.8301), (30.6602, 120.8011), (30.7702, 120.8602)]
-        if svc.build(NewIncident("PARK_COMPOUND", lat, lng), NOW).township_code != probe.township_code
+        if township(lat, lng) != here
     )
     far = {**GOOD, "id": "FAR", "lat": str(other[0]), "lng": str(other[1])}
-    return GOOD, far, probe.township_code
+    return GOOD, far, here
 
 
 @pytest.mark.parametrize("role", ["inspector", "planner", "liaison"])

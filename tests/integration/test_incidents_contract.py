@@ -65,7 +65,8 @@ def test_a_report_is_stored_with_its_number_route_and_creation_event(svc):
     assert got.state == State.DISCOVERED and got.version == 1
     assert got.village_code and got.team_id > 0 and got.township_code == got.village_code[:9]
     (event,) = svc.timeline(CC, inc.id)
-    assert event.action == Action.CREATE and event.actor == "指挥员" and "routing" in event.payload
+    assert event.action == Action.CREATE and event.actor == "指挥员" and event.payload == {"via": "report"}
+    assert got.routing_reason and got.handler  # how it was routed is on its row
 
 
 def test_numbers_are_consecutive_per_day(svc):
@@ -327,15 +328,11 @@ def test_a_connection_dropped_mid_write_leaves_nothing_and_the_store_recovers(sv
     if store.url.startswith("sqlite"):
         import store.sqlite as backend
 
-        real = backend._db_column
+        def drop(conn, rows):  # reached after the incident, its event and its rollups were written
+            store._conn().close()
+            raise backend.sqlite3.OperationalError("disk I/O error")
 
-        def drop(batch, table, name):
-            if table == "events":  # reached after the incident row was written
-                store._conn().close()
-                raise backend.sqlite3.OperationalError("disk I/O error")
-            return real(batch, table, name)
-
-        monkeypatch.setattr(backend, "_db_column", drop)
+        monkeypatch.setattr(backend, "_insert_audit", drop)
         with pytest.raises(StoreError, match="nothing was saved"):
             _report(svc, 1)
     else:
@@ -379,14 +376,14 @@ def test_external_ids_are_found_and_unique(svc):
         svc.store.insert_incidents(IncidentBatch.from_rows([row._replace(id="other", number="NH-Y-1")], []))
 
 
-def test_open_incidents_near_finds_only_open_ones_of_the_item(svc):
+def test_the_duplicate_rule_finds_only_open_incidents_of_the_same_item(svc):
     inc = _report(svc, 0)
-    near = svc.store.open_incidents_near("PARK_COMPOUND", [inc.cell], NOW - timedelta(hours=1))
-    assert [r.id for r in near] == [inc.id]
-    assert svc.store.open_incidents_near("SEWAGE", [inc.cell], NOW - timedelta(hours=1)) == []
+    found = svc.find_duplicate("PARK_COMPOUND", inc.lat, inc.lng, NOW)
+    assert found is not None and found.id == inc.id
+    assert svc.find_duplicate("SEWAGE", inc.lat, inc.lng, NOW) is None
     svc.act(CC, inc.id, "assess", expected_version=1)
     svc.act(CC, inc.id, "reject", expected_version=2, reason="非执法事项")
-    assert svc.store.open_incidents_near("PARK_COMPOUND", [inc.cell], NOW - timedelta(hours=1)) == []
+    assert svc.find_duplicate("PARK_COMPOUND", inc.lat, inc.lng, NOW) is None
 
 
 def test_a_bulk_import_writes_creation_events_and_rollups_equal_to_a_recount(svc):

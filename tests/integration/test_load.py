@@ -121,7 +121,7 @@ def _recount(store) -> list[tuple[int, str, str, str, str, int]]:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgis"])
 def test_twenty_command_center_sessions_and_five_writers_lose_nothing(backend, request, monkeypatch):
-    from patrol.areas import load_demo_district
+    from data.demo_district import load_demo_district
 
     url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgis_url")
     store = open_store(url)

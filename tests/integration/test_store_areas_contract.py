@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import shapely
 
-from patrol.areas import AreaIndex, district_info, load_demo_district
+from data.demo_district import load_demo_district
+from patrol.areas import AreaIndex, district_info
 from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
 
 

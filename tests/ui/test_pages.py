@@ -365,6 +365,14 @@ def test_the_report_page_saves_a_report_for_an_inspector(app, incidents_sqlite_u
     assert any("已上报" in s.value for s in app.success), [e.value for e in app.error]
 
 
+def test_the_report_page_tells_an_inspector_a_point_outside_their_grid_in_words(app):
+    _as(app, "inspector", "report")  # inspector-1: team 1, 解放路社区
+    app.number_input(key="report_lat").set_value(30.7204)  # in another township
+    app.number_input(key="report_lng").set_value(120.8301).run()
+    app.button(key="report_submit").click().run()
+    assert any("位置不在您所在的网格" in e.value for e in app.error), [e.value for e in app.error]
+
+
 def test_the_report_page_refuses_a_point_outside_the_district(app):
     _as(app, "inspector", "report")
     app.number_input(key="report_lat").set_value(31.9)

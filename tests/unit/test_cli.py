@@ -5,7 +5,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from patrol.cli import main
+from cli import main
 
 
 def _kv(text: str) -> dict[str, str]:
@@ -152,7 +152,7 @@ def test_dry_run_reports_but_saves_nothing(sqlite_url, tmp_path, capsys):
 
 def test_an_unreachable_postgis_is_an_error_line_not_a_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "patrol.cli", "info", "--db", "postgresql://postgres@127.0.0.1:1/none"],
+        [sys.executable, "-m", "cli", "info", "--db", "postgresql://postgres@127.0.0.1:1/none"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -259,14 +259,14 @@ def test_bench_sizes_read_like_people_write_them(text, value):
     assert parse_size(text) == value
 
 
-@pytest.mark.parametrize(
-    "argv", [["bench", "--sizes", "2x"], ["bench", "--suites", "nope"], ["bench", "--sizes", "-5"]]
-)
+@pytest.mark.parametrize("argv", [["--sizes", "2x"], ["--suites", "nope"], ["--sizes", "-5"]])
 def test_bench_refuses_bad_options_with_exit_2(argv, capsys):
+    from bench.__main__ import main as bench_main
+
     with pytest.raises(SystemExit) as exc:
-        main(argv)
+        bench_main(argv)
     assert exc.value.code == 2
-    assert "gridpatrol bench: error" in capsys.readouterr().err
+    assert "gridpatrol-bench: error" in capsys.readouterr().err
 
 
 def test_scenarios_command_reports_every_theme(sqlite_url, capsys):
@@ -305,7 +305,7 @@ def test_patrol_plan_writes_a_route_that_fits_the_shift_and_the_backtest_compare
 
 
 def test_demo_if_empty_gives_an_older_demo_store_its_demo_users(sqlite_url, capsys):
-    from patrol.areas import load_demo_district
+    from data.demo_district import load_demo_district
     from store import open_store
 
     store = open_store(sqlite_url)
@@ -367,7 +367,7 @@ def test_a_reader_that_goes_away_ends_the_output_quietly_not_with_a_broken_pipe_
     read_end, write_end = os.pipe()
     os.close(read_end)  # as `gridpatrol info | head -0` does before the first line
     done = subprocess.run(
-        [sys.executable, "-m", "patrol.cli", "info", "--db", sqlite_url],
+        [sys.executable, "-m", "cli", "info", "--db", sqlite_url],
         stdout=write_end, stderr=subprocess.PIPE, text=True, check=False,
     )  # fmt: skip
     os.close(write_end)

@@ -111,3 +111,17 @@ def test_a_cell_whose_centre_is_outside_every_village_goes_to_the_nearest():
     assert orphan.any()
     d_left, d_right = shapely.distance(left, pts[orphan]), shapely.distance(right, pts[orphan])
     assert (owner[orphan] == np.where(d_left <= d_right, 0, 1)).all()
+
+
+def test_cell_ids_read_back_to_the_same_cells_and_a_cell_has_six_corners_around_its_centre():
+    from geo.grid import cell_boundary, cell_ids, cells_from_ids, cells_to_latlng, latlng_to_cells
+
+    cells = latlng_to_cells([30.75, 30.76], [120.75, 120.77], 9)
+    assert cells_from_ids(cell_ids(cells)).tolist() == cells.tolist()
+    corners = cell_boundary(int(cells[0]))
+    lat, lng = cells_to_latlng(cells[:1])
+    assert len(corners) == 6
+    assert (
+        abs(sum(c[0] for c in corners) / 6 - lat[0]) < 1e-3
+        and abs(sum(c[1] for c in corners) / 6 - lng[0]) < 1e-3
+    )

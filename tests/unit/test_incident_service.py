@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -94,11 +95,11 @@ def test_hotline_and_petition_reports_get_a_fifteen_minute_response_target(svc):
 def test_the_due_time_follows_the_items_handling_days_in_working_days(svc):
     inc = report(svc, "ILLEGAL_BUILD").incident  # 15 working days from Friday 27 November 2026, 10:00
     assert inc.due_at - inc.reported_at == timedelta(days=21)  # three weeks of weekdays: Friday 18 December
-    bulk, _ = svc.prepare_many(
+    bulk, _ = svc.intake.prepare(
         pd.DataFrame(
             {"item_code": ["ILLEGAL_BUILD"], "lat": [P[0]], "lng": [P[1]], "source": ["patrol"],
              "reported_at": [pd.Timestamp(NOW)]}
-        ), who=CC,
+        ), CC,
     )  # fmt: skip
     assert bulk["due_at"].iloc[0].to_pydatetime() == inc.due_at  # one rule for a report and an import
 
@@ -144,7 +145,7 @@ def test_a_complaint_about_a_closed_case_is_a_new_incident_linked_as_a_repeat(sv
         )
     repeat = svc.report_repeat(CC, inc.id, NewIncident("PARK_COMPOUND", *P)).incident
     assert repeat.repeat_of == inc.id and repeat.id != inc.id
-    assert svc.timeline(CC, repeat.id)[0].payload["repeat_of"] == inc.id
+    assert svc.timeline(CC, repeat.id)[0].payload == {"via": "report"}  # the link is on the row
 
 
 def test_a_repeat_of_an_open_case_is_refused(svc):
@@ -519,3 +520,57 @@ def test_a_few_escalations_at_a_time_never_wait_behind_cases_already_supervised_
     new = _to_handling(svc, report(svc, at=fresh_at).incident)
     svc.test_clock["now"] = new.due_at + timedelta(hours=1)
     assert svc.escalate_overdue(limit=1) == [new.number]  # not starved by the three most overdue
+
+
+def test_a_report_and_an_import_of_the_same_cases_are_made_by_one_rule(demo_sqlite_url, tmp_path):
+    """Numbering, routing, response target, due time, duplicate flag, scope and creation event:
+    one factory makes a case typed in one by one and the same cases loaded from a file."""
+    import shutil
+
+    src = demo_sqlite_url.removeprefix("sqlite:///")
+    cases = [  # (item, source, point, hours after NOW)
+        ("PARK_COMPOUND", "hotline_12345", P, 0),
+        ("PARK_COMPOUND", "patrol", _offset(*P, 30, 0), 2),  # 30 m and 2 h later: a suspected duplicate
+        ("ILLEGAL_BUILD", "patrol", _offset(*P, -200, 150), 3),
+    ]
+    made = {}
+    for way in ("report", "import"):
+        shutil.copy(src, tmp_path / f"{way}.sqlite")
+        store = open_store(f"sqlite:///{tmp_path / way}.sqlite")
+        svc = IncidentService(store, clock=lambda: NOW + timedelta(hours=4))
+        if way == "report":
+            for item, source, (lat, lng), hours in cases:
+                svc.report(
+                    CC, NewIncident(item, lat, lng, source, "d", reported_at=NOW + timedelta(hours=hours))
+                )
+        else:
+            frame = pd.DataFrame(
+                [
+                    {"item_code": i, "source": s, "lat": la, "lng": ln, "description": "d",
+                     "reported_at": pd.Timestamp(NOW + timedelta(hours=h))}
+                    for i, s, (la, ln), h in cases
+                ]
+            )  # fmt: skip
+            assert svc.create_many(frame, CC).created == 3
+        rows = store.list_incidents(IncidentQuery(newest_first=False))
+        events = [
+            (e.actor, e.role, e.action, e.seq, sorted(json.loads(e.payload)))
+            for r in rows
+            for e in store.events(r.id)
+        ]
+        made[way] = ([r._replace(updated_at=None) for r in rows], events)
+        store.close()
+    assert made["report"] == made["import"]
+    rows = made["report"][0]
+    assert [r.response_minutes for r in rows] == [15, 30, 60]  # hotline 15, the items' own 30 and 60
+    assert rows[1].suspected_duplicate_of == rows[0].id and rows[2].suspected_duplicate_of is None
+
+
+def test_a_grid_member_may_report_in_their_own_grid_only(svc):
+    inc = report(svc).incident
+    member = Principal("网格员", "grid_member", team_id=inc.team_id)
+    assert svc.report(member, NewIncident("CLUTTER", *P)).incident.team_id == inc.team_id
+    other = next(t for t in svc.teams.values() if t.id != inc.team_id)
+    elsewhere = Principal("网格员", "grid_member", team_id=other.id)
+    with pytest.raises(AccessDeniedError, match="outside your grid"):
+        svc.report(elsewhere, NewIncident("CLUTTER", *P))

@@ -81,3 +81,69 @@ def test_the_captains_township_rule_is_written_once_in_permissions():
         if compares.search(line)
     }
     assert len(places) == 1 and next(iter(places)).startswith("patrol/permissions.py:"), places
+
+
+def test_no_arrow_runs_up_from_the_layers_to_an_entry_or_the_demo_and_benchmark_clients():
+    # geo, store, the domain and services, the layers and the API are imported by the entries
+    # (app, command line, API) and by the demo generators and the benchmarks, never the other way
+    above = {"data", "bench", "cli", "app_pages", "streamlit_app", "serve"}
+    offenders = {}
+    for folder in ("geo", "store", "patrol", "layers", "api"):
+        for p in sorted((ROOT / folder).glob("*.py")):
+            reached = {m.split(".")[0] for m in _imports(p)} & above
+            if reached:
+                offenders[f"{folder}/{p.name}"] = reached
+    assert offenders == {}
+
+
+def test_the_command_line_is_an_entry_package_of_modules_readable_in_one_sitting():
+    assert not (ROOT / "patrol" / "cli.py").exists()
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in (ROOT / "cli").glob("*.py")}
+    assert sizes and max(sizes.values()) <= 600, sizes
+
+
+def _runtime_imports(path: Path, modules: set[str]) -> set[str]:
+    """The project modules ``path`` imports when it runs (deferred imports included, not those
+    made for type checking only)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for b in node.body
+        for n in ast.walk(b)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return found & modules
+
+
+def test_no_import_circle_even_through_deferred_imports():
+    from graphlib import CycleError, TopologicalSorter
+
+    files = {
+        (f"{p.parent.name}.{p.stem}" if p.stem != "__init__" else p.parent.name): p
+        for folder in ("geo", "store", "patrol", "layers", "api", "cli", "data")
+        for p in (ROOT / folder).glob("*.py")
+    }
+    graph = {name: _runtime_imports(p, set(files)) - {name} for name, p in files.items()}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as exc:
+        raise AssertionError(f"import circle: {' → '.join(exc.args[1])}") from None
+
+
+def test_h3_is_reached_only_through_geo():
+    offenders = {
+        f"{folder}/{p.name}"
+        for folder in ("patrol", "store", "layers", "api", "cli", "data", "app_pages")
+        for p in sorted((ROOT / folder).glob("*.py"))
+        if any(m == "h3" or m.startswith("h3.") for m in _imports(p))
+    }
+    assert offenders == set()

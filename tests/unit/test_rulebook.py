@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from cli import main
 from patrol.catalog import load_catalog
-from patrol.cli import main
 from patrol.incident import Action, IllegalTransitionError, State
 from patrol.incidents import IncidentService, NewIncident
 from patrol.permissions import AccessDeniedError

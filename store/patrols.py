@@ -1,0 +1,210 @@
+"""Patrol tasks, the cells they covered, premises and joint inspections, written once for both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from store.protocol import DuplicateError
+from store.rows import InspectionRow, PatrolTaskRow, PatrolVisitRow, PremisesRow
+from store.shared import SharedSql
+
+_PATROL_COLUMNS = (
+    "id, district_code, township_code, team_id, cells, shift_start, shift_end, status, created_by,"
+    " created_at, note, started_at, finished_at"
+)
+_VISIT_COLUMNS = "task_id, team_id, township_code, cell, at, source"
+_PREMISES_COLUMNS = (
+    "id, district_code, name, kind, lat, lng, cell, village_code, township_code, items, departments"
+)
+_INSPECTION_COLUMNS = (
+    "id, premises_id, department, planned_on, status, created_by, created_at, items, visit_id"
+)
+
+
+def _marks(columns: str) -> str:
+    return ", ".join("?" * len(columns.split(",")))
+
+
+def _where(conditions: Sequence[tuple[str, Any]]) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE`` and the conditions whose value is given (None: no condition), with their values."""
+    given = [(c, v) for c, v in conditions if v is not None]
+    return (" WHERE " + " AND ".join(c for c, _ in given) if given else ""), tuple(v for _, v in given)
+
+
+class PatrolTables(SharedSql):
+    """The patrol and inspection queries; mixed into each store."""
+
+    def _insert_all(self, sql: str, rows: Sequence[Sequence[Any]], refusal: str) -> None:
+        """Insert all rows or none; a key taken already is refused with ``refusal``."""
+        try:
+            self._write_many(sql, rows)
+        except DuplicateError as exc:
+            msg = f"{refusal}: {exc}"
+            raise DuplicateError(msg) from exc
+
+    # -- patrol tasks and covered cells --------------------------------------------------------
+    def _patrol(self, r: Sequence[Any]) -> PatrolTaskRow:
+        cells = tuple(int(c) for c in self._list_out(r[4]))
+        return PatrolTaskRow(
+            r[0], r[1], r[2], int(r[3]), cells, self._py_time(r[5]), self._py_time(r[6]), r[7], r[8],
+            self._py_time(r[9]), r[10], self._opt_py_time(r[11]), self._opt_py_time(r[12]),
+        )  # fmt: skip
+
+    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
+        """Store new patrol tasks in one transaction."""
+        rows = [
+            (
+                t.id, t.district_code, t.township_code, t.team_id, self._cells_in(t.cells),
+                self._db_time(t.shift_start), self._db_time(t.shift_end), t.status, t.created_by,
+                self._db_time(t.created_at), t.note, self._opt_db_time(t.started_at),
+                self._opt_db_time(t.finished_at),
+            )
+            for t in tasks
+        ]  # fmt: skip
+        sql = self._q(f"INSERT INTO patrol_tasks ({_PATROL_COLUMNS}) VALUES ({_marks(_PATROL_COLUMNS)})")
+        self._insert_all(sql, rows, "patrol task already stored")
+
+    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
+        """Move a patrol task between statuses; False if it was not in ``from_status``."""
+        when = self._db_time(at)
+        sql = (
+            "UPDATE patrol_tasks SET status = ?,"
+            " started_at = CASE WHEN ? = 'active' THEN ? ELSE started_at END,"
+            " finished_at = CASE WHEN ? = 'done' THEN ? ELSE finished_at END"
+            " WHERE id = ? AND status = ?"
+        )
+        params = (to_status, to_status, when, to_status, when, task_id, from_status)
+        return self._write_all([(self._q(sql), params)]) == [1]
+
+    def patrol_task(self, task_id: str) -> PatrolTaskRow | None:
+        """One patrol task, or None."""
+        rows = self._read(self._q(f"SELECT {_PATROL_COLUMNS} FROM patrol_tasks WHERE id = ?"), (task_id,))
+        return self._patrol(rows[0]) if rows else None
+
+    def patrol_tasks(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        ending_after: datetime | None = None,
+        starting_from: datetime | None = None,
+        starting_before: datetime | None = None,
+        limit: int | None = 500,
+    ) -> list[PatrolTaskRow]:
+        """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
+        where, params = _where(
+            [
+                ("township_code = ?", township_code),
+                ("team_id = ?", team_id),
+                ("shift_end > ?", self._opt_db_time(ending_after)),
+                ("shift_start >= ?", self._opt_db_time(starting_from)),
+                ("shift_start < ?", self._opt_db_time(starting_before)),
+            ]
+        )
+        sql = f"SELECT {_PATROL_COLUMNS} FROM patrol_tasks{where} ORDER BY shift_start DESC"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (*params, limit)
+        return [self._patrol(r) for r in self._read(self._q(sql), params)]
+
+    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
+        """Record covered cells; a cell already covered by the same task keeps its first time."""
+        sql = self._q(
+            f"INSERT INTO patrol_visits ({_VISIT_COLUMNS}) VALUES ({_marks(_VISIT_COLUMNS)})"
+            " ON CONFLICT (task_id, cell) DO NOTHING"
+        )
+        rows = [
+            (v.task_id, v.team_id, v.township_code, int(v.cell), self._db_time(v.at), v.source)
+            for v in visits
+        ]
+        return self._write_many(sql, rows)
+
+    def patrol_visits(
+        self,
+        *,
+        township_code: str | None = None,
+        team_id: int | None = None,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PatrolVisitRow]:
+        """Covered cells, oldest first, filtered by township, team, task and time."""
+        where, params = _where(
+            [
+                ("township_code = ?", township_code),
+                ("team_id = ?", team_id),
+                ("task_id = ?", task_id),
+                ("at >= ?", self._opt_db_time(since)),
+                ("at < ?", self._opt_db_time(until)),
+            ]
+        )
+        sql = f"SELECT {_VISIT_COLUMNS} FROM patrol_visits{where} ORDER BY at, task_id, cell"
+        return [
+            PatrolVisitRow(r[0], int(r[1]), r[2], int(r[3]), self._py_time(r[4]), r[5])
+            for r in self._read(self._q(sql), params)
+        ]
+
+    # -- premises and joint inspections ----------------------------------------------------------
+    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
+        """Store premises (an existing id raises DuplicateError; nothing is stored)."""
+        rows = [
+            (
+                p.id, p.district_code, p.name, p.kind, p.lat, p.lng, int(p.cell), p.village_code,
+                p.township_code, self._texts_in(p.items), self._texts_in(p.departments),
+            )
+            for p in premises
+        ]  # fmt: skip
+        sql = self._q(f"INSERT INTO premises ({_PREMISES_COLUMNS}) VALUES ({_marks(_PREMISES_COLUMNS)})")
+        self._insert_all(sql, rows, "premises already stored")
+
+    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
+        """Premises, optionally of one township, by id."""
+        where, params = _where([("township_code = ?", township_code)])
+        rows = self._read(self._q(f"SELECT {_PREMISES_COLUMNS} FROM premises{where} ORDER BY id"), params)
+        return [
+            PremisesRow(
+                r[0], r[1], r[2], r[3], float(r[4]), float(r[5]), int(r[6]), r[7], r[8],
+                tuple(self._list_out(r[9])), tuple(self._list_out(r[10])),
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
+        """Store planned inspections in one transaction."""
+        columns = "id, premises_id, department, planned_on, status, items, visit_id, created_by, created_at"
+        rows = [
+            (
+                i.id, i.premises_id, i.department, self._db_date(i.planned_on), i.status,
+                self._texts_in(i.items), i.visit_id, i.created_by, self._db_time(i.created_at),
+            )
+            for i in inspections
+        ]  # fmt: skip
+        sql = self._q(f"INSERT INTO inspections ({columns}) VALUES ({_marks(columns)})")
+        self._insert_all(sql, rows, "inspection not stored (duplicate id or unknown premises)")
+
+    def inspections(
+        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
+    ) -> list[InspectionRow]:
+        """Inspections, by planned day then id, optionally of some premises and from a day on."""
+        conditions: list[tuple[str, Any]] = [
+            ("planned_on >= ?", None if since is None else self._db_date(since))
+        ]
+        where, params = _where(conditions)
+        if premises_ids is not None:
+            ids = tuple(premises_ids)
+            of = f"premises_id IN ({', '.join('?' * len(ids))})" if ids else "1 = 0"
+            where, params = (f"{where} AND {of}" if where else f" WHERE {of}"), (*params, *ids)
+        sql = f"SELECT {_INSPECTION_COLUMNS} FROM inspections{where} ORDER BY planned_on, id"
+        return [
+            InspectionRow(
+                r[0], r[1], r[2], self._py_date(r[3]), r[4], r[5], self._py_time(r[6]),
+                tuple(self._list_out(r[7])), r[8],
+            )
+            for r in self._read(self._q(sql), params)
+        ]  # fmt: skip
+
+    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
+        """Set the merged visit id of inspections in one transaction."""
+        sql = self._q("UPDATE inspections SET visit_id = ? WHERE id = ?")
+        self._write_many(sql, [(v, k) for k, v in visits.items()])

@@ -6,6 +6,7 @@ Cells are H3 indexes held as ``int64`` (the h3 4.x integer API). Coordinates are
 
 from __future__ import annotations
 
+import math
 from typing import Literal, TypeAlias
 
 import h3.api.basic_int as h3i
@@ -151,6 +152,13 @@ def cells_to_polygons(cells: npt.ArrayLike) -> npt.NDArray[np.object_]:
 def cell_ids(cells: npt.ArrayLike) -> list[str]:
     """H3 cells as their hexadecimal ids (as other H3 tools write them), for files people open."""
     return [h3i.int_to_str(int(c)) for c in np.asarray(cells, dtype=np.int64).ravel()]
+
+
+def cells_near(lat: float, lng: float, radius_m: float, res: int) -> CellArray:
+    """Every cell of ``res`` that a circle of ``radius_m`` around the point can reach (a k-ring)."""
+    edge_m = h3i.average_hexagon_edge_length(_check_res(res), unit="m")
+    k = max(1, math.ceil(radius_m / (math.sqrt(3) * edge_m)) + 1)
+    return np.array(sorted(h3i.grid_disk(h3i.latlng_to_cell(lat, lng, res), k)), dtype=np.int64)
 
 
 def cells_from_ids(ids: list[str]) -> CellArray:

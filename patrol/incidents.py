@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
@@ -35,7 +34,7 @@ from patrol.incident import (
     State,
     WorkflowError,
 )
-from patrol.intake import OUTSIDE_DISTRICT, VIA_IMPORT, VIA_REPORT, IncidentFactory
+from patrol.intake import VIA_IMPORT, VIA_REPORT, IncidentFactory, creation_payload, response_targets
 from patrol.intake import BulkResult as BulkResult  # re-exported: the importer and tests take them here
 from patrol.intake import NewIncident as NewIncident
 from patrol.intake import ReportResult as ReportResult
@@ -58,6 +57,7 @@ from patrol.plausibility import (
     check_text,
 )
 from patrol.refusals import Refusal
+from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError, Router
 from patrol.stages import StageClock, stage_clocks
@@ -66,7 +66,7 @@ from patrol.workdays import add_working_days_one
 from patrol.workdays import local_day as local_day  # re-exported with the zone
 from patrol.workdays import local_minutes as local_minutes
 from store.protocol import Store, VersionConflict
-from store.rows import EventRow, IncidentRow
+from store.rows import EventRow, IncidentBatch, IncidentRow
 from store.rows import IncidentQuery as IncidentQuery  # the services' filter: pages take it from here
 
 DUPLICATE_RADIUS_M = 50.0
@@ -293,14 +293,15 @@ class IncidentService:
 
         The rule every new incident is flagged by; the report page warns of it before sending.
         """
-        reported = pd.Series([pd.Timestamp(at)]).dt.tz_convert("UTC")
-        found = self.intake.duplicates(np.array([item_code], dtype=object), [lat], [lng], reported, [""])[0]
-        return None if found is None else self._load(found)
+        row = self.intake.nearest_open(item_code, lat, lng, at)
+        return None if row is None else from_row(row)
 
     def report(self, who: Principal, cmd: NewIncident, *, repeat_of: str | None = None) -> ReportResult:
-        """Create one incident as ``who``: a batch of one through the factory every import uses.
+        """Create one incident as ``who``, by the factory's rules (:mod:`patrol.intake`).
 
-        Routed, timed, numbered, flagged and recorded as every new incident is.
+        A report is one case, so it is built as one (an import's frame costs a report six times
+        over), with the factory's pieces: the router, the creation scope, the response-time and
+        due-time rules, the daily numbers, the duplicate and repeat rules and the creation event.
 
         Raises
         ------
@@ -314,6 +315,9 @@ class IncidentService:
             If the principal may not report here.
         """
         now = self.clock()
+        if not allowed(who, Action.CREATE):
+            msg = f"a {who.role} may not create incidents"
+            raise AccessDeniedError(msg)
         try:
             item = self.catalog.item(cmd.item_code)
         except KeyError as exc:
@@ -325,29 +329,44 @@ class IncidentService:
         if reported.tzinfo is None:
             msg = "reported_at must carry a timezone"
             raise ValueError(msg)
-        self.time_window.check(reported, now)  # in words for the one report; an import names the row
+        self.time_window.check(reported, now)
         for name in MAX_CHARS:
             check_text(name, getattr(cmd, name) or "")
-        one = pd.DataFrame(
-            {
-                "item_code": [item.code], "lat": [lat], "lng": [lng], "source": [source.value],
-                "reported_at": [pd.Timestamp(reported)], "description": [cmd.description],
-                "reporter_name": [cmd.reporter_name], "reporter_phone": [cmd.reporter_phone],
-                "external_id": [cmd.external_id], "patrol_task_id": [cmd.patrol_task_id],
-                "repeat_of": [repeat_of],
-            }
+        routes = self.router.route([lat], [lng], [item.code])
+        where = f"({lat:.6f}, {lng:.6f})"
+        if not routes.ok[0]:
+            msg = f"the point {where} lies outside the district"
+            raise OutsideDistrictError(msg)
+        refused = self.intake.out_of_scope(who, routes)[0]
+        if refused:
+            msg = f"{who.role} {who.name} may not report at {where}: {refused}"
+            raise OutOfScopeError(msg, refused.key, refused.values)
+        dup = self.intake.nearest_open(item.code, lat, lng, reported)
+        if repeat_of is None:  # a batch of one under the rule every import follows (patrol.repeats)
+            one = pd.DataFrame(
+                {"item_code": [item.code], "cell": [int(routes.cells[0])], "reported_at": [reported]}
+            )
+            closed = closed_cases(self.store, [item.code], [int(routes.cells[0])], reported, reported)
+            repeat_of = link_repeats(one, closed)[0]
+        number = self.intake.number(reported)
+        inc = Incident(
+            id=number, number=number, district_code=self.district.code, item_code=item.code,
+            source=source, lat=lat, lng=lng, cell=int(routes.cells[0]),
+            village_code=str(routes.village_codes[0]), township_code=str(routes.township_codes[0]),
+            team_id=int(routes.team_ids[0]), handler=str(routes.handlers[0]),
+            department=str(routes.departments[0]), routing_reason=str(routes.reasons[0]),
+            description=cmd.description, reported_at=reported,
+            due_at=add_working_days_one(reported, item.handling_days),
+            response_minutes=int(response_targets(pd.Series([source.value]), [item.response_minutes])[0]),
+            reporter_name=cmd.reporter_name, reporter_phone=cmd.reporter_phone,
+            external_id=cmd.external_id, patrol_task_id=cmd.patrol_task_id,
+            suspected_duplicate_of=None if dup is None else dup.id, repeat_of=repeat_of,
         )  # fmt: skip
-        made, result = self.intake.create(one, who, via=VIA_REPORT)
-        if result.rejected:
-            reason = result.rejected[0][1]
-            where = f"({lat:.6f}, {lng:.6f})"
-            if reason == OUTSIDE_DISTRICT:
-                msg = f"the point {where} lies outside the district"
-                raise OutsideDistrictError(msg)
-            msg = f"{who.role} {who.name} may not report at {where}: {reason}"
-            raise OutOfScopeError(msg, getattr(reason, "key", "err.denied"), getattr(reason, "values", {}))
-        dup = made["suspected_duplicate_of"].iloc[0]
-        return ReportResult(self._load(made["id"].iloc[0]), self._load(dup) if isinstance(dup, str) else None)
+        inc.record_creation(who.name, who.role, now, **creation_payload(VIA_REPORT))
+        events = [event_to_row(e, inc.district_code) for e in inc.pending]
+        self.store.insert_incidents(IncidentBatch.from_rows([to_row(inc, now)], events))
+        inc.pending.clear()
+        return ReportResult(inc, None if dup is None else from_row(dup))
 
     def report_repeat(self, who: Principal, closed_id: str, cmd: NewIncident) -> ReportResult:
         """A complaint about a closed case: a new incident linked as a repeat (反复发案)."""

@@ -20,20 +20,39 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from geo.crs import geodesic_m
+from geo.grid import cells_near
 from patrol.audit import audit_row
 from patrol.catalog import Catalog
 from patrol.duplicates import flag_duplicates
-from patrol.incident import URGENT_RESPONSE_MINUTES, URGENT_SOURCES, Action, Incident, Source, State
+from patrol.incident import (
+    OPEN_STATES,
+    URGENT_RESPONSE_MINUTES,
+    URGENT_SOURCES,
+    Action,
+    Incident,
+    Source,
+    State,
+)
 from patrol.permissions import AccessDeniedError, allowed, creates_in
 from patrol.plausibility import MAX_CHARS, TimeWindow, first_reason, text_refusals
 from patrol.refusals import Reason
 from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import Router, Routes
-from patrol.workdays import LOCAL_TZ, add_working_days
+from patrol.workdays import LOCAL_TZ, add_working_days, local_day
 from store.protocol import Store
-from store.rows import AuditRow, DistrictRow, IncidentBatch, datetime_column, datetime_to_us
+from store.rows import (
+    AuditRow,
+    DistrictRow,
+    IncidentBatch,
+    IncidentQuery,
+    IncidentRow,
+    datetime_column,
+    datetime_to_us,
+)
 
+_OPEN = tuple(sorted(s.value for s in OPEN_STATES))
 OUTSIDE_DISTRICT = Reason("outside the district", "reason.outside_district")
 OUTSIDE_TOWNSHIP = Reason("outside your township", "reason.outside_township")
 OUTSIDE_GRID = Reason("outside your grid", "reason.outside_grid")
@@ -88,6 +107,11 @@ class BulkResult:
     created: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
     duplicates_flagged: int = 0
+
+
+def creation_payload(via: str) -> dict[str, str]:
+    """What the creation event of every new incident says besides who and when: how it came."""
+    return {"via": via}
 
 
 def response_targets(sources: pd.Series, item_minutes: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -149,6 +173,28 @@ class IncidentFactory:
             self.store, items, np.asarray(lat, float), np.asarray(lng, float), reported, list(ids),
             self.duplicate_radius_m, self.duplicate_window,
         )  # fmt: skip
+
+    def number(self, reported: datetime) -> str:
+        """The next number of the local day of ``reported``: the counters every new incident takes."""
+        return self._numbers(np.zeros(1, dtype=np.intp), [local_day(reported).replace("-", "")])[0]
+
+    def nearest_open(self, item_code: str, lat: float, lng: float, at: datetime) -> IncidentRow | None:
+        """The duplicate rule for one report, read through the cell index, or None.
+
+        The nearest open incident of the item reported within the window before ``at`` and within
+        the radius: what :meth:`duplicates` finds for a batch.
+        """
+        near = cells_near(lat, lng, self.duplicate_radius_m, self.router.areas.res)
+        query = IncidentQuery(
+            cells=tuple(near.tolist()), item_codes=(item_code,), states=_OPEN, limit=10_000,
+            reported_from=at - self.duplicate_window, reported_to=at + timedelta(microseconds=1),
+        )  # fmt: skip
+        earlier = self.store.list_incidents(query)
+        if not earlier:
+            return None
+        dist = geodesic_m(lat, lng, [r.lat for r in earlier], [r.lng for r in earlier])
+        nearest = int(np.argmin(dist))
+        return earlier[nearest] if dist[nearest] <= self.duplicate_radius_m else None
 
     def _numbers(self, day_codes: npt.NDArray[np.intp], day_keys: Sequence[str]) -> list[str]:
         """Consecutive numbers per day (``day_keys[day_codes[i]]`` is row i's YYYYMMDD), in row order."""
@@ -254,7 +300,7 @@ class IncidentFactory:
             "role": who.role,
             "at": np.datetime64(datetime_to_us(at), "us"),
             "note": "",
-            "payload": json.dumps({"via": via}, ensure_ascii=False),
+            "payload": json.dumps(creation_payload(via), ensure_ascii=False),
         }
 
     def create(

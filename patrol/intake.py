@@ -1,11 +1,13 @@
-"""The one way incidents come into being, one report or a million: :class:`IncidentFactory`.
+"""The rules every new incident is made by, one report or a million: :class:`IncidentFactory`.
 
-A report typed on the phone is a batch of one; a file imported by the command centre is a
-batch of many. Both are routed by the same router, timed by the same rules (the 15-minute
+A file imported by the command centre goes through :meth:`IncidentFactory.create` column by
+column; a report typed on the phone is built as one case (``IncidentService.report``) with the
+same pieces. Both are routed by the same router, timed by the same rules (the 15-minute
 response target of urgent sources, the item's handling days in working days), numbered from
-the same daily counters, flagged against the same duplicate rule, linked to the case they
-repeat by the same rule (:mod:`patrol.repeats`), refused outside the creator's scope by the
-same policy, and recorded with the same creation event naming who created them and how.
+the same daily counters, flagged by the same duplicate rule (for a batch over the store and the
+batch, for one report through the cell index), linked to the case they repeat by the same rule
+(:mod:`patrol.repeats`), refused outside the creator's scope by the same policy, and recorded
+with the same creation event naming who created them and how. A test keeps the two equal.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 
 from store.protocol import DuplicateError
 from store.rows import InspectionRow, PatrolTaskRow, PatrolVisitRow, PremisesRow
-from store.shared import SharedSql
+from store.shared import SharedSql, where_given
 
 _PATROL_COLUMNS = (
     "id, district_code, township_code, team_id, cells, shift_start, shift_end, status, created_by,"
@@ -25,12 +25,6 @@ _INSPECTION_COLUMNS = (
 
 def _marks(columns: str) -> str:
     return ", ".join("?" * len(columns.split(",")))
-
-
-def _where(conditions: Sequence[tuple[str, Any]]) -> tuple[str, tuple[Any, ...]]:
-    """`` WHERE`` and the conditions whose value is given (None: no condition), with their values."""
-    given = [(c, v) for c, v in conditions if v is not None]
-    return (" WHERE " + " AND ".join(c for c, _ in given) if given else ""), tuple(v for _, v in given)
 
 
 class PatrolTables(SharedSql):
@@ -94,7 +88,7 @@ class PatrolTables(SharedSql):
         limit: int | None = 500,
     ) -> list[PatrolTaskRow]:
         """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
-        where, params = _where(
+        where, params = where_given(
             [
                 ("township_code = ?", township_code),
                 ("team_id = ?", team_id),
@@ -130,7 +124,7 @@ class PatrolTables(SharedSql):
         until: datetime | None = None,
     ) -> list[PatrolVisitRow]:
         """Covered cells, oldest first, filtered by township, team, task and time."""
-        where, params = _where(
+        where, params = where_given(
             [
                 ("township_code = ?", township_code),
                 ("team_id = ?", team_id),
@@ -160,7 +154,7 @@ class PatrolTables(SharedSql):
 
     def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
         """Premises, optionally of one township, by id."""
-        where, params = _where([("township_code = ?", township_code)])
+        where, params = where_given([("township_code = ?", township_code)])
         rows = self._read(self._q(f"SELECT {_PREMISES_COLUMNS} FROM premises{where} ORDER BY id"), params)
         return [
             PremisesRow(
@@ -190,7 +184,7 @@ class PatrolTables(SharedSql):
         conditions: list[tuple[str, Any]] = [
             ("planned_on >= ?", None if since is None else self._db_date(since))
         ]
-        where, params = _where(conditions)
+        where, params = where_given(conditions)
         if premises_ids is not None:
             ids = tuple(premises_ids)
             of = f"premises_id IN ({', '.join('?' * len(ids))})" if ids else "1 = 0"

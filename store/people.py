@@ -9,7 +9,7 @@ from typing import Any
 
 from store.protocol import DuplicateError
 from store.rows import EVALUATION_COLUMNS, AuditRow, EvaluationRow, SignInFailures, UserRow
-from store.shared import SharedSql
+from store.shared import SharedSql, where_given
 
 _USER_COLUMNS = (
     "username, display_name, role, township_code, team_id, department, password_hash, active, created_at,"
@@ -122,24 +122,20 @@ class PeopleTables(SharedSql):
         limit: int = 1000,
     ) -> list[AuditRow]:
         """Audit rows, newest first, filtered by time, actor and entity kind."""
-        where = [
-            (cond, value)
-            for cond, value in (
-                ("at >= ?", None if since is None else self._db_time(since)),
-                ("at < ?", None if until is None else self._db_time(until)),
+        where, params = where_given(
+            [
+                ("at >= ?", self._opt_db_time(since)),
+                ("at < ?", self._opt_db_time(until)),
                 ("actor = ?", actor),
                 ("entity = ?", entity),
-            )
-            if value is not None
-        ]
+            ]
+        )
         text = self._json_out
         sql = (
             f"SELECT seq, at, actor, role, action, entity, entity_id, before{text}, after{text}"
-            " FROM audit_log"
-            + (" WHERE " + " AND ".join(c for c, _ in where) if where else "")
-            + " ORDER BY seq DESC LIMIT ?"
+            f" FROM audit_log{where} ORDER BY seq DESC LIMIT ?"
         )
-        rows = self._read(self._q(sql), (*(v for _, v in where), limit))
+        rows = self._read(self._q(sql), (*params, limit))
         return [AuditRow(int(r[0]), self._py_time(r[1]), *r[2:]) for r in rows]
 
     # -- published evaluations -------------------------------------------------------------------

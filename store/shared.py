@@ -14,6 +14,12 @@ from typing import Any
 from store.rows import AuditRow
 
 
+def where_given(conditions: Sequence[tuple[str, Any]]) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE`` and the conditions whose value is given (None: no condition), with their values."""
+    given = [(c, v) for c, v in conditions if v is not None]
+    return (" WHERE " + " AND ".join(c for c, _ in given) if given else ""), tuple(v for _, v in given)
+
+
 class SharedSql:
     """The hooks each backend supplies to the shared queries."""
 

@@ -17,12 +17,13 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store.api import ApiTables
+from store.area_reads import AreaReads
 from store.evidence import EvidenceTables
+from store.incident_reads import IncidentReads
 from store.patrols import PatrolTables
 from store.people import PeopleTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
-    AREA_REFERENCES,
     BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
     CREATE_REMAP_TABLE,
@@ -34,15 +35,11 @@ from store.rows import (
     DistrictRow,
     EventRow,
     IncidentBatch,
-    IncidentQuery,
     IncidentRow,
-    RollupQuery,
     TeamRow,
     TownshipRow,
     VillageRow,
-    checked_incident_columns,
     datetime_column,
-    incident_frame_from_rows,
     rebuilds_indexes,
     state_bucket,
     us_to_datetime,
@@ -345,7 +342,9 @@ _CLEAR_AREAS = (
 )
 
 
-class PostGISStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables):
+class PostGISStore(
+    AreaReads, IncidentReads, ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables
+):
     """Store on PostgreSQL with PostGIS, shared by any number of app processes."""
 
     def __init__(
@@ -516,70 +515,6 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolT
                 cur.execute(_ROLLUP_ALL_ROWS)
             _insert_audit(conn, audit)
 
-    def area_references(self) -> dict[str, dict[str, int]]:
-        """How many rows name each area (see the protocol)."""
-        with self._tx() as conn:
-            return {
-                name: {str(k): int(n) for k, n in conn.execute(sql)} for name, sql in AREA_REFERENCES.items()
-            }
-
-    def district(self) -> DistrictRow | None:
-        """The district held, or None when the store is empty."""
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT code, name, name_en, h3_resolution, is_demo, number_prefix FROM district LIMIT %s",
-                (1,),
-            ).fetchone()
-        if row is None:
-            return None
-        return DistrictRow(row[0], row[1], row[2], int(row[3]), bool(row[4]), row[5])
-
-    def townships(self) -> list[TownshipRow]:
-        """All townships, by code."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT code, name, name_en, kind, empowerment_class, ST_AsBinary(geom)"
-                " FROM townships ORDER BY code"
-            ).fetchall()
-        return [TownshipRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
-
-    def villages(self, township_code: str | None = None) -> list[VillageRow]:
-        """Village grids, by code; only one township's when given."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT code, township_code, name, kind, ST_AsBinary(geom) FROM villages"
-                " WHERE (%s::text IS NULL OR township_code = %s) ORDER BY code",
-                (township_code, township_code),
-            ).fetchall()
-        return [VillageRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
-
-    def teams(self, township_code: str | None = None) -> list[TeamRow]:
-        """Grid teams, by village code; only one township's when given."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT t.id, t.village_code, t.name, t.captain, t.members FROM teams t"
-                " JOIN villages v ON v.code = t.village_code"
-                " WHERE (%s::text IS NULL OR v.township_code = %s) ORDER BY t.village_code",
-                (township_code, township_code),
-            ).fetchall()
-        return [TeamRow(r[0], r[1], r[2], r[3], tuple(r[4])) for r in rows]
-
-    def cell_map(self) -> tuple[npt.NDArray[np.int64], list[str]]:
-        """Sorted cells and the code of each cell's owning village."""
-        with self._tx() as conn:
-            rows = conn.execute("SELECT cell, village_code FROM cells ORDER BY cell").fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
-
-    def area_counts(self) -> dict[str, int]:
-        """Counts of townships, villages, teams and cells."""
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT (SELECT count(*) FROM townships), (SELECT count(*) FROM villages),"
-                " (SELECT count(*) FROM teams), (SELECT count(*) FROM cells)"
-            ).fetchone()
-        assert row is not None
-        return {"townships": row[0], "villages": row[1], "teams": row[2], "cells": row[3]}
-
     # -- incidents ---------------------------------------------------------------------
     def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
         """Reserve consecutive incident numbers per key in one transaction; return each first."""
@@ -711,123 +646,16 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolT
                     [(*key, old_bucket, old[2], -1), (*key, new_bucket, row.township_code, 1)],
                 )
 
-    def _select(self, where: str, params: Sequence[Any]) -> list[IncidentRow]:
-        with self._tx() as conn:
-            rows = conn.execute(_SELECT_INCIDENT + where, params).fetchall()
-        return [IncidentRow(*r) for r in rows]
-
-    def get_incident(self, incident_id: str) -> IncidentRow | None:
-        """The incident with this id, or None."""
-        rows = self._select(" WHERE id = %s", (incident_id,))
-        return rows[0] if rows else None
-
-    def find_incident(self, number: str) -> IncidentRow | None:
-        """The incident with this human number, or None."""
-        rows = self._select(" WHERE number = %s", (number,))
-        return rows[0] if rows else None
-
-    def list_incidents(self, query: IncidentQuery) -> list[IncidentRow]:
-        """Incidents matching ``query``, newest (or oldest) first, paged."""
-        where, params = _where(query)
-        page = (*params, query.limit, query.offset)
-        return self._select(where + query.order() + " LIMIT %s OFFSET %s", page)
-
-    def count_incidents(self, query: IncidentQuery) -> int:
-        """Number of incidents matching ``query`` (ignores limit and offset)."""
-        where, params = _where(query)
-        with self._tx() as conn:
-            row = conn.execute("SELECT count(*) FROM incidents" + where, params).fetchone()
-        assert row is not None
-        return int(row[0])
-
-    def count_by_cell(self, query: IncidentQuery) -> list[tuple[int, int]]:
-        """Counts per cell of the incidents matching ``query`` (for filters rollups lack)."""
-        where, params = _where(query)
-        sql = "SELECT cell, count(*) FROM incidents" + where + " GROUP BY cell"
-        return [(int(c), int(n)) for c, n in self._read(sql, params)]
-
-    def incident_columns(self, query: IncidentQuery, columns: Sequence[str]) -> dict[str, list[Any]]:
-        """Some columns of every incident matching ``query`` (no limit), for figures."""
-        columns = checked_incident_columns(columns)
-        where, params = _where(query)
-        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
-        out: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
-        for c in DATETIME_COLUMNS & set(columns):
-            out[c] = [_from_db_time(v) for v in out[c]]
-        return out
-
-    def incident_frame(self, query: IncidentQuery, columns: Sequence[str]) -> pd.DataFrame:
-        """Some columns of every incident matching ``query`` as a frame (no limit), for figures."""
-        columns = checked_incident_columns(columns)
-        where, params = _where(query)
-        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
-        return incident_frame_from_rows(rows, columns)
-
-    def events(self, incident_id: str) -> list[EventRow]:
-        """The event log of one incident, in order."""
-        with self._tx() as conn:
-            rows = conn.execute(_SELECT_EVENTS, (incident_id,)).fetchall()
-        return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
-
-    def recent_events(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        actor: str | None = None,
-        limit: int = 1000,
-    ) -> list[EventRow]:
-        """Incident events of every incident, newest first, filtered by time and actor."""
-        rows = self._read(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
-            " WHERE (%s::timestamptz IS NULL OR at >= %s) AND (%s::timestamptz IS NULL OR at < %s)"
-            " AND (%s::text IS NULL OR actor = %s) ORDER BY at DESC, incident_id, seq DESC LIMIT %s",
-            (since, since, until, until, actor, actor, limit),
-        )
-        return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
-
-    def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
-        """Which of these external ids are already stored."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT external_id FROM incidents WHERE district_code = %s AND external_id = ANY(%s)",
-                (district_code, list(external_ids)),
-            ).fetchall()
-        return {r[0] for r in rows}
-
-    def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
-        """Counts per cell from the rollups (never a scan of incidents)."""
-        where, params = _where(query)
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT cell, sum(n) FROM rollup_cell_day" + where + " GROUP BY cell HAVING sum(n) > 0",
-                params,
-            ).fetchall()
-        return [(int(c), int(n)) for c, n in rows]
-
-    def rollup_rows(self) -> list[tuple[int, str, str, str, str, int]]:
-        """Every non-zero rollup row (cell, day, item, bucket, township, n), sorted."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT cell, day, item_code, bucket, township_code, n FROM rollup_cell_day WHERE n <> 0"
-                " ORDER BY cell, day, item_code, bucket, township_code"
-            ).fetchall()
-        return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
-
-    # -- patrol tasks ------------------------------------------------------------------
-    # -- premises and joint inspections ------------------------------------------------
-    # -- events of many incidents (users, sign-in, audit log, evaluations: store.people) ------
-    def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
-        """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
-                " WHERE incident_id = ANY(%s) ORDER BY incident_id, seq",
-                (list(incident_ids),),
-            ).fetchall()
-        return [EventRow._make([*r[:-1], json.dumps(r[-1], ensure_ascii=False)]) for r in rows]
-
+    # -- the shared queries' hooks (areas and incident reads, people, patrols: their modules) --
     _mark = "%s"
+    _geom_out = "ST_AsBinary(geom)"
+
+    def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    def _json_text(self, value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
     _keep_ids = "OVERRIDING SYSTEM VALUE"
     _after_id_restore = (
         (
@@ -899,12 +727,6 @@ class PostGISStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolT
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._tx() as conn:
             return conn.execute(sql, params).fetchall()
-
-    def state_counts(self) -> dict[str, int]:
-        """Number of incidents in each state."""
-        with self._tx() as conn:
-            rows = conn.execute("SELECT state, count(*) FROM incidents GROUP BY state").fetchall()
-        return {s: int(n) for s, n in rows}
 
 
 def _insert_audit(conn: psycopg.Connection[Any], rows: Sequence[AuditRow]) -> None:
@@ -991,18 +813,12 @@ _UPDATE_INCIDENT = (
     + ", ".join(f"{c} = %s" for c in INCIDENT_COLUMNS[1:])
     + " WHERE district_code = %s AND id = %s AND version = %s"
 )
-_SELECT_INCIDENT = f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM incidents"
-_SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events WHERE incident_id = %s ORDER BY seq"
 _UPSERT_ROLLUP = (
     "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (district_code, cell, day, item_code, bucket, township_code)"
     " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
 )
-
-
-def _from_db_time(value: datetime | None) -> datetime | None:
-    return value
 
 
 def _pg_column(batch: IncidentBatch, table: str, name: str, *, binary: bool = False) -> Sequence[Any]:
@@ -1022,17 +838,3 @@ def _pg_column(batch: IncidentBatch, table: str, name: str, *, binary: bool = Fa
     if isinstance(values, np.ndarray | pd.Series):
         return values.tolist()
     return values
-
-
-def _where(q: IncidentQuery | RollupQuery) -> tuple[str, list[Any]]:
-    """WHERE clause and parameters of a query's conditions (column names are fixed by the query)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, op, value in q.conditions():
-        if op == "in":
-            clauses.append(column + " = ANY(%s)")
-            params.append(list(value))
-        else:
-            clauses.append(column + " " + op + " %s")
-            params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

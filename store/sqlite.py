@@ -17,12 +17,13 @@ import numpy.typing as npt
 import pandas as pd
 
 from store.api import ApiTables
+from store.area_reads import AreaReads
 from store.evidence import EvidenceTables
+from store.incident_reads import IncidentReads
 from store.patrols import PatrolTables
 from store.people import PeopleTables
 from store.protocol import DuplicateError, StoreError, VersionConflict
 from store.rows import (
-    AREA_REFERENCES,
     BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
     CREATE_REMAP_TABLE,
@@ -34,16 +35,12 @@ from store.rows import (
     DistrictRow,
     EventRow,
     IncidentBatch,
-    IncidentQuery,
     IncidentRow,
-    RollupQuery,
     TeamRow,
     TownshipRow,
     VillageRow,
-    checked_incident_columns,
     datetime_column,
     datetime_to_us,
-    incident_frame_from_rows,
     rebuilds_indexes,
     state_bucket,
     us_to_datetime,
@@ -408,7 +405,9 @@ def sqlite_path_from_url(url: str) -> Path:
     return Path(url)
 
 
-class SQLiteStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables):
+class SQLiteStore(
+    AreaReads, IncidentReads, ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables
+):
     """Store on one SQLite file.
 
     Each thread gets its own connection; writes are serialised by one process-wide lock
@@ -604,65 +603,6 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTa
                 conn.execute(_ROLLUP_NEW_ROWS, (0,))
             _insert_audit(conn, audit)
 
-    def area_references(self) -> dict[str, dict[str, int]]:
-        """How many rows name each area (see the protocol)."""
-        conn = self._conn()
-        return {name: {str(k): int(n) for k, n in conn.execute(sql)} for name, sql in AREA_REFERENCES.items()}
-
-    def district(self) -> DistrictRow | None:
-        """The district held, or None when the store is empty."""
-        row = (
-            self._conn()
-            .execute(
-                "SELECT code, name, name_en, h3_resolution, is_demo, number_prefix FROM district LIMIT 1"
-            )
-            .fetchone()
-        )
-        if row is None:
-            return None
-        return DistrictRow(row[0], row[1], row[2], int(row[3]), bool(row[4]), row[5])
-
-    def townships(self) -> list[TownshipRow]:
-        """All townships, by code."""
-        rows = self._conn().execute(
-            "SELECT code, name, name_en, kind, empowerment_class, geom FROM townships ORDER BY code"
-        )
-        return [TownshipRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
-
-    def villages(self, township_code: str | None = None) -> list[VillageRow]:
-        """Village grids, by code; only one township's when given."""
-        rows = self._conn().execute(
-            "SELECT code, township_code, name, kind, geom FROM villages"
-            " WHERE (? IS NULL OR township_code = ?) ORDER BY code",
-            (township_code, township_code),
-        )
-        return [VillageRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
-
-    def teams(self, township_code: str | None = None) -> list[TeamRow]:
-        """Grid teams, by village code; only one township's when given."""
-        rows = self._conn().execute(
-            "SELECT t.id, t.village_code, t.name, t.captain, t.members FROM teams t"
-            " JOIN villages v ON v.code = t.village_code"
-            " WHERE (? IS NULL OR v.township_code = ?) ORDER BY t.village_code",
-            (township_code, township_code),
-        )
-        return [TeamRow(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
-
-    def cell_map(self) -> tuple[npt.NDArray[np.int64], list[str]]:
-        """Sorted cells and the code of each cell's owning village."""
-        rows = self._conn().execute("SELECT cell, village_code FROM cells ORDER BY cell").fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
-
-    def area_counts(self) -> dict[str, int]:
-        """Counts of townships, villages, teams and cells."""
-        conn = self._conn()
-        return {
-            "townships": conn.execute("SELECT count(*) FROM townships").fetchone()[0],
-            "villages": conn.execute("SELECT count(*) FROM villages").fetchone()[0],
-            "teams": conn.execute("SELECT count(*) FROM teams").fetchone()[0],
-            "cells": conn.execute("SELECT count(*) FROM cells").fetchone()[0],
-        }
-
     # -- incidents ---------------------------------------------------------------------
     def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
         """Reserve consecutive incident numbers per key in one transaction; return each first."""
@@ -776,138 +716,14 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTa
                     ],
                 )
 
-    def get_incident(self, incident_id: str) -> IncidentRow | None:
-        """The incident with this id, or None."""
-        row = self._conn().execute(_SELECT_INCIDENT + " WHERE id = ?", (incident_id,)).fetchone()
-        return _from_db(row) if row else None
-
-    def find_incident(self, number: str) -> IncidentRow | None:
-        """The incident with this human number, or None."""
-        row = self._conn().execute(_SELECT_INCIDENT + " WHERE number = ?", (number,)).fetchone()
-        return _from_db(row) if row else None
-
-    def list_incidents(self, query: IncidentQuery) -> list[IncidentRow]:
-        """Incidents matching ``query``, newest (or oldest) first, paged."""
-        where, params = _where(query)
-        sql = _SELECT_INCIDENT + where + query.order() + " LIMIT ? OFFSET ?"
-        rows = self._conn().execute(sql, (*params, query.limit, query.offset)).fetchall()
-        return [_from_db(r) for r in rows]
-
-    def count_incidents(self, query: IncidentQuery) -> int:
-        """Number of incidents matching ``query`` (ignores limit and offset)."""
-        where, params = _where(query)
-        return int(self._conn().execute("SELECT count(*) FROM incidents" + where, params).fetchone()[0])
-
-    def count_by_cell(self, query: IncidentQuery) -> list[tuple[int, int]]:
-        """Counts per cell of the incidents matching ``query`` (for filters rollups lack)."""
-        where, params = _where(query)
-        sql = "SELECT cell, count(*) FROM incidents" + where + " GROUP BY cell"
-        return [(int(c), int(n)) for c, n in self._read(sql, params)]
-
-    def incident_columns(self, query: IncidentQuery, columns: Sequence[str]) -> dict[str, list[Any]]:
-        """Some columns of every incident matching ``query`` (no limit), for figures."""
-        columns = checked_incident_columns(columns)
-        where, params = _where(query)
-        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
-        out: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
-        for c in DATETIME_COLUMNS & set(columns):
-            out[c] = [_from_db_time(v) for v in out[c]]
-        return out
-
-    def incident_frame(self, query: IncidentQuery, columns: Sequence[str]) -> pd.DataFrame:
-        """Some columns of every incident matching ``query`` as a frame (no limit), for figures."""
-        columns = checked_incident_columns(columns)
-        where, params = _where(query)
-        rows = self._read("SELECT " + ", ".join(columns) + " FROM incidents" + where, params)
-        return incident_frame_from_rows(rows, columns)
-
-    def events(self, incident_id: str) -> list[EventRow]:
-        """The event log of one incident, in order."""
-        rows = self._conn().execute(_SELECT_EVENTS, (incident_id,)).fetchall()
-        return [_event_from_db(r) for r in rows]
-
-    def recent_events(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        actor: str | None = None,
-        limit: int = 1000,
-    ) -> list[EventRow]:
-        """Incident events of every incident, newest first, filtered by time and actor."""
-        # only the conditions given, so that SQLite can walk the index on ``at``
-        # (``? IS NULL OR at >= ?`` hides it from the planner)
-        conds = [
-            (cond, value)
-            for cond, value in (
-                ("at >= ?", None if since is None else _dt(since)),
-                ("at < ?", None if until is None else _dt(until)),
-                ("actor = ?", actor),
-            )
-            if value is not None
-        ]
-        where = " WHERE " + " AND ".join(c for c, _ in conds) if conds else ""
-        rows = (
-            self._conn()
-            .execute(
-                f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events{where}"
-                " ORDER BY at DESC, incident_id, seq DESC LIMIT ?",
-                (*(v for _, v in conds), limit),
-            )
-            .fetchall()
-        )
-        return [_event_from_db(r) for r in rows]
-
-    def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
-        """Which of these external ids are already stored."""
-        found: set[str] = set()
-        conn = self._conn()
-        for i in range(0, len(external_ids), 500):
-            chunk = list(external_ids[i : i + 500])
-            sql = "SELECT external_id FROM incidents WHERE district_code = ? AND external_id IN " + _marks(
-                len(chunk)
-            )
-            found.update(r[0] for r in conn.execute(sql, (district_code, *chunk)))
-        return found
-
-    def rollup_by_cell(self, query: RollupQuery) -> list[tuple[int, int]]:
-        """Counts per cell from the rollups (never a scan of incidents)."""
-        where, params = _where(query)
-        sql = "SELECT cell, sum(n) FROM rollup_cell_day" + where + " GROUP BY cell HAVING sum(n) > 0"
-        return [(int(c), int(n)) for c, n in self._conn().execute(sql, params)]
-
-    def rollup_rows(self) -> list[tuple[int, str, str, str, str, int]]:
-        """Every non-zero rollup row (cell, day, item, bucket, township, n), sorted."""
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT cell, day, item_code, bucket, township_code, n FROM rollup_cell_day WHERE n <> 0"
-                " ORDER BY cell, day, item_code, bucket, township_code"
-            )
-            .fetchall()
-        )
-        return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
-
-    # -- patrol tasks ------------------------------------------------------------------
-    # -- premises and joint inspections ------------------------------------------------
-    # -- events of many incidents (users, sign-in, audit log, evaluations: store.people) ------
-    def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
-        """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
-        out: list[EventRow] = []
-        conn = self._conn()
-        for start in range(0, len(incident_ids), 500):  # SQLite binds at most 32,766 variables
-            ids = tuple(incident_ids[start : start + 500])
-            out.extend(
-                _event_from_db(r)
-                for r in conn.execute(
-                    f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
-                    f" WHERE incident_id IN {_marks(len(ids))} ORDER BY incident_id, seq",
-                    ids,
-                )
-            )
-        return sorted(out, key=lambda e: (e.incident_id, e.seq))
-
+    # -- the shared queries' hooks (areas and incident reads, people, patrols: their modules) --
     _mark = "?"
+
+    def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return (f"{column} IN ({', '.join('?' * len(values))})" if values else "0"), list(values)
+
+    def _json_text(self, value: Any) -> str:
+        return value  # type: ignore[no-any-return]
 
     def _write_all(
         self,
@@ -961,12 +777,6 @@ class SQLiteStore(ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTa
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         return self._conn().execute(sql, params).fetchall()
 
-    def state_counts(self) -> dict[str, int]:
-        """Number of incidents in each state."""
-        return {
-            s: int(n) for s, n in self._conn().execute("SELECT state, count(*) FROM incidents GROUP BY state")
-        }
-
 
 _INSERT_EVENT = (
     f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
@@ -976,8 +786,6 @@ _UPDATE_INCIDENT = (
     + ", ".join(f"{c} = ?" for c in INCIDENT_COLUMNS[1:])
     + " WHERE id = ? AND version = ?"
 )
-_SELECT_INCIDENT = f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM incidents"
-_SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events WHERE incident_id = ? ORDER BY seq"
 _UPSERT_ROLLUP = (
     "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -1088,10 +896,6 @@ def _db_column(batch: IncidentBatch, table: str, name: str) -> Sequence[Any]:
     return values
 
 
-def _from_db_time(value: int | None) -> datetime | None:
-    return us_to_datetime(value)
-
-
 def _time(value: int) -> datetime:
     out = us_to_datetime(value)
     assert out is not None
@@ -1106,38 +910,11 @@ def _to_db(row: IncidentRow) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def _from_db(row: Sequence[Any]) -> IncidentRow:
-    values = list(row)
-    for i in _DT_INDEXES:
-        values[i] = us_to_datetime(values[i])
-    return IncidentRow(*values)
-
-
 def _event_to_db(event: EventRow) -> tuple[Any, ...]:
     values: list[Any] = list(event)
     values[_EVENT_AT] = _dt(values[_EVENT_AT])
     return tuple(values)
 
 
-def _event_from_db(row: Sequence[Any]) -> EventRow:
-    values = list(row)
-    values[_EVENT_AT] = us_to_datetime(values[_EVENT_AT])
-    return EventRow(*values)
-
-
 def _marks(n: int) -> str:
     return "(" + ",".join("?" * n) + ")"
-
-
-def _where(q: IncidentQuery | RollupQuery) -> tuple[str, list[Any]]:
-    """WHERE clause and parameters of a query's conditions (column names are fixed by the query)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, op, value in q.conditions():
-        if op == "in":
-            clauses.append(column + " IN " + _marks(len(value)) if value else "0")
-            params.extend(value)
-        else:
-            clauses.append(column + " " + op + " ?")
-            params.append(_dt(value) if isinstance(value, datetime) else value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -10,41 +10,32 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from store.api import ApiTables
-from store.area_reads import AreaReads
+from store.areas import AreaTables
 from store.evidence import EvidenceTables
-from store.incident_reads import IncidentReads
+from store.incidents import IncidentTables
 from store.patrols import PatrolTables
 from store.people import PeopleTables
-from store.protocol import DuplicateError, StoreError, VersionConflict
+from store.protocol import DuplicateError, StoreError
 from store.rows import (
     BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
-    CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
     INCIDENT_COLUMNS,
-    REMAP_STATEMENTS,
     AuditRow,
-    DistrictRow,
-    EventRow,
     IncidentBatch,
-    IncidentRow,
-    TeamRow,
-    TownshipRow,
-    VillageRow,
     datetime_column,
     rebuilds_indexes,
-    state_bucket,
     us_to_datetime,
 )
 from store.scores import ScoreTables
+from store.shared import Batch, Bulk
 from store.urls import redact_url
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -333,17 +324,16 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
 ]
 
-_CLEAR_AREAS = (
-    "DELETE FROM cells",
-    "DELETE FROM teams",
-    "DELETE FROM villages",
-    "DELETE FROM townships",
-    "DELETE FROM district",
+
+_ROLLUP_ALL_ROWS = (
+    "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
+    f" SELECT district_code, cell, day, item_code, {BUCKET_SQL}, township_code, count(*)"
+    " FROM incidents GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
 )
 
 
 class PostGISStore(
-    AreaReads, IncidentReads, ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables
+    AreaTables, IncidentTables, ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables
 ):
     """Store on PostgreSQL with PostGIS, shared by any number of app processes."""
 
@@ -446,75 +436,6 @@ class PostGISStore(
                 return []
             return [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
 
-    def replace_areas(
-        self,
-        district: DistrictRow,
-        townships: Sequence[TownshipRow],
-        villages: Sequence[VillageRow],
-        teams: Sequence[TeamRow],
-        cells: npt.NDArray[np.int64],
-        cell_villages: Sequence[str],
-        remap: Mapping[str, str] | None = None,
-        audit: Sequence[AuditRow] = (),
-    ) -> None:
-        """Replace the district, its areas, teams and cell map in one transaction.
-
-        The ``audit`` rows (the record of the change) commit in the same transaction.
-
-        ``remap`` (old township or village code -> new code) re-points, in the same
-        transaction, the incidents, users, patrols and premises that name an old code, and
-        rebuilds the rollups.
-        """
-        with self._tx() as conn, conn.cursor() as cur:
-            for statement in _CLEAR_AREAS:
-                cur.execute(statement)
-            cur.execute(
-                "INSERT INTO district (code, name, name_en, h3_resolution, is_demo, number_prefix)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                (
-                    district.code,
-                    district.name,
-                    district.name_en,
-                    district.h3_resolution,
-                    district.is_demo,
-                    district.number_prefix,
-                ),
-            )
-            cur.executemany(
-                "INSERT INTO townships (code, district_code, name, name_en, kind, empowerment_class, geom)"
-                " VALUES (%s, %s, %s, %s, %s, %s, ST_Multi(ST_GeomFromWKB(%s, 4326)))",
-                [
-                    (t.code, district.code, t.name, t.name_en, t.kind, t.empowerment_class, t.geometry_wkb)
-                    for t in townships
-                ],
-            )
-            cur.executemany(
-                "INSERT INTO villages (code, township_code, name, kind, geom)"
-                " VALUES (%s, %s, %s, %s, ST_Multi(ST_GeomFromWKB(%s, 4326)))",
-                [(v.code, v.township_code, v.name, v.kind, v.geometry_wkb) for v in villages],
-            )
-            cur.executemany(
-                "INSERT INTO teams (id, village_code, name, captain, members) VALUES (%s, %s, %s, %s, %s)",
-                [
-                    (t.id, t.village_code, t.name, t.captain, json.dumps(list(t.members), ensure_ascii=False))
-                    for t in teams
-                ],
-            )
-            with cur.copy("COPY cells (cell, village_code) FROM STDIN") as copy:
-                for cell, village in zip(
-                    np.asarray(cells, dtype=np.int64).tolist(), cell_villages, strict=True
-                ):
-                    copy.write_row((cell, village))
-            if remap:
-                cur.execute(CREATE_REMAP_TABLE)
-                cur.execute("DELETE FROM area_remap")
-                cur.executemany("INSERT INTO area_remap (old, new) VALUES (%s, %s)", list(remap.items()))
-                for statement in REMAP_STATEMENTS:
-                    cur.execute(statement)
-                cur.execute("DELETE FROM rollup_cell_day")
-                cur.execute(_ROLLUP_ALL_ROWS)
-            _insert_audit(conn, audit)
-
     # -- incidents ---------------------------------------------------------------------
     def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
         """Reserve consecutive incident numbers per key in one transaction; return each first."""
@@ -593,12 +514,13 @@ class PostGISStore(
             self._copy_types = [found[c] for c in INCIDENT_COLUMNS]
         return self._copy_types
 
-    @staticmethod
-    def _apply_rollups(cur: psycopg.Cursor[Any], deltas: Sequence[tuple[Any, ...]]) -> None:
+    def _apply_rollups(self, cur: psycopg.Cursor[Any], deltas: Sequence[tuple[Any, ...]]) -> None:
         if not deltas:
             return
         if len(deltas) <= 16:
-            cur.executemany(_UPSERT_ROLLUP, [(d[4], d[0], d[1], d[2], d[3], d[5], d[6]) for d in deltas])
+            cur.executemany(
+                self._upsert_rollup(), [(d[4], d[0], d[1], d[2], d[3], d[5], d[6]) for d in deltas]
+            )
             return
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS rollup_in (LIKE rollup_cell_day) ON COMMIT DELETE ROWS")
         with cur.copy(
@@ -612,43 +534,13 @@ class PostGISStore(
             " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
         )
 
-    def update_incident(self, row: IncidentRow, expected_version: int, events: Sequence[EventRow]) -> None:
-        """Write a changed incident if nobody changed it since ``expected_version``.
-
-        Raises
-        ------
-        VersionConflict
-            If the stored version is not ``expected_version`` (nothing is written).
-        """
-        with self._tx() as conn, conn.cursor() as cur:
-            old = cur.execute(
-                "SELECT state, version, township_code FROM incidents"
-                " WHERE district_code = %s AND id = %s FOR UPDATE",
-                (row.district_code, row.id),
-            ).fetchone()
-            if old is None or old[1] != expected_version:
-                found = old[1] if old else None
-                msg = (
-                    f"incident {row.number} was changed by someone else "
-                    f"(now version {found}, expected {expected_version})"
-                )
-                raise VersionConflict(msg)
-            cur.execute(_UPDATE_INCIDENT, (*row[1:], row.district_code, row.id, expected_version))
-            cur.executemany(_INSERT_EVENT, [tuple(e) for e in events])
-            outbox, queued = self._outbox_statement(events)
-            if queued:
-                cur.executemany(outbox, queued)
-            old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
-            if (old_bucket, old[2]) != (new_bucket, row.township_code):  # a dispatch may move the township
-                key = (row.district_code, row.cell, row.day, row.item_code)
-                cur.executemany(
-                    _UPSERT_ROLLUP,
-                    [(*key, old_bucket, old[2], -1), (*key, new_bucket, row.township_code, 1)],
-                )
-
     # -- the shared queries' hooks (areas and incident reads, people, patrols: their modules) --
     _mark = "%s"
     _geom_out = "ST_AsBinary(geom)"
+    _rollup_key = "district_code, cell, day, item_code, bucket, township_code"
+
+    _geom_in = "ST_Multi(ST_GeomFromWKB(?, 4326))"
+    _rebuild_rollups = (_ROLLUP_ALL_ROWS, ())
 
     def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]
@@ -699,6 +591,26 @@ class PostGISStore(
             with self._tx() as conn, conn.cursor() as cur:
                 cur.executemany(sql, rows)
                 return int(cur.rowcount)
+        except psycopg.errors.IntegrityError as exc:
+            msg = f"already stored: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+
+    def _write_batches(self, batches: Sequence[Batch], audit: Sequence[AuditRow] = ()) -> None:
+        """Run each statement for each of its rows and append audit rows in one transaction (a hook)."""
+        try:
+            with self._tx() as conn, conn.cursor() as cur:
+                for batch in batches:
+                    if isinstance(batch, Bulk):
+                        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                            sql.Identifier(batch.table),
+                            sql.SQL(", ").join(map(sql.Identifier, batch.columns)),
+                        )
+                        with cur.copy(copy_sql) as copy:
+                            for row in batch.rows:
+                                copy.write_row(row)
+                    else:
+                        cur.executemany(*batch)
+                _insert_audit(conn, audit)
         except psycopg.errors.IntegrityError as exc:
             msg = f"already stored: {str(exc).splitlines()[0]}"
             raise DuplicateError(msg) from exc
@@ -776,13 +688,6 @@ _ROLLUP_NEW_ROWS = (
 )
 
 
-_ROLLUP_ALL_ROWS = (
-    "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
-    f" SELECT district_code, cell, day, item_code, {BUCKET_SQL}, township_code, count(*)"
-    " FROM incidents GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
-)
-
-
 def _derive_creation(cur: psycopg.Cursor[Any], event: Mapping[str, Any], n: int) -> None:
     """The creation event and the rollups of the rows this transaction inserted, by the server.
 
@@ -804,21 +709,6 @@ def _derive_creation(cur: psycopg.Cursor[Any], event: Mapping[str, Any], n: int)
 
 _COPY_INCIDENTS_BINARY = f"COPY incidents ({', '.join(INCIDENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _COPY_EVENTS = f"COPY incident_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-_INSERT_EVENT = (
-    f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
-    f" VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
-)
-_UPDATE_INCIDENT = (
-    "UPDATE incidents SET "
-    + ", ".join(f"{c} = %s" for c in INCIDENT_COLUMNS[1:])
-    + " WHERE district_code = %s AND id = %s AND version = %s"
-)
-_UPSERT_ROLLUP = (
-    "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (district_code, cell, day, item_code, bucket, township_code)"
-    " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
-)
 
 
 def _pg_column(batch: IncidentBatch, table: str, name: str, *, binary: bool = False) -> Sequence[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from store.rows import AuditRow
 
@@ -18,6 +18,22 @@ def where_given(conditions: Sequence[tuple[str, Any]]) -> tuple[str, tuple[Any, 
     """`` WHERE`` and the conditions whose value is given (None: no condition), with their values."""
     given = [(c, v) for c, v in conditions if v is not None]
     return (" WHERE " + " AND ".join(c for c, _ in given) if given else ""), tuple(v for _, v in given)
+
+
+class Bulk(NamedTuple):
+    """Many rows for one table, loaded the engine's fastest way (PostgreSQL: COPY)."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[Any]]
+
+    def insert(self, mark: str) -> str:
+        """The INSERT that loads one row (where the engine has nothing faster)."""
+        marks = ", ".join([mark] * len(self.columns))
+        return f"INSERT INTO {self.table} ({', '.join(self.columns)}) VALUES ({marks})"
+
+
+Batch = tuple[str, Sequence[Sequence[Any]]] | Bulk  # a statement run once for each of its rows, or a load
 
 
 class SharedSql:
@@ -50,6 +66,13 @@ class SharedSql:
 
     def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """Run one statement for each row in one transaction; the rows it changed.
+
+        Raises DuplicateError on a unique key already taken.
+        """
+        raise NotImplementedError
+
+    def _write_batches(self, batches: Sequence[Batch], audit: Sequence[AuditRow] = ()) -> None:
+        """Run each statement once for each of its rows (or load a Bulk), then the audit rows, together.
 
         Raises DuplicateError on a unique key already taken.
         """

@@ -13,39 +13,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from store.api import ApiTables
-from store.area_reads import AreaReads
+from store.areas import AreaTables
 from store.evidence import EvidenceTables
-from store.incident_reads import IncidentReads
+from store.incidents import INSERT_EVENT, IncidentTables
 from store.patrols import PatrolTables
 from store.people import PeopleTables
-from store.protocol import DuplicateError, StoreError, VersionConflict
+from store.protocol import DuplicateError, StoreError
 from store.rows import (
     BUCKET_SQL,
     BULK_REBUILD_MIN_ROWS,
-    CREATE_REMAP_TABLE,
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
     INCIDENT_COLUMNS,
-    REMAP_STATEMENTS,
     AuditRow,
-    DistrictRow,
-    EventRow,
     IncidentBatch,
-    IncidentRow,
-    TeamRow,
-    TownshipRow,
-    VillageRow,
     datetime_column,
     datetime_to_us,
     rebuilds_indexes,
-    state_bucket,
     us_to_datetime,
 )
 from store.scores import ScoreTables
+from store.shared import Batch, Bulk
 
 _STATES_SQL = (
     "'discovered','assessing','handling','consulting','deferred','verifying','closed','rejected','merged'"
@@ -386,15 +377,6 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
 ]
 
 
-_CLEAR_AREAS = (
-    "DELETE FROM cells",
-    "DELETE FROM teams",
-    "DELETE FROM villages",
-    "DELETE FROM townships",
-    "DELETE FROM district",
-)
-
-
 def sqlite_path_from_url(url: str) -> Path:
     """Return the file path of a ``sqlite:///path`` URL or a bare path."""
     if url.startswith("sqlite:///"):
@@ -405,8 +387,16 @@ def sqlite_path_from_url(url: str) -> Path:
     return Path(url)
 
 
+_ROLLUP_NEW_ROWS = (
+    "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
+    f" SELECT cell, day, item_code, {BUCKET_SQL}, max(district_code), township_code, count(*)"
+    " FROM incidents WHERE rowid > ? GROUP BY cell, day, item_code, 4, township_code"
+    " ON CONFLICT (cell, day, item_code, bucket, township_code) DO UPDATE SET n = n + excluded.n"
+)
+
+
 class SQLiteStore(
-    AreaReads, IncidentReads, ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables
+    AreaTables, IncidentTables, ApiTables, EvidenceTables, ScoreTables, PeopleTables, PatrolTables
 ):
     """Store on one SQLite file.
 
@@ -536,73 +526,6 @@ class SQLiteStore(
         return [r[0] for r in rows]
 
     # -- areas -------------------------------------------------------------------------
-    def replace_areas(
-        self,
-        district: DistrictRow,
-        townships: Sequence[TownshipRow],
-        villages: Sequence[VillageRow],
-        teams: Sequence[TeamRow],
-        cells: npt.NDArray[np.int64],
-        cell_villages: Sequence[str],
-        remap: Mapping[str, str] | None = None,
-        audit: Sequence[AuditRow] = (),
-    ) -> None:
-        """Replace the district, its areas, teams and cell map in one transaction.
-
-        The ``audit`` rows (the record of the change) commit in the same transaction.
-
-        ``remap`` (old township or village code -> new code) re-points, in the same
-        transaction, the incidents, users, patrols and premises that name an old code, and
-        rebuilds the rollups.
-        """
-        with self._write() as conn:
-            for statement in _CLEAR_AREAS:
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO district (code, name, name_en, h3_resolution, is_demo, number_prefix)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    district.code,
-                    district.name,
-                    district.name_en,
-                    district.h3_resolution,
-                    int(district.is_demo),
-                    district.number_prefix,
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO townships (code, district_code, name, name_en, kind, empowerment_class, geom)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (t.code, district.code, t.name, t.name_en, t.kind, t.empowerment_class, t.geometry_wkb)
-                    for t in townships
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO villages (code, township_code, name, kind, geom) VALUES (?, ?, ?, ?, ?)",
-                [(v.code, v.township_code, v.name, v.kind, v.geometry_wkb) for v in villages],
-            )
-            conn.executemany(
-                "INSERT INTO teams (id, village_code, name, captain, members) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (t.id, t.village_code, t.name, t.captain, json.dumps(list(t.members), ensure_ascii=False))
-                    for t in teams
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO cells (cell, village_code) VALUES (?, ?)",
-                zip(np.asarray(cells, dtype=np.int64).tolist(), cell_villages, strict=True),
-            )
-            if remap:
-                conn.execute(CREATE_REMAP_TABLE)
-                conn.execute("DELETE FROM area_remap")
-                conn.executemany("INSERT INTO area_remap (old, new) VALUES (?, ?)", list(remap.items()))
-                for statement in REMAP_STATEMENTS:
-                    conn.execute(statement)
-                conn.execute("DELETE FROM rollup_cell_day")
-                conn.execute(_ROLLUP_NEW_ROWS, (0,))
-            _insert_audit(conn, audit)
-
     # -- incidents ---------------------------------------------------------------------
     def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
         """Reserve consecutive incident numbers per key in one transaction; return each first."""
@@ -661,7 +584,7 @@ class SQLiteStore(
                     )
                 else:
                     events = zip(*(_db_column(batch, "events", c) for c in EVENT_COLUMNS), strict=True)
-                    conn.executemany(_INSERT_EVENT, events)
+                    conn.executemany(INSERT_EVENT, events)
                 # the rollups of the new rows, counted by the database itself
                 conn.execute(_ROLLUP_NEW_ROWS, (last,))
                 for create in dropped:
@@ -683,41 +606,10 @@ class SQLiteStore(
         except (sqlite3.Error, StoreError):
             pass  # a dropped connection holds no cache
 
-    def update_incident(self, row: IncidentRow, expected_version: int, events: Sequence[EventRow]) -> None:
-        """Write a changed incident if nobody changed it since ``expected_version``.
-
-        Raises
-        ------
-        VersionConflict
-            If the stored version is not ``expected_version`` (nothing is written).
-        """
-        with self._write() as conn:
-            old = conn.execute(
-                "SELECT state, version, township_code FROM incidents WHERE id = ?", (row.id,)
-            ).fetchone()
-            if old is None or old[1] != expected_version:
-                found = old[1] if old else None
-                msg = (
-                    f"incident {row.number} was changed by someone else "
-                    f"(now version {found}, expected {expected_version})"
-                )
-                raise VersionConflict(msg)
-            conn.execute(_UPDATE_INCIDENT, (*_to_db(row)[1:], row.id, expected_version))
-            conn.executemany(_INSERT_EVENT, [_event_to_db(e) for e in events])
-            conn.executemany(*self._outbox_statement(events))
-            old_bucket, new_bucket = state_bucket(old[0]), state_bucket(row.state)
-            if (old_bucket, old[2]) != (new_bucket, row.township_code):  # a dispatch may move the township
-                key = (row.cell, row.day, row.item_code)
-                conn.executemany(
-                    _UPSERT_ROLLUP,
-                    [
-                        (*key, old_bucket, row.district_code, old[2], -1),
-                        (*key, new_bucket, row.district_code, row.township_code, 1),
-                    ],
-                )
-
     # -- the shared queries' hooks (areas and incident reads, people, patrols: their modules) --
     _mark = "?"
+
+    _rebuild_rollups = (_ROLLUP_NEW_ROWS, (0,))
 
     def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return (f"{column} IN ({', '.join('?' * len(values))})" if values else "0"), list(values)
@@ -753,6 +645,20 @@ class SQLiteStore(
             msg = f"already stored: {str(exc).splitlines()[0]}"
             raise DuplicateError(msg) from exc
 
+    def _write_batches(self, batches: Sequence[Batch], audit: Sequence[AuditRow] = ()) -> None:
+        """Run each statement for each of its rows and append audit rows in one transaction (a hook)."""
+        try:
+            with self._write() as conn:
+                for batch in batches:
+                    if isinstance(batch, Bulk):
+                        conn.executemany(batch.insert("?"), batch.rows)
+                    else:
+                        conn.executemany(*batch)
+                _insert_audit(conn, audit)
+        except sqlite3.IntegrityError as exc:
+            msg = f"already stored: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+
     def _db_time(self, value: datetime) -> Any:
         return _dt(value)
 
@@ -778,31 +684,10 @@ class SQLiteStore(
         return self._conn().execute(sql, params).fetchall()
 
 
-_INSERT_EVENT = (
-    f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
-)
-_UPDATE_INCIDENT = (
-    "UPDATE incidents SET "
-    + ", ".join(f"{c} = ?" for c in INCIDENT_COLUMNS[1:])
-    + " WHERE id = ? AND version = ?"
-)
-_UPSERT_ROLLUP = (
-    "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (cell, day, item_code, bucket, township_code) DO UPDATE SET n = n + excluded.n"
-)
 _INSERT_CREATION_EVENTS = (
     f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
     " SELECT id, 1, district_code, ?, NULL, state, ?, ?, ?, ?, ? FROM incidents WHERE rowid > ?"
 )
-_ROLLUP_NEW_ROWS = (
-    "INSERT INTO rollup_cell_day (cell, day, item_code, bucket, district_code, township_code, n)"
-    f" SELECT cell, day, item_code, {BUCKET_SQL}, max(district_code), township_code, count(*)"
-    " FROM incidents WHERE rowid > ? GROUP BY cell, day, item_code, 4, township_code"
-    " ON CONFLICT (cell, day, item_code, bucket, township_code) DO UPDATE SET n = n + excluded.n"
-)
-_DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
-_EVENT_AT = EVENT_COLUMNS.index("at")
 
 
 def _insert_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
@@ -900,20 +785,6 @@ def _time(value: int) -> datetime:
     out = us_to_datetime(value)
     assert out is not None
     return out
-
-
-def _to_db(row: IncidentRow) -> tuple[Any, ...]:
-    values: list[Any] = list(row)
-    for i in _DT_INDEXES:
-        if values[i] is not None:
-            values[i] = _dt(values[i])
-    return tuple(values)
-
-
-def _event_to_db(event: EventRow) -> tuple[Any, ...]:
-    values: list[Any] = list(event)
-    values[_EVENT_AT] = _dt(values[_EVENT_AT])
-    return tuple(values)
 
 
 def _marks(n: int) -> str:

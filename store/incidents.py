@@ -1,7 +1,8 @@
-"""Reading incidents, their events and rollups, written once for both backends.
+"""Incidents, their events and rollups, written once for both backends.
 
-Writing them stays with each backend: bulk loading (binary COPY, executemany with index
-rebuilds) and the rollup upserts (the rollup key's column order) are where the engines differ.
+Inserting new incidents stays with each backend: bulk loading (binary COPY; executemany with
+index rebuilds) is where the engines differ. The rollup table's key differs too (PostgreSQL
+keys it by district first): each backend names it in ``_rollup_key``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from store.api import ApiTables
+from store.protocol import VersionConflict
 from store.rows import (
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
@@ -22,18 +25,33 @@ from store.rows import (
     RollupQuery,
     checked_incident_columns,
     incident_frame_from_rows,
+    state_bucket,
 )
-from store.shared import SharedSql, where_given
+from store.shared import where_given
 
 SELECT_INCIDENT = f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM incidents"
 SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
 _DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
 _EVENT_AT = EVENT_COLUMNS.index("at")
 _CHUNK = 500  # SQLite binds at most 32,766 variables a statement
+_UPDATE_INCIDENT = (
+    "UPDATE incidents SET "
+    + ", ".join(f"{c} = ?" for c in INCIDENT_COLUMNS[1:])
+    + " WHERE district_code = ? AND id = ? AND version = ?"
+)
+INSERT_EVENT = (
+    f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+)
 
 
-class IncidentReads(SharedSql):
-    """The incident, event and rollup reads; mixed into each store."""
+class IncidentTables(ApiTables):
+    """The incident, event and rollup queries (but inserting new incidents); mixed into each store.
+
+    A change to an incident queues its status changes for the API clients (the outbox) in the
+    same transaction, hence the API tables below it.
+    """
+
+    _rollup_key = "cell, day, item_code, bucket, township_code"  # the rollup table's primary key
 
     # -- hooks each backend supplies -------------------------------------------------------------
     def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
@@ -64,6 +82,73 @@ class IncidentReads(SharedSql):
         for i in _DT_INDEXES:
             values[i] = self._opt_py_time(values[i])
         return IncidentRow(*values)
+
+    def _incident_in(self, row: IncidentRow) -> list[Any]:
+        values: list[Any] = list(row)
+        for i in _DT_INDEXES:
+            values[i] = self._opt_db_time(values[i])
+        return values
+
+    def _event_in(self, event: EventRow) -> list[Any]:
+        values: list[Any] = list(event)
+        values[_EVENT_AT] = self._db_time(values[_EVENT_AT])
+        return values
+
+    def _upsert_rollup(self) -> str:
+        return self._q(
+            "INSERT INTO rollup_cell_day (district_code, cell, day, item_code, bucket, township_code, n)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ({self._rollup_key})"
+            " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
+        )
+
+    def update_incident(self, row: IncidentRow, expected_version: int, events: Sequence[EventRow]) -> None:
+        """Write a changed incident if nobody changed it since ``expected_version``.
+
+        Its new events, their outbox rows and its rollup moves commit with it.
+        The state and township it had are read first: the UPDATE only applies while the version
+        is still ``expected_version``, so what was read is what is replaced.
+
+        Raises
+        ------
+        VersionConflict
+            If the stored version is not ``expected_version`` (nothing is written).
+        """
+        found = self._read(
+            self._q("SELECT state, version, township_code FROM incidents WHERE district_code = ? AND id = ?"),
+            (row.district_code, row.id),
+        )
+
+        def conflict(version: Any) -> VersionConflict:
+            now = "" if version is None else f"now version {version}, "
+            msg = f"incident {row.number} was changed by someone else ({now}expected {expected_version})"
+            return VersionConflict(msg)
+
+        if not found or found[0][1] != expected_version:
+            raise conflict(found[0][1] if found else "none")
+        old_state, _, old_township = found[0]
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (
+                self._q(_UPDATE_INCIDENT),
+                (*self._incident_in(row)[1:], row.district_code, row.id, expected_version),
+            )
+        ]
+        statements += [(self._q(INSERT_EVENT), self._event_in(e)) for e in events]
+        outbox, queued = self._outbox_statement(events)
+        statements += [(outbox, params) for params in queued]
+        old_bucket, new_bucket = state_bucket(old_state), state_bucket(row.state)
+        if (old_bucket, old_township) != (new_bucket, row.township_code):  # a dispatch may move the township
+            key = (row.district_code, row.cell, row.day, row.item_code)
+            upsert = self._upsert_rollup()
+            statements += [
+                (upsert, (*key, old_bucket, old_township, -1)),
+                (upsert, (*key, new_bucket, row.township_code, 1)),
+            ]
+
+        def changed_once(counts: list[int]) -> None:
+            if counts[0] != 1:
+                raise conflict(None)  # changed between the read and the write
+
+        self._write_all(statements, check=changed_once)
 
     def _event(self, row: Sequence[Any]) -> EventRow:
         values = list(row)

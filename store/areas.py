@@ -1,0 +1,158 @@
+"""The district, its townships, village grids, teams and cell map, written once for both backends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from store.rows import (
+    AREA_REFERENCES,
+    CREATE_REMAP_TABLE,
+    REMAP_STATEMENTS,
+    AuditRow,
+    DistrictRow,
+    TeamRow,
+    TownshipRow,
+    VillageRow,
+)
+from store.shared import Batch, Bulk, SharedSql, where_given
+
+AREA_TABLES = ("townships", "villages", "teams", "cells")
+_CLEAR_AREAS = tuple(
+    f"DELETE FROM {table}" for table in ("cells", "teams", "villages", "townships", "district")
+)
+
+
+class AreaTables(SharedSql):
+    """The area queries; mixed into each store."""
+
+    _geom_out = "geom"  # how a geometry column is read as WKB (PostGIS: ST_AsBinary(geom))
+    _geom_in = "?"  # how WKB is written into a geometry column (PostGIS: a multipolygon in WGS 84)
+    _rebuild_rollups: tuple[str, tuple[Any, ...]] = ("", ())  # every rollup row again from the incidents
+
+    def replace_areas(
+        self,
+        district: DistrictRow,
+        townships: Sequence[TownshipRow],
+        villages: Sequence[VillageRow],
+        teams: Sequence[TeamRow],
+        cells: npt.NDArray[np.int64],
+        cell_villages: Sequence[str],
+        remap: Mapping[str, str] | None = None,
+        audit: Sequence[AuditRow] = (),
+    ) -> None:
+        """Replace the district, its areas, teams and cell map in one transaction.
+
+        The ``audit`` rows (the record of the change) commit in the same transaction.
+
+        ``remap`` (old township or village code -> new code) re-points, in the same
+        transaction, the incidents, users, patrols and premises that name an old code, and
+        rebuilds the rollups.
+        """
+        q, geom = self._q, self._geom_in
+        batches: list[Batch] = [(sql, [()]) for sql in _CLEAR_AREAS]
+        batches += [
+            (
+                q("INSERT INTO district (code, name, name_en, h3_resolution, is_demo, number_prefix)"
+                  " VALUES (?, ?, ?, ?, ?, ?)"),
+                [(district.code, district.name, district.name_en, district.h3_resolution,
+                  bool(district.is_demo), district.number_prefix)],
+            ),
+            (
+                q("INSERT INTO townships (code, district_code, name, name_en, kind, empowerment_class, geom)"
+                  f" VALUES (?, ?, ?, ?, ?, ?, {geom})"),
+                [(t.code, district.code, t.name, t.name_en, t.kind, t.empowerment_class, t.geometry_wkb)
+                 for t in townships],
+            ),
+            (
+                q("INSERT INTO villages (code, township_code, name, kind, geom)"
+                  f" VALUES (?, ?, ?, ?, {geom})"),
+                [(v.code, v.township_code, v.name, v.kind, v.geometry_wkb) for v in villages],
+            ),
+            (
+                q("INSERT INTO teams (id, village_code, name, captain, members)"
+                  f" VALUES (?, ?, ?, ?, ?{self._json_in})"),
+                [(t.id, t.village_code, t.name, t.captain, json.dumps(list(t.members), ensure_ascii=False))
+                 for t in teams],
+            ),
+            Bulk(
+                "cells", ("cell", "village_code"),
+                list(zip(np.asarray(cells, dtype=np.int64).tolist(), cell_villages, strict=True)),
+            ),
+        ]  # fmt: skip
+        if remap:
+            batches += [(CREATE_REMAP_TABLE, [()]), ("DELETE FROM area_remap", [()])]
+            batches.append((q("INSERT INTO area_remap (old, new) VALUES (?, ?)"), list(remap.items())))
+            batches += [(sql, [()]) for sql in REMAP_STATEMENTS]
+            batches += [
+                ("DELETE FROM rollup_cell_day", [()]),
+                (self._rebuild_rollups[0], [self._rebuild_rollups[1]]),
+            ]
+        self._write_batches(batches, audit)
+
+    def district(self) -> DistrictRow | None:
+        """The district held, or None when the store is empty."""
+        rows = self._read(
+            self._q(
+                "SELECT code, name, name_en, h3_resolution, is_demo, number_prefix FROM district LIMIT ?"
+            ),
+            (1,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return DistrictRow(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5])
+
+    def townships(self) -> list[TownshipRow]:
+        """All townships, by code."""
+        rows = self._read(
+            f"SELECT code, name, name_en, kind, empowerment_class, {self._geom_out}"
+            " FROM townships ORDER BY code",
+            (),
+        )
+        return [TownshipRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+    def villages(self, township_code: str | None = None) -> list[VillageRow]:
+        """Village grids, by code; only one township's when given."""
+        where, params = where_given((("township_code = ?", township_code),))
+        rows = self._read(
+            self._q(
+                f"SELECT code, township_code, name, kind, {self._geom_out} FROM villages{where} ORDER BY code"
+            ),
+            params,
+        )
+        return [VillageRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+    def teams(self, township_code: str | None = None) -> list[TeamRow]:
+        """Grid teams, by village code; only one township's when given."""
+        where, params = where_given((("v.township_code = ?", township_code),))
+        rows = self._read(
+            self._q(
+                "SELECT t.id, t.village_code, t.name, t.captain, t.members FROM teams t"
+                f" JOIN villages v ON v.code = t.village_code{where} ORDER BY t.village_code"
+            ),
+            params,
+        )
+        return [TeamRow(r[0], r[1], r[2], r[3], tuple(self._list_out(r[4]))) for r in rows]
+
+    def cell_map(self) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """Sorted cells and the code of each cell's owning village."""
+        rows = self._read("SELECT cell, village_code FROM cells ORDER BY cell", ())
+        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+
+    def area_counts(self) -> dict[str, int]:
+        """Counts of townships, villages, teams and cells."""
+        counts = ", ".join(f"(SELECT count(*) FROM {table})" for table in AREA_TABLES)
+        row = self._read(f"SELECT {counts}", ())[0]
+        return {table: int(n) for table, n in zip(AREA_TABLES, row, strict=True)}
+
+    def area_references(self) -> dict[str, dict[str, int]]:
+        """How many rows name each area (see the protocol)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, sql in AREA_REFERENCES.items():
+            out[name] = {str(k): int(n) for k, n in self._read(sql, ())}
+        return out

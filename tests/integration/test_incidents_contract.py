@@ -225,6 +225,30 @@ def test_a_stale_write_is_refused_by_the_store_itself(svc):
         svc.store.update_incident(row._replace(state="assessing", version=2), 1, [])
 
 
+def test_a_change_that_lands_between_the_stores_version_read_and_its_write_is_refused(svc, monkeypatch):
+    inc = _report(svc)
+    store = svc.store
+    stale = store.get_incident(inc.id)
+    read = store._read
+    raced = []
+
+    def read_then_let_another_writer_in(sql, params):
+        rows = read(sql, params)
+        if "SELECT state, version" in sql and not raced:
+            raced.append(True)
+            svc.act(CC, inc.id, "assess", expected_version=1)  # lands after the read, before the write
+        return rows
+
+    monkeypatch.setattr(store, "_read", read_then_let_another_writer_in)
+    rejected = stale._replace(state="rejected", version=2)
+    with pytest.raises(StoreError, match="changed by someone else"):
+        store.update_incident(rejected, 1, [])
+    monkeypatch.undo()
+    assert raced and store.get_incident(inc.id).state == "assessing"
+    assert [e.to_state for e in store.events(inc.id)] == ["discovered", "assessing"]
+    assert sorted(store.rollup_rows()) == _recount(store)
+
+
 def _raw_sql(store, sql: str) -> None:
     if store.url.startswith("sqlite"):
         store._conn().execute(sql)

@@ -37,7 +37,8 @@ from patrol.intake import VIA_IMPORT
 from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
 from patrol.roles import Principal
 from patrol.workdays import LOCAL_TZ_NAME
-from store.rows import EventRow, IncidentBatch, IncidentRow
+from store.batch import IncidentBatch
+from store.rows import EventRow, IncidentRow
 
 # who brings the demo history in: the system importing it, as an admin
 IMPORTER = Principal("系统导入", "admin")

@@ -65,8 +65,9 @@ from patrol.workdays import LOCAL_TZ as LOCAL_TZ  # re-exported: pages and servi
 from patrol.workdays import add_working_days_one
 from patrol.workdays import local_day as local_day  # re-exported with the zone
 from patrol.workdays import local_minutes as local_minutes
+from store.batch import IncidentBatch
 from store.protocol import Store, VersionConflict
-from store.rows import EventRow, IncidentBatch, IncidentRow
+from store.rows import EventRow, IncidentRow
 from store.rows import IncidentQuery as IncidentQuery  # the services' filter: pages take it from here
 
 DUPLICATE_RADIUS_M = 50.0

@@ -43,16 +43,9 @@ from patrol.repeats import closed_cases, link_repeats
 from patrol.roles import Principal
 from patrol.routing import Router, Routes
 from patrol.workdays import LOCAL_TZ, add_working_days, local_day
+from store.batch import IncidentBatch, datetime_column, datetime_to_us
 from store.protocol import Store
-from store.rows import (
-    AuditRow,
-    DistrictRow,
-    IncidentBatch,
-    IncidentQuery,
-    IncidentRow,
-    datetime_column,
-    datetime_to_us,
-)
+from store.rows import AuditRow, DistrictRow, IncidentQuery, IncidentRow
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATES))
 OUTSIDE_DISTRICT = Reason("outside the district", "reason.outside_district")

@@ -23,8 +23,9 @@ from typing import Any
 
 import shapely
 
+from store.batch import IncidentBatch
 from store.protocol import Store
-from store.rows import EventRow, IncidentBatch, IncidentQuery, IncidentRow
+from store.rows import EventRow, IncidentQuery, IncidentRow
 
 PAGE = 20_000
 _JSON_FIELDS = frozenset({"payload", "before", "after", "consult_departments", "figures"})

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from store.api import ApiTables
+from store.batch import checked_incident_columns, incident_frame_from_rows
 from store.protocol import VersionConflict
 from store.rows import (
     DATETIME_COLUMNS,
@@ -23,8 +24,6 @@ from store.rows import (
     IncidentQuery,
     IncidentRow,
     RollupQuery,
-    checked_incident_columns,
-    incident_frame_from_rows,
     state_bucket,
 )
 from store.shared import where_given

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from store.batch import IncidentBatch
 from store.rows import (
     ApiClientRow,
     ApiRequestRow,
@@ -18,7 +19,6 @@ from store.rows import (
     EvaluationRow,
     EventRow,
     EvidenceRow,
-    IncidentBatch,
     IncidentQuery,
     IncidentRow,
     InspectionRow,

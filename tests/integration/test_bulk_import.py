@@ -15,9 +15,10 @@ from data.demo_district import load_demo_district
 from patrol.incidents import BulkResult, IncidentService
 from patrol.roles import Principal
 from store import postgis, sqlite
+from store.batch import IncidentBatch
 from store.postgis import PostGISStore
 from store.protocol import DuplicateError, Store
-from store.rows import IncidentBatch, IncidentQuery, state_bucket
+from store.rows import IncidentQuery, state_bucket
 from store.sqlite import SQLiteStore
 
 IMPORTER = Principal("导入员", "admin")

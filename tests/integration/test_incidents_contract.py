@@ -16,8 +16,9 @@ from patrol.permissions import AccessDeniedError
 from patrol.refusals import Refusal
 from patrol.roles import Principal
 from patrol.users import UserService
+from store.batch import IncidentBatch
 from store.protocol import DuplicateError, StoreError
-from store.rows import IncidentBatch, IncidentQuery, RollupQuery, state_bucket
+from store.rows import IncidentQuery, RollupQuery, state_bucket
 from tests.conftest import close_incident
 
 IMPORTER = Principal("导入员", "admin")

@@ -227,7 +227,7 @@ def test_the_incident_page_shows_fields_timeline_and_allowed_actions(app, incide
     import sqlite3
     from datetime import timedelta
 
-    from store.rows import datetime_to_us
+    from store.batch import datetime_to_us
 
     store = open_store(incidents_sqlite_url)
     overdue, due_later = store.list_incidents(IncidentQuery(states=("handling",), limit=2))
@@ -685,7 +685,7 @@ def test_incidents_reported_on_a_patrol_are_listed_on_its_execution_page(app, in
 
 def test_a_year_9999_row_stored_before_times_were_checked_breaks_no_page(app, incidents_sqlite_url):
 
-    from store.rows import datetime_to_us
+    from store.batch import datetime_to_us
 
     store = open_store(incidents_sqlite_url)
     (row,) = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=1))
@@ -867,7 +867,7 @@ def test_a_liaison_sees_the_handovers_to_its_department_with_the_late_ones_flagg
 
 def test_a_captain_sees_the_cases_under_supervision_first_on_the_dispatch_page(app, incidents_sqlite_url):
     from patrol.incidents import RUNNING, IncidentService
-    from store.rows import datetime_to_us
+    from store.batch import datetime_to_us
     from tests.conftest import raw_sql
 
     late = _handling_in_captains_township(incidents_sqlite_url)

@@ -8,7 +8,8 @@ from datetime import timedelta
 from patrol.dashboard import kpi_tiles
 from patrol.incidents import LOCAL_TZ
 from store import open_store
-from store.rows import IncidentQuery, datetime_to_us
+from store.batch import datetime_to_us
+from store.rows import IncidentQuery
 
 
 def test_on_the_first_night_of_a_month_the_tiles_show_the_last_30_days_not_a_dash(incidents_sqlite_url):

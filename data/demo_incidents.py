@@ -32,7 +32,8 @@ from patrol.incident import (
     Source,
     State,
 )
-from patrol.incidents import AUTO_SUPERVISOR, IncidentService, event_to_row, to_row
+from patrol.incident_repository import event_to_row, to_row
+from patrol.incidents import AUTO_SUPERVISOR, IncidentService
 from patrol.intake import VIA_IMPORT
 from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
 from patrol.roles import Principal

@@ -18,7 +18,8 @@ from patrol.audit import AuditService
 from patrol.evidence import EvidenceService
 from patrol.exporter import readable_table
 from patrol.i18n import Lang
-from patrol.incidents import local_minutes, to_row
+from patrol.incident_repository import to_row
+from patrol.incidents import local_minutes
 from patrol.labels import Labels
 from patrol.roles import Principal
 

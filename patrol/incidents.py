@@ -6,7 +6,6 @@ principal may see and do. Writes go through the store protocol in one transactio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from geo.crs import to_wgs84
 from geo.grid import cells_to_latlng
 from patrol.areas import AreaIndex
 from patrol.catalog import Catalog, load_catalog
+from patrol.consultation import Consultation, latest_consultation
 from patrol.incident import (
     COPIED_STATES,
     OPEN_STATES,
@@ -34,6 +34,7 @@ from patrol.incident import (
     State,
     WorkflowError,
 )
+from patrol.incident_repository import IncidentRepository, from_row
 from patrol.intake import VIA_IMPORT, VIA_REPORT, IncidentFactory, creation_payload, response_targets
 from patrol.intake import BulkResult as BulkResult  # re-exported: the importer and tests take them here
 from patrol.intake import NewIncident as NewIncident
@@ -65,9 +66,7 @@ from patrol.workdays import LOCAL_TZ as LOCAL_TZ  # re-exported: pages and servi
 from patrol.workdays import add_working_days_one
 from patrol.workdays import local_day as local_day  # re-exported with the zone
 from patrol.workdays import local_minutes as local_minutes
-from store.batch import IncidentBatch
-from store.protocol import Store, VersionConflict
-from store.rows import EventRow, IncidentRow
+from store.protocol import Store
 from store.rows import IncidentQuery as IncidentQuery  # the services' filter: pages take it from here
 
 DUPLICATE_RADIUS_M = 50.0
@@ -94,82 +93,6 @@ COPIED = tuple(sorted(s.value for s in COPIED_STATES))
 AUTO_SUPERVISOR = Principal("自动督办", "command_center")
 
 
-# -- mapping between the aggregate and the stored rows ------------------------------------
-def to_row(inc: Incident, updated_at: datetime) -> IncidentRow:
-    """The stored form of an incident."""
-    return IncidentRow(
-        inc.id, inc.district_code, inc.number, inc.external_id, inc.item_code, inc.source.value,
-        inc.lat, inc.lng, inc.cell, inc.village_code, inc.township_code, inc.team_id, inc.handler,
-        inc.department, inc.routing_reason, inc.description, inc.reporter_name, inc.reporter_phone,
-        inc.reported_at, local_day(inc.reported_at), inc.due_at, inc.response_minutes, inc.state.value,
-        inc.version, inc.first_response_at, inc.closed_at, inc.rework_count, inc.deferral_count,
-        inc.assessment_outcome, json.dumps(list(inc.consult_departments), ensure_ascii=False),
-        inc.duplicate_of, inc.repeat_of, inc.suspected_duplicate_of, inc.patrol_task_id,
-        None if inc.request is None else json.dumps(inc.request, ensure_ascii=False), inc.paused_at,
-        inc.satisfaction, inc.callback_count, inc.supervision_level, inc.last_seq, updated_at,
-    )  # fmt: skip
-
-
-def from_row(r: IncidentRow) -> Incident:
-    """The aggregate of a stored incident."""
-    return Incident(
-        id=r.id, number=r.number, district_code=r.district_code, item_code=r.item_code,
-        source=Source(r.source), lat=r.lat, lng=r.lng, cell=int(r.cell), village_code=r.village_code,
-        township_code=r.township_code, team_id=int(r.team_id), handler=r.handler, department=r.department,
-        routing_reason=r.routing_reason, description=r.description, reported_at=r.reported_at,
-        due_at=r.due_at, response_minutes=int(r.response_minutes), reporter_name=r.reporter_name,
-        reporter_phone=r.reporter_phone, external_id=r.external_id, state=State(r.state),
-        version=int(r.version), first_response_at=r.first_response_at, closed_at=r.closed_at,
-        rework_count=int(r.rework_count), deferral_count=int(r.deferral_count),
-        assessment_outcome=r.assessment_outcome, consult_departments=tuple(json.loads(r.consult_departments)),
-        duplicate_of=r.duplicate_of, repeat_of=r.repeat_of, suspected_duplicate_of=r.suspected_duplicate_of,
-        patrol_task_id=r.patrol_task_id, request=None if r.request is None else json.loads(r.request),
-        paused_at=r.paused_at, satisfaction=r.satisfaction, callback_count=int(r.callback_count),
-        supervision_level=int(r.supervision_level),
-        last_seq=int(r.last_seq), updated_at=r.updated_at,
-    )  # fmt: skip
-
-
-def event_to_row(e: Event, district_code: str) -> EventRow:
-    """The stored form of an event."""
-    return EventRow(
-        e.incident_id, e.seq, district_code, e.action.value, e.from_state.value if e.from_state else None,
-        e.to_state.value, e.actor, e.role, e.at, e.note, json.dumps(e.payload, ensure_ascii=False),
-    )  # fmt: skip
-
-
-def event_from_row(r: EventRow) -> Event:
-    """The event of a stored row."""
-    return Event(
-        r.incident_id, int(r.seq), Action(r.action), State(r.from_state) if r.from_state else None,
-        State(r.to_state), r.actor, r.role, r.at, r.note, json.loads(r.payload),
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Opinion:
-    """A department's opinion in a consultation (会商意见): who gave it, when, what it says."""
-
-    actor: str
-    at: datetime
-    text: str
-
-
-@dataclass(frozen=True)
-class Consultation:
-    """A consultation (会商): who called it and when, the departments invited, their opinions."""
-
-    called_by: str | None
-    called_at: datetime | None
-    invited: tuple[str, ...]
-    opinions: dict[str, Opinion]
-
-    @property
-    def missing(self) -> tuple[str, ...]:
-        """Invited departments that have not given their opinion yet."""
-        return tuple(d for d in self.invited if d not in self.opinions)
-
-
 @dataclass
 class Assigned:
     """What a bulk assignment did: numbers assigned, changed meanwhile, refused with the refusal."""
@@ -193,6 +116,7 @@ class IncidentService:
         time_window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.store = store
+        self.incidents = IncidentRepository(store)
         self.time_window = time_window
         self.catalog = catalog or load_catalog()
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -213,11 +137,11 @@ class IncidentService:
 
     # -- reading ---------------------------------------------------------------------------
     def _load(self, incident_id: str) -> Incident:
-        row = self.store.get_incident(incident_id) or self.store.find_incident(incident_id)
-        if row is None:
+        inc = self.incidents.get(incident_id)
+        if inc is None:
             msg = f"no incident {incident_id!r}"
             raise KeyError(msg)
-        return from_row(row)
+        return inc
 
     def get(self, who: Principal, incident_id: str) -> Incident:
         """One incident by id or number, if ``who`` may see it (reporter masked unless the role needs it)."""
@@ -228,7 +152,7 @@ class IncidentService:
     def timeline(self, who: Principal, incident_id: str) -> list[Event]:
         """The full event log of an incident, if ``who`` may see it."""
         inc = self.get(who, incident_id)
-        return [event_from_row(r) for r in self.store.events(inc.id)]
+        return self.incidents.events(inc.id)
 
     def scoped(self, who: Principal, query: IncidentQuery) -> IncidentQuery:
         """Narrow a query to what ``who`` may see."""
@@ -267,7 +191,7 @@ class IncidentService:
             query = _replace_query(query, departments=(str(who.department),))
         else:
             query = self.scoped(who, query)
-        return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(query)]
+        return [_masked_for(who, inc) for inc in self.incidents.find(query)]
 
     def copied(self, who: Principal, limit: int = 200, *, only_open: bool = False) -> list[Incident]:
         """The cases copied (抄告) to a liaison's department, newest first (others: none)."""
@@ -278,15 +202,15 @@ class IncidentService:
             return []
         states = tuple(s for s in COPIED if not only_open or State(s) in OPEN_STATES)
         query = IncidentQuery(item_codes=tuple(sorted(items)), states=states, limit=limit)
-        return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(query)]
+        return [_masked_for(who, inc) for inc in self.incidents.find(query)]
 
     def list_incidents(self, who: Principal, query: IncidentQuery) -> list[Incident]:
         """Incidents matching ``query`` within what ``who`` may see."""
-        return [_masked_for(who, from_row(r)) for r in self.store.list_incidents(self.scoped(who, query))]
+        return [_masked_for(who, inc) for inc in self.incidents.find(self.scoped(who, query))]
 
     def count_incidents(self, who: Principal, query: IncidentQuery) -> int:
         """How many incidents match ``query`` within what ``who`` may see."""
-        return self.store.count_incidents(self.scoped(who, query))
+        return self.incidents.count(self.scoped(who, query))
 
     # -- creating: one factory for a report (a batch of one) and an import (patrol.intake) ----
     def find_duplicate(self, item_code: str, lat: float, lng: float, at: datetime) -> Incident | None:
@@ -364,9 +288,7 @@ class IncidentService:
             suspected_duplicate_of=None if dup is None else dup.id, repeat_of=repeat_of,
         )  # fmt: skip
         inc.record_creation(who.name, who.role, now, **creation_payload(VIA_REPORT))
-        events = [event_to_row(e, inc.district_code) for e in inc.pending]
-        self.store.insert_incidents(IncidentBatch.from_rows([to_row(inc, now)], events))
-        inc.pending.clear()
+        self.incidents.add(inc, now)
         return ReportResult(inc, None if dup is None else from_row(dup))
 
     def report_repeat(self, who: Principal, closed_id: str, cmd: NewIncident) -> ReportResult:
@@ -463,13 +385,7 @@ class IncidentService:
             fields["canonical_id"] = canonical.id
         now = self.clock()
         inc.apply(act, actor=who.name, role=who.role, at=now, note=note, **fields)
-        try:
-            self.store.update_incident(
-                to_row(inc, now), expected_version, [event_to_row(e, inc.district_code) for e in inc.pending]
-            )
-        except VersionConflict as exc:
-            raise ConflictError(str(exc)) from exc
-        inc.pending.clear()
+        self.incidents.save(inc, expected_version, now)
         return inc
 
     def assign_many(
@@ -524,7 +440,7 @@ class IncidentService:
         return self._stage_clocks(inc)
 
     def _stage_clocks(self, inc: Incident) -> list[StageClock]:
-        return stage_clocks(inc, [event_from_row(r) for r in self.store.events(inc.id)], self.catalog)
+        return stage_clocks(inc, self.incidents.events(inc.id), self.catalog)
 
     def escalate_overdue(
         self, township_codes: tuple[str, ...] | None = None, limit: int = 100_000
@@ -545,8 +461,7 @@ class IncidentService:
                 township_codes=township_codes, limit=limit - len(raised), order_by="due_at",
                 newest_first=False,
             )  # fmt: skip
-            for row in self.store.list_incidents(query) if query.limit > 0 else []:
-                inc = from_row(row)
+            for inc in self.incidents.find(query) if query.limit > 0 else []:
                 late = (now - inc.due_at).days
                 try:
                     self.act(
@@ -564,18 +479,7 @@ class IncidentService:
 
     def consultation(self, inc: Incident) -> Consultation:
         """The current (latest) consultation of an incident, read from its timeline."""
-        events = self.store.events(inc.id)
-        start = max((k for k, e in enumerate(events) if e.action == Action.CONSULT.value), default=None)
-        if start is None:
-            return Consultation(None, None, (), {})
-        called = events[start]
-        opinions = {}
-        for e in events[start + 1 :]:
-            if e.action == Action.OPINION.value:
-                payload = json.loads(e.payload)
-                opinions[str(payload["department"])] = Opinion(e.actor, e.at, str(payload["opinion"]))
-        invited = tuple(json.loads(called.payload).get("departments", []))
-        return Consultation(called.actor, called.at, invited, opinions)
+        return latest_consultation(self.incidents.events(inc.id))
 
     def _check_decider(self, who: Principal, inc: Incident) -> None:
         """Refuse a decision by anyone but the caller, or before every invited department spoke.
@@ -619,7 +523,7 @@ class IncidentService:
 
     def _submitted_by(self, inc: Incident) -> str | None:
         """Who handed in the incident's latest handling result (None if nobody has)."""
-        submitted = [e for e in self.store.events(inc.id) if e.action == Action.SUBMIT.value]
+        submitted = [e for e in self.incidents.events(inc.id) if e.action == Action.SUBMIT]
         return submitted[-1].actor if submitted else None
 
     def actions_for(self, who: Principal, inc: Incident) -> list[Action]:

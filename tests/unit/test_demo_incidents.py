@@ -10,7 +10,8 @@ import pytest
 
 from data.demo_incidents import generate_demo_incidents
 from patrol.incident import FINAL_STATES, Action, Incident, Source, State
-from patrol.incidents import LOCAL_TZ, IncidentService, event_from_row, from_row
+from patrol.incident_repository import event_from_row, from_row
+from patrol.incidents import LOCAL_TZ, IncidentService
 from store import open_store
 from store.rows import IncidentQuery
 

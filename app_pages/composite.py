@@ -8,19 +8,16 @@ from app_pages.common import (
     data_table,
     error_text,
     evaluation_service,
-    evaluation_status,
     lang,
     local_time,
     now_utc,
-    pick_period,
-    printable_html,
-    published_version,
     reads,
     require_analytics,
     require_district,
     tr,
     uploader,
 )
+from app_pages.periods import evaluation_status, pick_period, printable_html, published_version
 from layers.svg import choropleth_svg
 from patrol.composite import Scheme, SubItem
 from patrol.evaluation import Evaluation, Period, ScoreInput, latest_entries

@@ -8,22 +8,19 @@ from app_pages.common import (
     data_table,
     error_text,
     evaluation_service,
-    evaluation_status,
     incident_service,
     item_name,
     local_time,
     md_escape,
     now_utc,
     open_incident,
-    pick_period,
-    printable_html,
-    published_version,
     reads,
     require_analytics,
     require_district,
     state_name,
     tr,
 )
+from app_pages.periods import evaluation_status, pick_period, printable_html, published_version
 from layers.svg import choropleth_svg
 from patrol.evaluation import Evaluation, Period, table_diff
 from patrol.kpis import (

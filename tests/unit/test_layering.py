@@ -147,3 +147,29 @@ def test_h3_is_reached_only_through_geo():
         if any(m == "h3" or m.startswith("h3.") for m in _imports(p))
     }
     assert offenders == set()
+
+
+def _methods_defined(path: Path, class_name: str) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    (cls,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name)
+    return {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_the_two_backends_write_only_what_their_engines_do_differently():
+    # every query is written once (store/areas.py, incidents.py, people.py, patrols.py, api.py,
+    # evidence.py, scores.py); a backend keeps its connections, migrations, bulk insert of
+    # incidents, number reservation (a read inside the write) and the hooks the shared queries use
+    sqlite = _methods_defined(ROOT / "store" / "sqlite.py", "SQLiteStore")
+    postgis = _methods_defined(ROOT / "store" / "postgis.py", "PostGISStore")
+    engine_specific = {"close", "migrate", "applied_migrations", "insert_incidents", "allocate_numbers"}
+    assert {m for m in sqlite & postgis if not m.startswith("_")} == engine_specific
+
+
+def test_no_module_is_longer_than_one_sitting():
+    folders = ("store", "patrol", "geo", "layers", "api", "cli", "app_pages", "data", "bench")
+    sizes = {
+        str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+        for folder in folders
+        for p in (ROOT / folder).rglob("*.py")
+    }
+    assert {p: n for p, n in sizes.items() if n > 620} == {}

@@ -15,6 +15,7 @@ from layers.assets import use_base_path
 from layers.base import BASEMAP_KINDS, Basemap
 from patrol.audit import AuditService
 from patrol.catalog import Catalog
+from patrol.district import areas_version
 from patrol.evaluation import EvaluationService
 from patrol.evidence import EvidenceService
 from patrol.i18n import DEFAULT_LANG, Lang, t
@@ -255,25 +256,20 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _areas_signature(store: Store) -> tuple[Any, ...]:
-    district = store.district()
-    return (district, tuple(sorted(store.area_counts().items())))
-
-
 @st.cache_resource(show_spinner=False)
-def _incident_service(url: str, signature: tuple[Any, ...]) -> IncidentService:
+def _incident_service(url: str, signature: Any) -> IncidentService:
     return IncidentService(_store(url))
 
 
 @st.cache_resource(show_spinner=False)
-def _patrol_service(url: str, signature: tuple[Any, ...]) -> PatrolService:
+def _patrol_service(url: str, signature: Any) -> PatrolService:
     return PatrolService(_store(url))
 
 
 def incident_service() -> IncidentService:
     """The incident service of this process (rebuilt when the areas change)."""
     store = get_store()
-    return _incident_service(store.url, _areas_signature(store))
+    return _incident_service(store.url, areas_version(store))
 
 
 def evaluation_service() -> EvaluationService:
@@ -355,7 +351,7 @@ def check_still_allowed() -> None:
 def patrol_service() -> PatrolService:
     """The patrol service of this process (rebuilt when the areas change)."""
     store = get_store()
-    return _patrol_service(store.url, _areas_signature(store))
+    return _patrol_service(store.url, areas_version(store))
 
 
 def require_principal() -> Principal:
@@ -410,7 +406,7 @@ def item_name(code: str) -> str:
 def labels() -> Labels:
     """Names for codes in the session's language (teams, departments, townships, states, details)."""
     store = get_store()
-    return _labels(store.url, _areas_signature(store), lang())
+    return _labels(store.url, areas_version(store), lang())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -266,6 +266,7 @@ def import_boundaries(
         name_en=current.name_en if current else "",
         h3_resolution=res or (current.h3_resolution if current else DEFAULT_RESOLUTION),
         is_demo=False,
+        **({"number_prefix": current.number_prefix} if current else {}),  # numbering goes on as it was
     )
     if level == "township":
         _fill_codes(gdf, d_code, report)

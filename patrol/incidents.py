@@ -16,9 +16,9 @@ import pandas as pd
 
 from geo.crs import to_wgs84
 from geo.grid import cells_to_latlng
-from patrol.areas import AreaIndex
 from patrol.catalog import Catalog, load_catalog
 from patrol.consultation import Consultation, latest_consultation
+from patrol.district import DistrictContext, district_context
 from patrol.incident import (
     COPIED_STATES,
     OPEN_STATES,
@@ -114,6 +114,7 @@ class IncidentService:
         duplicate_radius_m: float = DUPLICATE_RADIUS_M,
         duplicate_window_h: float = DUPLICATE_WINDOW_H,
         time_window: TimeWindow = DEFAULT_WINDOW,
+        context: DistrictContext | None = None,
     ) -> None:
         self.store = store
         self.incidents = IncidentRepository(store)
@@ -122,16 +123,14 @@ class IncidentService:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.duplicate_radius_m = duplicate_radius_m
         self.duplicate_window = timedelta(hours=duplicate_window_h)
-        self.areas = AreaIndex(store)
-        district = store.district()
-        assert district is not None  # AreaIndex refused an empty store
-        self.district = district
-        self.teams = {t.id: t for t in store.teams()}
-        village_township = dict(zip(self.areas.village_codes, self.areas.village_townships, strict=True))
-        self.team_township = {t.id: str(village_township[t.village_code]) for t in self.teams.values()}
-        self.router = Router(self.areas, self.catalog, {t.village_code: t.id for t in self.teams.values()})
+        self.context = context or district_context(store)
+        self.areas = self.context.areas
+        self.district = self.context.district
+        self.teams = dict(self.context.teams)
+        self.team_township = dict(self.context.team_township)
+        self.router = Router(self.areas, self.catalog, dict(self.context.village_team))
         self.intake = IncidentFactory(
-            store, self.catalog, self.router, district, clock=self.clock, time_window=time_window,
+            store, self.catalog, self.router, self.district, clock=self.clock, time_window=time_window,
             duplicate_radius_m=duplicate_radius_m, duplicate_window=self.duplicate_window,
         )  # fmt: skip
 

@@ -20,6 +20,7 @@ from geo.crs import to_wgs84
 from geo.grid import DEFAULT_RESOLUTION, latlng_to_cells
 from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
 from patrol.audit import AuditService
+from patrol.district import district_context
 from patrol.permissions import AccessDeniedError, check_township, within_township
 from patrol.plausibility import check_text
 from patrol.refusals import Refusal
@@ -58,13 +59,12 @@ class PatrolService:
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
-        district = store.district()
-        self.district_code = district.code if district else ""
-        villages = {v.code: v.township_code for v in store.villages()}
-        self.team_township = {t.id: villages[t.village_code] for t in store.teams()}
-        self.res = district.h3_resolution if district else DEFAULT_RESOLUTION
+        context = district_context(store) if store.district() is not None else None
+        self.district_code = context.code if context else ""
+        self.team_township = dict(context.team_township) if context else {}
+        self.res = context.h3_resolution if context else DEFAULT_RESOLUTION
         self.audit = AuditService(store, self.clock)
-        self._district_cells = np.sort(store.cell_map()[0]) if district else np.empty(0, dtype=np.int64)
+        self._district_cells = context.cells if context else np.empty(0, dtype=np.int64)
 
     def create(
         self,

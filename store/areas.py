@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,10 @@ from store.rows import (
 from store.shared import Batch, Bulk, SharedSql, where_given
 
 AREA_TABLES = ("townships", "villages", "teams", "cells")
+_SET_AREAS_VERSION = (
+    "INSERT INTO meta (key, value) VALUES ('areas_version', ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 _CLEAR_AREAS = tuple(
     f"DELETE FROM {table}" for table in ("cells", "teams", "villages", "townships", "district")
 )
@@ -55,6 +60,7 @@ class AreaTables(SharedSql):
         """
         q, geom = self._q, self._geom_in
         batches: list[Batch] = [(sql, [()]) for sql in _CLEAR_AREAS]
+        batches.append((q(_SET_AREAS_VERSION), [(uuid.uuid4().hex,)]))
         batches += [
             (
                 q("INSERT INTO district (code, name, name_en, h3_resolution, is_demo, number_prefix)"
@@ -93,6 +99,11 @@ class AreaTables(SharedSql):
                 (self._rebuild_rollups[0], [self._rebuild_rollups[1]]),
             ]
         self._write_batches(batches, audit)
+
+    def areas_version(self) -> str | None:
+        """A new value each time the areas are replaced (None: not replaced since the store knew it)."""
+        rows = self._read("SELECT value FROM meta WHERE key = 'areas_version'", ())
+        return str(rows[0][0]) if rows else None
 
     def district(self) -> DistrictRow | None:
         """The district held, or None when the store is empty."""

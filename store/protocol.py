@@ -98,6 +98,13 @@ class Store(Protocol):
         """The district held, or None when the store is empty."""
         ...
 
+    def areas_version(self) -> str | None:
+        """A new value each time ``replace_areas`` commits; None if it never did since this was kept.
+
+        What is built from the areas (the district context) is kept while this stays the same.
+        """
+        ...
+
     def townships(self) -> list[TownshipRow]:
         """All townships, by code."""
         ...

@@ -13,6 +13,7 @@ import shapely
 
 from patrol.areas import OrphaningImportError, import_boundaries
 from patrol.incidents import IncidentService, NewIncident
+from patrol.patrols import PatrolService
 from patrol.roles import Principal
 from patrol.users import UserService
 from store.rows import IncidentQuery, state_bucket
@@ -30,13 +31,15 @@ def loaded(district_store):
     return district_store, inc
 
 
-def _villages_file(store, tmp_path: Path, rename: dict[str, str] | None = None) -> Path:
-    rename = rename or {}
+def _villages_file(
+    store, tmp_path: Path, rename: dict[str, str] | None = None, names: dict[str, str] | None = None
+) -> Path:
+    rename, names = rename or {}, names or {}
     rows = store.villages()
     gdf = gpd.GeoDataFrame(
         {
             "code": [rename.get(v.code, v.code) for v in rows],
-            "name": [v.name for v in rows],
+            "name": [names.get(v.code, v.name) for v in rows],
             "parent": [v.township_code for v in rows],
         },
         geometry=shapely.from_wkb([v.geometry_wkb for v in rows]),
@@ -90,6 +93,34 @@ def test_a_village_reimport_with_the_same_codes_keeps_every_team_id(loaded, tmp_
     result = import_boundaries(store, _villages_file(store, tmp_path), "village", parent_field="parent")
     assert result.saved and not result.effect.orphans_any
     assert {t.village_code: t.id for t in store.teams()} == teams
+
+
+def test_services_share_one_district_context_until_an_import_renames_a_village_with_the_same_counts(
+    loaded, tmp_path
+):
+    store, inc = loaded
+    before = IncidentService(store, clock=lambda: NOW)
+    assert PatrolService(store).team_township == before.team_township
+    assert IncidentService(store).context is before.context  # built once for these areas
+    same_counts = store.area_counts()  # what the app kept its services by before, with the district
+    path = _villages_file(store, tmp_path, names={inc.village_code: "新名村"})
+    assert import_boundaries(store, path, "village", parent_field="parent").saved
+    assert store.area_counts() == same_counts
+    after = IncidentService(store, clock=lambda: NOW)
+    assert after.context is not before.context and after.context.version != before.context.version
+    village = next(v for v in store.villages() if v.code == inc.village_code)
+    assert village.name == "新名村"
+    township = before.areas.places([P[0]], [P[1]])[0].split(" · ")[0]
+    assert after.areas.places([P[0]], [P[1]]) == [f"{township} · 新名村"]  # where the incident was reported
+
+
+def test_a_boundary_reimport_keeps_the_districts_numbering(loaded, tmp_path):
+    store, inc = loaded
+    assert import_boundaries(store, _villages_file(store, tmp_path), "village", parent_field="parent").saved
+    svc = IncidentService(store, clock=lambda: NOW)
+    again = svc.report(CC, NewIncident("PARK_COMPOUND", *P)).incident
+    prefix, day, n = inc.number.rsplit("-", 2)
+    assert again.number == f"{prefix}-{day}-{int(n) + 1:04d}"  # not a new prefix starting again at 0001
 
 
 def test_a_renamed_village_is_refused_without_a_code_map_and_re_pointed_with_one(loaded, tmp_path):

@@ -173,3 +173,17 @@ def test_no_module_is_longer_than_one_sitting():
         for p in (ROOT / folder).rglob("*.py")
     }
     assert {p: n for p, n in sizes.items() if n > 620} == {}
+
+
+def test_the_time_zone_is_written_once_with_the_working_days():
+    folders = ("store", "patrol", "geo", "layers", "api", "cli", "app_pages", "data", "bench")
+    files = [p for folder in folders for p in (ROOT / folder).rglob("*.py")]
+    files += [ROOT / "streamlit_app.py", ROOT / "serve.py"]
+    naming = {
+        str(p.relative_to(ROOT))
+        for p in files
+        if any(
+            z in p.read_text(encoding="utf-8") for z in ("Asia/Shanghai", "ZoneInfo(", "timezone(timedelta(")
+        )
+    }
+    assert naming == {"patrol/workdays.py"}

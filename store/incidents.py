@@ -7,7 +7,7 @@ keys it by district first): each backend names it in ``_rollup_key``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +99,18 @@ class IncidentTables(ApiTables):
             f" VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ({self._rollup_key})"
             " DO UPDATE SET n = rollup_cell_day.n + excluded.n"
         )
+
+    def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Reserve consecutive incident numbers per key in one transaction; return each first."""
+        firsts: dict[str, int] = {}
+        upsert = self._q(
+            "INSERT INTO number_seq (key, last) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET last = number_seq.last + excluded.last RETURNING last"
+        )
+        with self._unit_of_work() as cur:
+            for key, n in counts.items():
+                firsts[key] = int(cur.execute(upsert, (key, n)).fetchone()[0]) - n + 1
+        return firsts
 
     def update_incident(self, row: IncidentRow, expected_version: int, events: Sequence[EventRow]) -> None:
         """Write a changed incident if nobody changed it since ``expected_version``.

@@ -7,10 +7,12 @@ into the backend's own, and the hooks give one read, one transaction of several 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
+from store.protocol import DuplicateError
 from store.rows import AuditRow
 
 
@@ -50,6 +52,42 @@ class SharedSql:
     def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
 
+    @contextmanager
+    def _write_cursor(self) -> Iterator[Any]:
+        """One write transaction: a DB-API cursor, committed when the block ends, rolled back if it raises."""
+        raise NotImplementedError
+        yield
+
+    _integrity_errors: tuple[type[Exception], ...] = ()  # what the engine raises on a unique key taken
+
+    def _load(self, cur: Any, bulk: Bulk) -> None:
+        """Load many rows into one table (PostgreSQL overrides it with COPY)."""
+        cur.executemany(bulk.insert(self._mark), bulk.rows)
+
+    def _append_audit(self, cur: Any, audit: Sequence[AuditRow]) -> None:
+        """Append audit rows in the transaction of ``cur``."""
+        if audit:
+            cur.executemany(
+                self._q(
+                    "INSERT INTO audit_log (at, actor, role, action, entity, entity_id, before, after)"
+                    f" VALUES (?, ?, ?, ?, ?, ?, ?{self._json_in}, ?{self._json_in})"
+                ),
+                [
+                    (self._db_time(a.at), a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after)
+                    for a in audit
+                ],
+            )
+
+    @contextmanager
+    def _unit_of_work(self) -> Iterator[Any]:
+        """A write transaction whose unique-key violation is a DuplicateError (nothing is written)."""
+        try:
+            with self._write_cursor() as cur:
+                yield cur
+        except self._integrity_errors as exc:
+            msg = f"already stored: {str(exc).splitlines()[0]}"
+            raise DuplicateError(msg) from exc
+
     def _write_all(
         self,
         statements: Sequence[tuple[str, Sequence[Any]]],
@@ -62,21 +100,34 @@ class SharedSql:
         ``check`` sees the row counts before the audit rows are added; what it raises rolls the
         whole transaction back. Raises DuplicateError on a unique key already taken.
         """
-        raise NotImplementedError
+        with self._unit_of_work() as cur:
+            counts = [cur.execute(sql, params).rowcount for sql, params in statements]
+            if check is not None:
+                check(counts)
+            self._append_audit(cur, audit)
+        return counts
 
     def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """Run one statement for each row in one transaction; the rows it changed.
 
         Raises DuplicateError on a unique key already taken.
         """
-        raise NotImplementedError
+        with self._unit_of_work() as cur:
+            cur.executemany(sql, rows)
+            return int(cur.rowcount)
 
     def _write_batches(self, batches: Sequence[Batch], audit: Sequence[AuditRow] = ()) -> None:
         """Run each statement once for each of its rows (or load a Bulk), then the audit rows, together.
 
         Raises DuplicateError on a unique key already taken.
         """
-        raise NotImplementedError
+        with self._unit_of_work() as cur:
+            for batch in batches:
+                if isinstance(batch, Bulk):
+                    self._load(cur, batch)
+                else:
+                    cur.executemany(*batch)
+            self._append_audit(cur, audit)
 
     def _db_time(self, value: datetime) -> Any:
         raise NotImplementedError

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -29,11 +29,9 @@ from store.rows import (
     DATETIME_COLUMNS,
     EVENT_COLUMNS,
     INCIDENT_COLUMNS,
-    AuditRow,
     rebuilds_indexes,
 )
 from store.scores import ScoreTables
-from store.shared import Batch, Bulk
 from store.sqlite_schema import MIGRATIONS
 
 _SORTER_THREADS = min(4, os.cpu_count() or 1)
@@ -195,19 +193,6 @@ class SQLiteStore(
 
     # -- areas -------------------------------------------------------------------------
     # -- incidents ---------------------------------------------------------------------
-    def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
-        """Reserve consecutive incident numbers per key in one transaction; return each first."""
-        firsts: dict[str, int] = {}
-        with self._write() as conn:
-            for key, n in counts.items():
-                row = conn.execute(
-                    "INSERT INTO number_seq (key, last) VALUES (?, ?)"
-                    " ON CONFLICT (key) DO UPDATE SET last = last + excluded.last RETURNING last",
-                    (key, n),
-                ).fetchone()
-                firsts[key] = int(row[0]) - n + 1
-        return firsts
-
     def insert_incidents(self, batch: IncidentBatch) -> None:
         """Insert new incidents with their events and rollups, all or nothing.
 
@@ -257,7 +242,7 @@ class SQLiteStore(
                 conn.execute(_ROLLUP_NEW_ROWS, (last,))
                 for create in dropped:
                     conn.execute(create)
-                _insert_audit(conn, batch.audit)
+                self._append_audit(conn, batch.audit)
         except sqlite3.IntegrityError as exc:
             msg = f"incident already exists or violates a constraint: {exc}"
             raise DuplicateError(msg) from exc
@@ -285,47 +270,13 @@ class SQLiteStore(
     def _json_text(self, value: Any) -> str:
         return value  # type: ignore[no-any-return]
 
-    def _write_all(
-        self,
-        statements: Sequence[tuple[str, Sequence[Any]]],
-        audit: Sequence[AuditRow] = (),
-        *,
-        check: Callable[[list[int]], None] | None = None,
-    ) -> list[int]:
-        """Run statements and append audit rows in one transaction (the shared queries' hook)."""
-        try:
-            with self._write() as conn:
-                counts = [conn.execute(sql, params).rowcount for sql, params in statements]
-                if check is not None:
-                    check(counts)
-                _insert_audit(conn, audit)
-        except sqlite3.IntegrityError as exc:
-            msg = f"already stored: {str(exc).splitlines()[0]}"
-            raise DuplicateError(msg) from exc
-        return counts
+    _integrity_errors = (sqlite3.IntegrityError,)
 
-    def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """Run one statement per row in one transaction (the shared queries' hook)."""
-        try:
-            with self._write() as conn:
-                return int(conn.executemany(sql, rows).rowcount)
-        except sqlite3.IntegrityError as exc:
-            msg = f"already stored: {str(exc).splitlines()[0]}"
-            raise DuplicateError(msg) from exc
-
-    def _write_batches(self, batches: Sequence[Batch], audit: Sequence[AuditRow] = ()) -> None:
-        """Run each statement for each of its rows and append audit rows in one transaction (a hook)."""
-        try:
-            with self._write() as conn:
-                for batch in batches:
-                    if isinstance(batch, Bulk):
-                        conn.executemany(batch.insert("?"), batch.rows)
-                    else:
-                        conn.executemany(*batch)
-                _insert_audit(conn, audit)
-        except sqlite3.IntegrityError as exc:
-            msg = f"already stored: {str(exc).splitlines()[0]}"
-            raise DuplicateError(msg) from exc
+    @contextmanager
+    def _write_cursor(self) -> Iterator[sqlite3.Cursor]:
+        """One write transaction under the writer lock (a hook of the shared queries)."""
+        with self._write() as conn:
+            yield conn.cursor()
 
     def _db_time(self, value: datetime) -> Any:
         return _dt(value)
@@ -356,14 +307,6 @@ _INSERT_CREATION_EVENTS = (
     f"INSERT INTO incident_events ({', '.join(EVENT_COLUMNS)})"
     " SELECT id, 1, district_code, ?, NULL, state, ?, ?, ?, ?, ? FROM incidents WHERE rowid > ?"
 )
-
-
-def _insert_audit(conn: sqlite3.Connection, rows: Sequence[AuditRow]) -> None:
-    conn.executemany(
-        "INSERT INTO audit_log (at, actor, role, action, entity, entity_id, before, after)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(_dt(a.at), a.actor, a.role, a.action, a.entity, a.entity_id, a.before, a.after) for a in rows],
-    )
 
 
 # Indexes whose keys an import delivers in random order (external ids, item × cell, day ×

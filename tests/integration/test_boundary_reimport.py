@@ -140,17 +140,14 @@ def test_a_renamed_village_is_refused_without_a_code_map_and_re_pointed_with_one
 
 
 def test_a_boundary_import_and_its_audit_row_commit_together_or_not_at_all(loaded, tmp_path, monkeypatch):
-    import sys
-
     store, inc = loaded
     old = inc.village_code
     path = _villages_file(store, tmp_path, {old: old[:-3] + "999"})
-    backend = sys.modules[type(store).__module__]
 
-    def fail(conn, rows):  # the record of the change cannot be written
+    def fail(cur, rows):  # the record of the change cannot be written
         raise RuntimeError("audit_log is full")
 
-    monkeypatch.setattr(backend, "_insert_audit", fail)
+    monkeypatch.setattr(store, "_append_audit", fail)
     with pytest.raises(Exception, match="audit_log is full"):
         import_boundaries(store, path, "village", parent_field="parent", code_map={old: old[:-3] + "999"})
     monkeypatch.undo()

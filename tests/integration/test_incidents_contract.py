@@ -353,11 +353,11 @@ def test_a_connection_dropped_mid_write_leaves_nothing_and_the_store_recovers(sv
     if store.url.startswith("sqlite"):
         import store.sqlite as backend
 
-        def drop(conn, rows):  # reached after the incident, its event and its rollups were written
+        def drop(cur, rows):  # reached after the incident, its event and its rollups were written
             store._conn().close()
             raise backend.sqlite3.OperationalError("disk I/O error")
 
-        monkeypatch.setattr(backend, "_insert_audit", drop)
+        monkeypatch.setattr(store, "_append_audit", drop)
         with pytest.raises(StoreError, match="nothing was saved"):
             _report(svc, 1)
     else:

@@ -158,10 +158,10 @@ def _methods_defined(path: Path, class_name: str) -> set[str]:
 def test_the_two_backends_write_only_what_their_engines_do_differently():
     # every query is written once (store/areas.py, incidents.py, people.py, patrols.py, api.py,
     # evidence.py, scores.py); a backend keeps its connections, migrations, bulk insert of
-    # incidents, number reservation (a read inside the write) and the hooks the shared queries use
+    # incidents and the hooks the shared queries use
     sqlite = _methods_defined(ROOT / "store" / "sqlite.py", "SQLiteStore")
     postgis = _methods_defined(ROOT / "store" / "postgis.py", "PostGISStore")
-    engine_specific = {"close", "migrate", "applied_migrations", "insert_incidents", "allocate_numbers"}
+    engine_specific = {"close", "migrate", "applied_migrations", "insert_incidents"}
     assert {m for m in sqlite & postgis if not m.startswith("_")} == engine_specific
 
 

@@ -1,7 +1,9 @@
 """Incident services: report, route, flag duplicates, move through the loop, bulk create.
 
 Every service call is made as a :class:`~patrol.roles.Principal` and checks what that
-principal may see and do. Writes go through the store protocol in one transaction each.
+principal may see and do. Incidents are read and written through their repository
+(patrol.incident_repository), one transaction a change; the district's areas, teams and
+routing index come from the district context (patrol.district), shared while the areas stay.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ SELECT_INCIDENT = f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM incidents"
 SELECT_EVENTS = f"SELECT {', '.join(EVENT_COLUMNS)} FROM incident_events"
 _DT_INDEXES = tuple(i for i, c in enumerate(INCIDENT_COLUMNS) if c in DATETIME_COLUMNS)
 _EVENT_AT = EVENT_COLUMNS.index("at")
-_CHUNK = 500  # SQLite binds at most 32,766 variables a statement
 _UPDATE_INCIDENT = (
     "UPDATE incidents SET "
     + ", ".join(f"{c} = ?" for c in INCIDENT_COLUMNS[1:])
@@ -53,10 +52,6 @@ class IncidentTables(ApiTables):
     _rollup_key = "cell, day, item_code, bucket, township_code"  # the rollup table's primary key
 
     # -- hooks each backend supplies -------------------------------------------------------------
-    def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """``column`` is one of ``values``: the condition (``?`` marks) and its parameters."""
-        raise NotImplementedError
-
     def _json_text(self, value: Any) -> str:
         """A JSON column read back as the text it was given."""
         raise NotImplementedError
@@ -219,8 +214,7 @@ class IncidentTables(ApiTables):
     def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""
         found: set[str] = set()
-        for start in range(0, len(external_ids), _CHUNK):
-            clause, values = self._in_list("external_id", external_ids[start : start + _CHUNK])
+        for clause, values in self._in_chunks("external_id", external_ids):
             sql = self._q("SELECT external_id FROM incidents WHERE district_code = ? AND " + clause)
             found.update(r[0] for r in self._read(sql, (district_code, *values)))
         return found
@@ -234,8 +228,7 @@ class IncidentTables(ApiTables):
     def events_of(self, incident_ids: Sequence[str]) -> list[EventRow]:
         """The event logs of several incidents, by incident id then seq (a copy reads them in pages)."""
         out: list[EventRow] = []
-        for start in range(0, len(incident_ids), _CHUNK):
-            clause, values = self._in_list("incident_id", incident_ids[start : start + _CHUNK])
+        for clause, values in self._in_chunks("incident_id", incident_ids):
             out.extend(
                 self._event(r) for r in self._read(self._q(SELECT_EVENTS + " WHERE " + clause), values)
             )

@@ -25,7 +25,6 @@ _ADD_SIGN_IN_FAILURE = (
     " ON CONFLICT (key) DO UPDATE SET failures = sign_in_failures.failures + 1, last_at = excluded.last_at"
 )
 _AUDIT_COLUMNS = "seq, at, actor, role, action, entity, entity_id, before, after"
-_IN_CHUNK = 500  # SQLite binds at most 32,766 variables a statement
 
 
 def _one_row(counts: list[int], what: str) -> None:
@@ -83,10 +82,9 @@ class PeopleTables(SharedSql):
     def sign_in_failures(self, keys: Sequence[str]) -> dict[str, SignInFailures]:
         """The failure counts of these keys (absent keys have none)."""
         out: dict[str, SignInFailures] = {}
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = tuple(keys[start : start + _IN_CHUNK])
-            sql = "SELECT key, failures, first_at, last_at, locked FROM sign_in_failures WHERE key IN "
-            for k, n, a, b, locked in self._read(self._q(sql + f"({', '.join('?' * len(chunk))})"), chunk):
+        for clause, values in self._in_chunks("key", keys):
+            sql = "SELECT key, failures, first_at, last_at, locked FROM sign_in_failures WHERE "
+            for k, n, a, b, locked in self._read(self._q(sql + clause), values):
                 out[k] = SignInFailures(k, int(n), self._py_time(a), self._py_time(b), bool(locked))
         return out
 

@@ -239,6 +239,8 @@ class PostGISStore(
     _geom_in = "ST_Multi(ST_GeomFromWKB(?, 4326))"
     _rebuild_rollups = (_ROLLUP_ALL_ROWS, ())
 
+    _in_chunk = 1_000_000  # one array parameter: no limit worth splitting for
+
     def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]
 

@@ -153,7 +153,18 @@ class SharedSql:
         """A kept list (of cells or texts) read back."""
         raise NotImplementedError
 
+    _in_chunk = 500  # values one IN condition binds at most (SQLite binds 32,766 variables a statement)
+
+    def _in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``values``: the condition (``?`` marks) and its parameters."""
+        raise NotImplementedError
+
     # -- built on the hooks -------------------------------------------------------------------
+    def _in_chunks(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        """``column`` is one of ``values``, as few conditions as the engine can bind."""
+        for start in range(0, len(values), self._in_chunk):
+            yield self._in_list(column, values[start : start + self._in_chunk])
+
     def _opt_db_time(self, value: datetime | None) -> Any:
         return None if value is None else self._db_time(value)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 from patrol.audit import audit_row
 from patrol.catalog import load_catalog
 from patrol.composite import ITEM_COLUMNS, SUMMARY_COLUMNS, load_scheme, score_townships
+from patrol.ids import stamped_id
 from patrol.kpis import (
     KPI_COLUMNS,
     NEEDED_COLUMNS,
@@ -451,7 +451,7 @@ class EvaluationService:
                 raise Refusal(msg, "refuse.score_attachment", size=f"{len(data) / 1e6:.1f}")
             sha = hashlib.sha256(data).hexdigest()
         row = ScoreEntryRow(
-            f"SC-{at:%Y%m%d%H%M%S}-{k:05d}-{os.urandom(3).hex()}", district, period.code, score.township_code,
+            stamped_id("SC", at, f"{k:05d}"), district, period.code, score.township_code,
             item.code, points, evidence, name, sha, who.name, who.role, at,
         )  # fmt: skip
         return row, data

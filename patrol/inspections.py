@@ -8,13 +8,13 @@ visits with different departments less than ``warn_days`` apart: those could hav
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from patrol.audit import AuditService
 from patrol.catalog import Catalog
+from patrol.ids import stamped_id
 from patrol.permissions import AccessDeniedError, check_township
 from patrol.refusals import Refusal
 from patrol.roles import Principal
@@ -147,7 +147,7 @@ class InspectionService:
             msg = f"cannot plan an inspection in the past ({day.isoformat()})"
             raise Refusal(msg, "refuse.inspection_past", day=day.isoformat())
         row = InspectionRow(
-            id=f"IN-{now:%Y%m%d%H%M%S}-{os.urandom(3).hex()}", premises_id=premises_id, department=department,
+            id=stamped_id("IN", now), premises_id=premises_id, department=department,
             planned_on=day, status="planned", created_by=who.name, created_at=now, items=tuple(items),
         )  # fmt: skip
         self.store.insert_inspections([row])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -142,6 +143,7 @@ def test_an_entered_score_counts_in_the_composite_and_a_published_one_keeps_the_
     entry = evaluations.enter_score(
         CC, "2026-10", township, "A4", 2, "巡查台账第 10 册", ("台账.pdf", b"%PDF-1")
     )
+    assert re.fullmatch(r"SC-\d{14}-00000-[0-9a-f]{16}", entry.id)  # 64 random bits: two never meet
     ev = evaluations.publish(CC, "2026-10")
     assert _points(ev, township, "A4") == 2.0
     summary = ev.composite()[0].set_index("group")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import h3.api.basic_int as h3i
@@ -189,6 +190,7 @@ def test_the_inspection_service_merges_departments_into_one_visit_and_stores_it(
     a = ins.plan(captain, "P1", "zhzf", date(2026, 12, 1), ["CATERING_FUMES"])
     b = ins.plan(captain, "P1", "scjg", date(2026, 12, 4))
     c = ins.plan(captain, "P1", "sthb", date(2026, 12, 20))
+    assert all(re.fullmatch(r"IN-\d{14}-[0-9a-f]{16}", i.id) for i in (a, b, c))  # never meet in a second
     visits, warnings = ins.merge(captain, since=date(2026, 11, 27))
     assert [v.inspection_ids for v in visits] == [(a.id, b.id), (c.id,)]
     assert visits[0].departments == ("scjg", "zhzf")

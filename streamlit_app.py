@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.common import (
     check_still_allowed,
+    districts,
     init_session,
     md_escape,
     now_utc,
@@ -44,6 +45,12 @@ with st.sidebar:
         if st.button(tr("app.sign_out"), key="sign_out"):
             sign_out()
             st.rerun()
+        if who.district_code is None and len(held := districts()) > 1:
+            # a city-wide user (市级指挥中心) picks the district every page shows; the choice stays
+            names = dict(held)
+            if st.session_state.get("district") not in names:
+                st.session_state["district"] = held[0][0]
+            st.selectbox(tr("app.district"), list(names), key="district", format_func=names.__getitem__)
 
 who = principal()
 # every page's address is known whoever is signed in (no English "Page not found"): before

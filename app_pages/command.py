@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.common import (
     basemap_from_env,
+    city_reads,
     data_table,
     district_map,
     incident_buttons,
@@ -29,6 +30,7 @@ from layers.incidents import heat_layer
 from layers.legend import add_legend
 from patrol.dashboard import OPEN, STATE_FILTERS, HeatFilter, Tiles
 from patrol.incident import Source
+from patrol.reads import Reads
 
 WINDOWS = (1, 7, 30, 90, 365)
 FEED_REFRESH_S = 30
@@ -186,6 +188,36 @@ def feed_part() -> None:
 
 
 tiles_part()
+
+
+@st.cache_data(ttl=FEED_REFRESH_S, show_spinner=False, max_entries=64)
+def _district_tiles(url: str, period: int, _district: Reads) -> Tiles:
+    """A district's tiles for the city's table (``url`` names the district)."""
+    return _district.kpi_tiles(now_utc(), None)
+
+
+city = city_reads()
+if city and not big:  # the city command centre sees every district at a glance
+    period = int(time.time() // FEED_REFRESH_S)
+    city_tiles = [(name, _district_tiles(r.url, period, r)) for name, r in city]
+    with st.expander(tr("cc.city", n=len(city)), expanded=True):
+        data_table(
+            pd.DataFrame(
+                {
+                    tr("app.district"): [name for name, _ in city_tiles],
+                    tr("cc.open"): [t.open for _, t in city_tiles],
+                    tr("cc.overdue"): [t.overdue for _, t in city_tiles],
+                    tr("cc.alarm"): [t.awaiting_alarm for _, t in city_tiles],
+                    tr("cc.on_time", n=city_tiles[0][1].window_days): [
+                        None if t.on_time_rate is None else f"{t.on_time_rate:.1%}" for _, t in city_tiles
+                    ],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            key="cc_city",
+        )
+        st.caption(tr("cc.city_help"))
 if not big:
     feed_part()
     waiting = svc.awaiting_decision(who)

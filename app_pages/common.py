@@ -23,11 +23,13 @@ from patrol.incidents import IncidentService, local_minutes
 from patrol.inspections import InspectionService
 from patrol.labels import Labels
 from patrol.patrols import PatrolService
+from patrol.permissions import AccessDeniedError, session_district
 from patrol.reads import Reads
 from patrol.roles import Principal
 from patrol.tiles import TileInfo, TilePackageError, open_package, tile_route
 from patrol.users import UserService
 from store import Store, StoreError, open_store, resolve_url
+from store.district_view import district_view
 
 SESSION_DEFAULTS: dict[str, Any] = {
     "lang": DEFAULT_LANG,
@@ -131,10 +133,47 @@ def _store(url: str) -> Store:
 STORE_RETRIES = 5
 
 
-def get_store() -> Store:
-    """The process-wide store (opened once per URL, shared by all sessions), or a banner and retries."""
+@st.cache_resource(show_spinner=False)
+def _district_store(url: str, code: str | None) -> Store:
+    return district_view(_store(url), code)
+
+
+def _url() -> str:
     try:
-        return _store(resolve_url())
+        url = resolve_url()
+        _store(url)
+    except StoreError as exc:
+        store_unavailable(exc)
+    return url
+
+
+def districts() -> list[tuple[str, str]]:
+    """Every district the store holds: (code, name), by code."""
+    return [(d.code, d.name) for d in _store(_url()).districts()]
+
+
+def district_code() -> str | None:
+    """The district this session works in (None: the store holds one, and the whole store is it).
+
+    Chosen by the one district rule (``permissions.session_district``): a user kept to a
+    district works in it; a city-wide user in the one picked in the sidebar.
+    """
+    held = [code for code, _ in districts()]
+    try:
+        return session_district(principal(), st.session_state.get("district"), held)
+    except AccessDeniedError:
+        st.session_state.pop("district", None)
+        return session_district(principal(), None, held)
+
+
+def get_store() -> Store:
+    """The session's district of the process-wide store (opened once per URL, shared by all sessions).
+
+    A banner and retries when the database is unreachable.
+    """
+    url = _url()
+    try:
+        return _district_store(url, district_code())
     except StoreError as exc:
         store_unavailable(exc)
 
@@ -171,17 +210,17 @@ def store_ok() -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=300)
-def area_data(store_url: str) -> dict[str, Any]:
-    """District, townships, villages and teams as plain data (cached per store)."""
+def area_data(store_url: str, district: str | None = None) -> dict[str, Any]:
+    """District, townships, villages and teams as plain data (cached per store and district)."""
     from patrol.areas import area_overview
 
-    return area_overview(_store(store_url))
+    return area_overview(_district_store(store_url, district))
 
 
 def require_district() -> dict[str, Any]:
-    """Area data of the store, or stop with a hint when no district is loaded."""
+    """Area data of the session's district, or stop with a hint when no district is loaded."""
     store = get_store()
-    data = area_data(store.url)
+    data = area_data(store.url, district_code())
     if data["district"] is None:
         st.info(tr("app.no_district"))
         st.stop()
@@ -257,19 +296,19 @@ def now_utc() -> datetime:
 
 
 @st.cache_resource(show_spinner=False)
-def _incident_service(url: str, signature: Any) -> IncidentService:
-    return IncidentService(_store(url))
+def _incident_service(url: str, district: str | None, signature: Any) -> IncidentService:
+    return IncidentService(_district_store(url, district))
 
 
 @st.cache_resource(show_spinner=False)
-def _patrol_service(url: str, signature: Any) -> PatrolService:
-    return PatrolService(_store(url))
+def _patrol_service(url: str, district: str | None, signature: Any) -> PatrolService:
+    return PatrolService(_district_store(url, district))
 
 
 def incident_service() -> IncidentService:
-    """The incident service of this process (rebuilt when the areas change)."""
+    """The incident service of the session's district (rebuilt when the areas change)."""
     store = get_store()
-    return _incident_service(store.url, areas_version(store))
+    return _incident_service(store.url, district_code(), areas_version(store))
 
 
 def evaluation_service() -> EvaluationService:
@@ -285,6 +324,19 @@ def evidence_service() -> EvidenceService:
 def reads() -> Reads:
     """The read models of the pages (patrol.reads) on the store: a page never holds the store."""
     return Reads(get_store())
+
+
+def city_reads() -> list[tuple[str, Reads]]:
+    """Each district's name and read models, for a city-wide user of a store that holds several.
+
+    Empty for anyone kept to a district, and for a store of one district.
+    """
+    who = principal()
+    held = districts()
+    if who is None or who.district_code is not None or len(held) < 2:
+        return []
+    url = _url()
+    return [(name, Reads(_district_store(url, code))) for code, name in held]
 
 
 def audit_service() -> AuditService:
@@ -351,7 +403,7 @@ def check_still_allowed() -> None:
 def patrol_service() -> PatrolService:
     """The patrol service of this process (rebuilt when the areas change)."""
     store = get_store()
-    return _patrol_service(store.url, areas_version(store))
+    return _patrol_service(store.url, district_code(), areas_version(store))
 
 
 def require_principal() -> Principal:
@@ -406,12 +458,12 @@ def item_name(code: str) -> str:
 def labels() -> Labels:
     """Names for codes in the session's language (teams, departments, townships, states, details)."""
     store = get_store()
-    return _labels(store.url, areas_version(store), lang())
+    return _labels(store.url, district_code(), areas_version(store), lang())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _labels(url: str, areas: Any, language: Lang) -> Labels:
-    return Labels.of(_incident_service(url, areas), language)
+def _labels(url: str, district: str | None, areas: Any, language: Lang) -> Labels:
+    return Labels.of(_incident_service(url, district, areas), language)
 
 
 def state_name(state: str) -> str:
@@ -545,7 +597,7 @@ def village_layer(
     """Village outlines named in their tooltip (village (township)) and, if ``labels``, on the map."""
     from layers.base import area_layer
 
-    towns = {tw["code"]: tw["name"] for tw in area_data(get_store().url)["townships"]}
+    towns = {tw["code"]: tw["name"] for tw in area_data(get_store().url, district_code())["townships"]}
     return area_layer(
         [v["geometry"] for v in villages],
         [v["name"] for v in villages],

@@ -8,6 +8,7 @@ import sys
 from cli.common import (
     CliError,
     cli_operator,
+    district_of,
     open_migrated,
     opened,
     print_kv,
@@ -26,8 +27,13 @@ def cmd_api(args: argparse.Namespace) -> int:
         raise CliError(
             "the store holds no district yet: run 'gridpatrol demo' or 'gridpatrol import-boundaries'"
         )
+    try:
+        served = district_of(store, args.district)  # the API serves one district
+    except CliError:
+        store.close()
+        raise
     app = create_app(
-        store,
+        served,
         anonymous_read=not args.keys_only,
         deliver_every=args.deliver_every or None,
     )
@@ -43,7 +49,7 @@ def cmd_create_api_key(args: argparse.Namespace) -> int:
     """Make an API client and print its key, once (only its hash is stored)."""
     from patrol.api_clients import ApiClientService
 
-    with opened(args) as store:
+    with opened(args, whole=True) as store:
         try:
             row, key = ApiClientService(store).create(
                 cli_operator(), args.name, args.role, township_code=args.township, team_id=args.team,
@@ -61,7 +67,7 @@ def cmd_revoke_api_key(args: argparse.Namespace) -> int:
     """Revoke a client's key at once."""
     from patrol.api_clients import ApiClientService
 
-    with opened(args) as store:
+    with opened(args, whole=True) as store:
         try:
             row = ApiClientService(store).revoke(cli_operator(), args.name)
         except KeyError as exc:
@@ -74,7 +80,7 @@ def cmd_api_keys(args: argparse.Namespace) -> int:
     """List API clients: name, role, scope, source, webhook, limit, revoked."""
     from patrol.api_clients import ApiClientService
 
-    with opened(args) as store:
+    with opened(args, whole=True) as store:
         rows = ApiClientService(store).clients(cli_operator())
     for c in rows:
         scope = c.township_code or (f"team {c.team_id}" if c.team_id is not None else c.department) or "-"
@@ -93,7 +99,7 @@ def cmd_deliver(args: argparse.Namespace) -> int:
     from patrol.labels import Labels
     from patrol.outbox import OutboxService
 
-    with opened(args) as store:
+    with opened(args, whole=True) as store:
         labels = Labels.of(IncidentService(store), "zh")
         done = OutboxService(store, labels).deliver_all(ApiClientService(store))
     print_kv({"delivered": done.sent, "held_back": len(done.failed)})

@@ -12,6 +12,7 @@ from typing import Any
 from patrol.roles import Principal
 from patrol.workdays import LOCAL_TZ
 from store import open_store
+from store.district_view import district_view
 from store.protocol import Store
 
 EXIT_BAD_INPUT = 2
@@ -30,13 +31,38 @@ def open_migrated(args: argparse.Namespace) -> Store:
 
 
 @contextmanager
-def opened(args: argparse.Namespace) -> Iterator[Store]:
-    """The migrated store of ``--db``, closed afterwards whatever happens."""
+def opened(args: argparse.Namespace, *, whole: bool = False) -> Iterator[Store]:
+    """The migrated store of ``--db``, closed afterwards whatever happens.
+
+    As the district of ``--district`` (see :func:`district_of`) unless ``whole``: a command on
+    the deployment (info, users, API keys) takes the whole store.
+    """
     store = open_migrated(args)
     try:
-        yield store
+        yield store if whole else district_of(store, getattr(args, "district", None))
     finally:
         store.close()
+
+
+def district_of(store: Store, code: str | None) -> Store:
+    """The store as its district ``code``; without one, the store when it holds a single district.
+
+    Raises
+    ------
+    CliError
+        If the store holds no district ``code``, or several districts and none was named.
+    """
+    if code is not None:
+        try:
+            return district_view(store, code)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+    held = store.districts()
+    if len(held) > 1:
+        names = ", ".join(f"{d.code} {d.name}" for d in held)
+        msg = f"the store holds {len(held)} districts ({names}); name one with --district CODE"
+        raise CliError(msg)
+    return store
 
 
 def print_kv(pairs: dict[str, Any]) -> None:

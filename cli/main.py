@@ -50,6 +50,12 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db", default=None, help="store URL (postgresql://… or sqlite:///path); default $GRIDPATROL_DB"
     )
+    p.add_argument(
+        "--district",
+        default=None,
+        metavar="CODE",
+        help="the district (division code, e.g. 330402) of a store that holds several",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     commands: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
         "init": (cmd_init, "create or migrate the store"),
-        "demo": (cmd_demo, "load the Nanhu demo district (演示数据)"),
+        "demo": (cmd_demo, "load the demo of a Jiaxing district, Nanhu unless --district (演示数据)"),
         "import-boundaries": (cmd_import_boundaries, "validate and load township or village boundaries"),
         "info": (cmd_info, "print key figures as key: value lines"),
         "import-incidents": (cmd_import_incidents, "import incidents from CSV, XLSX or GeoJSON"),
@@ -221,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     ib.add_argument("--name-field", default=None)
     ib.add_argument("--code-field", default=None)
     ib.add_argument("--parent-field", default=None, help="villages: attribute holding the township code")
-    ib.add_argument("--district-code", default=None)
+    ib.add_argument("--district-code", dest="district", default=None, help="the same as --district")
     ib.add_argument("--district-name", default=None)
     ib.add_argument("--res", type=int, default=None, help="H3 resolution of the cell map")
     ib.add_argument(

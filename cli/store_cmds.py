@@ -10,6 +10,7 @@ from typing import Any
 from cli.common import (
     CliError,
     cli_operator,
+    district_of,
     local_midnight,
     opened,
     parse_day,
@@ -18,7 +19,6 @@ from cli.common import (
 )
 from store import open_store, redact_url
 from store.protocol import Store
-from store.rows import IncidentQuery
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -39,8 +39,17 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Load the Nanhu demo district and a year of demo incidents."""
-    from data.demo_district import DEMO_NOTICE_EN, DEMO_NOTICE_ZH, load_demo_district
+    """Load the demo of a district of Jiaxing (Nanhu unless ``--district``) and a year of its incidents.
+
+    Next to the districts a demo store already holds: a city's demo grows a district at a time.
+    """
+    from data.demo_district import (
+        DEMO_NOTICE_EN,
+        DEMO_NOTICE_ZH,
+        NANHU,
+        load_demo_district,
+        shipped_districts,
+    )
     from data.demo_evaluations import publish_demo_evaluations
     from data.demo_incidents import generate_demo_incidents
     from data.demo_patrols import generate_demo_patrols
@@ -49,32 +58,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.incidents < 0:
         raise CliError(f"--incidents must be 0 or more, got {args.incidents}")
+    code = args.district or NANHU
+    if code not in shipped_districts():
+        shipped = ", ".join(f"{c} {n}" for c, n in shipped_districts().items())
+        raise CliError(f"no outline of district {code} ships with GridPatrol; these do: {shipped}")
     end = parse_day(args.end)
-    with opened(args) as store:
-        district = store.district()
+    with opened(args, whole=True) as store:
+        held = store.districts()
         has_users = bool(store.users())
-        if args.if_empty and (district is not None or has_users):
-            what = "a district" if district is not None else "users"
+        if args.if_empty and (held or has_users):
+            what = "a district" if held else "users"
             sys.stdout.write(f"store already holds {what}; nothing loaded (--if-empty)\n")
-            if district is not None and district.is_demo and not has_users:
+            if held and all(d.is_demo for d in held) and not has_users:
                 # a demo store from before sign-in existed
-                users = create_demo_users(store)
+                users = create_demo_users(district_of(store, held[0].code if len(held) > 1 else None))
                 sys.stdout.write(f"demo users: {len(users)} (password {DEMO_PASSWORD!r}; see README)\n")
             return 0
-        if has_users:
+        if has_users and not (held and all(d.is_demo for d in held)):
             # demo accounts share a published password: never beside real ones
             raise CliError("the store already has users; use a new store (--db) for the demo")
-        if store.count_incidents(IncidentQuery(limit=1)) > 0:
-            raise CliError("the store already holds incidents; use a new store (--db) for the demo")
-        load_demo_district(store, seed=args.seed, res=args.res)
+        if any(not d.is_demo for d in held):
+            raise CliError("the store holds real districts; use a new store (--db) for the demo")
+        if any(d.code == code for d in held):
+            raise CliError(
+                f"the store already holds district {code}; use a new store (--db) to seed it again"
+            )
+        load_demo_district(store, seed=args.seed, res=args.res, code=code)
+        district = district_of(store, code)
         if args.incidents:
-            svc = IncidentService(store)
+            svc = IncidentService(district)
             generate_demo_incidents(
                 svc, args.incidents, seed=args.seed, end=end, progress=progress_printer("incidents")
             )
-        users = create_demo_users(store)
+        users = create_demo_users(district)
         sys.stdout.write(f"demo users: {len(users)} (password {DEMO_PASSWORD!r}; see README)\n")
-        patrols = generate_demo_patrols(store, seed=args.seed, end=end or local_midnight())
+        patrols = generate_demo_patrols(district, seed=args.seed, end=end or local_midnight())
         sys.stdout.write(
             f"demo patrols: {patrols.tasks} tasks, {patrols.visits} covered cells,"
             f" {patrols.premises} premises,"
@@ -82,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         if args.incidents:  # published last: the composite reads the joint inspections
             published = publish_demo_evaluations(
-                store, end or local_midnight(), seed=args.seed, progress=progress_printer("evaluations")
+                district, end or local_midnight(), seed=args.seed, progress=progress_printer("evaluations")
             )
             sys.stdout.write(f"demo evaluations published: {len(published)} ({', '.join(published)})\n")
         sys.stdout.write(f"{DEMO_NOTICE_ZH}\n{DEMO_NOTICE_EN}\n")
@@ -170,7 +188,7 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
     """Validate a boundary file and load it."""
     from patrol.areas import import_boundaries, read_code_map
 
-    with opened(args) as store:
+    with opened(args, whole=True) as store:  # the district of --district, held or new
         try:
             code_map = read_code_map(args.code_map) if args.code_map else None
             result = import_boundaries(
@@ -181,7 +199,7 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
                 name_field=args.name_field,
                 code_field=args.code_field,
                 parent_field=args.parent_field,
-                district_code=args.district_code,
+                district_code=args.district,
                 district_name=args.district_name,
                 res=args.res,
                 dry_run=args.dry_run,
@@ -204,9 +222,9 @@ def cmd_import_boundaries(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print key figures as ``key: value`` lines."""
-    with opened(args) as store:
-        print_kv(_full_info(store))
+    """Print key figures as ``key: value`` lines: of every district held, or of ``--district``."""
+    with opened(args, whole=True) as store:
+        print_kv(_full_info(district_of(store, args.district) if args.district else store))
     return 0
 
 
@@ -215,7 +233,7 @@ def _full_info(store: Store) -> dict[str, Any]:
     from patrol.incident import State
 
     info = district_info(store)
-    states = store.state_counts()
+    states = store.state_counts()  # a district view's own; the whole store's over its districts
     info["incidents"] = sum(states.values())
     for state in State:
         info[f"state_{state.value}"] = states.get(state.value, 0)
@@ -234,11 +252,12 @@ def cmd_create_user(args: argparse.Namespace) -> int:
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
             raise CliError("the two passwords differ")
-    with opened(args) as store:
+    with opened(args, whole=True) as store:  # --district: the user's district (none: every district)
         try:
             user = UserService(store).create(
                 None, args.username, password, args.role, display_name=args.display_name or "",
                 township_code=args.township, team_id=args.team, department=args.department,
+                district_code=args.district,
             )  # fmt: skip
         except ValueError as exc:
             raise CliError(str(exc)) from exc

@@ -1,15 +1,20 @@
-"""Deterministic demo partition of Nanhu District into townships, village grids and teams.
+"""Deterministic demo partition of a district of Jiaxing into townships, village grids and teams.
 
-The outline is real (data/nanhu_outline_wgs84.geojson); the partition is not: townships
-are Voronoi cells of rough seat locations clipped to the outline, and village grids are
-relaxed Voronoi cells inside each township. Everything made here is labelled as a demo.
+The outlines are real (data/jiaxing_outlines_wgs84.geojson), and so are the townships' and
+villages' codes and names (data/jiaxing_divisions_2023.json); the partition is not: Nanhu's
+townships are Voronoi cells of rough seat locations clipped to the outline
+(data/nanhu_townships.json), another district's are relaxed Voronoi cells of its outline, and
+village grids are relaxed Voronoi cells inside each township. Everything made here is labelled
+as a demo.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -22,9 +27,10 @@ from store.protocol import Store
 from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
 
 DATA_DIR = Path(__file__).resolve().parent
-OUTLINE_FILE = DATA_DIR / "nanhu_outline_wgs84.geojson"
-TOWNSHIPS_FILE = DATA_DIR / "nanhu_townships.json"
-DIVISIONS_FILE = DATA_DIR / "nanhu_divisions_2023.json"
+OUTLINE_FILE = DATA_DIR / "jiaxing_outlines_wgs84.geojson"
+TOWNSHIPS_FILE = DATA_DIR / "nanhu_townships.json"  # Nanhu's seats, English names and classes
+DIVISIONS_FILE = DATA_DIR / "jiaxing_divisions_2023.json"
+NANHU = "330402"
 DEMO_NOTICE_ZH = "演示数据：乡镇与村社的名称和代码为2023年统计用区划代码，网格边界为示意划分，非官方边界。"
 DEMO_NOTICE_EN = (
     "Demo data: township and village names and codes are the 2023 statistical division codes; "
@@ -82,10 +88,27 @@ class DemoDistrict:
     villages: list[DemoVillage] = field(default_factory=list)
 
 
-def load_outline() -> BaseGeometry:
-    """Return the real Nanhu outline (WGS84) shipped in data/."""
+def shipped_districts() -> dict[str, str]:
+    """The districts whose outline ships with GridPatrol: code → name (嘉兴's seven)."""
     doc = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
-    return shape(doc["features"][0]["geometry"])
+    return {f["properties"]["adcode"]: f["properties"]["name"] for f in doc["features"]}
+
+
+def load_outline(code: str = NANHU) -> BaseGeometry:
+    """Return the real outline (WGS84) of the district ``code`` shipped in data/.
+
+    Raises
+    ------
+    ValueError
+        If no outline of that district ships with GridPatrol.
+    """
+    doc = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
+    found = [f for f in doc["features"] if f["properties"]["adcode"] == code]
+    if not found:
+        shipped = ", ".join(f"{c} {n}" for c, n in shipped_districts().items())
+        msg = f"no outline of district {code} ships with GridPatrol (these do: {shipped})"
+        raise ValueError(msg)
+    return shape(found[0]["geometry"])
 
 
 def _voronoi_in(seeds: list[Point], region: BaseGeometry) -> list[BaseGeometry]:
@@ -122,15 +145,21 @@ def _person(rng: np.random.Generator) -> str:
     return str(rng.choice(list(_SURNAMES))) + given
 
 
-def load_divisions() -> dict[str, dict[str, object]]:
-    """The 2023 statistical divisions of Nanhu by township name: its code and its villages.
+def load_division(code: str = NANHU) -> dict[str, Any]:
+    """The 2023 statistical division of the district ``code``: code, names, number prefix, townships."""
+    doc = json.loads(DIVISIONS_FILE.read_text(encoding="utf-8"))
+    (district,) = [d for d in doc["districts"] if d["code"] == code]
+    return dict(district)
+
+
+def load_divisions(code: str = NANHU) -> dict[str, dict[str, object]]:
+    """The 2023 statistical divisions of a district by township name: its code and its villages.
 
     Each village is ``(code, name, kind)``; the name drops the committee suffix (``百福弄社区居委会``
     is the 百福弄社区 grid) and the kind is ``community`` for a 居委会, ``village`` for a 村委会.
     """
-    doc = json.loads(DIVISIONS_FILE.read_text(encoding="utf-8"))
     out: dict[str, dict[str, object]] = {}
-    for t in doc["townships"]:
+    for t in load_division(code)["townships"]:
         villages = []
         for v in t["villages"]:
             name = str(v["name"])
@@ -142,7 +171,7 @@ def load_divisions() -> dict[str, dict[str, object]]:
                     "community" if is_community else "village",
                 )
             )
-        out[t["name"]] = {"code": t["code"], "villages": villages}
+        out[t["name"]] = {**t, "villages": villages}
     return out
 
 
@@ -170,39 +199,75 @@ def _as_clean_coverage(villages: list[DemoVillage]) -> list[DemoVillage]:
     ]
 
 
-def build_demo_district(seed: int = 0) -> DemoDistrict:
-    """Build the demo partition of Nanhu District, deterministic for a seed.
+def _empowerment_class(kind: str, k: int) -> str:
+    """A demo empowerment class where no seat file names one: streets serve commerce, towns alternate."""
+    if kind == "street":
+        return "commercial_service"
+    return ("industrial_it", "agriculture_rural")[k % 2]
+
+
+def _township_entries(
+    code: str, outline: BaseGeometry, rng: np.random.Generator
+) -> tuple[dict[str, Any], list[tuple[dict[str, Any], BaseGeometry]]]:
+    """The district's names and its townships (name, English name, kind, class) with their areas.
+
+    Nanhu's townships are Voronoi cells of their rough seats (data/nanhu_townships.json);
+    another district's are relaxed Voronoi cells of its outline, in code order.
+    """
+    division = load_division(code)
+    if code == NANHU:
+        meta = json.loads(TOWNSHIPS_FILE.read_text(encoding="utf-8"))
+        entries = meta["townships"]
+        seats = [Point(t["seat"]) for t in entries]
+        return meta["district"], list(zip(entries, _voronoi_in(seats, outline), strict=True))
+    entries = [
+        {"name": t["name"], "name_en": t["name_en"], "kind": t["kind"],
+         "empowerment_class": _empowerment_class(t["kind"], k)}
+        for k, t in enumerate(division["townships"])
+    ]  # fmt: skip
+    areas = _relaxed_partition(outline, len(entries), rng)
+    for entry, area in zip(entries, areas, strict=True):
+        seat = area.representative_point()
+        entry["seat"] = [seat.x, seat.y]
+    return {k: division[k] for k in ("name", "name_en")}, list(zip(entries, areas, strict=True))
+
+
+def build_demo_district(seed: int = 0, code: str = NANHU) -> DemoDistrict:
+    """Build the demo partition of a district of Jiaxing (Nanhu unless ``code`` says); one seed, one result.
 
     Parameters
     ----------
     seed : int
         Random seed; the same seed always gives the same partition, names and teams.
+    code : str
+        The district's division code; its outline must ship with GridPatrol.
 
     Returns
     -------
     DemoDistrict
-        The 13 townships and 143 communities and villages of Nanhu with their 2023
-        statistical codes and names (data/nanhu_divisions_2023.json); the boundaries are
-        illustrative (Voronoi cells of rough seats, relaxed Voronoi villages inside them).
-        Each village has one team of a captain and 3-6 members (invented names).
+        The district's townships and communities and villages with their 2023 statistical codes
+        and names (data/jiaxing_divisions_2023.json; Nanhu: 13 townships, 143 villages); the
+        boundaries are illustrative (Voronoi cells of seats, relaxed Voronoi villages inside
+        them). Each village has one team of a captain and 3-6 members (invented names).
+
+    Raises
+    ------
+    ValueError
+        If no outline of ``code`` ships with GridPatrol.
     """
     rng = np.random.default_rng(seed)
-    meta = json.loads(TOWNSHIPS_FILE.read_text(encoding="utf-8"))
-    outline = load_outline()
-    entries = meta["townships"]
-    seats = [Point(t["seat"]) for t in entries]
-    cells = _voronoi_in(seats, outline)
-    district_code = meta["district"]["adcode"]
-    divisions = load_divisions()
+    outline = load_outline(code)
+    names, township_areas = _township_entries(code, outline, rng)
+    divisions = load_divisions(code)
     townships: list[DemoTownship] = []
     villages: list[DemoVillage] = []
-    for entry, geom in zip(entries, cells, strict=True):
+    for entry, geom in township_areas:
         division = divisions[entry["name"]]
-        code = str(division["code"])
+        township_code = str(division["code"])
         real_villages = list(division["villages"])  # type: ignore[call-overload]
         townships.append(
             DemoTownship(
-                code=code,
+                code=township_code,
                 name=entry["name"],
                 name_en=entry["name_en"],
                 kind=entry["kind"],
@@ -218,7 +283,7 @@ def build_demo_district(seed: int = 0) -> DemoDistrict:
                 DemoVillage(
                     code=vcode,
                     name=vname,
-                    township_code=code,
+                    township_code=township_code,
                     kind=kind,
                     geometry=vgeom,
                     team=DemoTeam(name=f"{vname}网格团队", captain=_person(rng), members=members),
@@ -238,19 +303,25 @@ def build_demo_district(seed: int = 0) -> DemoDistrict:
         for t in townships
     ]
     return DemoDistrict(
-        code=district_code,
-        name=meta["district"]["name"],
-        name_en=meta["district"]["name_en"],
+        code=code,
+        name=names["name"],
+        name_en=names["name_en"],
         outline=outline,
         townships=townships,
         villages=villages,
     )
 
 
-def load_demo_district(store: Store, seed: int = 0, res: int = DEFAULT_RESOLUTION) -> dict[str, int]:
-    """Replace the store's areas with the Nanhu demo partition (deterministic per seed)."""
-    demo = build_demo_district(seed)
-    district = DistrictRow(demo.code, demo.name, demo.name_en, res, is_demo=True, number_prefix="NH")
+def load_demo_district(
+    store: Store, seed: int = 0, res: int = DEFAULT_RESOLUTION, code: str = NANHU
+) -> dict[str, int]:
+    """Put the demo partition of the district ``code`` in the store (deterministic per seed); its counts.
+
+    Replaces that district's areas; other districts the store holds stay as they are.
+    """
+    demo = build_demo_district(seed, code)
+    prefix = str(load_division(code)["number_prefix"])
+    district = DistrictRow(demo.code, demo.name, demo.name_en, res, is_demo=True, number_prefix=prefix)
     townships = [
         TownshipRow(t.code, t.name, t.name_en, t.kind, t.empowerment_class, shapely.to_wkb(t.geometry))
         for t in demo.townships
@@ -258,9 +329,12 @@ def load_demo_district(store: Store, seed: int = 0, res: int = DEFAULT_RESOLUTIO
     villages = [
         VillageRow(v.code, v.township_code, v.name, v.kind, shapely.to_wkb(v.geometry)) for v in demo.villages
     ]
+    # team ids are the store's: a district seeded again keeps its teams' ids, a new one takes free ids
+    kept = {t.village_code: t.id for t in store.teams(district_code=code)}
+    free = itertools.count(max([0, *(t.id for t in store.teams())]) + 1)
     teams = [
-        TeamRow(i, v.code, v.team.name, v.team.captain, v.team.members)
-        for i, v in enumerate(demo.villages, start=1)
+        TeamRow(kept.get(v.code) or next(free), v.code, v.team.name, v.team.captain, v.team.members)
+        for v in demo.villages
     ]
     save_areas(store, district, townships, villages, teams)
-    return store.area_counts()
+    return store.area_counts(code)

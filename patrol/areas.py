@@ -71,22 +71,33 @@ class OrphaningImportError(ValueError):
 
 def area_change(
     store: Store,
+    district_code: str,
     townships: Sequence[TownshipRow],
     villages: Sequence[VillageRow],
     teams: Sequence[TeamRow],
     remap: Mapping[str, str] | None = None,
 ) -> AreaChange:
-    """The effect on stored rows of replacing the areas with these (see :class:`AreaChange`)."""
+    """The effect on stored rows of replacing the district's areas with these (see :class:`AreaChange`).
+
+    Rows naming another district's areas or teams are that district's and are not counted.
+    """
     remap = dict(remap or {})
     new_townships = {t.code for t in townships}
     new_villages = {v.code for v in villages}
     new_teams = {str(t.id) for t in teams}
-    old_codes = {t.code for t in store.townships()} | {v.code for v in store.villages()}
+    own = district_code
+    old_codes = {t.code for t in store.townships(own)} | {v.code for v in store.villages(district_code=own)}
+    others = {t.code for t in store.townships()} | {v.code for v in store.villages()}
+    others -= old_codes
+    others_teams = {str(t.id) for t in store.teams()} - {str(t.id) for t in store.teams(district_code=own)}
     refs = store.area_references()
 
     def lost(kind: str, alive: set[str], mapped: bool = True) -> int:
+        theirs = others_teams if kind.endswith("_team") else others  # another district's rows
         return sum(
-            n for code, n in refs[kind].items() if (remap.get(code, code) if mapped else code) not in alive
+            n
+            for c, n in refs[kind].items()
+            if c not in theirs and (remap.get(c, c) if mapped else c) not in alive
         )
 
     orphans = {
@@ -148,6 +159,10 @@ def save_areas(
     """
     geoms = shapely.from_wkb([v.geometry_wkb for v in villages])
     cells, owner = cell_owners(geoms, district.h3_resolution)
+    # a cell on the line with a neighbouring district stays with the district holding it
+    for other in (d.code for d in store.districts() if d.code != district.code):
+        mine = ~np.isin(cells, store.cell_map(other)[0])
+        cells, owner = cells[mine], owner[mine]
     codes = [villages[i].code for i in owner.tolist()]
     after = {
         "townships": len(townships),
@@ -161,12 +176,14 @@ def save_areas(
 
 
 def district_info(store: Store) -> dict[str, Any]:
-    """Key figures of the store's district, as printed by ``gridpatrol info``."""
+    """Key figures of the store's districts, as printed by ``gridpatrol info`` (totals over them)."""
+    districts = store.districts()
     district = store.district()
     counts = store.area_counts()
     return {
         "store": redact_url(store.url),
-        "district": f"{district.name} ({district.code})" if district else "",
+        "districts": len(districts),
+        "district": "、".join(f"{d.name} ({d.code})" for d in districts),
         "demo": bool(district.is_demo) if district else False,
         **counts,
         "h3_resolution": district.h3_resolution if district else DEFAULT_RESOLUTION,
@@ -242,9 +259,9 @@ def import_boundaries(
     ValueError
         If villages are imported before any township.
     """
-    current = store.district()
+    current = store.district(district_code) if district_code else store.district()
     if level == "village":
-        townships = store.townships()
+        townships = store.townships(current.code) if current else []
         if not townships:
             msg = "import townships first: villages are placed inside townships"
             raise ValueError(msg)
@@ -286,13 +303,14 @@ def import_boundaries(
             VillageRow(str(r.code), str(r.parent_code), str(r.name or r.code), "village", _wkb(r.geometry))
             for r in gdf.itertuples()
         ]
-    teams = _teams_for(store.teams(), v_rows, dict(code_map or {}))
-    effect = area_change(store, t_rows, v_rows, teams, code_map)
+    first_free = max([0, *(t.id for t in store.teams())]) + 1  # team ids are the store's, over districts
+    teams = _teams_for(store.teams(district_code=d_code), v_rows, dict(code_map or {}), first_free)
+    effect = area_change(store, district.code, t_rows, v_rows, teams, code_map)
     if dry_run:
-        return ImportResult(report, saved=False, counts=store.area_counts(), effect=effect)
+        return ImportResult(report, saved=False, counts=store.area_counts(d_code), effect=effect)
     if effect.orphans_any:
         raise OrphaningImportError(effect)
-    before = store.area_counts()
+    before = store.area_counts(d_code)
     remapped = {"remapped_codes": len(code_map)} if code_map else {}
 
     def record(after: dict[str, int]) -> AuditRow:  # the change and its record commit together
@@ -302,11 +320,11 @@ def import_boundaries(
         )
 
     save_areas(store, district, t_rows, v_rows, teams, remap=code_map, audit=record)
-    return ImportResult(report, saved=True, counts=store.area_counts() | remapped, effect=effect)
+    return ImportResult(report, saved=True, counts=store.area_counts(d_code) | remapped, effect=effect)
 
 
 def _teams_for(
-    old: Sequence[TeamRow], villages: Sequence[VillageRow], code_map: dict[str, str]
+    old: Sequence[TeamRow], villages: Sequence[VillageRow], code_map: dict[str, str], next_id: int
 ) -> list[TeamRow]:
     """A team per village: its old team (or that of the old village mapped to it), else a new team."""
     by_village = {t.village_code: t for t in old}
@@ -318,7 +336,6 @@ def _teams_for(
         t = by_village.get(v.code)
         if t is not None and t.id not in {k.id for k in kept.values()}:
             kept[v.code] = t
-    next_id = max([*(t.id for t in old), 0]) + 1
     teams = []
     for v in villages:
         t = kept.get(v.code)
@@ -339,12 +356,12 @@ class AreaIndex:
             msg = "the store holds no district yet: run 'gridpatrol demo' or import boundaries"
             raise ValueError(msg)
         self.res = district.h3_resolution
-        self.townships = {t.code: t for t in store.townships()}
-        self.villages = store.villages()
+        self.townships = {t.code: t for t in store.townships(district.code)}
+        self.villages = store.villages(district_code=district.code)
         self.village_codes = np.array([v.code for v in self.villages], dtype=object)
         self.village_townships = np.array([v.township_code for v in self.villages], dtype=object)
         index = {v.code: i for i, v in enumerate(self.villages)}
-        cells, owners = store.cell_map()
+        cells, owners = store.cell_map(district.code)
         owner_idx = np.array([index[c] for c in owners], dtype=np.int64)
         self.cells = cells
         self.cell_owner = owner_idx

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from patrol.areas import AreaIndex
 from patrol.workdays import LOCAL_TZ
+from store.district_view import store_key
 from store.protocol import Store
 from store.rows import DistrictRow, TeamRow, TownshipRow
 
@@ -64,7 +65,7 @@ class DistrictContext:
         areas = AreaIndex(store)
         district = store.district()
         assert district is not None  # AreaIndex refused an empty store
-        teams = {t.id: t for t in store.teams()}
+        teams = {t.id: t for t in store.teams(district_code=district.code)}
         village_township = dict(zip(areas.village_codes, areas.village_townships, strict=True))
         return cls(
             district=district,
@@ -92,7 +93,7 @@ def areas_version(store: Store) -> Any:
 
 
 _KEPT = 8  # stores whose latest context is kept (a process serves one; tests open many)
-_CONTEXTS: OrderedDict[str, DistrictContext] = OrderedDict()  # the latest context of each store, by URL
+_CONTEXTS: OrderedDict[str, DistrictContext] = OrderedDict()  # the latest of each store (and district)
 _LOCK = threading.Lock()
 
 
@@ -105,7 +106,7 @@ def district_context(store: Store) -> DistrictContext:
         If the store holds no district yet.
     """
     version = areas_version(store)
-    key = store.url
+    key = store_key(store)  # a district view: that district's
     with _LOCK:
         kept = _CONTEXTS.get(key)
         if kept is not None and kept.version == version:

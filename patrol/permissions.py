@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from patrol.catalog import default_catalog
 from patrol.incident import COPIED_STATES, HANDOVER_STATES, Action, Incident
 from patrol.roles import Principal
@@ -183,3 +185,26 @@ def mask_phone(phone: str) -> str:
     if len(digits) <= 7:
         return "*" * (len(digits) - 2) + "".join(digits[-2:]) if len(digits) > 2 else "*" * len(digits)
     return "".join(digits[:3]) + "*" * (len(digits) - 7) + "".join(digits[-4:])
+
+
+def session_district(who: Principal | None, wanted: str | None, held: Sequence[str]) -> str | None:
+    """The district whose view ``who`` works in, in a store holding the districts ``held``.
+
+    The one district rule: a user kept to a district (a captain's, a team member's, a
+    district's command centre) works in it and in no other, whatever is asked; a city-wide
+    user works in the district asked for, else the first held. None: the store holds one
+    district (or none), and the whole store is that district.
+
+    Raises
+    ------
+    AccessDeniedError
+        If a user kept to one district asks for another.
+    """
+    if len(held) <= 1 and (who is None or who.district_code is None or who.district_code in held):
+        return None
+    if who is not None and who.district_code is not None:
+        if wanted not in (None, who.district_code):
+            msg = f"{who.name} works in district {who.district_code}, not in {wanted}"
+            raise AccessDeniedError(msg)
+        return who.district_code
+    return wanted if wanted in held else held[0]

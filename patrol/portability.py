@@ -104,10 +104,10 @@ def _events(store: Store) -> Iterator[EventRow]:
 
 def content_hashes(store: Store) -> dict[str, tuple[int, str]]:
     """Row count and content hash of every table a copy carries."""
-    district = store.district()
+    codes = [d.code for d in store.districts()]
     cells, cell_villages = store.cell_map()
     return {
-        "district": _digest([district] if district else []),
+        "district": _digest(store.districts()),
         "townships": _digest(store.townships()),
         "villages": _digest(store.villages()),
         "teams": _digest(store.teams()),
@@ -122,23 +122,19 @@ def content_hashes(store: Store) -> dict[str, tuple[int, str]]:
         "inspections": _digest(store.inspections()),
         "users": _digest(store.users()),
         "audit": _digest(store.audit_log(limit=10**9)),
-        "evaluations": _digest(store.evaluations(district.code) if district else []),
+        "evaluations": _digest(e for code in codes for e in store.evaluations(code)),
         "api_clients": _digest(store.api_clients()),
         "api_requests": _digest(sorted(store.api_requests(), key=lambda r: r.incident_id)),
         "api_outbox": _digest(store.outbox_rows()),
         "evidence": _digest(store.all_evidence()),
         "evidence_content": _digest(_evidence_contents(store)),
-        "score_entries": _digest(store.score_entries(district.code) if district else []),
+        "score_entries": _digest(e for code in codes for e in store.score_entries(code)),
     }
 
 
 def _evidence_contents(store: Store) -> Iterator[tuple[str, str]]:
     """Each stored evidence content as its hash and the hash of the bytes read back."""
-    attached = (
-        {s.sha256 for s in store.score_entries(district.code)} - {""}
-        if (district := store.district())
-        else set()
-    )
+    attached = {s.sha256 for d in store.districts() for s in store.score_entries(d.code)} - {""}
     for sha in sorted({e.sha256 for e in store.all_evidence()} | attached):
         data = store.evidence_content(sha)
         yield sha, hashlib.sha256(data or b"").hexdigest()
@@ -157,14 +153,19 @@ def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | No
     if dst.district() is not None or dst.users() or dst.count_incidents(IncidentQuery(limit=1)):
         msg = "the target store is not empty; copy into a new database or file"
         raise CopyError(msg)
-    district = src.district()
-    if district is None:
+    districts = src.districts()
+    if not districts:
         msg = "the source store holds no district"
         raise CopyError(msg)
     note = progress or (lambda what, n: None)
-    cells, cell_villages = src.cell_map()
-    dst.replace_areas(district, src.townships(), src.villages(), src.teams(), cells, cell_villages)
-    note("areas", len(cells))
+    for district in districts:  # a city's store: each district with its own areas
+        code = district.code
+        cells, cell_villages = src.cell_map(code)
+        dst.replace_areas(
+            district, src.townships(code), src.villages(district_code=code), src.teams(district_code=code),
+            cells, cell_villages,
+        )  # fmt: skip
+        note("areas", len(cells))
     numbers = src.number_sequences()
     if numbers:
         dst.allocate_numbers(numbers)
@@ -187,16 +188,15 @@ def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | No
     if inspections:
         dst.insert_inspections(inspections)
     note("inspections", len(inspections))
-    dst.restore(
-        src.users(), sorted(src.audit_log(limit=10**9), key=lambda a: a.seq), src.evaluations(district.code)
-    )
+    evaluations = [e for d in districts for e in src.evaluations(d.code)]
+    dst.restore(src.users(), sorted(src.audit_log(limit=10**9), key=lambda a: a.seq), evaluations)
     dst.restore_api(src.api_clients(), src.api_requests(), src.outbox_rows())
     note("api", len(src.api_clients()))
     evidence = src.all_evidence()
     contents = {sha: src.evidence_content(sha) or b"" for sha in {e.sha256 for e in evidence}}
     dst.restore_evidence(evidence, contents)
     note("evidence", len(evidence))
-    scores = src.score_entries(district.code)
+    scores = [e for d in districts for e in src.score_entries(d.code)]
     attachments = {sha: src.evidence_content(sha) or b"" for sha in {e.sha256 for e in scores} - {""}}
     dst.restore_score_entries(scores, attachments)
     note("scores", len(scores))

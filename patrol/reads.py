@@ -19,6 +19,7 @@ from patrol.coverage import coverage_for_week, stale_cells_for
 from patrol.dashboard import area_cells, emerging_hot_spots, heat_counts, hot_spots, kpi_tiles, live_feed
 from patrol.incidents import overdue_query
 from patrol.scenarios import load_year
+from store.district_view import store_key
 from store.protocol import Store
 from store.rows import (
     DistrictRow,
@@ -53,8 +54,8 @@ class Reads:
 
     @property
     def url(self) -> str:
-        """The store's address without a password (a cache key)."""
-        return self._store.url
+        """The store's address without a password, with the district of a district view (a cache key)."""
+        return store_key(self._store)
 
     kpi_tiles = _on_store(kpi_tiles)
     live_feed = _on_store(live_feed)

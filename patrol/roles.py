@@ -34,6 +34,7 @@ class Principal:
     township_code: str | None = None
     team_id: int | None = None
     department: str | None = None
+    district_code: str | None = None  # None: every district of the deployment (a city's command centre)
 
     @property
     def on_team(self) -> bool:

@@ -148,6 +148,7 @@ def principal_of(user: UserRow) -> Principal:
         township_code=user.township_code,
         team_id=user.team_id,
         department=user.department,
+        district_code=user.district_code,
     )
 
 
@@ -184,6 +185,14 @@ class UserService:
         if user.team_id is not None and user.team_id not in {t.id for t in self.store.teams()}:
             msg = f"no team {user.team_id}"
             raise ValueError(msg)
+        if user.district_code is not None and self.store.district(user.district_code) is None:
+            msg = f"no district {user.district_code}"
+            raise ValueError(msg)
+
+    def _in_district(self, user: UserRow) -> UserRow:
+        """The user with the district of their township or team (a captain's or a team member's)."""
+        found = self.store.district_of(township_code=user.township_code, team_id=user.team_id)
+        return replace(user, district_code=found) if found is not None else user
 
     def create(
         self,
@@ -196,9 +205,13 @@ class UserService:
         township_code: str | None = None,
         team_id: int | None = None,
         department: str | None = None,
+        district_code: str | None = None,
         demo_account: bool = False,
     ) -> UserRow:
         """Create a user (``who`` None: the command line, which may create the first admin).
+
+        ``district_code`` keeps the user to one district of a store that holds several (None:
+        all of them); a captain or a team member is in the district of their township or team.
 
         ``demo_account`` skips the password policy for the published demo password, and is
         refused unless the store was created as a demo.
@@ -221,8 +234,9 @@ class UserService:
         now = self.clock()
         user = UserRow(
             username, display_name or username, role, township_code, team_id, department,
-            hash_password(password), True, now, now,
+            hash_password(password), True, now, now, district_code,
         )  # fmt: skip
+        user = self._in_district(user)
         self._validate(user)
         try:
             self.store.insert_user(
@@ -236,12 +250,20 @@ class UserService:
     def update(self, who: Principal | None, username: str, **changes: Any) -> UserRow:
         """Change a user's role, scope, display name or active flag (not the password)."""
         check_admin(who, "users")
-        allowed = {"display_name", "role", "township_code", "team_id", "department", "active"}
+        allowed = {
+            "display_name",
+            "role",
+            "township_code",
+            "team_id",
+            "department",
+            "active",
+            "district_code",
+        }
         if set(changes) - allowed:
             msg = f"cannot change {', '.join(sorted(set(changes) - allowed))}"
             raise ValueError(msg)
         before = self._get(username)
-        after = replace(before, **changes, updated_at=self.clock())
+        after = self._in_district(replace(before, **changes, updated_at=self.clock()))
         self._validate(after)
         audit = audit_row(
             who, after.updated_at, "update_user", "user", username, _public(before), _public(after)

@@ -27,15 +27,23 @@ _SET_AREAS_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('areas_version', ?)"
     " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
-_CLEAR_AREAS = tuple(
-    f"DELETE FROM {table}" for table in ("cells", "teams", "villages", "townships", "district")
+_VILLAGES_OF = (
+    "SELECT v.code FROM villages v JOIN townships t ON t.code = v.township_code WHERE t.district_code = ?"
 )
+_CLEAR_DISTRICT = (  # one district's areas; the other districts' stay
+    f"DELETE FROM cells WHERE village_code IN ({_VILLAGES_OF})",
+    f"DELETE FROM teams WHERE village_code IN ({_VILLAGES_OF})",
+    "DELETE FROM villages WHERE township_code IN (SELECT code FROM townships WHERE district_code = ?)",
+    "DELETE FROM townships WHERE district_code = ?",
+    "DELETE FROM district WHERE code = ?",
+)
+_DISTRICT_COLUMNS = "code, name, name_en, h3_resolution, is_demo, number_prefix"
 
 
 class AreaTables(SharedSql):
     """The area queries; mixed into each store."""
 
-    _geom_out = "geom"  # how a geometry column is read as WKB (PostGIS: ST_AsBinary(geom))
+    _geom_out = "{}"  # how a geometry column is read as WKB (PostGIS: ST_AsBinary({}))
     _geom_in = "?"  # how WKB is written into a geometry column (PostGIS: a multipolygon in WGS 84)
     _rebuild_rollups: tuple[str, tuple[Any, ...]] = ("", ())  # every rollup row again from the incidents
 
@@ -52,6 +60,9 @@ class AreaTables(SharedSql):
     ) -> None:
         """Replace the district, its areas, teams and cell map in one transaction.
 
+        Only that district's: the other districts a store holds keep theirs (a cell belongs to
+        one district; a cell another district holds is refused as a duplicate).
+
         The ``audit`` rows (the record of the change) commit in the same transaction.
 
         ``remap`` (old township or village code -> new code) re-points, in the same
@@ -59,7 +70,7 @@ class AreaTables(SharedSql):
         rebuilds the rollups.
         """
         q, geom = self._q, self._geom_in
-        batches: list[Batch] = [(sql, [()]) for sql in _CLEAR_AREAS]
+        batches: list[Batch] = [(q(sql), [(district.code,)]) for sql in _CLEAR_DISTRICT]
         batches.append((q(_SET_AREAS_VERSION), [(uuid.uuid4().hex,)]))
         batches += [
             (
@@ -105,60 +116,111 @@ class AreaTables(SharedSql):
         rows = self._read("SELECT value FROM meta WHERE key = 'areas_version'", ())
         return str(rows[0][0]) if rows else None
 
-    def district(self) -> DistrictRow | None:
-        """The district held, or None when the store is empty."""
+    def districts(self) -> list[DistrictRow]:
+        """Every district the store holds, by code."""
+        rows = self._read(f"SELECT {_DISTRICT_COLUMNS} FROM district ORDER BY code", ())
+        return [DistrictRow(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5]) for r in rows]
+
+    def district(self, code: str | None = None) -> DistrictRow | None:
+        """The district ``code`` (without a code: the first held, by code), or None."""
+        where, params = where_given((("code = ?", code),))
         rows = self._read(
-            self._q(
-                "SELECT code, name, name_en, h3_resolution, is_demo, number_prefix FROM district LIMIT ?"
-            ),
-            (1,),
+            self._q(f"SELECT {_DISTRICT_COLUMNS} FROM district{where} ORDER BY code LIMIT ?"), (*params, 1)
         )
         if not rows:
             return None
         r = rows[0]
         return DistrictRow(r[0], r[1], r[2], int(r[3]), bool(r[4]), r[5])
 
-    def townships(self) -> list[TownshipRow]:
-        """All townships, by code."""
+    def district_of(self, *, township_code: str | None = None, team_id: int | None = None) -> str | None:
+        """The district of a township or of a team, or None."""
+        if township_code is not None:
+            sql, params = "SELECT district_code FROM townships WHERE code = ?", (township_code,)
+        elif team_id is not None:
+            sql = (
+                "SELECT t.district_code FROM teams g JOIN villages v ON v.code = g.village_code"
+                " JOIN townships t ON t.code = v.township_code WHERE g.id = ?"
+            )
+            params = (team_id,)  # type: ignore[assignment]
+        else:
+            return None
+        rows = self._read(self._q(sql), params)
+        return str(rows[0][0]) if rows else None
+
+    def townships(self, district_code: str | None = None) -> list[TownshipRow]:
+        """Townships, by code; only one district's when given."""
+        where, params = where_given((("district_code = ?", district_code),))
         rows = self._read(
-            f"SELECT code, name, name_en, kind, empowerment_class, {self._geom_out}"
-            " FROM townships ORDER BY code",
-            (),
+            self._q(
+                f"SELECT code, name, name_en, kind, empowerment_class, {self._geom_out.format('geom')}"
+                f" FROM townships{where} ORDER BY code"
+            ),
+            params,
         )
         return [TownshipRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
 
-    def villages(self, township_code: str | None = None) -> list[VillageRow]:
-        """Village grids, by code; only one township's when given."""
-        where, params = where_given((("township_code = ?", township_code),))
+    def villages(
+        self, township_code: str | None = None, district_code: str | None = None
+    ) -> list[VillageRow]:
+        """Village grids, by code; only one township's or one district's when given."""
+        where, params = where_given(
+            (("v.township_code = ?", township_code), ("t.district_code = ?", district_code))
+        )
         rows = self._read(
             self._q(
-                f"SELECT code, township_code, name, kind, {self._geom_out} FROM villages{where} ORDER BY code"
+                f"SELECT v.code, v.township_code, v.name, v.kind, {self._geom_out.format('v.geom')}"
+                f" FROM villages v JOIN townships t ON t.code = v.township_code{where} ORDER BY v.code"
             ),
             params,
         )
         return [VillageRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
 
-    def teams(self, township_code: str | None = None) -> list[TeamRow]:
-        """Grid teams, by village code; only one township's when given."""
-        where, params = where_given((("v.township_code = ?", township_code),))
+    def teams(self, township_code: str | None = None, district_code: str | None = None) -> list[TeamRow]:
+        """Grid teams, by village code; only one township's or one district's when given."""
+        where, params = where_given(
+            (("v.township_code = ?", township_code), ("t.district_code = ?", district_code))
+        )
         rows = self._read(
             self._q(
-                "SELECT t.id, t.village_code, t.name, t.captain, t.members FROM teams t"
-                f" JOIN villages v ON v.code = t.village_code{where} ORDER BY t.village_code"
+                "SELECT g.id, g.village_code, g.name, g.captain, g.members FROM teams g"
+                " JOIN villages v ON v.code = g.village_code JOIN townships t ON t.code = v.township_code"
+                f"{where} ORDER BY g.village_code"
             ),
             params,
         )
         return [TeamRow(r[0], r[1], r[2], r[3], tuple(self._list_out(r[4]))) for r in rows]
 
-    def cell_map(self) -> tuple[npt.NDArray[np.int64], list[str]]:
-        """Sorted cells and the code of each cell's owning village."""
-        rows = self._read("SELECT cell, village_code FROM cells ORDER BY cell", ())
+    def cell_map(self, district_code: str | None = None) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """Sorted cells and the code of each cell's owning village; only one district's when given."""
+        if district_code is None:
+            rows = self._read("SELECT cell, village_code FROM cells ORDER BY cell", ())
+        else:
+            rows = self._read(
+                self._q(
+                    f"SELECT cell, village_code FROM cells WHERE village_code IN ({_VILLAGES_OF})"
+                    " ORDER BY cell"
+                ),
+                (district_code,),
+            )
         return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
 
-    def area_counts(self) -> dict[str, int]:
-        """Counts of townships, villages, teams and cells."""
-        counts = ", ".join(f"(SELECT count(*) FROM {table})" for table in AREA_TABLES)
-        row = self._read(f"SELECT {counts}", ())[0]
+    def area_counts(self, district_code: str | None = None) -> dict[str, int]:
+        """Counts of townships, villages, teams and cells (of one district when given)."""
+        if district_code is None:
+            counts = ", ".join(f"(SELECT count(*) FROM {table})" for table in AREA_TABLES)
+            row = self._read(f"SELECT {counts}", ())[0]
+        else:
+            villages = f"village_code IN ({_VILLAGES_OF})"
+            of_district = (
+                "SELECT count(*) FROM townships WHERE district_code = ?",
+                "SELECT count(*) FROM villages v JOIN townships t ON t.code = v.township_code"
+                " WHERE t.district_code = ?",
+                f"SELECT count(*) FROM teams WHERE {villages}",
+                f"SELECT count(*) FROM cells WHERE {villages}",
+            )
+            row = self._read(
+                self._q("SELECT " + ", ".join(f"({sql})" for sql in of_district)), (district_code,) * 4
+            )[0]
         return {table: int(n) for table, n in zip(AREA_TABLES, row, strict=True)}
 
     def area_references(self) -> dict[str, dict[str, int]]:

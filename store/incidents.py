@@ -207,9 +207,11 @@ class IncidentTables(ApiTables):
         names, rows = self._columns(query, columns)
         return incident_frame_from_rows(rows, names)
 
-    def state_counts(self) -> dict[str, int]:
-        """Number of incidents in each state."""
-        return {s: int(n) for s, n in self._read("SELECT state, count(*) FROM incidents GROUP BY state", ())}
+    def state_counts(self, district_code: str | None = None) -> dict[str, int]:
+        """Number of incidents in each state (of one district when given)."""
+        where, params = where_given((("district_code = ?", district_code),))
+        sql = self._q(f"SELECT state, count(*) FROM incidents{where} GROUP BY state")
+        return {s: int(n) for s, n in self._read(sql, params)}
 
     def existing_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
         """Which of these external ids are already stored."""

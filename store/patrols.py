@@ -80,6 +80,7 @@ class PatrolTables(SharedSql):
     def patrol_tasks(
         self,
         *,
+        district_code: str | None = None,
         township_code: str | None = None,
         team_id: int | None = None,
         ending_after: datetime | None = None,
@@ -87,9 +88,10 @@ class PatrolTables(SharedSql):
         starting_before: datetime | None = None,
         limit: int | None = 500,
     ) -> list[PatrolTaskRow]:
-        """Patrol tasks, newest shift first, filtered by township, team, and shift times."""
+        """Patrol tasks, newest shift first, filtered by district, township, team, and shift times."""
         where, params = where_given(
             [
+                ("district_code = ?", district_code),
                 ("township_code = ?", township_code),
                 ("team_id = ?", team_id),
                 ("shift_end > ?", self._opt_db_time(ending_after)),
@@ -152,9 +154,13 @@ class PatrolTables(SharedSql):
         sql = self._q(f"INSERT INTO premises ({_PREMISES_COLUMNS}) VALUES ({_marks(_PREMISES_COLUMNS)})")
         self._insert_all(sql, rows, "premises already stored")
 
-    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
-        """Premises, optionally of one township, by id."""
-        where, params = where_given([("township_code = ?", township_code)])
+    def premises(
+        self, *, township_code: str | None = None, district_code: str | None = None
+    ) -> list[PremisesRow]:
+        """Premises, optionally of one township or one district, by id."""
+        where, params = where_given(
+            [("township_code = ?", township_code), ("district_code = ?", district_code)]
+        )
         rows = self._read(self._q(f"SELECT {_PREMISES_COLUMNS} FROM premises{where} ORDER BY id"), params)
         return [
             PremisesRow(
@@ -178,11 +184,16 @@ class PatrolTables(SharedSql):
         self._insert_all(sql, rows, "inspection not stored (duplicate id or unknown premises)")
 
     def inspections(
-        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
+        self,
+        *,
+        premises_ids: Sequence[str] | None = None,
+        since: date | None = None,
+        district_code: str | None = None,
     ) -> list[InspectionRow]:
-        """Inspections, by planned day then id, optionally of some premises and from a day on."""
+        """Inspections, by planned day then id, optionally of some premises, one district, from a day on."""
         conditions: list[tuple[str, Any]] = [
-            ("planned_on >= ?", None if since is None else self._db_date(since))
+            ("planned_on >= ?", None if since is None else self._db_date(since)),
+            ("premises_id IN (SELECT id FROM premises WHERE district_code = ?)", district_code),
         ]
         where, params = where_given(conditions)
         if premises_ids is not None:

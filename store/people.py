@@ -13,12 +13,12 @@ from store.shared import SharedSql, where_given
 
 _USER_COLUMNS = (
     "username, display_name, role, township_code, team_id, department, password_hash, active, created_at,"
-    " updated_at"
+    " updated_at, district_code"
 )
-_INSERT_USER = f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_USER = f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _UPDATE_USER = (
     "UPDATE users SET display_name = ?, role = ?, township_code = ?, team_id = ?, department = ?,"
-    " password_hash = ?, active = ?, created_at = ?, updated_at = ? WHERE username = ?"
+    " password_hash = ?, active = ?, created_at = ?, updated_at = ?, district_code = ? WHERE username = ?"
 )
 _ADD_SIGN_IN_FAILURE = (
     "INSERT INTO sign_in_failures (key, failures, first_at, last_at, locked) VALUES (?, 1, ?, ?, ?)"
@@ -39,13 +39,13 @@ class PeopleTables(SharedSql):
     def _user_values(self, u: UserRow) -> tuple[Any, ...]:
         return (
             u.username, u.display_name, u.role, u.township_code, u.team_id, u.department, u.password_hash,
-            bool(u.active), self._db_time(u.created_at), self._db_time(u.updated_at),
+            bool(u.active), self._db_time(u.created_at), self._db_time(u.updated_at), u.district_code,
         )  # fmt: skip
 
     def _user(self, r: Sequence[Any]) -> UserRow:
         team = None if r[4] is None else int(r[4])
         when = self._py_time(r[8]), self._py_time(r[9])
-        return UserRow(r[0], r[1], r[2], r[3], team, r[5], r[6], bool(r[7]), *when)
+        return UserRow(r[0], r[1], r[2], r[3], team, r[5], r[6], bool(r[7]), *when, r[10])
 
     def insert_user(self, user: UserRow, audit: AuditRow) -> None:
         """Store a new user and its audit row in one transaction."""

@@ -233,7 +233,7 @@ class PostGISStore(
 
     # -- the shared queries' hooks (areas and incident reads, people, patrols: their modules) --
     _mark = "%s"
-    _geom_out = "ST_AsBinary(geom)"
+    _geom_out = "ST_AsBinary({})"
     _rollup_key = "district_code, cell, day, item_code, bucket, township_code"
 
     _geom_in = "ST_Multi(ST_GeomFromWKB(?, 4326))"

@@ -289,4 +289,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             FOR EACH STATEMENT EXECUTE FUNCTION gridpatrol_score_kept();
         """,
     ),
+    # a user's district (see the SQLite migration)
+    (
+        "0019_user_district",
+        """
+        ALTER TABLE users ADD COLUMN district_code TEXT;
+        UPDATE users SET district_code = COALESCE(
+            (SELECT t.district_code FROM townships t WHERE t.code = users.township_code),
+            (SELECT t.district_code FROM teams g JOIN villages v ON v.code = g.village_code
+             JOIN townships t ON t.code = v.township_code WHERE g.id = users.team_id));
+        """,
+    ),
 ]

@@ -76,7 +76,7 @@ class Store(Protocol):
         remap: Mapping[str, str] | None = None,
         audit: Sequence[AuditRow] = (),
     ) -> None:
-        """Replace the district, its areas, teams and cell map in one transaction.
+        """Replace the district, its areas, teams and cell map in one transaction (that district's only).
 
         The ``audit`` rows (the record of the change) commit in the same transaction.
 
@@ -94,8 +94,16 @@ class Store(Protocol):
         """
         ...
 
-    def district(self) -> DistrictRow | None:
-        """The district held, or None when the store is empty."""
+    def districts(self) -> list[DistrictRow]:
+        """Every district the store holds, by code (a city command centre runs several)."""
+        ...
+
+    def district(self, code: str | None = None) -> DistrictRow | None:
+        """The district ``code`` (without a code: the first held, by code), or None."""
+        ...
+
+    def district_of(self, *, township_code: str | None = None, team_id: int | None = None) -> str | None:
+        """The district of a township or of a team, or None."""
         ...
 
     def areas_version(self) -> str | None:
@@ -105,24 +113,26 @@ class Store(Protocol):
         """
         ...
 
-    def townships(self) -> list[TownshipRow]:
-        """All townships, by code."""
+    def townships(self, district_code: str | None = None) -> list[TownshipRow]:
+        """Townships, by code; only one district's when given."""
         ...
 
-    def villages(self, township_code: str | None = None) -> list[VillageRow]:
-        """Village grids, by code; only one township's when given."""
+    def villages(
+        self, township_code: str | None = None, district_code: str | None = None
+    ) -> list[VillageRow]:
+        """Village grids, by code; only one township's or one district's when given."""
         ...
 
-    def teams(self, township_code: str | None = None) -> list[TeamRow]:
-        """Grid teams, by village code; only one township's when given."""
+    def teams(self, township_code: str | None = None, district_code: str | None = None) -> list[TeamRow]:
+        """Grid teams, by village code; only one township's or one district's when given."""
         ...
 
-    def cell_map(self) -> tuple[npt.NDArray[np.int64], list[str]]:
-        """Sorted cells and the code of each cell's owning village."""
+    def cell_map(self, district_code: str | None = None) -> tuple[npt.NDArray[np.int64], list[str]]:
+        """Sorted cells and the code of each cell's owning village; only one district's when given."""
         ...
 
-    def area_counts(self) -> dict[str, int]:
-        """Counts of townships, villages, teams and cells."""
+    def area_counts(self, district_code: str | None = None) -> dict[str, int]:
+        """Counts of townships, villages, teams and cells (of one district when given)."""
         ...
 
     def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
@@ -195,7 +205,7 @@ class Store(Protocol):
         """Every non-zero rollup row (cell, day, item, bucket, township, n), sorted."""
         ...
 
-    def state_counts(self) -> dict[str, int]:
+    def state_counts(self, district_code: str | None = None) -> dict[str, int]:
         """Number of incidents in each state."""
         ...
 
@@ -217,6 +227,7 @@ class Store(Protocol):
     def patrol_tasks(
         self,
         *,
+        district_code: str | None = None,
         township_code: str | None = None,
         team_id: int | None = None,
         ending_after: datetime | None = None,
@@ -250,7 +261,9 @@ class Store(Protocol):
         """Store premises (a premises with an existing id raises DuplicateError; nothing is stored)."""
         ...
 
-    def premises(self, *, township_code: str | None = None) -> list[PremisesRow]:
+    def premises(
+        self, *, township_code: str | None = None, district_code: str | None = None
+    ) -> list[PremisesRow]:
         """Premises, optionally of one township, by id."""
         ...
 
@@ -259,7 +272,11 @@ class Store(Protocol):
         ...
 
     def inspections(
-        self, *, premises_ids: Sequence[str] | None = None, since: date | None = None
+        self,
+        *,
+        premises_ids: Sequence[str] | None = None,
+        since: date | None = None,
+        district_code: str | None = None,
     ) -> list[InspectionRow]:
         """Inspections, by planned day then id, optionally of some premises and from a day on."""
         ...

@@ -156,6 +156,7 @@ Condition = tuple[str, str, Any]
 class IncidentQuery:
     """A filter over incidents; None means no restriction."""
 
+    district_codes: tuple[str, ...] | None = None
     township_codes: tuple[str, ...] | None = None
     team_ids: tuple[int, ...] | None = None
     states: tuple[str, ...] | None = None
@@ -190,7 +191,8 @@ class IncidentQuery:
     def conditions(self) -> list[Condition]:
         """The filter as (column, operator, value) triples; each backend writes its own SQL."""
         members = (
-            ("township_code", self.township_codes), ("team_id", self.team_ids), ("state", self.states),
+            ("district_code", self.district_codes), ("township_code", self.township_codes),
+            ("team_id", self.team_ids), ("state", self.states),
             ("item_code", self.item_codes), ("source", self.sources), ("cell", self.cells),
             ("patrol_task_id", self.patrol_task_ids), ("department", self.departments),
             ("id", self.ids), ("external_id", self.external_ids),
@@ -224,6 +226,7 @@ class RollupQuery:
     item_codes: tuple[str, ...] | None = None
     buckets: tuple[str, ...] | None = None
     township_codes: tuple[str, ...] | None = None
+    district_codes: tuple[str, ...] | None = None
 
     def conditions(self) -> list[Condition]:
         """The filter as (column, operator, value) triples; each backend writes its own SQL."""
@@ -231,6 +234,7 @@ class RollupQuery:
             ("item_code", self.item_codes),
             ("bucket", self.buckets),
             ("township_code", self.township_codes),
+            ("district_code", self.district_codes),
         )
         ranges = (("day", ">=", self.day_from), ("day", "<=", self.day_to))
         return [(c, "in", tuple(v)) for c, v in members if v is not None] + [
@@ -321,6 +325,7 @@ class UserRow:
     active: bool
     created_at: datetime
     updated_at: datetime
+    district_code: str | None = None  # None: every district of the deployment (a city's command centre)
 
 
 # Where areas are named, for a boundary re-import: counted before it (what would be orphaned)

@@ -337,4 +337,16 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                BEGIN SELECT RAISE(ABORT, 'an entered score is kept as it was entered'); END""",
         ],
     ),
+    # a user's district (NULL: every district of the deployment, as a city command centre);
+    # captains and team members are in the district of their township or team
+    (
+        "0019_user_district",
+        [
+            "ALTER TABLE users ADD COLUMN district_code TEXT",
+            """UPDATE users SET district_code = COALESCE(
+                (SELECT t.district_code FROM townships t WHERE t.code = users.township_code),
+                (SELECT t.district_code FROM teams g JOIN villages v ON v.code = g.village_code
+                 JOIN townships t ON t.code = v.township_code WHERE g.id = users.team_id))""",
+        ],
+    ),
 ]

@@ -121,3 +121,32 @@ def test_copying_into_a_store_that_is_not_empty_is_refused(demo_copy, tmp_path, 
         from patrol.portability import copy_store
 
         copy_store(open_store(demo_copy), open_store(other))
+
+
+def test_a_city_store_of_two_districts_is_copied_district_by_district(sqlite_url, postgis_url, capsys):
+    for district in ("330402", "330411"):
+        argv = [
+            "demo",
+            "--db",
+            sqlite_url,
+            "--district",
+            district,
+            "--incidents",
+            "120",
+            "--end",
+            "2026-11-27",
+        ]
+        assert main(argv) == 0
+    assert main(["copy-store", sqlite_url, postgis_url]) == 0
+    assert "verified: identical counts and content hashes" in capsys.readouterr().out
+    src, dst = open_store(sqlite_url), open_store(postgis_url)
+    try:
+        assert content_hashes(src) == content_hashes(dst)
+        assert [d.code for d in dst.districts()] == ["330402", "330411"]
+        for code in ("330402", "330411"):
+            assert dst.area_counts(code) == src.area_counts(code)
+            assert len(dst.evaluations(code)) == len(src.evaluations(code)) > 0
+            assert dst.state_counts(code) == src.state_counts(code)
+    finally:
+        src.close()
+        dst.close()

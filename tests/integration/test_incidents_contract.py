@@ -545,7 +545,7 @@ def test_a_report_and_an_import_link_a_repeat_of_a_case_closed_in_the_same_cell_
 NEW_SINCE_0013 = ("request", "paused_at", "satisfaction", "callback_count", "supervision_level")
 MIGRATIONS_SINCE = (
     "0013_requests_callbacks", "0014_handover_states", "0015_supervision", "0016_api", "0017_evidence",
-    "0018_score_entries",
+    "0018_score_entries", "0019_user_district",
 )  # fmt: skip
 
 
@@ -571,6 +571,7 @@ def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and
         "evidence_content",
     ):  # 2f002ff had none
         raw_sql(store, f"DROP TABLE {table}")
+    raw_sql(store, "ALTER TABLE users DROP COLUMN district_code")
     raw_sql(store, f"DELETE FROM schema_migrations WHERE name IN {MIGRATIONS_SINCE}")
     store.close()
     upgraded = open_store(url)

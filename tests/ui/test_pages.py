@@ -20,6 +20,7 @@ from store.rows import IncidentQuery
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 TIMEOUT_S = 90
 CAPTAIN_TOWNSHIP = "330402008"
+NANHU = "330402"  # the district of the demo's captains and teams
 
 
 @pytest.fixture
@@ -31,11 +32,13 @@ def app(incidents_sqlite_url, monkeypatch) -> AppTest:
 def _principal(role: str) -> Principal:
     """The demo store's user of the role (every rerun checks the user still exists and is active)."""
     if role == "captain":
-        return Principal(f"captain-{CAPTAIN_TOWNSHIP}", "captain", township_code=CAPTAIN_TOWNSHIP)
+        return Principal(
+            f"captain-{CAPTAIN_TOWNSHIP}", "captain", township_code=CAPTAIN_TOWNSHIP, district_code=NANHU
+        )
     if role == "inspector":
-        return Principal("inspector-1", "inspector", team_id=1)
+        return Principal("inspector-1", "inspector", team_id=1, district_code=NANHU)
     if role == "grid_member":
-        return Principal("grid-1", "grid_member", team_id=1)
+        return Principal("grid-1", "grid_member", team_id=1, district_code=NANHU)
     if role == "liaison":
         return Principal("liaison-scjg", "liaison", department="scjg")
     return Principal({"command_center": "command"}.get(role, role), role)  # type: ignore[arg-type]
@@ -1153,3 +1156,66 @@ def test_a_period_published_before_the_composite_existed_shows_the_live_composit
     _as(app, "command_center", "composite", comp_period_month=Period.parse("2026-11"))
     assert any("早于综合评价功能" in c.value for c in app.caption)
     assert len(_frame_with(app, "综合得分")) == 13
+
+
+@pytest.fixture(scope="module")
+def city_sqlite_url(demo_incidents_sqlite_url, tmp_path_factory) -> str:
+    """The demo store with Xiuzhou beside Nanhu, as ``gridpatrol demo --district 330411`` makes it."""
+    import shutil
+
+    from cli import main
+    from tests.conftest import DEMO_END
+
+    dest = tmp_path_factory.mktemp("city") / "city.sqlite"
+    shutil.copy(Path(demo_incidents_sqlite_url.removeprefix("sqlite:///")), dest)
+    url = f"sqlite:///{dest}"
+    assert main(["demo", "--db", url, "--district", "330411", "--incidents", "300", "--end", DEMO_END]) == 0
+    return url
+
+
+def _feed_numbers(app: AppTest) -> list[str]:
+    return [n for df in app.dataframe for n in df.value.get("编号", [])]
+
+
+def test_the_city_command_centre_picks_a_district_in_the_sidebar_and_every_figure_is_that_district_s(
+    city_sqlite_url, monkeypatch
+):
+    monkeypatch.setenv("GRIDPATROL_DB", city_sqlite_url)
+    app = _as(AppTest.from_file(APP, default_timeout=TIMEOUT_S), "command_center")
+    picker = app.selectbox(key="district")
+    assert picker.options == ["南湖区", "秀洲区"] and picker.value == "330402"
+    nanhu = _feed_numbers(app)
+    assert nanhu and all(n.startswith("NH-") for n in nanhu)
+    assert "解放街道" in app.multiselect(key="cc_townships").options
+    picker.set_value("330411").run()
+    assert not app.exception, app.exception
+    xiuzhou = _feed_numbers(app)
+    assert xiuzhou and all(n.startswith("XZ-") for n in xiuzhou)
+    townships = app.multiselect(key="cc_townships").options
+    assert "新城街道" in townships and "解放街道" not in townships
+    store = open_store(city_sqlite_url)
+    open_xz = sum(
+        n
+        for s, n in store.state_counts("330411").items()
+        if s not in ("closed", "rejected", "merged", "transferred")
+    )
+    store.close()
+    assert app.metric[0].value == f"{open_xz:,}"
+    # the choice stays while the user moves between pages
+    app.switch_page("app_pages/hotspots.py").run()
+    assert app.selectbox(key="district").value == "330411" and not app.exception
+
+
+def test_a_nanhu_captain_in_a_city_store_has_no_district_picker_and_sees_nothing_of_xiuzhou(
+    city_sqlite_url, monkeypatch
+):
+    monkeypatch.setenv("GRIDPATROL_DB", city_sqlite_url)
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.session_state["district"] = "330411"  # asking for another district changes nothing
+    _as(app, "captain")
+    assert not [s for s in app.selectbox if s.key == "district"]
+    assert app.header[0].value.startswith("网格调度")
+    shown = " ".join(str(df.value.to_dict()) for df in app.dataframe)
+    assert "XZ-" not in shown
+    teams = app.selectbox(key="dispatch_team").options
+    assert teams and not any("秀洲" in t or "新城" in t for t in teams)

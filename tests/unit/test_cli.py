@@ -40,6 +40,54 @@ def test_demo_then_info_prints_the_demo_district(sqlite_url, capsys):
     assert int(info["cells"]) > 30_000
 
 
+def test_demo_of_a_second_district_goes_beside_the_first_and_commands_then_ask_which_district(
+    sqlite_url, capsys
+):
+    assert main(["demo", "--db", sqlite_url, "--incidents", "150", "--end", "2026-11-27"]) == 0
+    assert (
+        main(
+            ["demo", "--db", sqlite_url, "--district", "330411", "--incidents", "150", "--end", "2026-11-27"]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["info", "--db", sqlite_url]) == 0
+    info = _kv(capsys.readouterr().out)
+    assert (info["districts"], info["townships"], info["villages"]) == ("2", "22", "313")
+    assert info["district"] == "南湖区 (330402)、秀洲区 (330411)"
+    assert main(["info", "--db", sqlite_url, "--district", "330411"]) == 0
+    xiuzhou = _kv(capsys.readouterr().out)
+    assert (xiuzhou["districts"], xiuzhou["townships"], xiuzhou["villages"]) == ("1", "9", "170")
+    assert int(xiuzhou["incidents"]) + int(_kv_of(sqlite_url, "330402", capsys)["incidents"]) == int(
+        info["incidents"]
+    )
+    # a command on one district's figures names the district when the store holds two
+    assert main(["kpis", "--db", sqlite_url, "--month", "2026-10"]) == 2
+    err = capsys.readouterr().err
+    assert "holds 2 districts (330402 南湖区, 330411 秀洲区); name one with --district CODE" in err
+    assert (
+        main(["kpis", "--db", sqlite_url, "--month", "2026-10", "--district", "330411", "--format", "csv"])
+        == 0
+    )
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows and all(r.startswith("330411") for r in rows)
+    assert main(["kpis", "--db", sqlite_url, "--month", "2026-10", "--district", "330499"]) == 2
+    assert "holds no district 330499" in capsys.readouterr().err
+    # the same district twice, and one whose outline does not ship, are refused in words
+    assert main(["demo", "--db", sqlite_url, "--district", "330411", "--incidents", "0"]) == 2
+    assert "already holds district 330411" in capsys.readouterr().err
+    assert main(["demo", "--db", sqlite_url, "--district", "330499", "--incidents", "0"]) == 2
+    assert (
+        "no outline of district 330499 ships with GridPatrol; these do: 330402 南湖区"
+        in capsys.readouterr().err
+    )
+
+
+def _kv_of(url, district, capsys):
+    assert main(["info", "--db", url, "--district", district]) == 0
+    return _kv(capsys.readouterr().out)
+
+
 def test_demo_if_empty_leaves_a_loaded_store_alone(sqlite_url, capsys):
     main(["demo", "--db", sqlite_url, "--seed", "0", "--incidents", "0"])
     capsys.readouterr()

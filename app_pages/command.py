@@ -9,6 +9,7 @@ from app_pages.common import (
     city_reads,
     data_table,
     district_map,
+    districts,
     incident_buttons,
     incident_service,
     item_name,
@@ -45,11 +46,13 @@ catalog = svc.catalog
 st.session_state.setdefault("cc_big", st.query_params.get("wall") == "1")
 top = st.columns([4, 1], vertical_alignment="center")
 big = top[1].toggle(tr("cc.big_screen"), key="cc_big")
+held = dict(districts())
+title = tr("cc.header") + (f" · {held[data['district']['code']]}" if len(held) > 1 else "")  # which district
 if big:
     wall_screen_css()
-    top[0].subheader(tr("cc.header"))
+    top[0].subheader(title)
 else:
-    top[0].header(tr("cc.header"))
+    top[0].header(title)
 
 tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
 with st.expander(tr("cc.filters"), expanded=not big):

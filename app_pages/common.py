@@ -148,8 +148,12 @@ def _url() -> str:
 
 
 def districts() -> list[tuple[str, str]]:
-    """Every district the store holds: (code, name), by code."""
-    return [(d.code, d.name) for d in _store(_url()).districts()]
+    """Every district the store holds: (code, name in the session's language), by code."""
+    english = lang() == "en"
+    return [
+        (d.code, d.name_en.split(",")[0] if english and d.name_en else d.name)
+        for d in _store(_url()).districts()
+    ]
 
 
 def district_code() -> str | None:

@@ -1,10 +1,14 @@
 """用户管理 Users (admins): create users with a role and scope, disable them, reset passwords."""
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from app_pages.common import (
     data_table,
+    district_code,
+    districts,
     error_text,
     incident_service,
     labels,
@@ -23,7 +27,7 @@ views = reads()
 svc = user_service()
 st.header(tr("users.header"))
 try:
-    users = svc.users(who)
+    users = svc.users(who, district_code())  # the district picked in the sidebar, and the city's
     locked = svc.locked_users(who)
 except AccessDeniedError as exc:
     st.error(error_text(exc))
@@ -31,13 +35,24 @@ except AccessDeniedError as exc:
 if locked:
     st.warning(tr("users.locked", names=md_escape("、".join(locked))))
 names = labels()
+district_names = dict(districts())
+
+
+def scope_of(u: Any) -> str:  # a user row
+    if u.district_code and not (u.township_code or u.team_id is not None or u.department):
+        return district_names.get(u.district_code, u.district_code)
+    if len(district_names) > 1 and not (u.township_code or u.team_id is not None or u.department):
+        return tr("users.scope_city")
+    return names.scope(u.township_code, u.team_id, u.department)
+
+
 data_table(
     pd.DataFrame(
         {
             tr("sign_in.username"): [u.username for u in users],
             tr("users.display_name"): [u.display_name for u in users],
             tr("app.role"): [tr(f"role.{u.role}") for u in users],
-            tr("users.scope"): [names.scope(u.township_code, u.team_id, u.department) for u in users],
+            tr("users.scope"): [scope_of(u) for u in users],
             tr("users.active"): [u.active for u in users],
             tr("users.updated"): [local_time(u.updated_at) for u in users],
         }
@@ -63,6 +78,15 @@ with st.form("users_create_form"):
         scope["team_id"] = st.selectbox(tr("app.team"), list(teams), format_func=teams.get)
     elif role == "liaison":
         scope["department"] = st.selectbox(tr("ji.department"), departments)
+    if (
+        role not in ("captain", *TEAM_ROLES) and len(district_names) > 1
+    ):  # a city's store: one district or all
+        scope["district_code"] = st.selectbox(
+            tr("app.district"),
+            [None, *district_names],
+            key="users_new_district",
+            format_func=lambda c: tr("users.scope_city") if c is None else district_names[c],
+        )
     if st.form_submit_button(tr("users.create")):
         try:
             svc.create(who, username.strip(), password, role, display_name=display.strip(), **scope)  # type: ignore[arg-type]

@@ -291,10 +291,13 @@ class UserService:
             raise KeyError(msg)
         return user
 
-    def users(self, who: Principal) -> list[UserRow]:
-        """Every user (admins only)."""
+    def users(self, who: Principal, district_code: str | None = None) -> list[UserRow]:
+        """Every user (admins only); with a district, its users and those of every district."""
         check_admin(who, "users")
-        return self.store.users()
+        found = self.store.users()
+        if district_code is None:
+            return found
+        return [u for u in found if u.district_code in (None, district_code)]
 
     def authenticate(self, username: str, password: str, client: str = "") -> Principal:
         """The principal for a correct name and password of an active user; audited either way.

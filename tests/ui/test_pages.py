@@ -1193,6 +1193,7 @@ def test_the_city_command_centre_picks_a_district_in_the_sidebar_and_every_figur
     assert xiuzhou and all(n.startswith("XZ-") for n in xiuzhou)
     townships = app.multiselect(key="cc_townships").options
     assert "新城街道" in townships and "解放街道" not in townships
+    assert app.header[0].value == "指挥中心 · 实时态势 · 秀洲区"
     store = open_store(city_sqlite_url)
     open_xz = sum(
         n
@@ -1219,3 +1220,32 @@ def test_a_nanhu_captain_in_a_city_store_has_no_district_picker_and_sees_nothing
     assert "XZ-" not in shown
     teams = app.selectbox(key="dispatch_team").options
     assert teams and not any("秀洲" in t or "新城" in t for t in teams)
+
+
+def test_in_a_city_store_the_admin_manages_the_picked_district_s_users_and_keeps_a_new_one_to_a_district(
+    city_sqlite_url, monkeypatch
+):
+    monkeypatch.setenv("GRIDPATROL_DB", city_sqlite_url)
+    app = _as(AppTest.from_file(APP, default_timeout=TIMEOUT_S), "admin", "users")
+    listed = set(app.dataframe[0].value["用户名"])
+    assert "captain-330402008" in listed and "command" in listed
+    assert not any(u.startswith("captain-330411") for u in listed)  # Xiuzhou's, under 秀洲区
+    scopes = dict(zip(app.dataframe[0].value["用户名"], app.dataframe[0].value["范围"], strict=True))
+    assert scopes["command"] == "全市（所有辖区）" and scopes["captain-330402008"] == "解放街道"
+    app.selectbox(key="district").set_value("330411").run()
+    listed = set(app.dataframe[0].value["用户名"])
+    assert "captain-330411002" in listed and "captain-330402008" not in listed
+    app.selectbox(key="users_role").set_value("command_center").run()
+    assert app.selectbox(key="users_new_district").options == ["全市（所有辖区）", "南湖区", "秀洲区"]
+    app.text_input(key="users_new_name").input("cc-xiuzhou")
+    app.text_input(key="users_new_password").input("Xiuzhou-duty-2026")
+    app.selectbox(key="users_new_district").set_value("330411")
+    app.get("form_submit_button")[0].click().run()
+    assert not app.exception and any("cc\\-xiuzhou" in s.value for s in app.success)
+    store = open_store(city_sqlite_url)
+    made = store.get_user("cc-xiuzhou")
+    store.close()
+    assert made is not None and (made.role, made.district_code) == ("command_center", "330411")
+    app.run()  # the table above the form lists the new user from the next run on
+    scopes = dict(zip(app.dataframe[0].value["用户名"], app.dataframe[0].value["范围"], strict=True))
+    assert scopes["cc-xiuzhou"] == "秀洲区"

@@ -8,7 +8,6 @@ from app_pages.common import (
     basemap_from_env,
     city_reads,
     data_table,
-    district_map,
     districts,
     incident_buttons,
     incident_service,
@@ -20,11 +19,11 @@ from app_pages.common import (
     reads,
     require_district,
     require_principal,
-    show_map,
     state_name,
     tr,
     wall_screen_css,
 )
+from app_pages.maps import district_map, show_map
 from geo.grid import cells_to_latlng, cells_to_parents
 from layers.hexes import choose_resolution, hex_layer, resolution_for_zoom
 from layers.incidents import heat_layer

@@ -147,22 +147,40 @@ def _url() -> str:
     return url
 
 
+HELD_TTL_S = 5.0  # how long the list of districts is kept: a new district shows within seconds
+_held: dict[str, tuple[float, list[tuple[str, str, str]]]] = {}
+
+
+def _held_districts(url: str) -> list[tuple[str, str, str]]:
+    """The store's districts (code, name, English name), read again after a few seconds.
+
+    Every page helper asks which district the session works in (a page draws a hundred labels);
+    one read per few seconds, not one per label.
+    """
+    now = time.monotonic()
+    kept = _held.get(url)
+    if kept is None or now - kept[0] > HELD_TTL_S:
+        kept = (now, [(d.code, d.name, d.name_en) for d in _store(url).districts()])
+        _held[url] = kept
+    return kept[1]
+
+
 def districts() -> list[tuple[str, str]]:
     """Every district the store holds: (code, name in the session's language), by code."""
     english = lang() == "en"
     return [
-        (d.code, d.name_en.split(",")[0] if english and d.name_en else d.name)
-        for d in _store(_url()).districts()
+        (code, name_en.split(",")[0] if english and name_en else name)
+        for code, name, name_en in _held_districts(_url())
     ]
 
 
-def district_code() -> str | None:
+def district_code(url: str | None = None) -> str | None:
     """The district this session works in (None: the store holds one, and the whole store is it).
 
     Chosen by the one district rule (``permissions.session_district``): a user kept to a
     district works in it; a city-wide user in the one picked in the sidebar.
     """
-    held = [code for code, _ in districts()]
+    held = [code for code, _, _ in _held_districts(url or _url())]
     try:
         return session_district(principal(), st.session_state.get("district"), held)
     except AccessDeniedError:
@@ -177,7 +195,7 @@ def get_store() -> Store:
     """
     url = _url()
     try:
-        return _district_store(url, district_code())
+        return _district_store(url, district_code(url))
     except StoreError as exc:
         store_unavailable(exc)
 
@@ -219,6 +237,12 @@ def area_data(store_url: str, district: str | None = None) -> dict[str, Any]:
     from patrol.areas import area_overview
 
     return area_overview(_district_store(store_url, district))
+
+
+def township_names() -> dict[str, str]:
+    """The session district's townships: code → name."""
+    store = get_store()
+    return {tw["code"]: tw["name"] for tw in area_data(store.url, district_code(store.url))["townships"]}
 
 
 def require_district() -> dict[str, Any]:
@@ -462,7 +486,7 @@ def item_name(code: str) -> str:
 def labels() -> Labels:
     """Names for codes in the session's language (teams, departments, townships, states, details)."""
     store = get_store()
-    return _labels(store.url, district_code(), areas_version(store), lang())
+    return _labels(store.url, district_code(store.url), areas_version(store), lang())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -529,89 +553,3 @@ def error_text(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return tr("err.not_found")
     return tr("err.invalid") if lang() == "zh" else f"{tr('err.invalid')}: {exc}"
-
-
-def show_map(
-    m: Any,
-    key: str,
-    *,
-    height: int = 560,
-    returned_objects: tuple[str, ...] = (),
-    view: str | None = None,
-) -> Any:
-    """Draw a folium map that keeps the user's centre and zoom across reruns (see ``KeepView``).
-
-    ``view`` names the view to keep (default: the widget key); maps of different content
-    (another township) use different names so each starts fitted to its own extent.
-    Only ``returned_objects`` changes rerun the page; panning alone does not.
-    """
-    from streamlit_folium import st_folium
-
-    from layers.base import keep_view
-    from layers.locale import map_locale
-
-    map_locale(m, lang())
-    keep_view(m, view or key)
-    return st_folium(
-        m, height=height, use_container_width=True, returned_objects=list(returned_objects), key=key
-    )
-
-
-def district_map(
-    data: dict[str, Any],
-    basemap: Basemap,
-    township_codes: Any = None,
-    *,
-    labels: bool = True,
-    height: int = 560,
-) -> Any:
-    """A base map fitted to the townships shown, with their outlines and names.
-
-    Village outlines are drawn too, their names from zoom 13 on, so a map without a
-    basemap still shows where one is at captain and inspector zoom.
-    """
-    import shapely
-
-    from layers.base import area_layer, base_map
-
-    towns = [tw for tw in data["townships"] if township_codes is None or tw["code"] in township_codes]
-    codes = {tw["code"] for tw in towns}
-    villages = [v for v in data["villages"] if v["township_code"] in codes]
-    m = base_map(shapely.union_all([tw["geometry"] for tw in towns]).bounds, basemap, height=height)
-    if villages:
-        village_layer(villages, basemap, labels=labels, label_min_zoom=VILLAGE_LABEL_ZOOM).add_to(m)
-    area_layer(
-        [tw["geometry"] for tw in towns], [tw["name"] for tw in towns], [tw["code"] for tw in towns],
-        name=tr("overview.layer_townships"), color="#555", weight=1.5, basemap=basemap, labels=labels,
-    ).add_to(m)  # fmt: skip
-    return m
-
-
-VILLAGE_LABEL_ZOOM = 13  # a village (1–3 km) is 50–150 px wide from here on
-
-
-def village_layer(
-    villages: list[dict[str, Any]],
-    basemap: Basemap,
-    *,
-    labels: bool = True,
-    label_min_zoom: int | None = None,
-    fill_opacity: float = 0.0,
-) -> Any:
-    """Village outlines named in their tooltip (village (township)) and, if ``labels``, on the map."""
-    from layers.base import area_layer
-
-    towns = {tw["code"]: tw["name"] for tw in area_data(get_store().url, district_code())["townships"]}
-    return area_layer(
-        [v["geometry"] for v in villages],
-        [v["name"] for v in villages],
-        [towns.get(v["township_code"], v["township_code"]) for v in villages],
-        name=tr("overview.layer_villages"),
-        color="#3388ff",
-        weight=1,
-        fill_opacity=fill_opacity,
-        basemap=basemap,
-        labels=labels,
-        label_min_zoom=label_min_zoom,
-        label_class="gp-village",
-    )

@@ -7,14 +7,13 @@ import streamlit as st
 from app_pages.common import (
     basemap_from_env,
     data_table,
-    district_map,
     now_utc,
     reads,
     require_district,
     require_principal,
-    show_map,
     tr,
 )
+from app_pages.maps import district_map, show_map
 from layers.coverage import coverage_gap_layer
 from layers.legend import add_legend
 from patrol.coverage import week_bounds, week_of

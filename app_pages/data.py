@@ -16,10 +16,10 @@ from app_pages.common import (
     reason_text,
     refuse_large_upload,
     require_principal,
-    show_map,
     tr,
     uploader,
 )
+from app_pages.maps import show_map
 from geo.boundaries import BoundaryError
 from geo.crs import CRS_NAMES
 from layers.base import area_layer, base_map

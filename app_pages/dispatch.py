@@ -19,10 +19,9 @@ from app_pages.common import (
     patrol_service,
     require_district,
     require_principal,
-    show_map,
     tr,
-    village_layer,
 )
+from app_pages.maps import show_map, village_layer
 from geo.crs import geometry_to_wgs84
 from geo.grid import geometry_to_cells
 from layers.assets import localize

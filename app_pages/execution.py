@@ -22,12 +22,11 @@ from app_pages.common import (
     refuse_large_upload,
     require_district,
     require_principal,
-    show_map,
     tr,
     uploader,
-    village_layer,
 )
 from app_pages.location import Picked, pick_location
+from app_pages.maps import show_map, village_layer
 from geo.grid import cells_to_latlng
 from geo.tracks import TrackError
 from layers.base import base_map

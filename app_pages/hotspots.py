@@ -5,16 +5,15 @@ import streamlit as st
 from app_pages.common import (
     basemap_from_env,
     data_table,
-    district_map,
     incident_service,
     item_name,
     now_utc,
     reads,
     require_analytics,
     require_district,
-    show_map,
     tr,
 )
+from app_pages.maps import district_map, show_map
 from layers.hotspots import EMERGING_COLOURS, emerging_layer, hotspot_layer
 from layers.legend import add_legend
 from patrol.dashboard import EmergingHotSpots, HeatFilter, HotSpots

@@ -17,13 +17,12 @@ from app_pages.common import (
     now_utc,
     require_district,
     require_principal,
-    show_map,
     state_name,
     tr,
     user_service,
-    village_layer,
 )
 from app_pages.evidence_panel import evidence_panel
+from app_pages.maps import show_map, village_layer
 from layers.base import base_map
 from layers.incidents import MarkerData, marker_layer
 from patrol.dossier import incident_dossier

@@ -8,7 +8,6 @@ import streamlit as st
 from app_pages.common import (
     basemap_from_env,
     data_table,
-    district_map,
     error_text,
     incident_service,
     inspection_service,
@@ -18,9 +17,9 @@ from app_pages.common import (
     reads,
     require_district,
     require_principal,
-    show_map,
     tr,
 )
+from app_pages.maps import district_map, show_map
 from layers.premises import premises_layer
 from patrol.incidents import LOCAL_TZ
 from patrol.inspections import WARN_DAYS, merge_visits, repeat_warnings

@@ -14,7 +14,10 @@ from typing import Any
 
 import streamlit as st
 
-from app_pages.common import show_map, tr
+from app_pages.common import (
+    tr,
+)
+from app_pages.maps import show_map
 from geo.crs import CRS_NAMES, to_wgs84
 from layers.base import Basemap
 from layers.incidents import MarkerData, marker_layer

@@ -3,15 +3,13 @@ import shapely
 import streamlit as st
 
 from app_pages.common import (
-    VILLAGE_LABEL_ZOOM,
     basemap_from_env,
     data_table,
     principal,
     require_district,
-    show_map,
     tr,
-    village_layer,
 )
+from app_pages.maps import VILLAGE_LABEL_ZOOM, show_map, village_layer
 from layers.base import area_layer, base_map
 
 data = require_district()

@@ -16,10 +16,9 @@ from app_pages.common import (
     reads,
     require_district,
     require_principal,
-    show_map,
     tr,
-    village_layer,
 )
+from app_pages.maps import show_map, village_layer
 from layers.base import base_map
 from layers.hexes import cells_outline_layer
 from layers.patrol import route_layer

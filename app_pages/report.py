@@ -4,7 +4,6 @@ import shapely
 import streamlit as st
 
 from app_pages.common import (
-    VILLAGE_LABEL_ZOOM,
     basemap_from_env,
     error_text,
     incident_service,
@@ -16,10 +15,10 @@ from app_pages.common import (
     require_principal,
     tr,
     uploader,
-    village_layer,
 )
 from app_pages.evidence_panel import attach
 from app_pages.location import Picked, pick_location
+from app_pages.maps import VILLAGE_LABEL_ZOOM, village_layer
 from geo.crs import to_wgs84
 from layers.base import base_map
 from patrol.evidence import EXTENSIONS, MAX_BYTES

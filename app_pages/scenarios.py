@@ -5,7 +5,6 @@ import streamlit as st
 from app_pages.common import (
     basemap_from_env,
     data_table,
-    district_map,
     incident_service,
     labels,
     lang,
@@ -13,9 +12,9 @@ from app_pages.common import (
     reads,
     require_analytics,
     require_district,
-    show_map,
     tr,
 )
+from app_pages.maps import district_map, show_map
 from geo.grid import cell_ids
 from layers.hexes import HexCounts, hex_layer
 from layers.legend import add_legend

@@ -378,8 +378,11 @@ def inspection_service(catalog: Catalog) -> InspectionService:
 
 
 def user_service() -> UserService:
-    """The user and sign-in service (its state lives in the store, shared by every process)."""
-    return UserService(get_store())
+    """The user and sign-in service (its state lives in the store, shared by every process).
+
+    On the whole store: users are the deployment's, whichever district the session shows.
+    """
+    return UserService(_store(_url()))
 
 
 def client_address() -> str:

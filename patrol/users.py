@@ -187,7 +187,7 @@ class UserService:
             raise ValueError(msg)
         if user.district_code is not None and self.store.district(user.district_code) is None:
             msg = f"no district {user.district_code}"
-            raise ValueError(msg)
+            raise Refusal(msg, "refuse.no_district", code=user.district_code)
 
     def _in_district(self, user: UserRow) -> UserRow:
         """The user with the district of their township or team (a captain's or a team member's)."""

@@ -25,6 +25,7 @@ from store.rows import (
     IncidentRow,
     InspectionRow,
     PatrolTaskRow,
+    PatrolVisitRow,
     PremisesRow,
     RollupQuery,
     TeamRow,
@@ -126,6 +127,9 @@ class DistrictView:
 
     def patrol_tasks(self, **kwargs: Any) -> list[PatrolTaskRow]:
         return self._store.patrol_tasks(**(kwargs | {"district_code": self.district_code}))
+
+    def patrol_visits(self, **kwargs: Any) -> list[PatrolVisitRow]:
+        return self._store.patrol_visits(**(kwargs | {"district_code": self.district_code}))
 
     def premises(self, **kwargs: Any) -> list[PremisesRow]:
         return self._store.premises(**(kwargs | {"district_code": self.district_code}))

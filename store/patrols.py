@@ -124,8 +124,9 @@ class PatrolTables(SharedSql):
         task_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        district_code: str | None = None,
     ) -> list[PatrolVisitRow]:
-        """Covered cells, oldest first, filtered by township, team, task and time."""
+        """Covered cells, oldest first, filtered by township, team, task, time and district."""
         where, params = where_given(
             [
                 ("township_code = ?", township_code),
@@ -133,6 +134,7 @@ class PatrolTables(SharedSql):
                 ("task_id = ?", task_id),
                 ("at >= ?", self._opt_db_time(since)),
                 ("at < ?", self._opt_db_time(until)),
+                ("township_code IN (SELECT code FROM townships WHERE district_code = ?)", district_code),
             ]
         )
         sql = f"SELECT {_VISIT_COLUMNS} FROM patrol_visits{where} ORDER BY at, task_id, cell"

@@ -253,8 +253,9 @@ class Store(Protocol):
         task_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        district_code: str | None = None,
     ) -> list[PatrolVisitRow]:
-        """Covered cells, oldest first, filtered by township, team, task and time."""
+        """Covered cells, oldest first, filtered by township, team, task, time and district."""
         ...
 
     def insert_premises(self, premises: Sequence[PremisesRow]) -> None:

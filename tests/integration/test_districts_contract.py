@@ -92,6 +92,29 @@ def test_each_district_s_services_read_and_number_only_their_own_incidents(city)
     assert city.count_incidents(IncidentQuery()) == 2  # the whole store: the city's
 
 
+def test_each_district_s_patrols_and_covered_cells_are_its_own(city):
+    import h3.api.basic_int as h3i
+
+    from patrol.patrols import PatrolService
+
+    nh, xz = district_view(city, NANHU), district_view(city, XIUZHOU)
+    for code, view in ((NANHU, nh), (XIUZHOU, xz)):
+        lat, lng = _point_in(view, code)
+        village = view.villages(district_code=code)[0].code
+        team = next(t.id for t in view.teams() if t.village_code == village)
+        patrols = PatrolService(view, clock=lambda: NOW)
+        cell = h3i.latlng_to_cell(lat, lng, patrols.res)
+        task = patrols.create(CC, team, sorted(h3i.grid_disk(cell, 1)), NOW, NOW + timedelta(hours=4))
+        patrols.check_in(
+            Principal("巡查员", "inspector", team_id=team, district_code=code), task.id, lat, lng
+        )
+    for code, view in ((NANHU, nh), (XIUZHOU, xz)):
+        assert {t.district_code for t in view.patrol_tasks(limit=None)} == {code}
+        visits = view.patrol_visits()
+        assert visits and {v.township_code[:6] for v in visits} == {code}
+    assert len(city.patrol_tasks(limit=None)) == 2 and len(city.patrol_visits()) == 2
+
+
 def test_a_nanhu_captain_is_kept_to_nanhu_and_a_city_command_centre_picks_either_district(city):
     users = UserService(city, clock=lambda: NOW)
     nh_township = city.townships(NANHU)[0].code

@@ -118,14 +118,14 @@ ESCALATIONS_PER_RUN = 200  # a page never waits long: a backlog (a fresh import)
 
 
 @st.cache_data(ttl=FEED_REFRESH_S, show_spinner=False, max_entries=64)
-def _tiles(url: str, townships: tuple[str, ...] | None, period: int) -> Tiles:
-    """The tiles of one refresh period: a zoom or a filter in between reuses them (1M: 0.6 s each)."""
-    return views.kpi_tiles(now_utc(), townships)
+def _tiles(url: str, townships: tuple[str, ...] | None, period: int, _views: Reads) -> Tiles:
+    """A district's tiles of one refresh period (``url`` names it); a zoom in between reuses them."""
+    return _views.kpi_tiles(now_utc(), townships)
 
 
 @st.fragment(run_every=FEED_REFRESH_S)
 def tiles_part() -> None:
-    tiles = _tiles(views.url, scope, int(time.time() // FEED_REFRESH_S))
+    tiles = _tiles(views.url, scope, int(time.time() // FEED_REFRESH_S), views)
     cols = st.columns(5)
     cols[0].metric(tr("cc.open"), f"{tiles.open:,}")
     cols[1].metric(tr("cc.overdue"), f"{tiles.overdue:,}")
@@ -192,16 +192,10 @@ def feed_part() -> None:
 tiles_part()
 
 
-@st.cache_data(ttl=FEED_REFRESH_S, show_spinner=False, max_entries=64)
-def _district_tiles(url: str, period: int, _district: Reads) -> Tiles:
-    """A district's tiles for the city's table (``url`` names the district)."""
-    return _district.kpi_tiles(now_utc(), None)
-
-
 city = city_reads()
 if city and not big:  # the city command centre sees every district at a glance
     period = int(time.time() // FEED_REFRESH_S)
-    city_tiles = [(name, _district_tiles(r.url, period, r)) for name, r in city]
+    city_tiles = [(name, _tiles(r.url, None, period, r)) for name, r in city]
     with st.expander(tr("cc.city", n=len(city)), expanded=True):
         data_table(
             pd.DataFrame(

@@ -188,14 +188,20 @@ def district_code(url: str | None = None) -> str | None:
         return session_district(principal(), None, held)
 
 
+def _session() -> tuple[str, str | None]:
+    """The store's URL and the district this session works in, found once."""
+    url = _url()
+    return url, district_code(url)
+
+
 def get_store() -> Store:
     """The session's district of the process-wide store (opened once per URL, shared by all sessions).
 
     A banner and retries when the database is unreachable.
     """
-    url = _url()
+    url, code = _session()
     try:
-        return _district_store(url, district_code(url))
+        return _district_store(url, code)
     except StoreError as exc:
         store_unavailable(exc)
 
@@ -241,14 +247,12 @@ def area_data(store_url: str, district: str | None = None) -> dict[str, Any]:
 
 def township_names() -> dict[str, str]:
     """The session district's townships: code → name."""
-    store = get_store()
-    return {tw["code"]: tw["name"] for tw in area_data(store.url, district_code(store.url))["townships"]}
+    return {tw["code"]: tw["name"] for tw in area_data(*_session())["townships"]}
 
 
 def require_district() -> dict[str, Any]:
     """Area data of the session's district, or stop with a hint when no district is loaded."""
-    store = get_store()
-    data = area_data(store.url, district_code())
+    data = area_data(*_session())
     if data["district"] is None:
         st.info(tr("app.no_district"))
         st.stop()
@@ -335,8 +339,8 @@ def _patrol_service(url: str, district: str | None, signature: Any) -> PatrolSer
 
 def incident_service() -> IncidentService:
     """The incident service of the session's district (rebuilt when the areas change)."""
-    store = get_store()
-    return _incident_service(store.url, district_code(), areas_version(store))
+    url, code = _session()
+    return _incident_service(url, code, areas_version(_district_store(url, code)))
 
 
 def evaluation_service() -> EvaluationService:
@@ -433,8 +437,8 @@ def check_still_allowed() -> None:
 
 def patrol_service() -> PatrolService:
     """The patrol service of this process (rebuilt when the areas change)."""
-    store = get_store()
-    return _patrol_service(store.url, district_code(), areas_version(store))
+    url, code = _session()
+    return _patrol_service(url, code, areas_version(_district_store(url, code)))
 
 
 def require_principal() -> Principal:
@@ -488,8 +492,8 @@ def item_name(code: str) -> str:
 
 def labels() -> Labels:
     """Names for codes in the session's language (teams, departments, townships, states, details)."""
-    store = get_store()
-    return _labels(store.url, district_code(store.url), areas_version(store), lang())
+    url, code = _session()
+    return _labels(url, code, areas_version(_district_store(url, code)), lang())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -38,6 +38,17 @@ _CLEAR_DISTRICT = (  # one district's areas; the other districts' stay
     "DELETE FROM district WHERE code = ?",
 )
 _DISTRICT_COLUMNS = "code, name, name_en, h3_resolution, is_demo, number_prefix"
+_DISTRICT_OF_AREA = (  # how a row of each area table names its district (AREA_TABLES' order)
+    "district_code = ?",
+    "township_code IN (SELECT code FROM townships WHERE district_code = ?)",
+    f"village_code IN ({_VILLAGES_OF})",
+    f"village_code IN ({_VILLAGES_OF})",
+)
+
+
+def _of_district(condition: str, district_code: str | None) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause keeping rows to the district (none: every district) and its parameter."""
+    return ("", ()) if district_code is None else (f" WHERE {condition}", (district_code,))
 
 
 class AreaTables(SharedSql):
@@ -192,35 +203,19 @@ class AreaTables(SharedSql):
 
     def cell_map(self, district_code: str | None = None) -> tuple[npt.NDArray[np.int64], list[str]]:
         """Sorted cells and the code of each cell's owning village; only one district's when given."""
-        if district_code is None:
-            rows = self._read("SELECT cell, village_code FROM cells ORDER BY cell", ())
-        else:
-            rows = self._read(
-                self._q(
-                    f"SELECT cell, village_code FROM cells WHERE village_code IN ({_VILLAGES_OF})"
-                    " ORDER BY cell"
-                ),
-                (district_code,),
-            )
+        where, params = _of_district(f"village_code IN ({_VILLAGES_OF})", district_code)
+        rows = self._read(self._q(f"SELECT cell, village_code FROM cells{where} ORDER BY cell"), params)
         return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
 
     def area_counts(self, district_code: str | None = None) -> dict[str, int]:
         """Counts of townships, villages, teams and cells (of one district when given)."""
-        if district_code is None:
-            counts = ", ".join(f"(SELECT count(*) FROM {table})" for table in AREA_TABLES)
-            row = self._read(f"SELECT {counts}", ())[0]
-        else:
-            villages = f"village_code IN ({_VILLAGES_OF})"
-            of_district = (
-                "SELECT count(*) FROM townships WHERE district_code = ?",
-                "SELECT count(*) FROM villages v JOIN townships t ON t.code = v.township_code"
-                " WHERE t.district_code = ?",
-                f"SELECT count(*) FROM teams WHERE {villages}",
-                f"SELECT count(*) FROM cells WHERE {villages}",
-            )
-            row = self._read(
-                self._q("SELECT " + ", ".join(f"({sql})" for sql in of_district)), (district_code,) * 4
-            )[0]
+        counts: list[str] = []
+        params: list[str] = []
+        for table, condition in zip(AREA_TABLES, _DISTRICT_OF_AREA, strict=True):
+            where, values = _of_district(condition, district_code)
+            counts.append(f"(SELECT count(*) FROM {table}{where})")
+            params += values
+        row = self._read(self._q(f"SELECT {', '.join(counts)}"), tuple(params))[0]
         return {table: int(n) for table, n in zip(AREA_TABLES, row, strict=True)}
 
     def area_references(self) -> dict[str, dict[str, int]]:

@@ -70,7 +70,7 @@ class Services:
             clients,
             Open311Service(incidents, clients),
             OutboxService(store, Labels.of(incidents, "zh"), clock=incidents.clock),
-            EvidenceService(incidents),
+            EvidenceService(store, incidents),
         )
 
 

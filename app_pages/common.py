@@ -350,7 +350,7 @@ def evaluation_service() -> EvaluationService:
 
 def evidence_service() -> EvidenceService:
     """Evidence files (证据材料) of the incidents."""
-    return EvidenceService(incident_service())
+    return EvidenceService(get_store(), incident_service())
 
 
 def reads() -> Reads:

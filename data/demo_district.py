@@ -10,7 +10,6 @@ as a demo.
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from shapely.geometry import MultiPoint, Point, shape
 from shapely.geometry.base import BaseGeometry
 
 from geo.grid import DEFAULT_RESOLUTION
-from patrol.areas import save_areas
+from patrol.areas import save_areas, village_team_ids
 from store.protocol import Store
 from store.rows import DistrictRow, TeamRow, TownshipRow, VillageRow
 
@@ -330,11 +329,9 @@ def load_demo_district(
         VillageRow(v.code, v.township_code, v.name, v.kind, shapely.to_wkb(v.geometry)) for v in demo.villages
     ]
     # team ids are the store's: a district seeded again keeps its teams' ids, a new one takes free ids
-    kept = {t.village_code: t.id for t in store.teams(district_code=code)}
-    free = itertools.count(max([0, *(t.id for t in store.teams())]) + 1)
+    ids = village_team_ids(store, code, [v.code for v in demo.villages])
     teams = [
-        TeamRow(kept.get(v.code) or next(free), v.code, v.team.name, v.team.captain, v.team.members)
-        for v in demo.villages
+        TeamRow(i, v.code, v.team.name, v.team.captain, v.team.members)
+        for i, v in zip(ids, demo.villages, strict=True)
     ]
-    save_areas(store, district, townships, villages, teams)
-    return store.area_counts(code)
+    return save_areas(store, district, townships, villages, teams)

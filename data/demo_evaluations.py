@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from patrol.district import district_context
 from patrol.evaluation import PERIOD_KINDS, EvaluationService, ScoreInput, recent_periods
 from patrol.incidents import LOCAL_TZ
 from patrol.roles import Principal
@@ -44,7 +45,7 @@ def publish_demo_evaluations(
         if p.start >= start and p.end <= end
     ]
     rng = np.random.default_rng(seed)
-    townships = [t.code for t in store.townships()]
+    townships = list(district_context(store).townships)
     # each township's assessors are steady: a township that keeps good files keeps them
     care = {code: rng.uniform(0.55, 0.95) for code in townships}
     for k, period in enumerate(due, start=1):

@@ -32,14 +32,11 @@ from patrol.incident import (
     Source,
     State,
 )
-from patrol.incident_repository import event_to_row, to_row
 from patrol.incidents import AUTO_SUPERVISOR, IncidentService
 from patrol.intake import VIA_IMPORT
 from patrol.repeats import CLOSED_COLUMNS, REPEAT_WINDOW, link_repeats
 from patrol.roles import Principal
 from patrol.workdays import LOCAL_TZ_NAME
-from store.batch import IncidentBatch
-from store.rows import EventRow, IncidentRow
 
 # who brings the demo history in: the system importing it, as an admin
 IMPORTER = Principal("系统导入", "admin")
@@ -549,14 +546,10 @@ def generate_demo_incidents(
                 "reported_at": [c.reported_at for c in batch],
             }
         )
-        rows: list[IncidentRow] = []
-        events: list[EventRow] = []
         for inc, link in zip(batch, link_repeats(new, closed), strict=True):
             inc.repeat_of = link
-            rows.append(to_row(inc, inc.pending[-1].at))
-            events.extend(event_to_row(e, inc.district_code) for e in inc.pending)
-        svc.store.insert_incidents(IncidentBatch.from_rows(rows, events))
-        created += len(rows)
+        svc.add_histories(IMPORTER, batch)  # each case with every event of its past, one transaction
+        created += len(batch)
         horizon = pd.Timestamp(max(c.reported_at for c in batch)) - pd.Timedelta(REPEAT_WINDOW)
         recent_closed = closed[closed["closed_at"] >= horizon]
         batch.clear()

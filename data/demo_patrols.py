@@ -7,16 +7,23 @@ something true to show.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import shapely
 
+from data.demo_incidents import IMPORTER
 from geo.grid import latlng_to_cells
+from patrol.catalog import load_catalog
+from patrol.dashboard import HeatFilter, heat_counts
+from patrol.district import district_context
 from patrol.incidents import LOCAL_TZ
+from patrol.inspections import InspectionService
+from patrol.patrols import PatrolService
 from store.protocol import Store
-from store.rows import InspectionRow, PatrolTaskRow, PatrolVisitRow, PremisesRow, RollupQuery
+from store.rows import InspectionRow, PatrolTaskRow, PatrolVisitRow, PremisesRow, VillageRow
 
 SHIFT_STARTS = (8, 14, 19)
 PREMISES_KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], float]] = {
@@ -47,29 +54,33 @@ class DemoPatrolsResult:
 
 
 def generate_demo_patrols(store: Store, *, seed: int = 0, end: datetime, weeks: int = 8) -> DemoPatrolsResult:
-    """Store ``weeks`` weeks of patrols up to ``end``, plus premises and their inspections."""
+    """Store ``weeks`` weeks of patrols up to ``end``, plus premises and their inspections.
+
+    A client of the services: the district's teams and cells come from its context, the heat
+    from the dashboard's counts, and the history goes in through the patrol and inspection
+    services as the system importing it.
+    """
     rng = np.random.default_rng(seed + 7)
-    district = store.district()
-    if district is None:
-        msg = "load a district before demo patrols"
-        raise ValueError(msg)
-    cells, owners = store.cell_map()
+    context = district_context(store)
+    catalog = load_catalog()
+    areas = context.areas
     by_village: dict[str, list[int]] = {}
-    for c, v in zip(cells.tolist(), owners, strict=True):
+    for c, v in zip(areas.cells.tolist(), areas.village_codes[areas.cell_owner].tolist(), strict=True):
         by_village.setdefault(v, []).append(int(c))
     start = end - timedelta(weeks=weeks)
-    heat = dict(store.rollup_by_cell(RollupQuery(day_from=start.date().isoformat())))
-    townships = {v.code: v.township_code for v in store.villages()}
+    heat = dict(
+        zip(*(a.tolist() for a in heat_counts(store, catalog, HeatFilter(days=7 * weeks), end)), strict=True)
+    )
     tasks: list[PatrolTaskRow] = []
     visits: list[PatrolVisitRow] = []
-    for team in store.teams():
+    for team in context.teams.values():
         own = np.asarray(by_village.get(team.village_code, []), dtype=np.int64)
         if not own.size:
             continue
         weight = np.asarray([heat.get(int(c), 0) for c in own], dtype=float) + 0.3
         weight /= weight.sum()
         diligence = float(rng.beta(6, 2)) if rng.random() > 0.1 else 0.1
-        township = townships[team.village_code]
+        township = context.team_township[team.id]
         for week in range(weeks + 1):
             for _ in range(rng.poisson(3.0 * diligence)):
                 day = (start + timedelta(days=7 * week + int(rng.integers(0, 7)))).astimezone(LOCAL_TZ).date()
@@ -89,7 +100,7 @@ def generate_demo_patrols(store: Store, *, seed: int = 0, end: datetime, weeks: 
                 tasks.append(
                     PatrolTaskRow(
                         tid,
-                        district.code,
+                        context.code,
                         township,
                         team.id,
                         tuple(int(c) for c in planned),
@@ -111,18 +122,18 @@ def generate_demo_patrols(store: Store, *, seed: int = 0, end: datetime, weeks: 
                 for c in dict.fromkeys(int(x) for x in walked):
                     at = started + timedelta(seconds=float(rng.uniform(0, span)))
                     visits.append(PatrolVisitRow(tid, team.id, township, c, at, "checkin"))
-    store.insert_patrol_tasks(tasks)
-    store.add_patrol_visits(visits)
-    premises = _premises(store, rng, district.code, district.h3_resolution)
-    store.insert_premises(premises)
+    PatrolService(store, clock=lambda: end).add_history(IMPORTER, tasks, visits)
+    premises = _premises(areas.villages, rng, context.code, context.h3_resolution)
     inspections = _inspections(rng, premises, end)
-    store.insert_inspections(inspections)
+    InspectionService(store, catalog, clock=lambda: end).add_history(IMPORTER, premises, inspections)
     return DemoPatrolsResult(len(tasks), len(visits), len(premises), len(inspections))
 
 
-def _premises(store: Store, rng: np.random.Generator, district: str, res: int) -> list[PremisesRow]:
+def _premises(
+    villages: Sequence[VillageRow], rng: np.random.Generator, district: str, res: int
+) -> list[PremisesRow]:
     out: list[PremisesRow] = []
-    for v in store.villages():
+    for v in villages:
         geom = shapely.from_wkb(v.geometry_wkb)
         minx, miny, maxx, maxy = geom.bounds
         for kind, (name_zh, items, departments, per) in PREMISES_KINDS.items():

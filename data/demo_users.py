@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from patrol.district import district_context
+from patrol.roles import Principal
 from patrol.users import UserService
 from store.protocol import Store
 
@@ -16,22 +18,21 @@ def create_demo_users(store: Store) -> list[str]:
     and grid-<team id> (网格员) for the first; liaison-<department> for the
     departments of the catalog that consultations invite.
     """
-    district = store.district()
-    if district is None or not district.is_demo:
+    svc = UserService(store)
+    if not svc.is_demo_store():
         msg = "demo users go only into a store created as a demo (gridpatrol demo on a new store)"
         raise ValueError(msg)
-    svc = UserService(store)
-    existing = {u.username for u in store.users()}
+    context = district_context(store)
+    existing = {u.username for u in svc.users(Principal("系统导入", "admin"))}
     specs: list[tuple[str, str, str, dict[str, object]]] = [
         ("admin", "系统管理员", "admin", {}),
         ("command", "指挥中心值班员", "command_center", {}),
         ("planner", "规划研判员", "planner", {}),
     ]
-    villages = {v.code: v.township_code for v in store.villages()}
     teams_of: dict[str, list[int]] = {}
-    for t in sorted(store.teams(), key=lambda t: t.id):
-        teams_of.setdefault(villages[t.village_code], []).append(t.id)
-    for tw in store.townships():
+    for team in sorted(context.teams):
+        teams_of.setdefault(context.team_township[team], []).append(team)
+    for tw in context.townships.values():
         specs.append((f"captain-{tw.code}", f"{tw.name}中队长", "captain", {"township_code": tw.code}))
         # two certified officers (a formal case needs two) on the first two teams, a grid worker on the first
         for k, team in enumerate(teams_of.get(tw.code, [])[:2]):

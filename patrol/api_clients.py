@@ -25,7 +25,7 @@ from patrol.refusals import Refusal
 from patrol.roles import ROLES, Principal
 from patrol.users import AuthError
 from store.protocol import DuplicateError, Store
-from store.rows import ApiClientRow
+from store.rows import ApiClientRow, ApiRequestRow
 
 KEY_PREFIX = "gpk_"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,39}$")
@@ -63,7 +63,7 @@ class ApiClientService:
     """Make, list, revoke and recognise API clients (admins manage them)."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
-        self.store = store
+        self._store = store
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def create(
@@ -105,10 +105,10 @@ class ApiClientService:
         if not 1 <= rate_per_minute <= 100_000:
             msg = f"a rate limit is 1 to 100000 requests a minute, got {rate_per_minute}"
             raise Refusal(msg, "refuse.api_rate")
-        if township_code is not None and township_code not in {t.code for t in self.store.townships()}:
+        if township_code is not None and township_code not in {t.code for t in self._store.townships()}:
             msg = f"no township {township_code}"
             raise Refusal(msg, "refuse.api_scope")
-        if team_id is not None and team_id not in {t.id for t in self.store.teams()}:
+        if team_id is not None and team_id not in {t.id for t in self._store.teams()}:
             msg = f"no team {team_id}"
             raise Refusal(msg, "refuse.api_scope")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -119,7 +119,7 @@ class ApiClientService:
         )  # fmt: skip
         principal_of(row)  # the role and its scope fit together (raises a Refusal)
         try:
-            self.store.insert_api_client(
+            self._store.insert_api_client(
                 row, audit_row(who, now, "create_api_client", "api_client", name, None, _public(row))
             )
         except DuplicateError as exc:  # names are never reused, revoked ones included
@@ -130,10 +130,10 @@ class ApiClientService:
     def clients(self, who: Principal | None) -> list[ApiClientRow]:
         """Every client, revoked ones too."""
         check_admin(who, "API keys")
-        return self.store.api_clients()
+        return self._store.api_clients()
 
     def _get(self, name: str) -> ApiClientRow:
-        for c in self.store.api_clients():
+        for c in self._store.api_clients():
             if c.name == name:
                 return c
         msg = f"no API client {name!r}"
@@ -146,7 +146,7 @@ class ApiClientService:
         if old.revoked_at is not None:
             return old
         new = replace(old, revoked_at=self.clock())
-        self.store.update_api_client(
+        self._store.update_api_client(
             new,
             audit_row(who, self.clock(), "revoke_api_client", "api_client", name, _public(old), _public(new)),
         )
@@ -160,15 +160,29 @@ class ApiClientService:
         AuthError
             For an unknown or revoked key (the same words for both: nothing to probe).
         """
-        row = self.store.api_client_by_hash(hash_key(key)) if key.startswith(KEY_PREFIX) else None
+        row = self._store.api_client_by_hash(hash_key(key)) if key.startswith(KEY_PREFIX) else None
         if row is None or row.revoked_at is not None:
             msg = "invalid or revoked api_key"
             raise AuthError(msg)
         return ApiClient(row, principal_of(row))
 
+    def link_request(self, client: ApiClient, incident_id: str) -> ApiRequestRow:
+        """Record that ``client`` created (or claimed) an incident and give it a token to ask by.
+
+        The link already stored wins: a client claiming its own request again gets its token.
+        """
+        return self._store.link_api_request(
+            ApiRequestRow(incident_id, client.name, secrets.token_hex(12), self.clock())
+        )
+
+    def request_of_token(self, token: str) -> ApiRequestRow | None:
+        """The client link a token stands for, or None."""
+        rows = self._store.api_requests(token=token)
+        return rows[0] if rows else None
+
     def webhook_clients(self) -> list[ApiClientRow]:
         """Active clients with a webhook to deliver to."""
-        return [c for c in self.store.api_clients() if c.webhook_url and c.revoked_at is None]
+        return [c for c in self._store.api_clients() if c.webhook_url and c.revoked_at is None]
 
 
 def check_webhook(url: str) -> None:

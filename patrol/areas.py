@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,7 +147,7 @@ def save_areas(
     *,
     remap: Mapping[str, str] | None = None,
     audit: Callable[[dict[str, int]], AuditRow] | None = None,
-) -> int:
+) -> dict[str, int]:
     """Build the cell map for the villages and replace everything in one transaction.
 
     ``remap`` re-points rows naming old codes in the same transaction (see ``Store.replace_areas``);
@@ -154,15 +155,14 @@ def save_areas(
 
     Returns
     -------
-    int
-        Number of cells in the map.
+    dict
+        The district's counts after: townships, villages, teams and cells.
     """
     geoms = shapely.from_wkb([v.geometry_wkb for v in villages])
     cells, owner = cell_owners(geoms, district.h3_resolution)
     # a cell on the line with a neighbouring district stays with the district holding it
-    for other in (d.code for d in store.districts() if d.code != district.code):
-        mine = ~np.isin(cells, store.cell_map(other)[0])
-        cells, owner = cells[mine], owner[mine]
+    mine = ~np.isin(cells, store.cells_held_elsewhere(district.code))
+    cells, owner = cells[mine], owner[mine]
     codes = [villages[i].code for i in owner.tolist()]
     after = {
         "townships": len(townships),
@@ -172,7 +172,14 @@ def save_areas(
     }
     records = () if audit is None else (audit(after),)
     store.replace_areas(district, townships, villages, teams, cells, codes, remap=remap, audit=records)
-    return int(cells.size)
+    return after
+
+
+def village_team_ids(store: Store, district_code: str, village_codes: Sequence[str]) -> list[int]:
+    """Each village's team id: the team it has in the district, else the next id free across the store."""
+    kept = {t.village_code: t.id for t in store.teams(district_code=district_code)}
+    free = itertools.count(store.next_team_id())
+    return [kept.get(code) or next(free) for code in village_codes]
 
 
 def district_info(store: Store) -> dict[str, Any]:
@@ -303,8 +310,7 @@ def import_boundaries(
             VillageRow(str(r.code), str(r.parent_code), str(r.name or r.code), "village", _wkb(r.geometry))
             for r in gdf.itertuples()
         ]
-    first_free = max([0, *(t.id for t in store.teams())]) + 1  # team ids are the store's, over districts
-    teams = _teams_for(store.teams(district_code=d_code), v_rows, dict(code_map or {}), first_free)
+    teams = _teams_for(store.teams(district_code=d_code), v_rows, dict(code_map or {}), store.next_team_id())
     effect = area_change(store, district.code, t_rows, v_rows, teams, code_map)
     if dry_run:
         return ImportResult(report, saved=False, counts=store.area_counts(d_code), effect=effect)

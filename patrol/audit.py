@@ -47,7 +47,7 @@ class AuditService:
     """Write audit rows; read them (admins only)."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
-        self.store = store
+        self._store = store
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def record(
@@ -60,7 +60,7 @@ class AuditService:
         after: Mapping[str, Any] | None = None,
     ) -> None:
         """Append one audit row now."""
-        self.store.append_audit([audit_row(who, self.clock(), action, entity, entity_id, before, after)])
+        self._store.append_audit([audit_row(who, self.clock(), action, entity, entity_id, before, after)])
 
     def entries(
         self,
@@ -82,9 +82,9 @@ class AuditService:
         if who.role != "admin":
             msg = f"a {who.role} may not read the audit log"
             raise AccessDeniedError(msg)
-        out = self.store.audit_log(since=since, until=until, actor=actor, entity=entity, limit=limit)
+        out = self._store.audit_log(since=since, until=until, actor=actor, entity=entity, limit=limit)
         if entity in (None, "incident"):
-            for e in self.store.recent_events(since=since, until=until, actor=actor, limit=limit):
+            for e in self._store.recent_events(since=since, until=until, actor=actor, limit=limit):
                 out.append(
                     AuditRow(
                         e.seq,

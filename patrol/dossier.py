@@ -14,7 +14,6 @@ from pathlib import PurePath
 
 import pandas as pd
 
-from patrol.audit import AuditService
 from patrol.evidence import EvidenceService
 from patrol.exporter import readable_table
 from patrol.i18n import Lang
@@ -94,7 +93,7 @@ def incident_dossier(evidence: EvidenceService, who: Principal, incident_id: str
                 )
             ),
         )
-    AuditService(svc.store, svc.clock).record(
+    svc.audit.record(
         who, "export_dossier", "incident", inc.id, None, {"number": inc.number, "evidence": len(files)}
     )
     return buf.getvalue()

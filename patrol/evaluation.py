@@ -268,19 +268,19 @@ class EvaluationService:
     """Publish evaluations and read them back (the command centre publishes; analysts read)."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
-        self.store = store
+        self._store = store
         self.clock = clock or (lambda: datetime.now(UTC))
         self.scheme = load_scheme()
 
     def _district(self) -> str:
-        district = self.store.district()
+        district = self._store.district()
         if district is None:
             msg = "no district loaded"
             raise Refusal(msg, "refuse.no_district")
         return district.code
 
     def _frame(self, period: Period) -> pd.DataFrame:
-        return self.store.incident_frame(
+        return self._store.incident_frame(
             IncidentQuery(reported_from=period.start, reported_to=period.end), HASHED_COLUMNS
         )
 
@@ -288,13 +288,15 @@ class EvaluationService:
         """The joint inspections planned for a day of the period (cancelled ones left out)."""
         first, last = period.start.date(), (period.end - timedelta(seconds=1)).date()
         return [
-            i for i in self.store.inspections(since=first) if i.planned_on <= last and i.status != "cancelled"
+            i
+            for i in self._store.inspections(since=first)
+            if i.planned_on <= last and i.status != "cancelled"
         ]
 
     def _joint(self, period: Period) -> pd.DataFrame:
         """Per township, the joint inspections (综合查一次) planned for the period and those done."""
-        township = {p.id: p.township_code for p in self.store.premises()}
-        counts: dict[str, list[int]] = {t.code: [0, 0] for t in self.store.townships()}
+        township = {p.id: p.township_code for p in self._store.premises()}
+        counts: dict[str, list[int]] = {t.code: [0, 0] for t in self._store.townships()}
         for i in self._inspections(period):
             n = counts.setdefault(township.get(i.premises_id, ""), [0, 0])
             n[0] += 1
@@ -312,7 +314,7 @@ class EvaluationService:
         if by != "township":
             return table
         catalog = load_catalog()
-        empowered = {t.code: catalog.empowered_items(t.empowerment_class) for t in self.store.townships()}
+        empowered = {t.code: catalog.empowered_items(t.empowerment_class) for t in self._store.townships()}
         use = empowered_use(frame, empowered)
         return table.merge(use, on="group", how="left").merge(self._joint(period), on="group", how="left")
 
@@ -324,11 +326,11 @@ class EvaluationService:
     def _composite_tables(
         self, period: Period, frame: pd.DataFrame, township_table: pd.DataFrame, at: datetime
     ) -> tuple[dict[str, pd.DataFrame], list[ScoreEntryRow]]:
-        entries = latest_entries(self.store.score_entries(self._district(), period.code), at)
+        entries = latest_entries(self._store.score_entries(self._district(), period.code), at)
         summary, details = score_townships(
             self.scheme, township_table, {k: e.points for k, e in entries.items()}
         )
-        classes = {t.code: t.empowerment_class for t in self.store.townships()}
+        classes = {t.code: t.empowerment_class for t in self._store.townships()}
         tables = {"composite": summary, "composite_items": details, "classes": class_figures(frame, classes)}
         return tables, sorted(entries.values(), key=lambda e: e.id)
 
@@ -386,7 +388,7 @@ class EvaluationService:
             msg = f"a {who.role} may not enter evaluation scores (the command centre's assessors do)"
             raise AccessDeniedError(msg)
         period = Period.parse(code)
-        townships = {t.code for t in self.store.townships()}
+        townships = {t.code for t in self._store.townships()}
         district = self._district()
         at = self.clock()
         rows, audit, contents = [], [], {}
@@ -413,7 +415,7 @@ class EvaluationService:
                     },
                 )
             )
-        self.store.add_score_entries(rows, audit, contents)
+        self._store.add_score_entries(rows, audit, contents)
         return rows
 
     def _score_row(
@@ -459,7 +461,7 @@ class EvaluationService:
     def score_entries(self, who: Principal, code: str) -> list[ScoreEntryRow]:
         """Every score entered for a period, oldest first (the newest of a sub-item counts)."""
         check_analytics(who)
-        return self.store.score_entries(self._district(), Period.parse(code).code)
+        return self._store.score_entries(self._district(), Period.parse(code).code)
 
     def attachment(self, who: Principal, code: str, entry_id: str) -> bytes | None:
         """The file attached to an entered score of the period, or None.
@@ -468,7 +470,7 @@ class EvaluationService:
         stored content (an incident's evidence) by its hash.
         """
         entry = next((e for e in self.score_entries(who, code) if e.id == entry_id), None)
-        return self.store.evidence_content(entry.sha256) if entry is not None and entry.sha256 else None
+        return self._store.evidence_content(entry.sha256) if entry is not None and entry.sha256 else None
 
     def publish(self, who: Principal, code: str, reason: str = "") -> Evaluation:
         """Publish the evaluation of a period that is over; a later version needs its reason.
@@ -489,7 +491,7 @@ class EvaluationService:
             msg = f"period {period.code} is not over until {period.end:%Y-%m-%d %H:%M} local time"
             raise Refusal(msg, "refuse.period_open", period=period.code, end=f"{period.end:%Y-%m-%d}")
         district = self._district()
-        stored = self.store.evaluations(district, period.code)
+        stored = self._store.evaluations(district, period.code)
         reason = reason.strip()
         if stored and not reason:
             version = stored[-1].version
@@ -508,14 +510,14 @@ class EvaluationService:
             f"{period.code}#{row.version}",
             after={"period": period.code, "version": row.version, "reason": reason, "inputs_hash": digest},
         )
-        self.store.insert_evaluation(row, audit)
+        self._store.insert_evaluation(row, audit)
         return _evaluation(row)
 
     def versions(self, who: Principal, code: str) -> list[Evaluation]:
         """Every published version of a period, oldest first (empty when not published)."""
         check_analytics(who)
         period = Period.parse(code)
-        return [_evaluation(r) for r in self.store.evaluations(self._district(), period.code)]
+        return [_evaluation(r) for r in self._store.evaluations(self._district(), period.code)]
 
     def latest(self, who: Principal, code: str) -> Evaluation | None:
         """The newest published version of a period, or None."""
@@ -525,7 +527,7 @@ class EvaluationService:
     def published(self, who: Principal) -> dict[str, int]:
         """Every published period with its newest version number."""
         check_analytics(who)
-        return {r.period: r.version for r in self.store.evaluations(self._district())}
+        return {r.period: r.version for r in self._store.evaluations(self._district())}
 
     def diff(
         self, who: Principal, code: str, old: int, new: int, by: str | None = "township"

@@ -35,6 +35,7 @@ from patrol.permissions import check_attach
 from patrol.plausibility import check_text
 from patrol.refusals import Refusal
 from patrol.roles import Principal
+from store.protocol import Store
 from store.rows import EvidenceRow
 
 
@@ -122,9 +123,11 @@ def is_image(row: EvidenceRow) -> bool:
 class EvidenceService:
     """Add, list and read evidence, as one principal or another."""
 
-    def __init__(self, incidents: IncidentService, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, store: Store, incidents: IncidentService, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.incidents = incidents
-        self.store = incidents.store
+        self._store = store
         self.clock = clock or incidents.clock
 
     def add(
@@ -168,7 +171,7 @@ class EvidenceService:
         if content_type.startswith("image/") and not decodes(data):
             msg = f"{name} looks like a photo but cannot be read (damaged or cut off in transfer)"
             raise Refusal(msg, "refuse.evidence_corrupt", name=name)
-        if len(self.store.evidence_of([inc.id])) >= MAX_PER_INCIDENT:
+        if len(self._store.evidence_of([inc.id])) >= MAX_PER_INCIDENT:
             msg = f"{inc.number} has {MAX_PER_INCIDENT} evidence files already"
             raise Refusal(msg, "refuse.evidence_many", n=MAX_PER_INCIDENT)
         now = self.clock()
@@ -177,7 +180,7 @@ class EvidenceService:
             hashlib.sha256(data).hexdigest(), who.name, who.role, now, note,
         )  # fmt: skip
         after = {"id": row.id, "file": name, "stage": stage, "size": len(data), "sha256": row.sha256}
-        self.store.add_evidence(
+        self._store.add_evidence(
             row, data, audit_row(who, now, "attach_evidence", "incident", inc.id, None, after)
         )
         return row
@@ -185,7 +188,7 @@ class EvidenceService:
     def of(self, who: Principal, incident_id: str) -> list[EvidenceRow]:
         """The evidence of an incident ``who`` may see, oldest first."""
         inc = self.incidents.get(who, incident_id)
-        return self.store.evidence_of([inc.id])
+        return self._store.evidence_of([inc.id])
 
     def read(self, who: Principal, evidence_id: str) -> tuple[EvidenceRow, bytes]:
         """One evidence file and its bytes, if ``who`` may see its incident.
@@ -197,12 +200,12 @@ class EvidenceService:
         AccessDeniedError
             If ``who`` may not see the incident.
         """
-        row = self.store.evidence_row(evidence_id)
+        row = self._store.evidence_row(evidence_id)
         if row is None:
             msg = f"no evidence {evidence_id!r}"
             raise KeyError(msg)
         self.incidents.get(who, row.incident_id)
-        data = self.store.evidence_content(row.sha256)
+        data = self._store.evidence_content(row.sha256)
         if data is None:
             msg = f"the content of evidence {evidence_id!r} is missing"
             raise KeyError(msg)

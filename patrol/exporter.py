@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -11,7 +11,6 @@ from typing import Any, Literal, TypeAlias
 import geopandas as gpd
 import pandas as pd
 
-from patrol.audit import AuditService
 from patrol.catalog import Catalog
 from patrol.i18n import DEFAULT_LANG, Lang
 from patrol.incident import FINAL_STATES, State
@@ -20,7 +19,6 @@ from patrol.labels import Labels
 from patrol.permissions import AccessDeniedError, check_export, mask_name, mask_phone, sees_personal_data
 from patrol.roles import Principal
 from patrol.spreadsheet import write_csv
-from store.protocol import Store
 from store.rows import INCIDENT_COLUMNS, IncidentQuery, IncidentRow
 
 ExportFormat: TypeAlias = Literal["table", "csv", "geojson", "gpkg", "open311"]
@@ -33,7 +31,6 @@ TABLE_COLUMNS = (
     "col.department", "col.due", "col.first_response", "col.closed", "incident.description",
     "field.reporter_name", "field.reporter_phone", "col.lat", "col.lng", "field.external_id",
 )  # fmt: skip
-PAGE = 50_000
 STATUS_NOTES = {
     "discovered": "已受理，待研判 / received, awaiting assessment",
     "assessing": "研判中 / being assessed",
@@ -45,20 +42,6 @@ STATUS_NOTES = {
     "rejected": "不予受理（非执法事项）/ rejected: not an enforcement matter",
     "merged": "重复件，已合并 / duplicate, merged",
 }
-
-
-def iter_incidents(store: Store, query: IncidentQuery | None = None) -> Iterator[IncidentRow]:
-    """Every incident matching ``query``, oldest first, read in pages."""
-    base = query or IncidentQuery()
-    offset = 0
-    while True:
-        page = store.list_incidents(
-            IncidentQuery(**{**base.__dict__, "limit": PAGE, "offset": offset, "newest_first": False})
-        )
-        yield from page
-        if len(page) < PAGE:
-            return
-        offset += PAGE
 
 
 def incidents_frame(rows: list[IncidentRow]) -> pd.DataFrame:
@@ -128,8 +111,9 @@ def export_incidents(
         msg = f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
         raise ValueError(msg)
     names = Labels.of(svc, lang)
-    n = _write(svc.store, names, Path(path), fmt, svc.scoped(who, query or IncidentQuery()), personal_data)
-    AuditService(svc.store).record(
+    rows = svc.incidents.rows(svc.scoped(who, query or IncidentQuery()))
+    n = _write(rows, names, Path(path), fmt, personal_data)
+    svc.audit.record(
         who, "export_incidents", "export", Path(path).name, None,
         {"format": fmt, "incidents": n, "personal_data": personal_data},
     )  # fmt: skip
@@ -165,10 +149,10 @@ def readable_table(rows: list[IncidentRow], names: Labels) -> pd.DataFrame:
 
 
 def _write(
-    store: Store, names: Labels, path: Path, fmt: ExportFormat, query: IncidentQuery, personal_data: bool
+    found: Iterable[IncidentRow], names: Labels, path: Path, fmt: ExportFormat, personal_data: bool
 ) -> int:
     catalog = names.catalog
-    rows = list(iter_incidents(store, query))
+    rows = list(found)
     if not personal_data:
         rows = [
             r._replace(reporter_name=mask_name(r.reporter_name), reporter_phone=mask_phone(r.reporter_phone))

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from geo.crs import check_crs_name, to_wgs84
-from patrol.audit import AuditService
 from patrol.i18n import LANGS, t
 from patrol.incident import Source
 from patrol.incidents import IncidentService
@@ -498,7 +497,7 @@ def import_incidents(
             "external_id": ext,
         }
     )
-    already = svc.store.existing_external_ids(svc.district.code, ext[reasons == ""].tolist())
+    already = svc.known_external_ids(ext[reasons == ""].tolist())
     is_old = ext.isin(already).to_numpy() & (reasons == "")
     report.skipped_existing = int(is_old.sum())
     todo = np.flatnonzero((reasons == "") & ~is_old)
@@ -521,7 +520,7 @@ def import_incidents(
     records = frame.iloc[bad].to_dict("records")
     for i, record in zip(bad.tolist(), records, strict=True):
         report.rejected.append((int(lines[i]), reasons[i], {str(k): v for k, v in record.items()}))
-    AuditService(svc.store).record(
+    svc.audit.record(
         who, "import_incidents", "import", Path(path).name, None,
         {
             "rows": report.total, "accepted": report.accepted, "rejected": len(report.rejected),

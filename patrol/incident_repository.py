@@ -7,6 +7,8 @@ ask it for aggregates and give it aggregates with their pending events to add or
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from patrol.incident import Action, ConflictError, Event, Incident, Source, State
@@ -14,6 +16,8 @@ from patrol.workdays import local_day
 from store.batch import IncidentBatch
 from store.protocol import Store, VersionConflict
 from store.rows import EventRow, IncidentQuery, IncidentRow
+
+PAGE = 50_000  # rows read at a time when every matching incident is read (an export)
 
 
 class IncidentRepository:
@@ -39,11 +43,37 @@ class IncidentRepository:
         """How many incidents match ``query``."""
         return self._store.count_incidents(query)
 
+    def rows(self, query: IncidentQuery, page: int = PAGE) -> Iterator[IncidentRow]:
+        """Every incident matching ``query`` as stored (every field), oldest first, read in pages."""
+        offset = 0
+        while True:
+            found = self._store.list_incidents(replace(query, limit=page, offset=offset, newest_first=False))
+            yield from found
+            if len(found) < page:
+                return
+            offset += page
+
+    def known_external_ids(self, district_code: str, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids a stored incident of the district already carries."""
+        return self._store.existing_external_ids(district_code, list(external_ids))
+
     def add(self, inc: Incident, now: datetime) -> None:
         """Store a new incident with its pending events (its creation) in one transaction."""
         events = [event_to_row(e, inc.district_code) for e in inc.pending]
         self._store.insert_incidents(IncidentBatch.from_rows([to_row(inc, now)], events))
         inc.pending.clear()
+
+    def add_histories(self, incidents: Sequence[Incident]) -> None:
+        """Store incidents that carry their whole history as pending events, in one transaction.
+
+        Each is stored as of its last event (its ``updated_at``): a case played through past
+        months (the demo's) arrives with every event it went through.
+        """
+        rows = [to_row(inc, inc.pending[-1].at) for inc in incidents]
+        events = [event_to_row(e, inc.district_code) for inc in incidents for e in inc.pending]
+        self._store.insert_incidents(IncidentBatch.from_rows(rows, events))
+        for inc in incidents:
+            inc.pending.clear()
 
     def save(self, inc: Incident, expected_version: int, now: datetime) -> None:
         """Store a changed incident with its pending events, if nobody changed it since ``expected_version``.

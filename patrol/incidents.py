@@ -9,7 +9,7 @@ routing index come from the district context (patrol.district), shared while the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ import pandas as pd
 
 from geo.crs import to_wgs84
 from geo.grid import cells_to_latlng
+from patrol.audit import AuditService
 from patrol.catalog import Catalog, load_catalog
 from patrol.consultation import Consultation, latest_consultation
 from patrol.district import DistrictContext, district_context
@@ -49,9 +50,7 @@ from patrol.permissions import (
     check_import,
     check_read,
     check_township,
-    mask_name,
-    mask_phone,
-    sees_personal_data,
+    masked_for,
 )
 from patrol.plausibility import (
     DEFAULT_WINDOW,
@@ -118,11 +117,12 @@ class IncidentService:
         time_window: TimeWindow = DEFAULT_WINDOW,
         context: DistrictContext | None = None,
     ) -> None:
-        self.store = store
+        self._store = store
         self.incidents = IncidentRepository(store)
         self.time_window = time_window
         self.catalog = catalog or load_catalog()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.audit = AuditService(store, self.clock)
         self.duplicate_radius_m = duplicate_radius_m
         self.duplicate_window = timedelta(hours=duplicate_window_h)
         self.context = context or district_context(store)
@@ -148,7 +148,7 @@ class IncidentService:
         """One incident by id or number, if ``who`` may see it (reporter masked unless the role needs it)."""
         inc = self._load(incident_id)
         check_read(who, inc)
-        return _masked_for(who, inc)
+        return masked_for(who, inc)
 
     def timeline(self, who: Principal, incident_id: str) -> list[Event]:
         """The full event log of an incident, if ``who`` may see it."""
@@ -161,11 +161,11 @@ class IncidentService:
             if query.township_codes is not None and set(query.township_codes) - {who.township_code}:
                 msg = f"captain of {who.township_code} may not list other townships"
                 raise AccessDeniedError(msg)
-            return _replace_query(query, township_codes=(str(who.township_code),))
+            return replace(query, township_codes=(str(who.township_code),))
         if who.on_team:
-            return _replace_query(query, team_ids=(int(who.team_id or -1),))
+            return replace(query, team_ids=(int(who.team_id or -1),))
         if who.role == "liaison":
-            return _replace_query(query, consult_department=str(who.department))
+            return replace(query, consult_department=str(who.department))
         return query
 
     def awaiting_decision(self, who: Principal, limit: int = 100) -> list[Incident]:
@@ -189,10 +189,10 @@ class IncidentService:
             states=tuple(s.value for s in states), order_by="reported_at", newest_first=False
         )
         if who.role == "liaison":
-            query = _replace_query(query, departments=(str(who.department),))
+            query = replace(query, departments=(str(who.department),))
         else:
             query = self.scoped(who, query)
-        return [_masked_for(who, inc) for inc in self.incidents.find(query)]
+        return [masked_for(who, inc) for inc in self.incidents.find(query)]
 
     def copied(self, who: Principal, limit: int = 200, *, only_open: bool = False) -> list[Incident]:
         """The cases copied (抄告) to a liaison's department, newest first (others: none)."""
@@ -203,15 +203,23 @@ class IncidentService:
             return []
         states = tuple(s for s in COPIED if not only_open or State(s) in OPEN_STATES)
         query = IncidentQuery(item_codes=tuple(sorted(items)), states=states, limit=limit)
-        return [_masked_for(who, inc) for inc in self.incidents.find(query)]
+        return [masked_for(who, inc) for inc in self.incidents.find(query)]
 
     def list_incidents(self, who: Principal, query: IncidentQuery) -> list[Incident]:
         """Incidents matching ``query`` within what ``who`` may see."""
-        return [_masked_for(who, inc) for inc in self.incidents.find(self.scoped(who, query))]
+        return [masked_for(who, inc) for inc in self.incidents.find(self.scoped(who, query))]
 
     def count_incidents(self, who: Principal, query: IncidentQuery) -> int:
         """How many incidents match ``query`` within what ``who`` may see."""
         return self.incidents.count(self.scoped(who, query))
+
+    def known_external_ids(self, external_ids: Sequence[str]) -> set[str]:
+        """Which of these external ids (another system's case numbers) the district already holds.
+
+        Whoever asks: an import skips them and a partner's retry finds its request, even one
+        the partner may not read (it is then told so instead of filing the case twice).
+        """
+        return self.incidents.known_external_ids(self.district.code, external_ids) if external_ids else set()
 
     # -- creating: one factory for a report (a batch of one) and an import (patrol.intake) ----
     def find_duplicate(self, item_code: str, lat: float, lng: float, at: datetime) -> Incident | None:
@@ -272,7 +280,7 @@ class IncidentService:
             one = pd.DataFrame(
                 {"item_code": [item.code], "cell": [int(routes.cells[0])], "reported_at": [reported]}
             )
-            closed = closed_cases(self.store, [item.code], [int(routes.cells[0])], reported, reported)
+            closed = closed_cases(self._store, [item.code], [int(routes.cells[0])], reported, reported)
             repeat_of = link_repeats(one, closed)[0]
         number = self.intake.number(reported)
         inc = Incident(
@@ -505,7 +513,7 @@ class IncidentService:
         check_read(who, inc)
         return {
             u.username: u.display_name or u.username
-            for u in self.store.users()
+            for u in self._store.users()
             if u.active
             and u.role == "inspector"
             and u.team_id is not None
@@ -591,19 +599,21 @@ class IncidentService:
             1
         ]
 
+    def add_histories(self, who: Principal, incidents: Sequence[Incident]) -> None:
+        """Store cases made by the factory and played through their past (the demo's months).
 
-def _masked_for(who: Principal, inc: Incident) -> Incident:
-    """The incident as ``who`` may see it: reporter name and phone masked unless the role needs them."""
-    if sees_personal_data(who) or not (inc.reporter_name or inc.reporter_phone):
-        return inc
-    from dataclasses import replace
+        Each carries its creation and every later event as pending events; they are stored
+        together in one transaction.
 
-    return replace(
-        inc, reporter_name=mask_name(inc.reporter_name), reporter_phone=mask_phone(inc.reporter_phone)
-    )
-
-
-def _replace_query(q: IncidentQuery, **changes: Any) -> IncidentQuery:
-    from dataclasses import replace
-
-    return replace(q, **changes)
+        Raises
+        ------
+        AccessDeniedError
+            If the role may not import.
+        """
+        check_import(who)
+        foreign = {inc.district_code for inc in incidents} - {self.district.code}
+        if foreign:
+            msg = f"cases of district {', '.join(sorted(foreign))} cannot be stored in {self.district.code}"
+            raise ValueError(msg)
+        if incidents:
+            self.incidents.add_histories(incidents)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from patrol.audit import AuditService
 from patrol.catalog import Catalog
 from patrol.ids import stamped_id
-from patrol.permissions import AccessDeniedError, check_township
+from patrol.permissions import AccessDeniedError, check_import, check_township
 from patrol.refusals import Refusal
 from patrol.roles import Principal
 from store.protocol import Store
@@ -108,14 +108,14 @@ class InspectionService:
     """Plan joint inspections and merge them into visits, as a principal."""
 
     def __init__(self, store: Store, catalog: Catalog, clock: Callable[[], datetime] | None = None) -> None:
-        self.store = store
+        self._store = store
         self.catalog = catalog
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def premises(self, who: Principal) -> list[PremisesRow]:
         """The premises ``who`` may plan for (a captain: their township's)."""
         _check_role(who)
-        return self.store.premises(township_code=who.township_code if who.role == "captain" else None)
+        return self._store.premises(township_code=who.township_code if who.role == "captain" else None)
 
     def plan(
         self, who: Principal, premises_id: str, department: str, day: date, items: Sequence[str] = ()
@@ -130,7 +130,7 @@ class InspectionService:
             For a premises of another township (captain) or a role that may not plan.
         """
         _check_role(who)
-        found = [p for p in self.store.premises() if p.id == premises_id]
+        found = [p for p in self._store.premises() if p.id == premises_id]
         if not found:
             msg = f"no premises {premises_id}"
             raise ValueError(msg)
@@ -150,13 +150,40 @@ class InspectionService:
             id=stamped_id("IN", now), premises_id=premises_id, department=department,
             planned_on=day, status="planned", created_by=who.name, created_at=now, items=tuple(items),
         )  # fmt: skip
-        self.store.insert_inspections([row])
-        AuditService(self.store, self.clock).record(
+        self._store.insert_inspections([row])
+        AuditService(self._store, self.clock).record(
             who, "plan_inspection", "inspection", row.id, None,
             {"premises_id": premises_id, "department": department, "day": day.isoformat(),
              "items": list(items)},
         )  # fmt: skip
         return row
+
+    def add_history(
+        self, who: Principal, premises: Sequence[PremisesRow], inspections: Sequence[InspectionRow]
+    ) -> None:
+        """Store premises with their past and planned inspections (the demo's year).
+
+        Raises
+        ------
+        AccessDeniedError
+            If the role may not bring records in, or (a captain) for another township's premises.
+        ValueError
+            For an inspection of no premises given or stored, or of an unknown department.
+        """
+        check_import(who, "premises", (p.township_code for p in premises))
+        district = self._store.district()
+        here = district.code if district is not None else None
+        known = {p.id for p in premises} | {p.id for p in self._store.premises()}
+        wrong = [p.id for p in premises if p.district_code != here] + [
+            i.id
+            for i in inspections
+            if i.premises_id not in known or i.department not in self.catalog.departments
+        ]
+        if wrong:
+            msg = f"premises of another district, or inspections of no premises or department: {wrong[:5]}"
+            raise ValueError(msg)
+        self._store.insert_premises(premises)
+        self._store.insert_inspections(inspections)
 
     def merge(
         self, who: Principal, since: date, window_days: int = MERGE_WINDOW_DAYS
@@ -167,15 +194,15 @@ class InspectionService:
         """
         _check_role(who)
         ids = [p.id for p in self.premises(who)]
-        rows = self.store.inspections(premises_ids=ids, since=since)
+        rows = self._store.inspections(premises_ids=ids, since=since)
         visits = merge_visits(rows, window_days)
         current = {r.id: r.visit_id for r in rows}
         changed = {
             i: v.id for v in visits if v.status == "planned" for i in v.inspection_ids if current[i] != v.id
         }
         if changed:
-            self.store.set_inspection_visits(changed)
-            AuditService(self.store, self.clock).record(
+            self._store.set_inspection_visits(changed)
+            AuditService(self._store, self.clock).record(
                 who, "merge_inspections", "inspection", f"since {since.isoformat()}", None,
                 {"inspections": len(changed), "window_days": window_days},
             )  # fmt: skip

@@ -131,7 +131,7 @@ class IncidentFactory:
         duplicate_radius_m: float,
         duplicate_window: timedelta,
     ) -> None:
-        self.store = store
+        self._store = store
         self.catalog = catalog
         self.router = router
         self.district = district
@@ -165,7 +165,7 @@ class IncidentFactory:
         or earlier in the batch.
         """
         return flag_duplicates(
-            self.store, items, np.asarray(lat, float), np.asarray(lng, float), reported, list(ids),
+            self._store, items, np.asarray(lat, float), np.asarray(lng, float), reported, list(ids),
             self.duplicate_radius_m, self.duplicate_window,
         )  # fmt: skip
 
@@ -184,7 +184,7 @@ class IncidentFactory:
             cells=tuple(near.tolist()), item_codes=(item_code,), states=_OPEN, limit=10_000,
             reported_from=at - self.duplicate_window, reported_to=at + timedelta(microseconds=1),
         )  # fmt: skip
-        earlier = self.store.list_incidents(query)
+        earlier = self._store.list_incidents(query)
         if not earlier:
             return None
         dist = geodesic_m(lat, lng, [r.lat for r in earlier], [r.lng for r in earlier])
@@ -198,7 +198,7 @@ class IncidentFactory:
         groups = np.split(order, np.flatnonzero(np.diff(day_codes[order])) + 1)
         prefix = self.district.number_prefix
         keys = [f"{prefix}-{day_keys[int(day_codes[idx[0]])]}" for idx in groups]
-        firsts = self.store.allocate_numbers({key: len(idx) for key, idx in zip(keys, groups, strict=True)})
+        firsts = self._store.allocate_numbers({key: len(idx) for key, idx in zip(keys, groups, strict=True)})
         for key, idx in zip(keys, groups, strict=True):
             first = firsts[key]
             for i, number in zip(np.asarray(idx).tolist(), range(first, first + len(idx)), strict=True):
@@ -276,7 +276,7 @@ class IncidentFactory:
                 self.duplicates(items.to_numpy(), out["lat"], out["lng"], reported, out["id"].tolist())
             )
             result.duplicates_flagged = int(out["suspected_duplicate_of"].notna().sum())
-        closed = closed_cases(self.store, items, out["cell"], reported.min(), reported.max())
+        closed = closed_cases(self._store, items, out["cell"], reported.min(), reported.max())
         found = _obj(link_repeats(out, closed))
         stated = _optional(df["repeat_of"]) if "repeat_of" in df else None
         out["repeat_of"] = found if stated is None else stated.where(stated.notna(), found)
@@ -347,7 +347,7 @@ class IncidentFactory:
             }  # fmt: skip
             audit = (audit_row(who, now, "import_batch", "import", source, None, record),)
         creation = self.creation(who, now, via)
-        self.store.insert_incidents(IncidentBatch.new_incidents(incidents, n, creation, audit))
+        self._store.insert_incidents(IncidentBatch.new_incidents(incidents, n, creation, audit))
         result.created = n
         return prepared, result
 

@@ -8,7 +8,6 @@ for a report made in the app. Field names follow the specification
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError
 from patrol.workdays import LOCAL_TZ
 from store.protocol import DuplicateError
-from store.rows import ApiRequestRow, IncidentQuery
+from store.rows import IncidentQuery
 
 # who reads without a key: requests as the specification publishes them (no personal data)
 ANONYMOUS = Principal("api:anonymous", "planner")
@@ -182,24 +181,20 @@ class Open311Service:
         except (Refusal, ValueError) as exc:
             raise ApiError(400, str(exc)) from exc
         inc = result.incident
-        link = self.incidents.store.link_api_request(
-            ApiRequestRow(inc.id, client.name, secrets.token_hex(12), self.incidents.clock())
-        )
+        link = self.clients.link_request(client, inc.id)
         return Created(inc, link.token, self.notice(inc), new=True)
 
     def _by_external_id(self, client: ApiClient, external_id: str) -> Created | None:
         query = IncidentQuery(external_ids=(external_id,), limit=1)
         # counted before it is listed: a request committed by a concurrent POST in between is
         # then seen by both, never taken for one stored out of this key's sight
-        if not self.incidents.store.count_incidents(query):
+        if not self.incidents.known_external_ids([external_id]):
             return None
         seen = self.incidents.list_incidents(client.principal, query)
         if not seen:
             raise ApiError(403, f"external_id {external_id} belongs to a request this key may not see")
         inc = seen[0]
-        link = self.incidents.store.link_api_request(
-            ApiRequestRow(inc.id, client.name, secrets.token_hex(12), self.incidents.clock())
-        )
+        link = self.clients.link_request(client, inc.id)
         return Created(inc, link.token, self.notice(inc), new=False)
 
     def notice(self, inc: Incident) -> str:
@@ -213,10 +208,10 @@ class Open311Service:
 
     def token(self, token: str) -> dict[str, Any]:
         """GET tokens/{token}: the request a token stands for."""
-        rows = self.incidents.store.api_requests(token=token)
-        if not rows:
+        link = self.clients.request_of_token(token)
+        if link is None:
             raise ApiError(404, f"token {token} not found")
-        return {"service_request_id": rows[0].incident_id, "token": token}
+        return {"service_request_id": link.incident_id, "token": token}
 
     def requests(
         self,

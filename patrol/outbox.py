@@ -74,7 +74,7 @@ class OutboxService:
         post: Post = http_post,
         first_retry: timedelta = FIRST_RETRY,
     ) -> None:
-        self.store = store
+        self._store = store
         self.labels = labels
         self.clock = clock or (lambda: datetime.now(UTC))
         self.post = post
@@ -83,7 +83,7 @@ class OutboxService:
     def messages(self, rows: Sequence[OutboxRow]) -> list[dict[str, Any]]:
         """Changes as a client receives them (their incidents read in one query)."""
         ids = tuple(sorted({r.incident_id for r in rows}))
-        found = self.store.list_incidents(IncidentQuery(ids=ids, limit=len(ids))) if ids else []
+        found = self._store.list_incidents(IncidentQuery(ids=ids, limit=len(ids))) if ids else []
         incidents = {i.id: i for i in found}
         return [self.message(r, incidents.get(r.incident_id)) for r in rows]
 
@@ -105,7 +105,7 @@ class OutboxService:
 
     def poll(self, client: ApiClient, after_id: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """A client's undelivered changes, oldest first (``after_id`` pages on)."""
-        rows = self.store.outbox(client.name, after_id=after_id, limit=max(1, min(limit, 500)))
+        rows = self._store.outbox(client.name, after_id=after_id, limit=max(1, min(limit, 500)))
         return self.messages(rows)
 
     def acknowledge(self, client: ApiClient, ids: Sequence[int]) -> int:
@@ -115,14 +115,14 @@ class OutboxService:
         audit = [
             audit_row(client.principal, now, "acknowledge_changes", "api_client", client.name, None, after)
         ]
-        return self.store.outbox_delivered(client.name, list(ids), now, audit if ids else ())
+        return self._store.outbox_delivered(client.name, list(ids), now, audit if ids else ())
 
     def deliver(self, clients: Sequence[ApiClientRow]) -> Delivered:
         """One round: post each client's due changes in order, until one fails."""
         out = Delivered()
         for client in clients:
             now = self.clock()
-            rows = self.store.outbox(client.name, due_at=now, limit=BATCH)
+            rows = self._store.outbox(client.name, due_at=now, limit=BATCH)
             for row, message in zip(rows, self.messages(rows), strict=True):
                 body = json.dumps(message, ensure_ascii=False).encode()
                 headers = {
@@ -136,11 +136,11 @@ class OutboxService:
                     error = f"{type(exc).__name__}: {exc}"
                 if error:
                     wait = retry_delay(row.attempts + 1, self.first_retry)
-                    self.store.outbox_failed(row.id, self.clock() + wait, error)
+                    self._store.outbox_failed(row.id, self.clock() + wait, error)
                     out.failed[client.name] = error
                     log.warning("webhook of %s failed (%s); retrying in %s", client.name, error, wait)
                     break
-                self.store.outbox_delivered(client.name, [row.id], self.clock())
+                self._store.outbox_delivered(client.name, [row.id], self.clock())
                 out.sent += 1
         return out
 

@@ -21,7 +21,7 @@ from geo.grid import DEFAULT_RESOLUTION, latlng_to_cells
 from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
 from patrol.audit import AuditService
 from patrol.district import district_context
-from patrol.permissions import AccessDeniedError, check_township, within_township
+from patrol.permissions import AccessDeniedError, check_import, check_township, within_township
 from patrol.plausibility import check_text
 from patrol.refusals import Refusal
 from patrol.roles import Principal
@@ -57,7 +57,7 @@ class PatrolService:
     """Create and read patrol tasks as a principal."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
-        self.store = store
+        self._store = store
         self.clock = clock or (lambda: datetime.now(UTC))
         context = district_context(store) if store.district() is not None else None
         self.district_code = context.code if context else ""
@@ -117,9 +117,9 @@ class PatrolService:
             shift_end=shift_end, status="planned", created_by=who.name, created_at=now, note=note,
         )  # fmt: skip
         try:
-            self.store.insert_patrol_tasks([task])
+            self._store.insert_patrol_tasks([task])
         except DuplicateError:
-            same = self.store.patrol_task(task.id)
+            same = self._store.patrol_task(task.id)
             if same is not None and same.status in ("planned", "active"):
                 return same
             msg = (
@@ -133,6 +133,33 @@ class PatrolService:
         )  # fmt: skip
         return task
 
+    def add_history(
+        self, who: Principal, tasks: Sequence[PatrolTaskRow], visits: Sequence[PatrolVisitRow]
+    ) -> None:
+        """Store past patrols with the cells they covered (the demo's weeks, another system's record).
+
+        Raises
+        ------
+        AccessDeniedError
+            If the role may not bring records in, or (a captain) for another township's patrol.
+        ValueError
+            For a patrol of another district, of an unknown status or team, or a visit of no given patrol.
+        """
+        check_import(who, "patrols", (t.township_code for t in tasks))
+        wrong = [
+            t.id
+            for t in tasks
+            if t.district_code != self.district_code
+            or t.status not in PATROL_TRANSITIONS
+            or self.team_township.get(t.team_id) != t.township_code
+        ]
+        unknown = sorted({v.task_id for v in visits} - {t.id for t in tasks})
+        if wrong or unknown:
+            msg = f"not this district's teams or statuses: {wrong[:5]}; visits of no patrol: {unknown[:5]}"
+            raise ValueError(msg)
+        self._store.insert_patrol_tasks(tasks)
+        self._store.add_patrol_visits(visits)
+
     def current_for_team(
         self, team_id: int, now: datetime | None = None, chosen: str | None = None
     ) -> PatrolTaskRow | None:
@@ -144,11 +171,11 @@ class PatrolService:
         ``now``.
         """
         if chosen is not None:
-            picked = self.store.patrol_task(chosen)
+            picked = self._store.patrol_task(chosen)
             if picked is not None and picked.team_id == team_id and picked.status == "active":
                 return picked
         at = now or self.clock()
-        tasks = self.store.patrol_tasks(team_id=team_id, starting_before=at + timedelta(days=1), limit=50)
+        tasks = self._store.patrol_tasks(team_id=team_id, starting_before=at + timedelta(days=1), limit=50)
         active = [t for t in tasks if t.status == "active"]
         if active:
             return max(active, key=lambda t: t.started_at or t.shift_start)
@@ -157,7 +184,7 @@ class PatrolService:
 
     def for_township(self, township_code: str | None) -> list[PatrolTaskRow]:
         """Recent tasks of a township (all townships when None)."""
-        return self.store.patrol_tasks(township_code=township_code)
+        return self._store.patrol_tasks(township_code=township_code)
 
     # -- execution ---------------------------------------------------------------------
     def get(self, who: Principal, task_id: str) -> PatrolTaskRow:
@@ -170,7 +197,7 @@ class PatrolService:
         AccessDeniedError
             For a task of another township (captain) or team (inspector), or a role without patrols.
         """
-        task = self.store.patrol_task(task_id)
+        task = self._store.patrol_task(task_id)
         if task is None:
             msg = f"no patrol task {task_id}"
             raise KeyError(msg)
@@ -195,7 +222,7 @@ class PatrolService:
             "", self.district_code, township, int(team_id), (), _EPOCH, _EPOCH, "planned", "", _EPOCH
         )
         _check_task(who, probe)
-        return self.store.patrol_tasks(team_id=int(team_id), ending_after=ending_after)
+        return self._store.patrol_tasks(team_id=int(team_id), ending_after=ending_after)
 
     def start(self, who: Principal, task_id: str, at: datetime | None = None) -> PatrolTaskRow:
         """Start a planned patrol (planned → active)."""
@@ -296,9 +323,9 @@ class PatrolService:
         visits = [
             PatrolVisitRow(task.id, task.team_id, task.township_code, int(c), at, source) for c in cells
         ]
-        new = self.store.add_patrol_visits(visits)
+        new = self._store.add_patrol_visits(visits)
         planned = set(task.cells)
-        covered = {v.cell for v in self.store.patrol_visits(task_id=task.id)}
+        covered = {v.cell for v in self._store.patrol_visits(task_id=task.id)}
         return Coverage(task, tuple(int(c) for c in cells), new, len(planned & covered))
 
     def _move(self, who: Principal, task_id: str, to: str, at: datetime | None) -> PatrolTaskRow:
@@ -306,10 +333,10 @@ class PatrolService:
         if to not in PATROL_TRANSITIONS[task.status]:
             msg = f"patrol {task_id} is {task.status} and cannot become {to}"
             raise PatrolStateError(msg)
-        if not self.store.transition_patrol(task_id, task.status, to, at or self.clock()):
+        if not self._store.transition_patrol(task_id, task.status, to, at or self.clock()):
             msg = f"patrol {task_id} was changed by someone else; reload it"
             raise PatrolStateError(msg)
-        moved = self.store.patrol_task(task_id)
+        moved = self._store.patrol_task(task_id)
         assert moved is not None
         self.audit.record(who, f"patrol_{to}", "patrol", task_id, {"status": task.status}, {"status": to})
         return moved

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from patrol.catalog import default_catalog
 from patrol.incident import COPIED_STATES, HANDOVER_STATES, Action, Incident
@@ -132,11 +133,16 @@ _IMPORT_ROLES = frozenset({"admin", "command_center", "captain"})
 _EXPORT_ROLES = frozenset({"admin", "command_center", "captain", "planner"})
 
 
-def check_import(who: Principal) -> None:
-    """Raise AccessDeniedError unless the role may import incidents."""
+def check_import(who: Principal, what: str = "incidents", townships: Iterable[str] = ()) -> None:
+    """Raise AccessDeniedError unless the role may import incidents (or other records: ``what``).
+
+    Given the townships the records belong to, a captain may import only their own's.
+    """
     if who.role not in _IMPORT_ROLES:
-        msg = f"a {who.role} may not import incidents"
+        msg = f"a {who.role} may not import {what}"
         raise AccessDeniedError(msg)
+    for code in sorted(set(townships)):
+        check_township(who, code, f"import {what}")
 
 
 def check_export(who: Principal) -> None:
@@ -185,6 +191,15 @@ def mask_phone(phone: str) -> str:
     if len(digits) <= 7:
         return "*" * (len(digits) - 2) + "".join(digits[-2:]) if len(digits) > 2 else "*" * len(digits)
     return "".join(digits[:3]) + "*" * (len(digits) - 7) + "".join(digits[-4:])
+
+
+def masked_for(who: Principal, inc: Incident) -> Incident:
+    """The incident as ``who`` may see it: reporter name and phone masked unless the role needs them."""
+    if sees_personal_data(who) or not (inc.reporter_name or inc.reporter_phone):
+        return inc
+    return replace(
+        inc, reporter_name=mask_name(inc.reporter_name), reporter_phone=mask_phone(inc.reporter_phone)
+    )
 
 
 def session_district(who: Principal | None, wanted: str | None, held: Sequence[str]) -> str | None:

@@ -165,7 +165,7 @@ class UserService:
     """Create users, change passwords and roles, and sign in."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime] | None = None) -> None:
-        self.store = store
+        self._store = store
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def _validate(self, user: UserRow) -> None:
@@ -178,20 +178,20 @@ class UserService:
             raise ValueError(msg)
         principal_of(user)  # role and scope fit together (raises ValueError)
         if user.township_code is not None and user.township_code not in {
-            t.code for t in self.store.townships()
+            t.code for t in self._store.townships()
         }:
             msg = f"no township {user.township_code}"
             raise ValueError(msg)
-        if user.team_id is not None and user.team_id not in {t.id for t in self.store.teams()}:
+        if user.team_id is not None and user.team_id not in {t.id for t in self._store.teams()}:
             msg = f"no team {user.team_id}"
             raise ValueError(msg)
-        if user.district_code is not None and self.store.district(user.district_code) is None:
+        if user.district_code is not None and self._store.district(user.district_code) is None:
             msg = f"no district {user.district_code}"
             raise Refusal(msg, "refuse.no_district", code=user.district_code)
 
     def _in_district(self, user: UserRow) -> UserRow:
         """The user with the district of their township or team (a captain's or a team member's)."""
-        found = self.store.district_of(township_code=user.township_code, team_id=user.team_id)
+        found = self._store.district_of(township_code=user.township_code, team_id=user.team_id)
         return replace(user, district_code=found) if found is not None else user
 
     def create(
@@ -225,7 +225,7 @@ class UserService:
         """
         check_admin(who, "users")
         if demo_account:
-            district = self.store.district()
+            district = self._store.district()
             if district is None or not district.is_demo:
                 msg = "demo accounts go only into a store created as a demo"
                 raise ValueError(msg)
@@ -239,7 +239,7 @@ class UserService:
         user = self._in_district(user)
         self._validate(user)
         try:
-            self.store.insert_user(
+            self._store.insert_user(
                 user, audit_row(who, now, "create_user", "user", username, None, _public(user))
             )
         except DuplicateError as exc:
@@ -268,7 +268,7 @@ class UserService:
         audit = audit_row(
             who, after.updated_at, "update_user", "user", username, _public(before), _public(after)
         )
-        self.store.update_user(after, audit)
+        self._store.update_user(after, audit)
         return after
 
     def set_password(self, who: Principal | None, username: str, password: str) -> None:
@@ -282,10 +282,10 @@ class UserService:
         audit = audit_row(
             who, after.updated_at, "set_password", "user", username, {}, {"password": "changed"}
         )
-        self.store.update_user(after, audit)
+        self._store.update_user(after, audit)
 
     def _get(self, username: str) -> UserRow:
-        user = self.store.get_user(username)
+        user = self._store.get_user(username)
         if user is None:
             msg = f"no user {username!r}"
             raise KeyError(msg)
@@ -294,7 +294,7 @@ class UserService:
     def users(self, who: Principal, district_code: str | None = None) -> list[UserRow]:
         """Every user (admins only); with a district, its users and those of every district."""
         check_admin(who, "users")
-        found = self.store.users()
+        found = self._store.users()
         if district_code is None:
             return found
         return [u for u in found if u.district_code in (None, district_code)]
@@ -315,9 +315,9 @@ class UserService:
         name = (username or "")[:80]
         keys = {"user": f"user:{name.lower()}", **({"client": f"client:{client[:80]}"} if client else {})}
         now = self.clock()
-        streaks = self.store.sign_in_failures(list(keys.values()))
+        streaks = self._store.sign_in_failures(list(keys.values()))
         self._check_throttle(keys, streaks, now)
-        user = self.store.get_user(name) if USERNAME_RE.match(name) else None
+        user = self._store.get_user(name) if USERNAME_RE.match(name) else None
         ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
         if user is None or not ok or not user.active:
             self._fail(keys, name, now)
@@ -325,7 +325,7 @@ class UserService:
         who = principal_of(user)
         before = streaks.get(keys["user"])
         after = {"failed_attempts_before": before.failures} if before else None
-        self.store.clear_sign_in_failures(
+        self._store.clear_sign_in_failures(
             [keys["user"]], [audit_row(who, now, "sign_in", "user", name, None, after)]
         )
         return who
@@ -347,12 +347,12 @@ class UserService:
 
     def _fail(self, keys: dict[str, str], name: str, now: datetime) -> None:
         """Count a failure, audit the first of a streak and a lock, and refuse."""
-        counts = self.store.add_sign_in_failure(list(keys.values()), now)
+        counts = self._store.add_sign_in_failure(list(keys.values()), now)
         streak = counts[keys["user"]]
         if streak.failures == 1:
-            self.store.append_audit([audit_row(None, now, "sign_in_failed", "user", name[:40], None, None)])
+            self._store.append_audit([audit_row(None, now, "sign_in_failed", "user", name[:40], None, None)])
         if streak.failures >= LOCK_AFTER:
-            self.store.lock_sign_in(
+            self._store.lock_sign_in(
                 keys["user"],
                 audit_row(
                     None, now, "sign_in_locked", "user", name[:40], None, {"failures": streak.failures}
@@ -364,18 +364,18 @@ class UserService:
     def locked_users(self, who: Principal) -> list[str]:
         """Names whose sign-in is locked after repeated failures (admins only)."""
         check_admin(who, "users")
-        keys = [f"user:{u.username.lower()}" for u in self.store.users()]
+        keys = [f"user:{u.username.lower()}" for u in self._store.users()]
         return sorted(
-            k.removeprefix("user:") for k, s in self.store.sign_in_failures(keys).items() if s.locked
+            k.removeprefix("user:") for k, s in self._store.sign_in_failures(keys).items() if s.locked
         )
 
     def unlock(self, who: Principal | None, username: str) -> None:
         """Lift the lock and forget the failed sign-ins of a user (admins only; audited)."""
         check_admin(who, "users")
         key = f"user:{username.lower()}"
-        streak = self.store.sign_in_failures([key]).get(key)
+        streak = self._store.sign_in_failures([key]).get(key)
         before = {"failures": streak.failures, "locked": streak.locked} if streak else {}
-        self.store.clear_sign_in_failures(
+        self._store.clear_sign_in_failures(
             [key], [audit_row(who, self.clock(), "unlock_sign_in", "user", username, before, {})]
         )
 
@@ -384,7 +384,7 @@ class UserService:
 
         Called on every rerun, so a disabled user's open session ends at their next click.
         """
-        user = self.store.get_user(who.name)
+        user = self._store.get_user(who.name)
         if user is None or not user.active:
             return None
         try:
@@ -405,28 +405,28 @@ class UserService:
             If no active user has that name.
         """
         name = (email or "").strip().lower()
-        user = self.store.get_user(name) if USERNAME_RE.match(name) else None
+        user = self._store.get_user(name) if USERNAME_RE.match(name) else None
         now = self.clock()
         if user is None or not user.active:
-            self.store.append_audit(
+            self._store.append_audit(
                 [audit_row(None, now, "sign_in_oidc_refused", "user", name[:80], None, None)]
             )
             msg = "this identity has no active GridPatrol user"
             raise AuthError(msg)
         who = principal_of(user)
-        self.store.append_audit([audit_row(who, now, "sign_in_oidc", "user", name, None, None)])
+        self._store.append_audit([audit_row(who, now, "sign_in_oidc", "user", name, None, None)])
         return who
 
     def display_name(self, username: str) -> str:
         """How a user is named on screen (their user name if they have no display name)."""
-        user = self.store.get_user(username)
+        user = self._store.get_user(username)
         return user.display_name if user and user.display_name else username
 
     def is_demo_store(self) -> bool:
         """Whether the store was created as a demo (the sign-in page then names the demo accounts)."""
-        district = self.store.district()
+        district = self._store.district()
         return district is not None and district.is_demo
 
     def has_users(self) -> bool:
         """Whether any user exists (else the sign-in page says how to create the first admin)."""
-        return bool(self.store.users())
+        return bool(self._store.users())

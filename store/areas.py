@@ -207,6 +207,15 @@ class AreaTables(SharedSql):
         rows = self._read(self._q(f"SELECT cell, village_code FROM cells{where} ORDER BY cell"), params)
         return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
 
+    def cells_held_elsewhere(self, district_code: str) -> npt.NDArray[np.int64]:
+        """Sorted cells the store's other districts hold."""
+        sql = f"SELECT cell FROM cells WHERE village_code NOT IN ({_VILLAGES_OF}) ORDER BY cell"
+        return np.array([r[0] for r in self._read(self._q(sql), (district_code,))], dtype=np.int64)
+
+    def next_team_id(self) -> int:
+        """The first team id after every team of every district."""
+        return int(self._read("SELECT COALESCE(MAX(id), 0) + 1 FROM teams", ())[0][0])
+
     def area_counts(self, district_code: str | None = None) -> dict[str, int]:
         """Counts of townships, villages, teams and cells (of one district when given)."""
         counts: list[str] = []

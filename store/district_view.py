@@ -86,6 +86,13 @@ class DistrictView:
     def area_counts(self, district_code: str | None = None) -> dict[str, int]:
         return self._store.area_counts(self.district_code)
 
+    # the city's facts a district's areas are placed beside (they name no case): not kept to the district
+    def cells_held_elsewhere(self, district_code: str) -> npt.NDArray[np.int64]:
+        return self._store.cells_held_elsewhere(district_code)
+
+    def next_team_id(self) -> int:
+        return self._store.next_team_id()
+
     # -- incidents -------------------------------------------------------------------------------
     def _query(self, query: Any) -> Any:
         return replace(query, district_codes=(self.district_code,))

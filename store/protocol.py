@@ -135,6 +135,14 @@ class Store(Protocol):
         """Counts of townships, villages, teams and cells (of one district when given)."""
         ...
 
+    def cells_held_elsewhere(self, district_code: str) -> npt.NDArray[np.int64]:
+        """Sorted cells the store's other districts hold (a district's view: still the city's)."""
+        ...
+
+    def next_team_id(self) -> int:
+        """The first team id after every team of every district (team ids are the store's)."""
+        ...
+
     def allocate_numbers(self, counts: Mapping[str, int]) -> dict[str, int]:
         """Reserve consecutive incident numbers per key in one transaction; return each first."""
         ...

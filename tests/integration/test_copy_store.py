@@ -48,7 +48,7 @@ def _api_client_with_news(store) -> None:
         inc = svc.report(command, NewIncident("PARK_COMPOUND", 30.7552 + k / 1000, 120.7601)).incident
         store.link_api_request(ApiRequestRow(inc.id, "hotline", f"token-{inc.id}", svc.clock()))
         svc.act(command, inc.id, "assess", expected_version=inc.version)
-        EvidenceService(svc).add(command, inc.id, "现场.jpg", picture("JPEG"), stage="report")
+        EvidenceService(store, svc).add(command, inc.id, "现场.jpg", picture("JPEG"), stage="report")
     first = store.outbox("hotline", limit=1)[0]
     store.outbox_delivered("hotline", [first.id], svc.clock())
     from patrol.evaluation import EvaluationService

@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from data.demo_district import load_demo_district
-from patrol.areas import district_info
+from patrol.areas import district_info, import_boundaries
 from patrol.incidents import IncidentService, NewIncident
 from patrol.permissions import AccessDeniedError, session_district
 from patrol.roles import Principal
@@ -168,3 +168,34 @@ def test_a_report_a_day_later_in_each_district_continues_that_district_s_numbers
         ]
         assert [n.split("-")[0] for n in numbers] == [prefix, prefix]
         assert int(numbers[1][-4:]) == int(numbers[0][-4:]) + 1
+
+
+def test_a_boundary_import_in_a_district_s_view_keeps_the_city_s_team_ids_and_border_cells(city, tmp_path):
+    # the app imports boundaries through the session's district view; the new village's team
+    # takes an id free across the city, and cells Xiuzhou holds on the shared line stay Xiuzhou's
+    import geopandas as gpd
+
+    view = district_view(city, NANHU)
+    xiuzhou_teams = {t.id: t.village_code for t in city.teams(district_code=XIUZHOU)}
+    xiuzhou_cells = city.cell_map(XIUZHOU)[0].tolist()
+    rows = view.villages()
+    renamed = rows[-1].code[:-3] + "999"  # a new village code: a new team
+    gdf = gpd.GeoDataFrame(
+        {
+            "code": [renamed if v is rows[-1] else v.code for v in rows],
+            "name": [v.name for v in rows],
+            "parent": [v.township_code for v in rows],
+        },
+        geometry=shapely.from_wkb([v.geometry_wkb for v in rows]),
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "nanhu_villages.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+
+    assert import_boundaries(view, path, "village", parent_field="parent").saved
+
+    new_team = next(t for t in city.teams(district_code=NANHU) if t.village_code == renamed)
+    assert new_team.id not in xiuzhou_teams
+    assert {t.id: t.village_code for t in city.teams(district_code=XIUZHOU)} == xiuzhou_teams
+    assert city.cell_map(XIUZHOU)[0].tolist() == xiuzhou_cells
+    assert not set(city.cell_map(NANHU)[0].tolist()) & set(xiuzhou_cells)

@@ -31,10 +31,12 @@ def _report(svc, at=P):
     return svc.report(COMMAND, NewIncident("PARK_COMPOUND", *at)).incident
 
 
-def test_a_photo_is_kept_with_who_gave_it_when_and_at_which_stage_and_read_back_byte_for_byte(svc):
+def test_a_photo_is_kept_with_who_gave_it_when_and_at_which_stage_and_read_back_byte_for_byte(
+    svc, district_store
+):
     inc = _report(svc)
     captain = Principal("中队长", "captain", township_code=inc.township_code)
-    ev = EvidenceService(svc)
+    ev = EvidenceService(district_store, svc)
     row = ev.add(captain, inc.number, "C:\\photos\\整改前.jpg", JPEG, stage="handling", note="整改前")
     assert (row.filename, row.content_type, row.size, row.stage) == (
         "整改前.jpg",
@@ -46,18 +48,18 @@ def test_a_photo_is_kept_with_who_gave_it_when_and_at_which_stage_and_read_back_
     got, data = ev.read(Principal("规划", "planner"), row.id)
     assert got == row and data == JPEG
     assert [e.id for e in ev.of(captain, inc.id)] == [row.id]
-    [audit] = svc.store.audit_log(entity="incident")
+    [audit] = district_store.audit_log(entity="incident")
     assert (audit.action, audit.entity_id, audit.actor) == ("attach_evidence", inc.id, "中队长")
 
 
-def test_the_same_photo_attached_twice_is_stored_once(svc):
+def test_the_same_photo_attached_twice_is_stored_once(svc, district_store):
     first, second = _report(svc), _report(svc, (P[0] + 0.001, P[1]))
-    ev = EvidenceService(svc)
+    ev = EvidenceService(district_store, svc)
     a = ev.add(COMMAND, first.id, "a.jpg", JPEG)
     b = ev.add(COMMAND, second.id, "b.jpg", JPEG)
     assert a.sha256 == b.sha256 and a.id != b.id
     assert ev.read(COMMAND, b.id)[1] == JPEG
-    assert len(svc.store.all_evidence()) == 2
+    assert len(district_store.all_evidence()) == 2
 
 
 @pytest.mark.parametrize(
@@ -71,12 +73,14 @@ def test_the_same_photo_attached_twice_is_stored_once(svc):
         ("huge.jpg", JPEG[:4] + b"\x00" * MAX_BYTES, "refuse.evidence_size"),
     ],
 )
-def test_a_file_is_judged_by_its_content_and_size_and_a_refused_one_leaves_nothing(svc, name, data, key):
+def test_a_file_is_judged_by_its_content_and_size_and_a_refused_one_leaves_nothing(
+    svc, district_store, name, data, key
+):
     inc = _report(svc)
     with pytest.raises(Refusal) as refused:
-        EvidenceService(svc).add(COMMAND, inc.id, name, data)
+        EvidenceService(district_store, svc).add(COMMAND, inc.id, name, data)
     assert refused.value.key == key
-    assert svc.store.all_evidence() == [] and svc.store.audit_log(entity="incident") == []
+    assert district_store.all_evidence() == [] and district_store.audit_log(entity="incident") == []
 
 
 def test_pdf_png_and_webp_are_recognised_by_their_first_bytes():
@@ -85,11 +89,13 @@ def test_pdf_png_and_webp_are_recognised_by_their_first_bytes():
     ]  # fmt: skip
 
 
-def test_only_those_who_work_on_an_incident_add_evidence_and_only_those_who_see_it_read_it(svc):
+def test_only_those_who_work_on_an_incident_add_evidence_and_only_those_who_see_it_read_it(
+    svc, district_store
+):
     inc = _report(svc)
     other = _report(svc, OTHER)
     assert other.township_code != inc.township_code
-    ev = EvidenceService(svc)
+    ev = EvidenceService(district_store, svc)
     row = ev.add(COMMAND, inc.id, "a.jpg", JPEG)
     stranger = Principal("别的中队长", "captain", township_code=other.township_code)
     with pytest.raises(AccessDeniedError):
@@ -104,21 +110,21 @@ def test_only_those_who_work_on_an_incident_add_evidence_and_only_those_who_see_
         ev.read(COMMAND, "nope")
 
 
-def test_evidence_is_kept_as_it_was_given_even_against_sql_behind_the_stores_back(svc):
+def test_evidence_is_kept_as_it_was_given_even_against_sql_behind_the_stores_back(svc, district_store):
     inc = _report(svc)
-    row = EvidenceService(svc).add(COMMAND, inc.id, "a.jpg", JPEG)
+    row = EvidenceService(district_store, svc).add(COMMAND, inc.id, "a.jpg", JPEG)
     for statement in (
         f"UPDATE evidence SET note = 'x' WHERE id = '{row.id}'",
         f"DELETE FROM evidence WHERE id = '{row.id}'",
     ):
         with pytest.raises(Exception, match="evidence is kept"):
-            raw_sql(svc.store, statement)
-    assert svc.store.evidence_row(row.id) == row
+            raw_sql(district_store, statement)
+    assert district_store.evidence_row(row.id) == row
 
 
-def test_a_photos_camera_place_is_read_and_measured_against_the_incident_point(svc):
+def test_a_photos_camera_place_is_read_and_measured_against_the_incident_point(svc, district_store):
     inc = _report(svc)
-    ev = EvidenceService(svc)
+    ev = EvidenceService(district_store, svc)
     near = picture(gps=(P[0] + 0.0009, P[1]))  # about 100 m north
     far = picture(gps=(OTHER[0], OTHER[1]), colour="blue")
     none = picture(colour="green")
@@ -137,7 +143,9 @@ def test_a_photos_camera_place_is_read_and_measured_against_the_incident_point(s
         ev.place(outsider, rows[0], near)
 
 
-def test_the_case_file_holds_the_incident_its_log_its_stages_and_its_evidence_for_whoever_may_see_it(svc):
+def test_the_case_file_holds_the_incident_its_log_its_stages_and_its_evidence_for_whoever_may_see_it(
+    svc, district_store
+):
     import csv
     import hashlib
     import io
@@ -149,7 +157,7 @@ def test_the_case_file_holds_the_incident_its_log_its_stages_and_its_evidence_fo
         COMMAND, NewIncident("PARK_COMPOUND", *P, "hotline_12345", "楼下乱停车", reporter_name="欧阳娜娜")
     ).incident
     svc.act(COMMAND, inc.id, "assess", expected_version=1)
-    ev = EvidenceService(svc)
+    ev = EvidenceService(district_store, svc)
     photo = picture()
     ev.add(COMMAND, inc.id, "现场.jpg", photo, stage="report")
     ev.add(COMMAND, inc.id, "告知书.pdf", PDF, stage="other")
@@ -173,7 +181,7 @@ def test_the_case_file_holds_the_incident_its_log_its_stages_and_its_evidence_fo
     )  # masked for a planner
     stages = z.read("stages.csv").decode("utf-8-sig")
     assert "响应" in stages and "研判" in stages
-    exported = [a for a in svc.store.audit_log(entity="incident") if a.action == "export_dossier"]
+    exported = [a for a in district_store.audit_log(entity="incident") if a.action == "export_dossier"]
     assert [(a.actor, a.entity_id) for a in exported] == [("规划", inc.id)]
     outsider = Principal(
         "乙", "captain", township_code=next(c for c in svc.areas.townships if c != inc.township_code)

@@ -131,13 +131,13 @@ def test_a_captain_imports_only_into_their_township_and_the_events_name_them(svc
 
 
 def test_each_committed_batch_of_an_import_is_audited_with_it_even_if_a_later_batch_fails(
-    svc, tmp_path, monkeypatch
+    svc, district_store, tmp_path, monkeypatch
 ):
     import patrol.importer as importer
 
     rows = [{**GOOD, "id": f"B{i}", "time": f"2026-11-{10 + i} 08:30"} for i in range(3)]
     monkeypatch.setattr(importer, "BATCH_ROWS", 1)
-    real = svc.store.insert_incidents
+    real = district_store.insert_incidents
     calls = []
 
     def dies_on_the_third(batch):
@@ -146,15 +146,15 @@ def test_each_committed_batch_of_an_import_is_audited_with_it_even_if_a_later_ba
             raise KeyboardInterrupt  # the operator's Ctrl-C, or a killed process
         real(batch)
 
-    monkeypatch.setattr(svc.store, "insert_incidents", dies_on_the_third)
+    monkeypatch.setattr(district_store, "insert_incidents", dies_on_the_third)
     with pytest.raises(KeyboardInterrupt):
         import_incidents(svc, IMPORTER, _csv(tmp_path / "k.csv", rows))
-    batches = [a for a in svc.store.audit_log() if a.action == "import_batch"]
+    batches = [a for a in district_store.audit_log() if a.action == "import_batch"]
     assert len(batches) == 2 and {a.actor for a in batches} == {"导入员"}
     assert svc.count_incidents(CC, IncidentQuery()) == 2
 
 
-def test_exports_are_scoped_to_the_reader_masked_for_planners_and_audited(svc, tmp_path):
+def test_exports_are_scoped_to_the_reader_masked_for_planners_and_audited(svc, district_store, tmp_path):
     from patrol.exporter import export_incidents
     from patrol.permissions import AccessDeniedError
 
@@ -175,11 +175,13 @@ def test_exports_are_scoped_to_the_reader_masked_for_planners_and_audited(svc, t
         export_incidents(svc, planner, tmp_path / "full.csv", "csv", personal_data=True)
     with pytest.raises(AccessDeniedError):
         export_incidents(svc, Principal("l", "liaison", department="scjg"), tmp_path / "l.csv", "csv")
-    exports = [a for a in svc.store.audit_log() if a.action == "export_incidents"]
+    exports = [a for a in district_store.audit_log() if a.action == "export_incidents"]
     assert [a.actor for a in exports] == ["p", "captain-x"]
 
 
-def test_a_nul_byte_in_a_note_a_patrol_or_a_display_name_is_refused_the_same_on_both_backends(svc):
+def test_a_nul_byte_in_a_note_a_patrol_or_a_display_name_is_refused_the_same_on_both_backends(
+    svc, district_store
+):
     from patrol.patrols import PatrolService
     from patrol.users import UserService
 
@@ -190,7 +192,9 @@ def test_a_nul_byte_in_a_note_a_patrol_or_a_display_name_is_refused_the_same_on_
     with pytest.raises(ImplausibleInputError, match="reason holds a control character"):
         svc.act(CC, inc.id, "reject", expected_version=2, reason="\x00")
     with pytest.raises(ImplausibleInputError, match="note holds"):
-        PatrolService(svc.store).create(CC, inc.team_id, [inc.cell], NOW, NOW.replace(hour=6), note="\x00")
+        PatrolService(district_store).create(
+            CC, inc.team_id, [inc.cell], NOW, NOW.replace(hour=6), note="\x00"
+        )
     with pytest.raises(ImplausibleInputError, match="display_name holds"):
-        UserService(svc.store).create(None, "wang", "Nanhu-grid-2026", "planner", display_name="王\x00")
-    assert svc.get(CC, inc.id).version == 2 and svc.store.users() == []
+        UserService(district_store).create(None, "wang", "Nanhu-grid-2026", "planner", display_name="王\x00")
+    assert svc.get(CC, inc.id).version == 2 and district_store.users() == []

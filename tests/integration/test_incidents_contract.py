@@ -70,11 +70,11 @@ def test_a_report_is_stored_with_its_number_route_and_creation_event(svc):
     assert got.routing_reason and got.handler  # how it was routed is on its row
 
 
-def test_numbers_are_consecutive_per_day(svc):
+def test_numbers_are_consecutive_per_day(svc, district_store):
     a, b = _report(svc, 0), _report(svc, 1)
     assert int(b.number[-4:]) == int(a.number[-4:]) + 1
-    assert svc.store.allocate_numbers({"X-1": 5, "X-2": 1}) == {"X-1": 1, "X-2": 1}
-    assert svc.store.allocate_numbers({"X-1": 2}) == {"X-1": 6}
+    assert district_store.allocate_numbers({"X-1": 5, "X-2": 1}) == {"X-1": 1, "X-2": 1}
+    assert district_store.allocate_numbers({"X-1": 2}) == {"X-1": 6}
 
 
 def test_transitions_are_stored_with_events_and_versions(svc):
@@ -112,11 +112,13 @@ def test_first_offence_without_penalty_is_decided_only_for_an_item_on_its_list(s
     assert got.assessment_outcome == "first_offence_no_penalty"
 
 
-def test_a_grid_worker_reports_but_only_two_certified_officers_of_the_township_handle_a_formal_case(svc):
+def test_a_grid_worker_reports_but_only_two_certified_officers_of_the_township_handle_a_formal_case(
+    svc, district_store
+):
     inc = _report(svc)
     teams = sorted(t.id for t in svc.teams.values() if svc.team_township[t.id] == inc.township_code)
     elsewhere = next(t.id for t in svc.teams.values() if svc.team_township[t.id] != inc.township_code)
-    users = UserService(svc.store)
+    users = UserService(district_store)
     for name, role, team in (
         ("officer-a", "inspector", teams[0]), ("officer-b", "inspector", teams[-1]),
         ("officer-far", "inspector", elsewhere), ("grid-a", "grid_member", inc.team_id),
@@ -218,17 +220,19 @@ def test_two_captains_assigning_the_same_incident_one_wins_the_other_is_told(svc
     assert len(svc.timeline(CC, inc.id)) == 3
 
 
-def test_a_stale_write_is_refused_by_the_store_itself(svc):
+def test_a_stale_write_is_refused_by_the_store_itself(svc, district_store):
     inc = _report(svc)
-    row = svc.store.get_incident(inc.id)
+    row = district_store.get_incident(inc.id)
     svc.act(CC, inc.id, "assess", expected_version=1)
     with pytest.raises(StoreError, match="changed by someone else"):
-        svc.store.update_incident(row._replace(state="assessing", version=2), 1, [])
+        district_store.update_incident(row._replace(state="assessing", version=2), 1, [])
 
 
-def test_a_change_that_lands_between_the_stores_version_read_and_its_write_is_refused(svc, monkeypatch):
+def test_a_change_that_lands_between_the_stores_version_read_and_its_write_is_refused(
+    svc, district_store, monkeypatch
+):
     inc = _report(svc)
-    store = svc.store
+    store = district_store
     stale = store.get_incident(inc.id)
     read = store._read
     raced = []
@@ -270,22 +274,22 @@ def _raw_sql(store, sql: str) -> None:
     ],
     ids=["update", "delete", "truncate", "insert-or-replace"],
 )
-def test_the_event_log_is_append_only(svc, sql):
+def test_the_event_log_is_append_only(svc, district_store, sql):
     inc = _report(svc)
-    before = svc.store.events(inc.id)
-    if sql.startswith("TRUNCATE") and svc.store.url.startswith("sqlite"):
+    before = district_store.events(inc.id)
+    if sql.startswith("TRUNCATE") and district_store.url.startswith("sqlite"):
         sql = "DELETE FROM incident_events"
-    if sql.startswith("INSERT OR REPLACE") and not svc.store.url.startswith("sqlite"):
+    if sql.startswith("INSERT OR REPLACE") and not district_store.url.startswith("sqlite"):
         sql = (
             sql.replace("INSERT OR REPLACE", "INSERT") + " ON CONFLICT (district_code, incident_id, seq)"
             " DO UPDATE SET actor = excluded.actor"
         )
     with pytest.raises(Exception, match="append-only"):
-        _raw_sql(svc.store, sql)
-    assert svc.store.events(inc.id) == before
+        _raw_sql(district_store, sql)
+    assert district_store.events(inc.id) == before
 
 
-def test_rollups_equal_a_direct_recount_after_a_random_mix_of_writes(svc):
+def test_rollups_equal_a_direct_recount_after_a_random_mix_of_writes(svc, district_store):
     rng = random.Random(7)
     items = ["PARK_COMPOUND", "STREET_VENDING", "NOISE_SOCIAL", "SEWAGE", "FOOD_SAFETY"]
     ids = [_report(svc, k, rng.choice(items)).id for k in range(30)]
@@ -314,42 +318,48 @@ def test_rollups_equal_a_direct_recount_after_a_random_mix_of_writes(svc):
             svc.act(
                 CHECKER if action == "verify" else CC, inc.id, action, expected_version=inc.version, **fields
             )
-    assert svc.store.rollup_rows() == _recount(svc.store)
-    states = Counter(r.state for r in svc.store.list_incidents(IncidentQuery(limit=1000)))
+    assert district_store.rollup_rows() == _recount(district_store)
+    states = Counter(r.state for r in district_store.list_incidents(IncidentQuery(limit=1000)))
     assert len(states) >= 3 and states["transferred"] > 0  # the handover's final bucket is counted too
-    assert svc.store.state_counts() == dict(states)
+    assert district_store.state_counts() == dict(states)
 
 
-def test_heatmap_counts_come_from_rollups_filtered_by_day_item_bucket_and_township(svc):
+def test_heatmap_counts_come_from_rollups_filtered_by_day_item_bucket_and_township(svc, district_store):
     a = _report(svc, 0, "PARK_COMPOUND")
     _report(svc, 0, "PARK_COMPOUND")
     _report(svc, 1, "STREET_VENDING")
     day = local_day(NOW)
     by_cell = dict(
-        svc.store.rollup_by_cell(RollupQuery(day_from=day, day_to=day, item_codes=("PARK_COMPOUND",)))
+        district_store.rollup_by_cell(RollupQuery(day_from=day, day_to=day, item_codes=("PARK_COMPOUND",)))
     )
     assert by_cell == {a.cell: 2}
-    assert svc.store.rollup_by_cell(RollupQuery(buckets=("closed",))) == []
-    other = svc.store.rollup_by_cell(RollupQuery(township_codes=("nowhere",)))
+    assert district_store.rollup_by_cell(RollupQuery(buckets=("closed",))) == []
+    other = district_store.rollup_by_cell(RollupQuery(township_codes=("nowhere",)))
     assert other == []
 
 
-def test_a_constraint_violation_mid_batch_leaves_nothing(svc):
+def test_a_constraint_violation_mid_batch_leaves_nothing(svc, district_store):
     _report(svc)
-    before = (svc.store.state_counts(), svc.store.rollup_rows())
-    row = svc.store.list_incidents(IncidentQuery(limit=1))[0]
+    before = (district_store.state_counts(), district_store.rollup_rows())
+    row = district_store.list_incidents(IncidentQuery(limit=1))[0]
     fresh = row._replace(id="fresh-id", number="NH-X-0001", external_id=None)
     clash = row._replace(number="NH-X-0002")  # same id as the stored incident
     with pytest.raises(DuplicateError):
-        svc.store.insert_incidents(IncidentBatch.from_rows([fresh, clash], []))
-    assert (svc.store.state_counts(), svc.store.rollup_rows()) == before
-    assert svc.store.get_incident("fresh-id") is None
+        district_store.insert_incidents(IncidentBatch.from_rows([fresh, clash], []))
+    assert (district_store.state_counts(), district_store.rollup_rows()) == before
+    assert district_store.get_incident("fresh-id") is None
 
 
-def test_a_connection_dropped_mid_write_leaves_nothing_and_the_store_recovers(svc, monkeypatch):
+def test_a_connection_dropped_mid_write_leaves_nothing_and_the_store_recovers(
+    svc, district_store, monkeypatch
+):
     first = _report(svc)
-    before = (svc.store.state_counts(), svc.store.rollup_rows(), len(svc.store.events(first.id)))
-    store = svc.store
+    before = (
+        district_store.state_counts(),
+        district_store.rollup_rows(),
+        len(district_store.events(first.id)),
+    )
+    store = district_store
     if store.url.startswith("sqlite"):
         import store.sqlite as backend
 
@@ -375,7 +385,7 @@ def test_a_connection_dropped_mid_write_leaves_nothing_and_the_store_recovers(sv
     assert store.count_incidents(IncidentQuery()) == 2
 
 
-def test_lists_filter_and_count(svc):
+def test_lists_filter_and_count(svc, district_store):
     for k in range(6):
         _report(
             svc,
@@ -383,7 +393,7 @@ def test_lists_filter_and_count(svc):
             "PARK_COMPOUND" if k % 2 else "STREET_VENDING",
             source="hotline_12345" if k < 2 else "patrol",
         )
-    store = svc.store
+    store = district_store
     assert store.count_incidents(IncidentQuery()) == 6
     assert store.count_incidents(IncidentQuery(item_codes=("PARK_COMPOUND",))) == 3
     assert store.count_incidents(IncidentQuery(sources=("hotline_12345",))) == 2
@@ -393,12 +403,14 @@ def test_lists_filter_and_count(svc):
     assert len(page) == 2
 
 
-def test_external_ids_are_found_and_unique(svc):
+def test_external_ids_are_found_and_unique(svc, district_store):
     inc = _report(svc, 0, external_id="EXT-1")
-    assert svc.store.existing_external_ids("330402", ["EXT-1", "EXT-2"]) == {"EXT-1"}
-    row = svc.store.get_incident(inc.id)
+    assert district_store.existing_external_ids("330402", ["EXT-1", "EXT-2"]) == {"EXT-1"}
+    row = district_store.get_incident(inc.id)
     with pytest.raises(DuplicateError):
-        svc.store.insert_incidents(IncidentBatch.from_rows([row._replace(id="other", number="NH-Y-1")], []))
+        district_store.insert_incidents(
+            IncidentBatch.from_rows([row._replace(id="other", number="NH-Y-1")], [])
+        )
 
 
 def test_the_duplicate_rule_finds_only_open_incidents_of_the_same_item(svc):
@@ -411,7 +423,7 @@ def test_the_duplicate_rule_finds_only_open_incidents_of_the_same_item(svc):
     assert svc.find_duplicate("PARK_COMPOUND", inc.lat, inc.lng, NOW) is None
 
 
-def test_a_bulk_import_writes_creation_events_and_rollups_equal_to_a_recount(svc):
+def test_a_bulk_import_writes_creation_events_and_rollups_equal_to_a_recount(svc, district_store):
     import numpy as np
     import pandas as pd
 
@@ -426,11 +438,11 @@ def test_a_bulk_import_writes_creation_events_and_rollups_equal_to_a_recount(svc
     _report(svc, 0)
     result = svc.create_many(frame, IMPORTER)
     assert result.created + len(result.rejected) == n and result.created > 300
-    assert svc.store.rollup_rows() == _recount(svc.store)
-    rows = svc.store.list_incidents(IncidentQuery(limit=1000, newest_first=False))
+    assert district_store.rollup_rows() == _recount(district_store)
+    rows = district_store.list_incidents(IncidentQuery(limit=1000, newest_first=False))
     bulk = [r for r in rows if r.source == "hotline_12345"]
     assert [r.reported_at for r in bulk] == sorted(r.reported_at for r in bulk)
-    events = svc.store.events(bulk[0].id)
+    events = district_store.events(bulk[0].id)
     assert [(e.seq, e.action, e.to_state, e.actor) for e in events] == [(1, "create", "discovered", "导入员")]
     assert all(r.response_minutes == 15 for r in bulk)
 
@@ -446,17 +458,19 @@ def test_dispatch_to_a_team_that_does_not_exist_is_refused_naming_the_field(svc)
     assert svc.get(CC, inc.id).state == State.ASSESSING
 
 
-def test_the_command_center_dispatching_to_another_townships_team_moves_the_incident_there(svc):
+def test_the_command_center_dispatching_to_another_townships_team_moves_the_incident_there(
+    svc, district_store
+):
     inc = _report(svc)
-    other = next(t for t in svc.store.teams() if _township_of(svc, t.id) != inc.township_code)
+    other = next(t for t in district_store.teams() if _township_of(svc, t.id) != inc.township_code)
     svc.act(CC, inc.id, "assess", expected_version=1)
     moved = svc.act(CC, inc.id, "dispatch", expected_version=2, team_id=other.id, outcome="simple")
     assert moved.team_id == other.id and moved.township_code == _township_of(svc, other.id)
-    stored = svc.store.get_incident(inc.id)
+    stored = district_store.get_incident(inc.id)
     assert stored.township_code == moved.township_code
     captain = Principal("c", "captain", township_code=moved.township_code)
     assert [i.id for i in svc.list_incidents(captain, IncidentQuery())] == [inc.id]
-    assert svc.store.rollup_rows() == _recount(svc.store)
+    assert district_store.rollup_rows() == _recount(district_store)
 
 
 def test_a_consultation_accepts_only_departments_of_the_catalog(svc):
@@ -472,18 +486,19 @@ def test_a_consultation_accepts_only_departments_of_the_catalog(svc):
 
 
 def _township_of(svc, team_id: int) -> str:
-    villages = {v.code: v.township_code for v in svc.store.villages()}
-    return villages[next(t.village_code for t in svc.store.teams() if t.id == team_id)]
+    return svc.team_township[team_id]
 
 
-def test_an_incident_frame_holds_the_same_values_as_the_columns_with_times_in_utc_and_nat_for_none(svc):
+def test_an_incident_frame_holds_the_same_values_as_the_columns_with_times_in_utc_and_nat_for_none(
+    svc, district_store
+):
     first = _report(svc, 0)
     for k in range(1, 4):
         _report(svc, k)
     svc.act(CC, first.id, "assess", expected_version=1)
     cols = ["id", "cell", "reported_at", "first_response_at", "closed_at", "state", "team_id"]
-    expected = svc.store.incident_columns(IncidentQuery(), cols)
-    frame = svc.store.incident_frame(IncidentQuery(), cols)
+    expected = district_store.incident_columns(IncidentQuery(), cols)
+    frame = district_store.incident_frame(IncidentQuery(), cols)
     assert len(frame) == 4 and list(frame.columns) == cols
     for c in ("reported_at", "first_response_at", "closed_at"):
         assert str(frame[c].dtype) == "datetime64[us, UTC]"
@@ -491,17 +506,17 @@ def test_an_incident_frame_holds_the_same_values_as_the_columns_with_times_in_ut
     assert frame["first_response_at"].notna().sum() == 1 and frame["closed_at"].isna().all()
     for c in ("id", "cell", "state", "team_id"):
         assert frame[c].tolist() == expected[c]
-    empty = svc.store.incident_frame(IncidentQuery(reported_from=NOW + timedelta(days=9)), cols)
+    empty = district_store.incident_frame(IncidentQuery(reported_from=NOW + timedelta(days=9)), cols)
     assert empty.empty and str(empty["reported_at"].dtype) == "datetime64[us, UTC]"
     with pytest.raises(ValueError, match="password"):
-        svc.store.incident_frame(IncidentQuery(), ["id", "password"])
+        district_store.incident_frame(IncidentQuery(), ["id", "password"])
 
 
-def test_the_most_overdue_incidents_come_first_when_listed_by_due_time(svc):
+def test_the_most_overdue_incidents_come_first_when_listed_by_due_time(svc, district_store):
     # reported in this order, due in the opposite one (15, 5, 3 and 1 days to handle)
     items = ["ILLEGAL_BUILD", "CONSTRUCTION_WASTE", "PARK_COMPOUND", "STREET_VENDING"]
     made = [_report(svc, k, item) for k, item in enumerate(items)]
-    store = svc.store
+    store = district_store
     by_due = store.list_incidents(IncidentQuery(order_by="due_at", newest_first=False, limit=3))
     assert [r.item_code for r in by_due] == ["STREET_VENDING", "PARK_COMPOUND", "CONSTRUCTION_WASTE"]
     assert [r.id for r in store.list_incidents(IncidentQuery(newest_first=False))] == [m.id for m in made]
@@ -549,13 +564,15 @@ MIGRATIONS_SINCE = (
 )  # fmt: skip
 
 
-def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and_events_unchanged(svc):
+def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and_events_unchanged(
+    svc, district_store
+):
     from store import open_store
     from tests.conftest import raw_sql
 
     made = [_report(svc, k, source="hotline_12345") for k in range(3)]
     close_incident(svc, made[0], CC, Principal("值班长", "command_center"))
-    store = svc.store
+    store = district_store
     before = {r.id: r for r in store.list_incidents(IncidentQuery())}
     events = {i: store.events(i) for i in before}
     url = store.url
@@ -602,12 +619,12 @@ def test_a_store_of_the_previous_schema_upgrades_in_place_with_its_incidents_and
         upgraded.close()
 
 
-def test_pending_requests_are_found_by_the_query_on_both_backends(svc):
+def test_pending_requests_are_found_by_the_query_on_both_backends(svc, district_store):
     inc = _report(svc, 0)
     inc = svc.act(CC, inc.id, "assess", expected_version=inc.version)
     inc = svc.act(CC, inc.id, "dispatch", expected_version=inc.version, team_id=inc.team_id, outcome="simple")
     _report(svc, 1)
     svc.act(Principal("中队长", "captain", township_code=inc.township_code), inc.id, "request",
             expected_version=inc.version, kind="hold", reason="待法院裁定")  # fmt: skip
-    assert [r.id for r in svc.store.list_incidents(IncidentQuery(has_request=True))] == [inc.id]
+    assert [r.id for r in district_store.list_incidents(IncidentQuery(has_request=True))] == [inc.id]
     assert [i.id for i in svc.awaiting_decision(CC)] == [inc.id]

@@ -18,7 +18,7 @@ from patrol.permissions import AccessDeniedError
 from patrol.roles import Principal
 from patrol.routing import OutsideDistrictError
 from store.protocol import DuplicateError
-from store.rows import InspectionRow, PremisesRow
+from store.rows import InspectionRow, PatrolVisitRow, PremisesRow
 
 CC = Principal("指挥员", "command_center")
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ def setup(district_store):
     return svc, task, team, township, cell
 
 
-def test_the_first_check_in_starts_a_planned_patrol_and_covers_the_cell_of_the_point(setup):
+def test_the_first_check_in_starts_a_planned_patrol_and_covers_the_cell_of_the_point(setup, district_store):
     svc, task, team, _township, cell = setup
     inspector = Principal("巡查员", "inspector", team_id=team)
     cov = svc.check_in(inspector, task.id, *POINT, at=NOW + timedelta(minutes=5))
@@ -48,11 +48,11 @@ def test_the_first_check_in_starts_a_planned_patrol_and_covers_the_cell_of_the_p
     assert got.status == "active" and got.started_at == NOW + timedelta(minutes=5)
     again = svc.check_in(inspector, task.id, *POINT, at=NOW + timedelta(minutes=9))
     assert again.new_cells == 0
-    (visit,) = [v for v in svc.store.patrol_visits(task_id=task.id) if v.cell == cell]
+    (visit,) = [v for v in district_store.patrol_visits(task_id=task.id) if v.cell == cell]
     assert visit.at == NOW + timedelta(minutes=5) and visit.source == "checkin" and visit.team_id == team
 
 
-def test_a_finished_patrol_takes_no_more_check_ins_and_nothing_is_recorded(setup):
+def test_a_finished_patrol_takes_no_more_check_ins_and_nothing_is_recorded(setup, district_store):
     svc, task, _team, _, _ = setup
     svc.start(CC, task.id, at=NOW)
     done = svc.finish(CC, task.id, at=NOW + timedelta(hours=3))
@@ -61,20 +61,20 @@ def test_a_finished_patrol_takes_no_more_check_ins_and_nothing_is_recorded(setup
         svc.check_in(CC, task.id, *POINT)
     with pytest.raises(PatrolStateError):
         svc.finish(CC, task.id)
-    assert svc.store.patrol_visits(task_id=task.id) == []
+    assert district_store.patrol_visits(task_id=task.id) == []
 
 
-def test_a_point_outside_the_district_is_refused_and_the_patrol_stays_planned(setup):
+def test_a_point_outside_the_district_is_refused_and_the_patrol_stays_planned(setup, district_store):
     svc, task, _, _, _ = setup
     with pytest.raises(OutsideDistrictError):
         svc.check_in(CC, task.id, 39.9, 116.4)
     with pytest.raises(ValueError, match="finite"):
         svc.check_in(CC, task.id, float("nan"), 120.76)
     assert svc.get(CC, task.id).status == "planned"
-    assert svc.store.patrol_visits(task_id=task.id) == []
+    assert district_store.patrol_visits(task_id=task.id) == []
 
 
-def test_a_gpx_track_covers_the_cells_along_it_even_after_the_patrol_is_done(setup):
+def test_a_gpx_track_covers_the_cells_along_it_even_after_the_patrol_is_done(setup, district_store):
     svc, task, _, _, cell = setup
     lat, lng = h3i.cell_to_latlng(cell)
     pts = [(lat + d, lng + d) for d in np.linspace(-0.002, 0.002, 9)]
@@ -88,9 +88,9 @@ def test_a_gpx_track_covers_the_cells_along_it_even_after_the_patrol_is_done(set
     cov = svc.upload_track(CC, task.id, gpx, at=NOW + timedelta(hours=5))
     through = {h3i.latlng_to_cell(a, b, svc.res) for a, b in pts}
     assert through <= set(cov.cells) and cell in cov.cells
-    assert {v.source for v in svc.store.patrol_visits(task_id=task.id)} == {"track"}
+    assert {v.source for v in district_store.patrol_visits(task_id=task.id)} == {"track"}
     # a late upload is dated at the end of the patrol, not at the upload
-    assert {v.at for v in svc.store.patrol_visits(task_id=task.id)} == {NOW + timedelta(hours=1)}
+    assert {v.at for v in district_store.patrol_visits(task_id=task.id)} == {NOW + timedelta(hours=1)}
     with pytest.raises(TrackError):
         svc.upload_track(CC, task.id, "<gpx></gpx>")
 
@@ -123,21 +123,21 @@ def test_patrols_are_refused_to_other_teams_townships_and_roles(setup):
     assert svc.get(Principal("本镇", "captain", township_code=township), task.id).status == "planned"
 
 
-def test_only_one_of_two_racing_transitions_wins(setup):
-    svc, task, _, _, _ = setup
-    assert svc.store.transition_patrol(task.id, "planned", "active", NOW)
-    assert not svc.store.transition_patrol(task.id, "planned", "cancelled", NOW)
-    assert svc.store.patrol_task(task.id).status == "active"
+def test_only_one_of_two_racing_transitions_wins(setup, district_store):
+    _svc, task, _, _, _ = setup
+    assert district_store.transition_patrol(task.id, "planned", "active", NOW)
+    assert not district_store.transition_patrol(task.id, "planned", "cancelled", NOW)
+    assert district_store.patrol_task(task.id).status == "active"
 
 
-def test_patrol_tasks_are_filtered_by_shift_start(setup):
+def test_patrol_tasks_are_filtered_by_shift_start(setup, district_store):
     svc, task, team, _, cell = setup
     later = svc.create(CC, team, [cell], NOW + timedelta(days=3), NOW + timedelta(days=3, hours=2))
-    got = svc.store.patrol_tasks(starting_from=NOW + timedelta(days=1), limit=None)
+    got = district_store.patrol_tasks(starting_from=NOW + timedelta(days=1), limit=None)
     assert [t.id for t in got] == [later.id]
-    got = svc.store.patrol_tasks(team_id=team, starting_before=NOW + timedelta(days=1))
+    got = district_store.patrol_tasks(team_id=team, starting_before=NOW + timedelta(days=1))
     assert [t.id for t in got] == [task.id]
-    assert len(svc.store.patrol_tasks(limit=1)) == 1
+    assert len(district_store.patrol_tasks(limit=1)) == 1
 
 
 def _premises(store, township: str, village: str, cell: int, k: int) -> PremisesRow:
@@ -157,9 +157,9 @@ def _premises(store, township: str, village: str, cell: int, k: int) -> Premises
     )
 
 
-def test_premises_and_inspections_round_trip_and_a_duplicate_premises_stores_nothing(setup):
-    svc, _, _, township, cell = setup
-    store = svc.store
+def test_premises_and_inspections_round_trip_and_a_duplicate_premises_stores_nothing(setup, district_store):
+    _svc, _, _, township, cell = setup
+    store = district_store
     village = next(v.code for v in store.villages() if v.township_code == township)
     store.insert_premises([_premises(store, township, village, cell, 1)])
     with pytest.raises(DuplicateError):
@@ -180,9 +180,9 @@ def test_premises_and_inspections_round_trip_and_a_duplicate_premises_stores_not
     assert store.inspections(since=date(2026, 12, 2)) == []
 
 
-def test_the_inspection_service_merges_departments_into_one_visit_and_stores_it(setup):
-    svc, _, _, township, cell = setup
-    store = svc.store
+def test_the_inspection_service_merges_departments_into_one_visit_and_stores_it(setup, district_store):
+    _svc, _, _, township, cell = setup
+    store = district_store
     village = next(v.code for v in store.villages() if v.township_code == township)
     store.insert_premises([_premises(store, township, village, cell, 1)])
     ins = InspectionService(store, load_catalog(), clock=lambda: NOW)
@@ -232,11 +232,50 @@ def test_of_two_started_patrols_the_one_started_last_takes_the_teams_reports(set
     assert svc.current_for_team(team, NOW + timedelta(hours=1), chosen=tomorrow.id).id == task.id
 
 
-def test_the_same_plan_submitted_twice_makes_one_patrol_task(setup):
+def test_the_same_plan_submitted_twice_makes_one_patrol_task(setup, district_store):
     svc, task, team, _township, _ = setup
     again = svc.create(CC, team, list(task.cells), task.shift_start, task.shift_end)
     assert again.id == task.id
-    assert [t.id for t in svc.store.patrol_tasks(team_id=team)] == [task.id]
-    assert len([a for a in svc.store.audit_log() if a.action == "create_patrol"]) == 1
+    assert [t.id for t in district_store.patrol_tasks(team_id=team)] == [task.id]
+    assert len([a for a in district_store.audit_log() if a.action == "create_patrol"]) == 1
     other = svc.create(CC, team, list(task.cells), task.shift_start, task.shift_end + timedelta(hours=1))
     assert other.id != task.id
+
+
+def test_a_past_patrol_and_inspections_come_in_through_the_services_checked_as_any_import(
+    setup, district_store
+):
+    svc, task, team, township, cell = setup
+    store = district_store
+    admin, captain = Principal("系统导入", "admin"), Principal("队长", "captain", township_code=township)
+    other_township = next(t.code for t in store.townships() if t.code != township)
+    past = task.__class__(**{**task.__dict__, "id": "PT-PAST", "status": "done", "started_at": NOW})
+    visit = PatrolVisitRow("PT-PAST", team, township, cell, NOW, "checkin")
+
+    with pytest.raises(AccessDeniedError):
+        svc.add_history(Principal("巡查员", "inspector", team_id=team), [past], [visit])
+    with pytest.raises(AccessDeniedError):  # a captain brings in only their own township's patrols
+        svc.add_history(Principal("队长", "captain", township_code=other_township), [past], [visit])
+    for wrong in ({"district_code": "330411"}, {"status": "lost"}, {"township_code": other_township}):
+        with pytest.raises(ValueError, match="PT-PAST"):
+            svc.add_history(admin, [past.__class__(**{**past.__dict__, **wrong})], [])
+    with pytest.raises(ValueError, match="visits of no patrol"):
+        svc.add_history(admin, [], [visit])
+    assert [t.id for t in store.patrol_tasks(limit=None)] == [task.id]  # nothing was stored
+
+    svc.add_history(captain, [past], [visit])
+    assert store.patrol_task("PT-PAST").status == "done"
+    assert [v.cell for v in store.patrol_visits(task_id="PT-PAST")] == [cell]
+
+    inspections = InspectionService(store, load_catalog(), clock=lambda: NOW)
+    village = next(v.code for v in store.villages() if v.township_code == township)
+    place = _premises(store, township, village, cell, 7)
+    seen = InspectionRow("I-PAST", place.id, "zhzf", date(2026, 10, 1), "done", "队长", NOW, (), "V-PAST")
+    with pytest.raises(ValueError, match="I-NOPE"):
+        inspections.add_history(admin, [place], [seen, seen.__class__(**{**seen.__dict__, "id": "I-NOPE",
+                                                                           "premises_id": "NOPE"})])  # fmt: skip
+    with pytest.raises(ValueError, match="P7"):
+        inspections.add_history(admin, [place.__class__(**{**place.__dict__, "district_code": "330411"})], [])
+    assert store.premises() == []
+    inspections.add_history(admin, [place], [seen])
+    assert [i.id for i in store.inspections(premises_ids=[place.id], since=date(2026, 9, 1))] == ["I-PAST"]

@@ -951,7 +951,7 @@ def test_the_incident_page_shows_its_evidence_and_offers_the_uploader_only_to_wh
     jpeg = picture("JPEG")
     store = open_store(incidents_sqlite_url)
     [row] = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=1))
-    ev = EvidenceService(IncidentService(store))
+    ev = EvidenceService(store, IncidentService(store))
     ev.add(_principal("captain"), row.id, "整改前.jpg", jpeg, stage="handling", note="楼道堆物")
     ev.add(_principal("captain"), row.id, "告知书.pdf", b"%PDF-1.7\n" + b"%" * 64, stage="handling")
     store.close()
@@ -1004,7 +1004,7 @@ def test_the_incident_page_puts_before_and_after_side_by_side_says_where_photos_
 
     store = open_store(incidents_sqlite_url)
     [row] = store.list_incidents(IncidentQuery(township_codes=(CAPTAIN_TOWNSHIP,), limit=1))
-    ev = EvidenceService(IncidentService(store))
+    ev = EvidenceService(store, IncidentService(store))
     captain = _principal("captain")
     ev.add(captain, row.id, "发现.jpg", picture(gps=(row.lat, row.lng)), stage="report")
     ev.add(

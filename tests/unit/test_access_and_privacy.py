@@ -46,10 +46,15 @@ EXPECTED = {
 
 
 @pytest.fixture
-def svc(district_sqlite_url):
+def sqlite_store(district_sqlite_url):
     store = open_store(district_sqlite_url)
-    yield IncidentService(store, clock=lambda: NOW)
+    yield store
     store.close()
+
+
+@pytest.fixture
+def svc(sqlite_store):
+    return IncidentService(sqlite_store, clock=lambda: NOW)
 
 
 def _incident(svc, **kw):
@@ -81,12 +86,12 @@ def _out_of_scope(role: str, inc, svc) -> Principal | None:
     return None
 
 
-def test_every_role_may_take_exactly_its_actions_and_a_refusal_changes_nothing(svc):
+def test_every_role_may_take_exactly_its_actions_and_a_refusal_changes_nothing(svc, sqlite_store):
     inc = _incident(svc, reporter_name="张三", reporter_phone="13812345678")
     # invite scjg to a consultation, so that the liaison of scjg may read it, and make it scjg's
     # matter, so that its liaison's refusals below are the state's, not the department's
     _consult(svc, inc, ["scjg"])
-    raw_sql(svc.store, f"UPDATE incidents SET department = 'scjg' WHERE id = '{inc.id}'")
+    raw_sql(sqlite_store, f"UPDATE incidents SET department = 'scjg' WHERE id = '{inc.id}'")
     before = svc.get(CC, inc.id)
     events = len(svc.timeline(CC, inc.id))
     for role in ROLES:
@@ -140,7 +145,7 @@ def test_a_liaison_lists_only_consultations_inviting_their_department(svc):
             svc.get(liaison, inc.id)
 
 
-def test_reporters_are_masked_for_roles_that_do_not_call_them_back(svc):
+def test_reporters_are_masked_for_roles_that_do_not_call_them_back(svc, sqlite_store):
     inc = _incident(svc, reporter_name="欧阳娜娜", reporter_phone="138-1234-5678")
     _consult(svc, inc, ["scjg"])
     for role in ROLES:
@@ -151,7 +156,7 @@ def test_reporters_are_masked_for_roles_that_do_not_call_them_back(svc):
         assert (got.reporter_name, got.reporter_phone) == want, role
         assert [(i.reporter_name, i.reporter_phone) for i in listed] == [want], role
     # masking a read never changes what is stored
-    assert svc.store.get_incident(inc.id).reporter_phone == "138-1234-5678"
+    assert sqlite_store.get_incident(inc.id).reporter_phone == "138-1234-5678"
 
 
 def test_masks_keep_the_first_character_and_the_phone_ends():

@@ -25,10 +25,15 @@ P = (30.7552, 120.7601)
 
 
 @pytest.fixture
-def svc(district_sqlite_url):
+def sqlite_store(district_sqlite_url):
     store = open_store(district_sqlite_url)
-    yield IncidentService(store, clock=lambda: datetime(2026, 11, 27, tzinfo=UTC))
+    yield store
     store.close()
+
+
+@pytest.fixture
+def svc(sqlite_store):
+    return IncidentService(sqlite_store, clock=lambda: datetime(2026, 11, 27, tzinfo=UTC))
 
 
 def _csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8") -> Path:
@@ -43,7 +48,9 @@ GOOD = {"id": "A1", "time": "2026-11-20 08:30", "lat": str(P[0]), "lng": str(P[1
         "source": "patrol", "description": "小区乱停车"}  # fmt: skip
 
 
-def test_a_csv_imports_good_rows_and_rejects_each_bad_one_with_its_line_and_reason(svc, tmp_path):
+def test_a_csv_imports_good_rows_and_rejects_each_bad_one_with_its_line_and_reason(
+    svc, sqlite_store, tmp_path
+):
     rows = [
         GOOD,
         {**GOOD, "id": "A2", "lat": ""},
@@ -69,11 +76,13 @@ def test_a_csv_imports_good_rows_and_rejects_each_bad_one_with_its_line_and_reas
     report.write_rejects(tmp_path / "rejects.csv")
     back = list(csv.DictReader((tmp_path / "rejects.csv").read_text(encoding="utf-8-sig").splitlines()))
     assert back[0]["line"] == "3" and back[0]["id"] == "A2"
-    hotline = svc.store.list_incidents(IncidentQuery(sources=("hotline_12345",)))
+    hotline = sqlite_store.list_incidents(IncidentQuery(sources=("hotline_12345",)))
     assert len(hotline) == 1 and hotline[0].response_minutes == 15
 
 
-def test_a_file_out_of_time_order_is_imported_oldest_first_in_every_batch(svc, tmp_path, monkeypatch):
+def test_a_file_out_of_time_order_is_imported_oldest_first_in_every_batch(
+    svc, sqlite_store, tmp_path, monkeypatch
+):
     import patrol.importer
 
     monkeypatch.setattr(patrol.importer, "BATCH_ROWS", 2)
@@ -87,18 +96,18 @@ def test_a_file_out_of_time_order_is_imported_oldest_first_in_every_batch(svc, t
     ]
     report = import_incidents(svc, IMPORTER, _csv(tmp_path / "newest_first.csv", rows))
     assert report.accepted == 4 and report.duplicates_flagged == 1
-    stored = sorted(svc.store.list_incidents(IncidentQuery(limit=10)), key=lambda r: r.reported_at)
+    stored = sorted(sqlite_store.list_incidents(IncidentQuery(limit=10)), key=lambda r: r.reported_at)
     assert [r.external_id for r in stored] == ["R1", "R2", "R3", "R4"]
     assert [int(r.number[-4:]) for r in stored] == [1, 2, 3, 4]  # numbers follow time
     assert stored[3].suspected_duplicate_of == stored[0].id and stored[0].suspected_duplicate_of is None
 
 
-def test_reimporting_the_same_file_adds_nothing(svc, tmp_path):
+def test_reimporting_the_same_file_adds_nothing(svc, sqlite_store, tmp_path):
     path = _csv(tmp_path / "in.csv", [GOOD, {**GOOD, "id": "B2"}])
     first = import_incidents(svc, IMPORTER, path)
     second = import_incidents(svc, IMPORTER, path)
     assert (first.accepted, second.accepted, second.skipped_existing) == (2, 0, 2)
-    assert svc.store.count_incidents(IncidentQuery()) == 2
+    assert sqlite_store.count_incidents(IncidentQuery()) == 2
 
 
 def test_rows_without_an_id_are_still_imported_only_once(svc, tmp_path):
@@ -108,7 +117,7 @@ def test_rows_without_an_id_are_still_imported_only_once(svc, tmp_path):
     assert import_incidents(svc, IMPORTER, path).accepted == 0
 
 
-def test_the_12345_preset_reads_a_gbk_export_with_gcj02_coordinates(svc, tmp_path):
+def test_the_12345_preset_reads_a_gbk_export_with_gcj02_coordinates(svc, sqlite_store, tmp_path):
     g_lat, g_lng = wgs84_to_gcj02(*P)
     row = {"工单编号": "GD2026112000001", "受理时间": "2026/11/20 09:15:00", "经度": f"{float(g_lng):.6f}",
            "纬度": f"{float(g_lat):.6f}", "诉求分类": "油烟扰民", "诉求内容": "楼下饭店油烟很大", "来电人": "王女士",
@@ -116,7 +125,7 @@ def test_the_12345_preset_reads_a_gbk_export_with_gcj02_coordinates(svc, tmp_pat
     path = _csv(tmp_path / "12345.csv", [row], encoding="gbk")
     report = import_incidents(svc, IMPORTER, path, mapping=load_mapping("hotline12345"))
     assert report.accepted == 1, report.rejected
-    (inc,) = svc.store.list_incidents(IncidentQuery())
+    (inc,) = sqlite_store.list_incidents(IncidentQuery())
     assert (
         inc.item_code == "CATERING_FUMES"
         and inc.source == "hotline_12345"
@@ -193,8 +202,8 @@ def test_exports_round_trip_every_incident(filled, tmp_path, fmt):
         assert frame.geometry.iloc[0].x == pytest.approx(P[1])
 
 
-def test_the_open311_export_maps_states_to_open_and_closed_with_notes(filled, tmp_path):
-    inc = filled.store.list_incidents(IncidentQuery())[0]
+def test_the_open311_export_maps_states_to_open_and_closed_with_notes(filled, sqlite_store, tmp_path):
+    inc = sqlite_store.list_incidents(IncidentQuery())[0]
     from patrol.roles import Principal
 
     cc = Principal("指挥员", "command_center")
@@ -248,7 +257,7 @@ def test_a_missing_column_message_names_at_most_twenty_of_the_files_columns(svc,
 
 
 def test_the_projects_own_csv_export_imports_as_it_is_into_another_store_and_only_once(
-    filled, district_sqlite_url, tmp_path
+    filled, sqlite_store, district_sqlite_url, tmp_path
 ):
     out = tmp_path / "export.csv"
     export_incidents(filled, IMPORTER, out, "csv")
@@ -264,7 +273,7 @@ def test_the_projects_own_csv_export_imports_as_it_is_into_another_store_and_onl
     assert (again.accepted, again.skipped_existing) == (0, 2)
     src = sorted(
         (r.item_code, r.lat, r.lng, r.reported_at, r.description)
-        for r in filled.store.list_incidents(IncidentQuery())
+        for r in sqlite_store.list_incidents(IncidentQuery())
     )
     dst = sorted(
         (r.item_code, r.lat, r.lng, r.reported_at, r.description)
@@ -274,7 +283,9 @@ def test_the_projects_own_csv_export_imports_as_it_is_into_another_store_and_onl
     other.close()
 
 
-def test_the_apps_own_chinese_and_english_source_names_are_recognised_spaces_and_case_aside(svc, tmp_path):
+def test_the_apps_own_chinese_and_english_source_names_are_recognised_spaces_and_case_aside(
+    svc, sqlite_store, tmp_path
+):
     sources = [
         "12345 热线",
         "12345热线",
@@ -288,7 +299,7 @@ def test_the_apps_own_chinese_and_english_source_names_are_recognised_spaces_and
     rows = [{**GOOD, "id": f"S{i}", "source": s} for i, s in enumerate(sources)]
     report = import_incidents(svc, IMPORTER, _csv(tmp_path / "in.csv", rows))
     assert report.rejected == [] and report.accepted == len(sources)
-    stored = {i.external_id: i.source for i in svc.store.list_incidents(IncidentQuery())}
+    stored = {i.external_id: i.source for i in sqlite_store.list_incidents(IncidentQuery())}
     assert stored["S0"] == stored["S1"] == stored["S6"] == "hotline_12345"
     assert (stored["S2"], stored["S3"], stored["S4"], stored["S5"]) == (
         "patrol", "citizen", "camera", "department_referral"
@@ -356,7 +367,7 @@ def test_refused_rows_carry_a_reason_a_page_can_say_in_chinese(svc, tmp_path):
     assert text.splitlines()[0].startswith("行号,原因,") and "位置不在本区范围内" in text
 
 
-def test_a_table_export_reads_in_words_in_the_chosen_language_and_local_time(filled, tmp_path):
+def test_a_table_export_reads_in_words_in_the_chosen_language_and_local_time(filled, sqlite_store, tmp_path):
     svc = filled
     who = Principal("指挥中心", "command_center")
     n = export_incidents(svc, who, tmp_path / "zh.csv", "table")
@@ -365,7 +376,7 @@ def test_a_table_export_reads_in_words_in_the_chosen_language_and_local_time(fil
     assert list(zh.columns[:6]) == ["编号", "时间", "事项", "来源", "状态", "乡镇/街道"]
     items = {i.name_zh for i in svc.catalog.items.values()}
     assert set(zh["事项"]) <= items and not any("_" in s for s in zh["状态"])
-    first = svc.store.list_incidents(IncidentQuery(limit=1, newest_first=False))[0]
+    first = sqlite_store.list_incidents(IncidentQuery(limit=1, newest_first=False))[0]
     row = zh[zh["编号"] == first.number].iloc[0]
     local = first.reported_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
     assert row["时间"] == local

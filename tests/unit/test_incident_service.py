@@ -28,13 +28,18 @@ P = (30.7552, 120.7601)  # in a street (commercial_service class)
 
 
 @pytest.fixture
-def svc(district_sqlite_url):
+def sqlite_store(district_sqlite_url):
     store = open_store(district_sqlite_url)
-    clock = {"now": NOW}
-    service = IncidentService(store, clock=lambda: clock["now"])
-    service.test_clock = clock  # type: ignore[attr-defined]
-    yield service
+    yield store
     store.close()
+
+
+@pytest.fixture
+def svc(sqlite_store):
+    clock = {"now": NOW}
+    service = IncidentService(sqlite_store, clock=lambda: clock["now"])
+    service.test_clock = clock  # type: ignore[attr-defined]
+    return service
 
 
 def _offset(lat: float, lng: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -196,7 +201,7 @@ def test_a_planner_may_read_but_not_act(svc):
         svc.act(planner, inc.id, "assess", expected_version=1)
 
 
-def test_bulk_creation_routes_numbers_and_flags_duplicates_within_the_batch(svc):
+def test_bulk_creation_routes_numbers_and_flags_duplicates_within_the_batch(svc, sqlite_store):
     near = _offset(*P, 20, 0)
     frame = pd.DataFrame({
         "item_code": ["PARK_COMPOUND", "PARK_COMPOUND", "SEWAGE", "CLUTTER"],
@@ -207,11 +212,11 @@ def test_bulk_creation_routes_numbers_and_flags_duplicates_within_the_batch(svc)
     result = svc.create_many(frame, IMPORTER)
     assert result.created == 3 and result.rejected == [(3, "outside the district")]
     assert result.duplicates_flagged == 1
-    rows = svc.store.list_incidents(IncidentQuery(newest_first=False))
+    rows = sqlite_store.list_incidents(IncidentQuery(newest_first=False))
     first, second = (r for r in rows if r.item_code == "PARK_COMPOUND")
     assert second.suspected_duplicate_of == first.id
     assert len({r.number for r in rows}) == 3
-    assert all(len(svc.store.events(r.id)) == 1 for r in rows)
+    assert all(len(sqlite_store.events(r.id)) == 1 for r in rows)
 
 
 def test_each_routing_reason_names_the_village_by_name_and_code_and_whether_the_point_lies_in_it_or_only_in_its_cell(
@@ -254,7 +259,7 @@ def _village_point(svc, south: bool) -> tuple[float, float]:
 
 @pytest.mark.parametrize(("metres", "rest_of_batch_south"), [(49.97, True), (50.03, False)])
 def test_an_import_flags_a_pair_near_the_radius_by_its_true_distance_wherever_the_rest_of_the_batch_lies(
-    svc, metres, rest_of_batch_south
+    svc, sqlite_store, metres, rest_of_batch_south
 ):
     # the rest of the batch (another item, a month earlier) lies at the district's south or north edge
     near = _east_at(P, metres)
@@ -266,7 +271,9 @@ def test_an_import_flags_a_pair_near_the_radius_by_its_true_distance_wherever_th
         "reported_at": pd.to_datetime([NOW, NOW + timedelta(hours=1)] + [NOW - timedelta(days=30)] * 20, utc=True),
     })  # fmt: skip
     svc.create_many(frame, IMPORTER)
-    first, second = svc.store.list_incidents(IncidentQuery(item_codes=("PARK_COMPOUND",), newest_first=False))
+    first, second = sqlite_store.list_incidents(
+        IncidentQuery(item_codes=("PARK_COMPOUND",), newest_first=False)
+    )
     assert (second.suspected_duplicate_of == first.id) is (metres <= 50)
 
 
@@ -574,3 +581,18 @@ def test_a_grid_member_may_report_in_their_own_grid_only(svc):
     elsewhere = Principal("网格员", "grid_member", team_id=other.id)
     with pytest.raises(AccessDeniedError, match="outside your grid"):
         svc.report(elsewhere, NewIncident("CLUTTER", *P))
+
+
+def test_cases_with_their_history_come_in_only_as_an_import_and_only_into_their_own_district(
+    svc, sqlite_store
+):
+    from dataclasses import replace
+
+    inc = report(svc).incident
+    before = sqlite_store.count_incidents(IncidentQuery())
+    copy = replace(inc, id="other", number="NH-X-1", pending=[])
+    with pytest.raises(AccessDeniedError, match="may not import"):
+        svc.add_histories(Principal("网格员", "grid_member", team_id=inc.team_id), [copy])
+    with pytest.raises(ValueError, match="330411"):
+        svc.add_histories(Principal("系统导入", "admin"), [replace(copy, district_code="330411")])
+    assert sqlite_store.count_incidents(IncidentQuery()) == before

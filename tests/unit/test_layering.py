@@ -188,3 +188,32 @@ def test_the_time_zone_is_written_once_with_the_working_days():
         )
     }
     assert naming == {"patrol/workdays.py"}
+
+
+def test_no_service_exposes_its_store_and_nobody_reaches_into_another_objects_store():
+    # a service keeps its store to itself (``self._store``); the importer, the exporter, the
+    # dossier, Open311, the evidence service and the demo call service methods instead
+    offenders: dict[str, set[str]] = {}
+    for package in ("patrol", "api", "cli", "data", "bench", "layers", "app_pages"):
+        for p in sorted((ROOT / package).glob("*.py")):
+            tree = ast.parse(p.read_text(encoding="utf-8"))
+            for n in ast.walk(tree):
+                if not isinstance(n, ast.Attribute):
+                    continue
+                owner = n.value.id if isinstance(n.value, ast.Name) else ast.unparse(n.value)
+                if n.attr == "store" or (n.attr == "_store" and owner != "self"):
+                    offenders.setdefault(f"{package}/{p.name}", set()).add(f"{owner}.{n.attr}")
+    assert offenders == {}
+
+
+def test_the_demo_generators_are_clients_of_the_services_and_call_no_store_method():
+    # they hand the store to the services (and to patrol's area functions) and read the
+    # district through its context: the demo goes in as any import would
+    offenders: dict[str, set[str]] = {}
+    for p in sorted((ROOT / "data").glob("demo_*.py")):
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        for n in ast.walk(tree):
+            f = n.func if isinstance(n, ast.Call) else None
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "store":
+                offenders.setdefault(p.name, set()).add(f.attr)
+    assert offenders == {}

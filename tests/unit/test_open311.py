@@ -21,7 +21,11 @@ def test_a_post_that_loses_the_race_for_its_external_id_answers_with_the_winner(
     client = clients.authenticate(clients.create(None, "hotline2", "command_center")[1])
     svc = Open311Service(incidents, clients)
     winner: list[str] = []
-    real_list, real_count = store.list_incidents, store.count_incidents
+    real_list, real_count, real_known = (
+        store.list_incidents,
+        store.count_incidents,
+        store.existing_external_ids,
+    )
 
     def meanwhile() -> None:  # the other POST commits while this one is between two reads
         if not winner:
@@ -43,8 +47,14 @@ def test_a_post_that_loses_the_race_for_its_external_id_answers_with_the_winner(
             meanwhile()
         return before
 
+    def known_then_commit(district_code: str, ids: list[str]) -> set[str]:
+        before = real_known(district_code, ids)
+        meanwhile()
+        return before
+
     store.list_incidents = list_then_commit  # type: ignore[method-assign]
     store.count_incidents = count_then_commit  # type: ignore[method-assign]
+    store.existing_external_ids = known_then_commit  # type: ignore[method-assign]
     created = svc.create(
         client,
         {"service_code": "STREET_VENDING", "lat": str(P[0]), "long": str(P[1]), "external_id": "RX-RACE"},

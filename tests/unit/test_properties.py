@@ -130,14 +130,19 @@ def _write(rows: list[dict[str, str]], encoding: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def import_svc(tmp_path_factory, demo_sqlite_url):
+def import_store(tmp_path_factory, demo_sqlite_url):
     import shutil
 
     dest = tmp_path_factory.mktemp("prop") / "store.sqlite"
     shutil.copy(demo_sqlite_url.removeprefix("sqlite:///"), dest)
     store = open_store(f"sqlite:///{dest}")
-    yield IncidentService(store, clock=lambda: datetime(2026, 11, 27, tzinfo=UTC))
+    yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def import_svc(import_store):
+    return IncidentService(import_store, clock=lambda: datetime(2026, 11, 27, tzinfo=UTC))
 
 
 COUNTER = {"n": 0}
@@ -149,7 +154,7 @@ COUNTER = {"n": 0}
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "gbk"]),
 )
 def test_hostile_csv_rows_are_each_accepted_or_rejected_with_a_reason_and_exports_stay_inert(
-    import_svc, tmp_path_factory, rows, encoding
+    import_svc, import_store, tmp_path_factory, rows, encoding
 ):
     COUNTER["n"] += 1
     run = COUNTER["n"]
@@ -157,12 +162,12 @@ def test_hostile_csv_rows_are_each_accepted_or_rejected_with_a_reason_and_export
     table = [{**r, "id": f"H{run}-{i}", "lat": lat, "lng": lng} for i, (r, lat, lng) in enumerate(rows)]
     path = folder / "in.csv"
     path.write_bytes(_write(table, encoding))
-    before = import_svc.store.count_incidents(IncidentQuery())
+    before = import_store.count_incidents(IncidentQuery())
     try:
         report = import_incidents(import_svc, IMPORTER, path)
     except IncidentImportError:
         # a file the importer cannot read at all is refused as a whole: nothing stored
-        assert import_svc.store.count_incidents(IncidentQuery()) == before
+        assert import_store.count_incidents(IncidentQuery()) == before
         return
     assert report.accepted + len(report.rejected) + report.skipped_existing == report.total == len(table)
     for line, reason, _ in report.rejected:

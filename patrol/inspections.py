@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from patrol.audit import AuditService
+from patrol.audit import audit_row
 from patrol.catalog import Catalog
 from patrol.ids import stamped_id
 from patrol.permissions import AccessDeniedError, check_import, check_township
@@ -150,12 +150,12 @@ class InspectionService:
             id=stamped_id("IN", now), premises_id=premises_id, department=department,
             planned_on=day, status="planned", created_by=who.name, created_at=now, items=tuple(items),
         )  # fmt: skip
-        self._store.insert_inspections([row])
-        AuditService(self._store, self.clock).record(
-            who, "plan_inspection", "inspection", row.id, None,
+        record = audit_row(
+            who, now, "plan_inspection", "inspection", row.id, None,
             {"premises_id": premises_id, "department": department, "day": day.isoformat(),
              "items": list(items)},
         )  # fmt: skip
+        self._store.insert_inspections([row], [record])
         return row
 
     def add_history(
@@ -201,11 +201,11 @@ class InspectionService:
             i: v.id for v in visits if v.status == "planned" for i in v.inspection_ids if current[i] != v.id
         }
         if changed:
-            self._store.set_inspection_visits(changed)
-            AuditService(self._store, self.clock).record(
-                who, "merge_inspections", "inspection", f"since {since.isoformat()}", None,
+            record = audit_row(
+                who, self.clock(), "merge_inspections", "inspection", f"since {since.isoformat()}", None,
                 {"inspections": len(changed), "window_days": window_days},
             )  # fmt: skip
+            self._store.set_inspection_visits(changed, [record])
         return visits, repeat_warnings(visits)
 
 

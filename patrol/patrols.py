@@ -19,7 +19,7 @@ import numpy.typing as npt
 from geo.crs import to_wgs84
 from geo.grid import DEFAULT_RESOLUTION, latlng_to_cells
 from geo.tracks import DEFAULT_BUFFER_M, covered_cells, read_gpx
-from patrol.audit import AuditService
+from patrol.audit import audit_row
 from patrol.district import district_context
 from patrol.permissions import AccessDeniedError, check_import, check_township, within_township
 from patrol.plausibility import check_text
@@ -63,7 +63,6 @@ class PatrolService:
         self.district_code = context.code if context else ""
         self.team_township = dict(context.team_township) if context else {}
         self.res = context.h3_resolution if context else DEFAULT_RESOLUTION
-        self.audit = AuditService(store, self.clock)
         self._district_cells = context.cells if context else np.empty(0, dtype=np.int64)
 
     def create(
@@ -116,8 +115,13 @@ class PatrolService:
             township_code=township, team_id=int(team_id), cells=unique, shift_start=shift_start,
             shift_end=shift_end, status="planned", created_by=who.name, created_at=now, note=note,
         )  # fmt: skip
+        record = audit_row(
+            who, now, "create_patrol", "patrol", task.id, None,
+            {"team_id": task.team_id, "cells": len(task.cells), "shift_start": task.shift_start,
+             "shift_end": task.shift_end},
+        )  # fmt: skip
         try:
-            self._store.insert_patrol_tasks([task])
+            self._store.insert_patrol_tasks([task], [record])  # the task and its record commit together
         except DuplicateError:
             same = self._store.patrol_task(task.id)
             if same is not None and same.status in ("planned", "active"):
@@ -126,11 +130,6 @@ class PatrolService:
                 "the same patrol (team, cells and shift) was already planned and has ended; change the shift"
             )
             raise Refusal(msg, "refuse.patrol_ended") from None
-        self.audit.record(
-            who, "create_patrol", "patrol", task.id, None,
-            {"team_id": task.team_id, "cells": len(task.cells), "shift_start": task.shift_start,
-             "shift_end": task.shift_end},
-        )  # fmt: skip
         return task
 
     def add_history(
@@ -333,12 +332,15 @@ class PatrolService:
         if to not in PATROL_TRANSITIONS[task.status]:
             msg = f"patrol {task_id} is {task.status} and cannot become {to}"
             raise PatrolStateError(msg)
-        if not self._store.transition_patrol(task_id, task.status, to, at or self.clock()):
+        when = at or self.clock()
+        record = audit_row(
+            who, when, f"patrol_{to}", "patrol", task_id, {"status": task.status}, {"status": to}
+        )
+        if not self._store.transition_patrol(task_id, task.status, to, when, [record]):
             msg = f"patrol {task_id} was changed by someone else; reload it"
             raise PatrolStateError(msg)
         moved = self._store.patrol_task(task_id)
         assert moved is not None
-        self.audit.record(who, f"patrol_{to}", "patrol", task_id, {"status": task.status}, {"status": to})
         return moved
 
 

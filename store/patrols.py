@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from store.protocol import DuplicateError
-from store.rows import InspectionRow, PatrolTaskRow, PatrolVisitRow, PremisesRow
+from store.rows import AuditRow, InspectionRow, PatrolTaskRow, PatrolVisitRow, PremisesRow
 from store.shared import SharedSql, where_given
 
 _PATROL_COLUMNS = (
@@ -23,6 +23,10 @@ _INSPECTION_COLUMNS = (
 )
 
 
+class _NotMoved(Exception):
+    """The task was not in the status a transition starts from (its transaction is rolled back)."""
+
+
 def _marks(columns: str) -> str:
     return ", ".join("?" * len(columns.split(",")))
 
@@ -30,10 +34,12 @@ def _marks(columns: str) -> str:
 class PatrolTables(SharedSql):
     """The patrol and inspection queries; mixed into each store."""
 
-    def _insert_all(self, sql: str, rows: Sequence[Sequence[Any]], refusal: str) -> None:
-        """Insert all rows or none; a key taken already is refused with ``refusal``."""
+    def _insert_all(
+        self, sql: str, rows: Sequence[Sequence[Any]], refusal: str, audit: Sequence[AuditRow] = ()
+    ) -> None:
+        """Insert all rows or none, with the audit rows; a key taken already is refused with ``refusal``."""
         try:
-            self._write_many(sql, rows)
+            self._write_batches([(sql, rows)], audit)
         except DuplicateError as exc:
             msg = f"{refusal}: {exc}"
             raise DuplicateError(msg) from exc
@@ -46,8 +52,8 @@ class PatrolTables(SharedSql):
             self._py_time(r[9]), r[10], self._opt_py_time(r[11]), self._opt_py_time(r[12]),
         )  # fmt: skip
 
-    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
-        """Store new patrol tasks in one transaction."""
+    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow], audit: Sequence[AuditRow] = ()) -> None:
+        """Store new patrol tasks and their audit rows in one transaction."""
         rows = [
             (
                 t.id, t.district_code, t.township_code, t.team_id, self._cells_in(t.cells),
@@ -58,10 +64,12 @@ class PatrolTables(SharedSql):
             for t in tasks
         ]  # fmt: skip
         sql = self._q(f"INSERT INTO patrol_tasks ({_PATROL_COLUMNS}) VALUES ({_marks(_PATROL_COLUMNS)})")
-        self._insert_all(sql, rows, "patrol task already stored")
+        self._insert_all(sql, rows, "patrol task already stored", audit)
 
-    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
-        """Move a patrol task between statuses; False if it was not in ``from_status``."""
+    def transition_patrol(
+        self, task_id: str, from_status: str, to_status: str, at: datetime, audit: Sequence[AuditRow] = ()
+    ) -> bool:
+        """Move a patrol task between statuses with its audit rows; False (nothing written) if not there."""
         when = self._db_time(at)
         sql = (
             "UPDATE patrol_tasks SET status = ?,"
@@ -70,7 +78,16 @@ class PatrolTables(SharedSql):
             " WHERE id = ? AND status = ?"
         )
         params = (to_status, to_status, when, to_status, when, task_id, from_status)
-        return self._write_all([(self._q(sql), params)]) == [1]
+
+        def moved(counts: list[int]) -> None:
+            if counts != [1]:
+                raise _NotMoved
+
+        try:
+            self._write_all([(self._q(sql), params)], audit, check=moved)
+        except _NotMoved:
+            return False
+        return True
 
     def patrol_task(self, task_id: str) -> PatrolTaskRow | None:
         """One patrol task, or None."""
@@ -172,8 +189,10 @@ class PatrolTables(SharedSql):
             for r in rows
         ]  # fmt: skip
 
-    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
-        """Store planned inspections in one transaction."""
+    def insert_inspections(
+        self, inspections: Sequence[InspectionRow], audit: Sequence[AuditRow] = ()
+    ) -> None:
+        """Store planned inspections and their audit rows in one transaction."""
         columns = "id, premises_id, department, planned_on, status, items, visit_id, created_by, created_at"
         rows = [
             (
@@ -183,7 +202,7 @@ class PatrolTables(SharedSql):
             for i in inspections
         ]  # fmt: skip
         sql = self._q(f"INSERT INTO inspections ({columns}) VALUES ({_marks(columns)})")
-        self._insert_all(sql, rows, "inspection not stored (duplicate id or unknown premises)")
+        self._insert_all(sql, rows, "inspection not stored (duplicate id or unknown premises)", audit)
 
     def inspections(
         self,
@@ -211,7 +230,7 @@ class PatrolTables(SharedSql):
             for r in self._read(self._q(sql), params)
         ]  # fmt: skip
 
-    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
-        """Set the merged visit id of inspections in one transaction."""
+    def set_inspection_visits(self, visits: Mapping[str, str], audit: Sequence[AuditRow] = ()) -> None:
+        """Set the merged visit id of inspections, and append the audit rows, in one transaction."""
         sql = self._q("UPDATE inspections SET visit_id = ? WHERE id = ?")
-        self._write_many(sql, [(v, k) for k, v in visits.items()])
+        self._write_batches([(sql, [(v, k) for k, v in visits.items()])], audit)

@@ -217,12 +217,16 @@ class Store(Protocol):
         """Number of incidents in each state."""
         ...
 
-    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow]) -> None:
-        """Store new patrol tasks in one transaction (an existing id raises DuplicateError)."""
+    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow], audit: Sequence[AuditRow] = ()) -> None:
+        """Store new patrol tasks and their audit rows in one transaction (a stored id: DuplicateError)."""
         ...
 
-    def transition_patrol(self, task_id: str, from_status: str, to_status: str, at: datetime) -> bool:
-        """Move a patrol task from one status to another; False if it was not in ``from_status``.
+    def transition_patrol(
+        self, task_id: str, from_status: str, to_status: str, at: datetime, audit: Sequence[AuditRow] = ()
+    ) -> bool:
+        """Move a patrol task to another status with its audit rows, in one transaction.
+
+        False (nothing written) if it was not in ``from_status``.
 
         Entering ``active`` records ``started_at``; entering ``done`` records ``finished_at``.
         """
@@ -276,8 +280,10 @@ class Store(Protocol):
         """Premises, optionally of one township, by id."""
         ...
 
-    def insert_inspections(self, inspections: Sequence[InspectionRow]) -> None:
-        """Store planned inspections in one transaction."""
+    def insert_inspections(
+        self, inspections: Sequence[InspectionRow], audit: Sequence[AuditRow] = ()
+    ) -> None:
+        """Store planned inspections and their audit rows in one transaction."""
         ...
 
     def inspections(
@@ -290,8 +296,8 @@ class Store(Protocol):
         """Inspections, by planned day then id, optionally of some premises and from a day on."""
         ...
 
-    def set_inspection_visits(self, visits: Mapping[str, str]) -> None:
-        """Set the merged visit id of inspections (inspection id -> visit id) in one transaction."""
+    def set_inspection_visits(self, visits: Mapping[str, str], audit: Sequence[AuditRow] = ()) -> None:
+        """Set the merged visit id of inspections (inspection id -> visit id) with the audit rows, at once."""
         ...
 
     def insert_user(self, user: UserRow, audit: AuditRow) -> None:

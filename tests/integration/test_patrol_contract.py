@@ -279,3 +279,37 @@ def test_a_past_patrol_and_inspections_come_in_through_the_services_checked_as_a
     assert store.premises() == []
     inspections.add_history(admin, [place], [seen])
     assert [i.id for i in store.inspections(premises_ids=[place.id], since=date(2026, 9, 1))] == ["I-PAST"]
+
+
+def test_a_patrol_or_inspection_change_and_its_audit_row_commit_together_or_not_at_all(
+    setup, district_store, monkeypatch
+):
+    svc, task, team, township, cell = setup
+    store = district_store
+    village = next(v.code for v in store.villages() if v.township_code == township)
+    store.insert_premises([_premises(store, township, village, cell, 1)])
+    ins = InspectionService(store, load_catalog(), clock=lambda: NOW)
+    captain = Principal("队长", "captain", township_code=township)
+    planned = ins.plan(captain, "P1", "zhzf", date(2026, 12, 1))
+    audit_before = len(store.audit_log())
+
+    def fail(cur, rows):  # the record of the change cannot be written
+        raise RuntimeError("audit_log is full")
+
+    monkeypatch.setattr(store, "_append_audit", fail)
+    with pytest.raises(RuntimeError, match="audit_log is full"):
+        svc.create(CC, team, [cell], NOW + timedelta(days=1), NOW + timedelta(days=1, hours=3))
+    with pytest.raises(RuntimeError, match="audit_log is full"):
+        svc.start(captain, task.id, at=NOW)
+    with pytest.raises(RuntimeError, match="audit_log is full"):
+        ins.plan(captain, "P1", "scjg", date(2026, 12, 2))
+    with pytest.raises(RuntimeError, match="audit_log is full"):
+        ins.merge(captain, since=date(2026, 11, 27))
+    monkeypatch.undo()
+
+    assert [t.id for t in store.patrol_tasks(limit=None)] == [task.id]  # nothing changed without its record
+    assert store.patrol_task(task.id).status == "planned"
+    assert [(i.id, i.visit_id) for i in store.inspections()] == [(planned.id, None)]
+    assert len(store.audit_log()) == audit_before
+    assert svc.start(captain, task.id, at=NOW).status == "active"
+    assert [a.action for a in store.audit_log()].count("patrol_active") == 1

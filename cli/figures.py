@@ -14,6 +14,7 @@ from pathlib import Path
 from cli.common import (
     CliError,
     cli_operator,
+    district_of,
     fmt,
     opened,
     print_kv,
@@ -112,12 +113,16 @@ def cmd_evaluation(args: argparse.Namespace) -> int:
 
 
 def cmd_supervise(args: argparse.Namespace) -> int:
-    """Raise 督办 on overdue cases whose lateness calls for it (for cron; idempotent)."""
+    """Raise 督办 on overdue cases whose lateness calls for it (for cron; idempotent).
+
+    Every district of the store in turn, or the one of ``--district``.
+    """
     from patrol.incidents import IncidentService
 
-    with opened(args) as store:
-        raised = IncidentService(store).escalate_overdue()
-    print_kv({"supervised": len(raised), "numbers": ",".join(raised) or "-"})
+    with opened(args, whole=True) as store:
+        codes = [args.district] if args.district else [d.code for d in store.districts()]
+        raised = [n for code in codes for n in IncidentService(district_of(store, code)).escalate_overdue()]
+    print_kv({"districts": ", ".join(codes), "supervised": len(raised), "numbers": ",".join(raised) or "-"})
     return 0
 
 

@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "copy-store": (cmd_copy_store, "copy a whole store to an empty one (SQLite <-> PostGIS), verified"),
         "supervise": (
             cmd_supervise,
-            "raise 督办 on overdue cases as their lateness calls for (run from cron)",
+            "raise 督办 on overdue cases as lateness calls for, in every district unless --district (cron)",
         ),
         "workflow": (
             cmd_workflow,

@@ -81,6 +81,15 @@ def test_demo_of_a_second_district_goes_beside_the_first_and_commands_then_ask_w
         "no outline of district 330499 ships with GridPatrol; these do: 330402 南湖区"
         in capsys.readouterr().err
     )
+    # the cron job of 督办 runs over every district of the city unless one is named; idempotent
+    assert main(["supervise", "--db", sqlite_url]) == 0
+    first = _kv(capsys.readouterr().out)
+    assert first["districts"] == "330402, 330411"
+    assert {n[:2] for n in first["numbers"].split(",") if n != "-"} <= {"NH", "XZ"}
+    assert main(["supervise", "--db", sqlite_url]) == 0
+    assert _kv(capsys.readouterr().out)["supervised"] == "0"
+    assert main(["supervise", "--db", sqlite_url, "--district", "330411"]) == 0
+    assert _kv(capsys.readouterr().out)["districts"] == "330411"
 
 
 def _kv_of(url, district, capsys):

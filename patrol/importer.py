@@ -350,6 +350,8 @@ def _to_utc(value: Any, fmt: str | None, tz: str) -> Any:
         if pd.isna(t):
             return pd.NaT
         t = pd.Timestamp(t)
+        if not 1678 <= t.year <= 2261:  # beyond what a timestamp holds ("2T" reads as the year 1)
+            return pd.NaT
         if t.tzinfo is None:
             t = t.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         return pd.NaT if pd.isna(t) else t.tz_convert("UTC")

@@ -383,3 +383,13 @@ def test_a_table_export_reads_in_words_in_the_chosen_language_and_local_time(fil
     export_incidents(svc, who, tmp_path / "en.csv", "table", lang="en")
     en = pd.read_csv(tmp_path / "en.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     assert list(en.columns[:3]) == ["Number", "Time", "Item"] and len(en) == n
+
+
+def test_a_time_pandas_reads_as_the_year_one_is_unreadable_not_a_crash_of_the_whole_file():
+    # "2T" was read as 0001-01-01, outside what a timestamp holds: the file failed on
+    # OutOfBoundsDatetime (found by the hostile-rows property test)
+    from patrol.importer import parse_times
+
+    got = parse_times(pd.Series(["2T", "2026-11-20 08:30"]), None, "Asia/Shanghai")
+    assert got.isna().tolist() == [True, False]
+    assert got.iloc[1] == pd.Timestamp("2026-11-20 00:30", tz="UTC")

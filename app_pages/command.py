@@ -46,14 +46,14 @@ st.session_state.setdefault("cc_big", st.query_params.get("wall") == "1")
 top = st.columns([4, 1], vertical_alignment="center")
 big = top[1].toggle(tr("cc.big_screen"), key="cc_big")
 held = dict(districts())
-title = tr("cc.header") + (f" · {held[data['district']['code']]}" if len(held) > 1 else "")  # which district
+title = tr("cc.header") + (f" · {held[data.district.code]}" if len(held) > 1 else "")  # which district
 if big:
     wall_screen_css()
     top[0].subheader(title)
 else:
     top[0].header(title)
 
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 with st.expander(tr("cc.filters"), expanded=not big):
     c = st.columns(3)
     days = c[0].selectbox(
@@ -230,7 +230,7 @@ bounds = None
 if view.get("bounds"):
     b = view["bounds"]
     bounds = (b["_southWest"]["lng"], b["_southWest"]["lat"], b["_northEast"]["lng"], b["_northEast"]["lat"])
-finest = resolution_for_zoom(view.get("zoom"), data["district"]["h3_resolution"])
+finest = resolution_for_zoom(view.get("zoom"), data.district.h3_resolution)
 cells = cells_to_parents(cells, finest) if cells.size else cells
 hexes = choose_resolution(cells, counts, bounds, finest)
 basemap = basemap_from_env()

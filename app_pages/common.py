@@ -13,6 +13,7 @@ import streamlit as st
 
 from layers.assets import use_base_path
 from layers.base import BASEMAP_KINDS, Basemap
+from patrol.areas import AreaOverview, area_overview
 from patrol.audit import AuditService
 from patrol.catalog import Catalog
 from patrol.district import areas_version
@@ -238,25 +239,23 @@ def store_ok() -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=300)
-def area_data(store_url: str, district: str | None = None) -> dict[str, Any]:
-    """District, townships, villages and teams as plain data (cached per store and district)."""
-    from patrol.areas import area_overview
-
+def area_data(store_url: str, district: str | None = None) -> AreaOverview:
+    """District, townships, villages and teams, typed (cached per store and district)."""
     return area_overview(_district_store(store_url, district))
 
 
 def township_names() -> dict[str, str]:
     """The session district's townships: code → name."""
-    return {tw["code"]: tw["name"] for tw in area_data(*_session())["townships"]}
+    return {tw.code: tw.name for tw in area_data(*_session()).townships}
 
 
-def require_district() -> dict[str, Any]:
+def require_district() -> AreaOverview:
     """Area data of the session's district, or stop with a hint when no district is loaded."""
     data = area_data(*_session())
-    if data["district"] is None:
+    if data.district is None:
         st.info(tr("app.no_district"))
         st.stop()
-    if data["district"]["is_demo"]:
+    if data.district.is_demo:
         st.caption("⚠️ " + tr("app.demo_notice"))
     return data
 

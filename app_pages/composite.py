@@ -33,7 +33,7 @@ evaluations = evaluation_service()
 scheme: Scheme = evaluations.scheme
 now = now_utc()
 zh = lang() == "zh"
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 
 
 def name(x: Any) -> str:
@@ -159,7 +159,7 @@ if int(summary["missing"].sum()):
         )
     )
 
-geoms = {tw["code"]: tw["geometry"] for tw in data["townships"]}
+geoms = {tw.code: tw.geometry for tw in data.townships}
 codes = [g for g in summary["group"] if g in geoms]
 totals = dict(zip(summary["group"], summary["total"], strict=True))
 svg = choropleth_svg(
@@ -378,7 +378,7 @@ html = printable_html(
         sheets[tr("comp.sheet_scheme")].to_html(index=False),
         f"<p>{html_escape(rules_text.replace('**', ''))}</p>",
     ],
-    demo=data["district"]["is_demo"],
+    demo=data.district.is_demo,
 )
 st.download_button(
     tr("rank.html"),

@@ -27,7 +27,7 @@ views = reads()
 st.header(tr("cov.header"))
 st.caption(tr("cov.explain"))
 
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 c = st.columns(3)
 if who.role == "captain":
     township = who.township_code

@@ -37,7 +37,7 @@ from patrol.permissions import AccessDeniedError
 data = require_district()
 who = require_principal()
 svc = incident_service()
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 
 if who.role == "captain":
     township = who.township_code
@@ -53,7 +53,7 @@ by_id = {i.id: i for i in incidents}
 names = labels()  # once per run: the markers and the list name thousands of incidents
 teams = [t for t in svc.teams.values() if t.village_code.startswith(township)]
 team_names = {t.id: t.name for t in teams}
-villages = [v for v in data["villages"] if v["township_code"] == township]
+villages = [v for v in data.villages if v.township_code == township]
 
 # -- selection: clicks and drawings on the map, or the list --------------------------------
 markers = [
@@ -99,7 +99,7 @@ drawn = [shapely.from_wkt(area_wkt)] if area_wkt else []
 selected = [s for s in st.session_state.get("dispatch_selected", []) if s in by_id]
 st.session_state["dispatch_selected"] = selected
 
-m = base_map(shapely.union_all([v["geometry"] for v in villages]).bounds, basemap)
+m = base_map(shapely.union_all([v.geometry for v in villages]).bounds, basemap)
 village_layer(villages, basemap, fill_opacity=0.03).add_to(m)
 today = [
     t
@@ -236,7 +236,7 @@ data_table(load, hide_index=True, width="stretch")
 
 st.subheader(tr("dispatch.patrol"))
 cells_from_drawing = sorted(
-    {int(c) for g in drawn for c in geometry_to_cells(g, data["district"]["h3_resolution"], "overlap")}
+    {int(c) for g in drawn for c in geometry_to_cells(g, data.district.h3_resolution, "overlap")}
 )
 cells_from_selection = sorted({by_id[i].cell for i in selected})
 patrol_cells = cells_from_drawing or cells_from_selection

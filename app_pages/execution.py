@@ -107,7 +107,7 @@ lats, lngs = cells_to_latlng(list(planned | covered))
 bounds = shapely.MultiPoint(list(zip(lngs, lats, strict=True))).bounds
 view = tuple(b + d for b, d in zip(bounds, (-0.003, -0.003, 0.003, 0.003), strict=True))
 # the villages the patrol passes through, outlined and named: a place to find without a basemap
-nearby = [v for v in data["villages"] if v["geometry"].intersects(shapely.box(*view))]
+nearby = [v for v in data.villages if v.geometry.intersects(shapely.box(*view))]
 
 
 def _draw(at: Picked | None = None) -> Any:

@@ -62,7 +62,7 @@ except AccessDeniedError:
     st.stop()
 
 now = now_utc()
-village = next((v for v in data["villages"] if v["code"] == inc.village_code), None)
+village = next((v for v in data.villages if v.code == inc.village_code), None)
 names = labels()
 people = user_service()
 st.subheader(f"{inc.number} · {item_name(inc.item_code)} · {state_name(inc.state.value)}")
@@ -108,7 +108,7 @@ fields = {
     tr("col.due"): local_time(inc.due_at),
     tr("incident.first_response"): local_time(inc.first_response_at),
     tr("col.township"): names.township(inc.township_code),
-    tr("incident.village"): village["name"] if village else (inc.village_code or "—"),
+    tr("incident.village"): village.name if village else (inc.village_code or "—"),
     tr("dispatch.team"): names.team(inc.team_id),
     tr("incident.handler"): tr(f"handler.{inc.handler}")
     + (f" · {names.department(inc.department)}" if inc.department else ""),

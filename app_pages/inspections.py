@@ -42,7 +42,7 @@ try:
 except AccessDeniedError as exc:
     st.error(error_text(exc))
     st.stop()
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 if who.role != "captain":
     township = st.selectbox(
         tr("app.township"),

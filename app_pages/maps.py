@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app_pages.common import lang, township_names, tr
 from layers.base import Basemap
+from patrol.areas import AreaOverview, VillageView
 
 
 def show_map(
@@ -35,7 +37,7 @@ def show_map(
 
 
 def district_map(
-    data: dict[str, Any],
+    data: AreaOverview,
     basemap: Basemap,
     township_codes: Any = None,
     *,
@@ -51,14 +53,14 @@ def district_map(
 
     from layers.base import area_layer, base_map
 
-    towns = [tw for tw in data["townships"] if township_codes is None or tw["code"] in township_codes]
-    codes = {tw["code"] for tw in towns}
-    villages = [v for v in data["villages"] if v["township_code"] in codes]
-    m = base_map(shapely.union_all([tw["geometry"] for tw in towns]).bounds, basemap, height=height)
+    towns = [tw for tw in data.townships if township_codes is None or tw.code in township_codes]
+    codes = {tw.code for tw in towns}
+    villages = [v for v in data.villages if v.township_code in codes]
+    m = base_map(shapely.union_all([tw.geometry for tw in towns]).bounds, basemap, height=height)
     if villages:
         village_layer(villages, basemap, labels=labels, label_min_zoom=VILLAGE_LABEL_ZOOM).add_to(m)
     area_layer(
-        [tw["geometry"] for tw in towns], [tw["name"] for tw in towns], [tw["code"] for tw in towns],
+        [tw.geometry for tw in towns], [tw.name for tw in towns], [tw.code for tw in towns],
         name=tr("overview.layer_townships"), color="#555", weight=1.5, basemap=basemap, labels=labels,
     ).add_to(m)  # fmt: skip
     return m
@@ -68,7 +70,7 @@ VILLAGE_LABEL_ZOOM = 13  # a village (1–3 km) is 50–150 px wide from here on
 
 
 def village_layer(
-    villages: list[dict[str, Any]],
+    villages: Sequence[VillageView],
     basemap: Basemap,
     *,
     labels: bool = True,
@@ -80,9 +82,9 @@ def village_layer(
 
     towns = township_names()
     return area_layer(
-        [v["geometry"] for v in villages],
-        [v["name"] for v in villages],
-        [towns.get(v["township_code"], v["township_code"]) for v in villages],
+        [v.geometry for v in villages],
+        [v.name for v in villages],
+        [towns.get(v.township_code, v.township_code) for v in villages],
         name=tr("overview.layer_villages"),
         color="#3388ff",
         weight=1,

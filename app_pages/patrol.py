@@ -33,7 +33,7 @@ views = reads()
 svc = incident_service()
 st.header(tr("pp.header"))
 st.caption(tr("pp.explain"))
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 township = (
     who.township_code
     if who.role == "captain"
@@ -52,7 +52,7 @@ minutes = c[2].number_input(tr("pp.minutes"), min_value=2, max_value=60, value=1
 max_stops = c[3].number_input(tr("pp.max_stops"), min_value=1, max_value=60, value=15, key="pp_max_stops")
 
 team = teams[team_id]
-village = next(v for v in data["villages"] if v["code"] == team.village_code)
+village = next(v for v in data.villages if v.code == team.village_code)
 cells = tuple(
     int(x)
     for x, owner in zip(svc.areas.cells.tolist(), svc.areas.cell_owner.tolist(), strict=True)
@@ -69,7 +69,7 @@ risk = risk_scores(frame, severity, min(now_utc(), begin), shift=(begin, end))
 if risk.empty:
     st.info(tr("pp.no_risk"))
     st.stop()
-centre = village["geometry"].representative_point()
+centre = village.geometry.representative_point()
 route = plan_route(
     list(risk.index),
     list(risk.to_numpy()),
@@ -86,7 +86,7 @@ st.caption(
 )
 
 basemap = basemap_from_env()
-m = base_map(shapely.buffer(village["geometry"], 0.002).bounds, basemap, height=480)
+m = base_map(shapely.buffer(village.geometry, 0.002).bounds, basemap, height=480)
 village_layer([village], basemap).add_to(m)
 cells_outline_layer(
     [s.cell for s in route.stops],

@@ -47,7 +47,7 @@ who = require_analytics()
 views = reads()
 evaluations = evaluation_service()
 now = now_utc()
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 st.header(tr("rank.header"))
 st.caption(tr("rank.rule", n=MIN_CASES_TO_RANK))
 
@@ -293,7 +293,7 @@ st.download_button(
 )
 svg = ""
 if by == "township":
-    geoms = {tw["code"]: tw["geometry"] for tw in data["townships"]}
+    geoms = {tw.code: tw.geometry for tw in data.townships}
     codes = [g for g in table["group"] if g in geoms]
     rates = dict(zip(table["group"], table["on_time_rate"], strict=True))
     svg = choropleth_svg(
@@ -323,7 +323,7 @@ html = printable_html(
         *(f"<dt>{tr(f'kpi.{c}')}</dt><dd>{tr(f'kpi.def.{c}')}</dd>" for c in shown),
         "</dl>",
     ],
-    demo=data["district"]["is_demo"],
+    demo=data.district.is_demo,
 )
 st.download_button(
     tr("rank.html"),

@@ -58,12 +58,12 @@ basemap = basemap_from_env()
 team_village = None
 if who.team_id is not None and who.team_id in svc.teams:
     code = svc.teams[who.team_id].village_code
-    team_village = next((v for v in data["villages"] if v["code"] == code), None)
-focus = [team_village] if team_village else data["villages"]
+    team_village = next((v for v in data.villages if v.code == code), None)
+focus = [team_village] if team_village else data.villages
 
 
 def _draw(at: Picked) -> Any:
-    m = base_map(shapely.union_all([v["geometry"] for v in focus]).bounds, basemap, height=380)
+    m = base_map(shapely.union_all([v.geometry for v in focus]).bounds, basemap, height=380)
     village_layer(focus, basemap, label_min_zoom=None if team_village else VILLAGE_LABEL_ZOOM).add_to(m)
     at.mark(m, tr("report.here"), basemap)
     return m

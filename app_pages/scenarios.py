@@ -25,7 +25,7 @@ data = require_district()
 who = require_analytics()
 views = reads()
 catalog = incident_service().catalog
-tw_names = {tw["code"]: tw["name"] for tw in data["townships"]}
+tw_names = {tw.code: tw.name for tw in data.townships}
 st.header(tr("sc.header"))
 st.caption(tr("sc.explain"))
 

@@ -70,12 +70,12 @@ def _payload_bytes(url: str, days: int, zoom: int | None) -> tuple[int, int]:
     areas = area_overview(store)
     now = pd.Timestamp(END, tz=LOCAL_TZ_NAME).to_pydatetime()
     cells, counts = heat_counts(store, catalog, HeatFilter(days=days), now)
-    finest = resolution_for_zoom(zoom, areas["district"]["h3_resolution"])
+    finest = resolution_for_zoom(zoom, areas.district.h3_resolution)
     hexes = choose_resolution(cells_to_parents(cells, finest), counts, None, finest)
-    m = base_map(shapely.union_all([t["geometry"] for t in areas["townships"]]).bounds)
-    towns = areas["townships"]
-    geoms, names = [t["geometry"] for t in towns], [t["name"] for t in towns]
-    codes = [t["code"] for t in towns]
+    m = base_map(shapely.union_all([t.geometry for t in areas.townships]).bounds)
+    towns = areas.townships
+    geoms, names = [t.geometry for t in towns], [t.name for t in towns]
+    codes = [t.code for t in towns]
     area_layer(geoms, names, codes, name="t", color="#555", weight=1.5, labels=True).add_to(m)
     layer, legend = hex_layer(hexes, name="h", legend_title="n", tooltip_label="n")
     layer.add_to(m)

@@ -395,51 +395,81 @@ class AreaIndex:
         return f"{township.name if township else v.township_code} · {v.name}"
 
 
-def area_overview(store: Store) -> dict[str, Any]:
-    """District, townships, villages (with geometries) and teams as plain data for pages."""
+@dataclass(frozen=True)
+class DistrictInfo:
+    """The district as a page shows it."""
+
+    code: str
+    name: str
+    name_en: str
+    h3_resolution: int
+    is_demo: bool
+
+
+@dataclass(frozen=True)
+class TownshipView:
+    """A township (乡镇/街道) as a page shows it, with its outline."""
+
+    code: str
+    name: str
+    name_en: str
+    kind: str
+    empowerment_class: str
+    geometry: BaseGeometry
+
+
+@dataclass(frozen=True)
+class VillageView:
+    """A village or community grid as a page shows it, with its outline."""
+
+    code: str
+    name: str
+    township_code: str
+    kind: str
+    geometry: BaseGeometry
+
+
+@dataclass(frozen=True)
+class TeamView:
+    """A village grid's team."""
+
+    id: int
+    village_code: str
+    name: str
+    captain: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AreaOverview:
+    """What the pages read of the areas: the district (None before one is loaded) and its parts."""
+
+    district: DistrictInfo | None
+    townships: tuple[TownshipView, ...]
+    villages: tuple[VillageView, ...]
+    teams: tuple[TeamView, ...]
+    counts: dict[str, int]
+
+
+def area_overview(store: Store) -> AreaOverview:
+    """District, townships, villages (with geometries) and teams, typed for the pages."""
     district = store.district()
     if district is None:
-        return {"district": None, "townships": [], "villages": [], "teams": [], "counts": store.area_counts()}
-    townships = store.townships()
-    villages = store.villages()
-    return {
-        "district": {
-            "code": district.code,
-            "name": district.name,
-            "name_en": district.name_en,
-            "h3_resolution": district.h3_resolution,
-            "is_demo": district.is_demo,
-        },
-        "townships": [
-            {
-                "code": t.code,
-                "name": t.name,
-                "name_en": t.name_en,
-                "kind": t.kind,
-                "empowerment_class": t.empowerment_class,
-                "geometry": shapely.from_wkb(t.geometry_wkb),
-            }
-            for t in townships
-        ],
-        "villages": [
-            {
-                "code": v.code,
-                "name": v.name,
-                "township_code": v.township_code,
-                "kind": v.kind,
-                "geometry": shapely.from_wkb(v.geometry_wkb),
-            }
-            for v in villages
-        ],
-        "teams": [
-            {
-                "id": t.id,
-                "village_code": t.village_code,
-                "name": t.name,
-                "captain": t.captain,
-                "members": list(t.members),
-            }
-            for t in store.teams()
-        ],
-        "counts": store.area_counts(),
-    }
+        return AreaOverview(None, (), (), (), store.area_counts())
+    return AreaOverview(
+        DistrictInfo(
+            district.code, district.name, district.name_en, district.h3_resolution, district.is_demo
+        ),
+        tuple(
+            TownshipView(
+                t.code, t.name, t.name_en, t.kind, t.empowerment_class, shapely.from_wkb(t.geometry_wkb)
+            )
+            for t in store.townships()
+        ),
+        tuple(
+            VillageView(v.code, v.name, v.township_code, v.kind, shapely.from_wkb(v.geometry_wkb))
+            for v in store.villages()
+        ),
+        tuple(TeamView(t.id, t.village_code, t.name, t.captain, tuple(t.members)) for t in store.teams()),
+        store.area_counts(),
+    )

@@ -217,3 +217,25 @@ def test_the_demo_generators_are_clients_of_the_services_and_call_no_store_metho
             if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "store":
                 offenders.setdefault(p.name, set()).add(f.attr)
     assert offenders == {}
+
+
+def test_what_the_pages_import_from_the_domain_returns_typed_read_models_not_loose_dicts():
+    # the published rulebook is JSON by design (the API serves the same document)
+    published = {"rulebook"}
+    loose = {}
+    for page in [*sorted((ROOT / "app_pages").glob("*.py")), ROOT / "streamlit_app.py"]:
+        for node in ast.walk(ast.parse(page.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("patrol.")):
+                continue
+            source = ROOT / (node.module.replace(".", "/") + ".py")
+            functions = {
+                f.name: f
+                for f in ast.parse(source.read_text(encoding="utf-8")).body
+                if isinstance(f, ast.FunctionDef)
+            }
+            for alias in node.names:
+                f = functions.get(alias.name)
+                if f is not None and f.returns is not None and alias.name not in published:
+                    if "dict[str, Any]" in ast.unparse(f.returns):
+                        loose[f"{page.name}: {node.module}.{alias.name}"] = ast.unparse(f.returns)
+    assert loose == {}

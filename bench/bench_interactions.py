@@ -55,17 +55,22 @@ class Timings:
         return "; ".join(f"{what} {s:.2f} s" for s, what in sorted(self.each, reverse=True)[:n])
 
 
-def _principals() -> dict[str, Any]:
+def _principals(url: str) -> dict[str, Any]:
+    """Each role's demo user as it signs in (its stored scope: a captain's district too)."""
     from patrol.roles import Principal
+    from patrol.users import UserService, principal_of
+    from store import open_store
 
-    return {
-        "command_center": Principal("command", "command_center"),
-        "captain": Principal(f"captain-{TOWNSHIP}", "captain", township_code=TOWNSHIP),
-        "inspector": Principal("inspector-1", "inspector", team_id=1),
-        "liaison": Principal("liaison-scjg", "liaison", department="scjg"),
-        "planner": Principal("planner", "planner"),
-        "admin": Principal("admin", "admin"),
-    }
+    names = {
+        "command_center": "command", "captain": f"captain-{TOWNSHIP}", "inspector": "inspector-1",
+        "liaison": "liaison-scjg", "planner": "planner", "admin": "admin",
+    }  # fmt: skip
+    store = open_store(url)
+    try:
+        users = {u.username: u for u in UserService(store).users(Principal("bench", "admin"))}
+    finally:
+        store.close()
+    return {role: principal_of(users[name]) for role, name in names.items()}
 
 
 def _bench_store(n: int) -> tuple[str, Path]:
@@ -189,7 +194,7 @@ def replay(url: str) -> tuple[Timings, dict[str, float]]:
     os.environ["GRIDPATROL_DB"] = url
     preload()  # as serve.py does in the background when the server starts
     timings, cold = Timings(), {}
-    for role, who in _principals().items():
+    for role, who in _principals(url).items():
         at = AppTest.from_file(APP, default_timeout=600)
         at.session_state["principal"] = who
         t = time.perf_counter()

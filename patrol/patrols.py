@@ -334,7 +334,7 @@ class PatrolService:
             raise PatrolStateError(msg)
         when = at or self.clock()
         record = audit_row(
-            who, when, f"patrol_{to}", "patrol", task_id, {"status": task.status}, {"status": to}
+            who, self.clock(), f"patrol_{to}", "patrol", task_id, {"status": task.status}, {"status": to}
         )
         if not self._store.transition_patrol(task_id, task.status, to, when, [record]):
             msg = f"patrol {task_id} was changed by someone else; reload it"

@@ -311,5 +311,7 @@ def test_a_patrol_or_inspection_change_and_its_audit_row_commit_together_or_not_
     assert store.patrol_task(task.id).status == "planned"
     assert [(i.id, i.visit_id) for i in store.inspections()] == [(planned.id, None)]
     assert len(store.audit_log()) == audit_before
-    assert svc.start(captain, task.id, at=NOW).status == "active"
-    assert [a.action for a in store.audit_log()].count("patrol_active") == 1
+    started = svc.start(captain, task.id, at=NOW - timedelta(minutes=5))  # dated earlier, recorded now
+    assert (started.status, started.started_at) == ("active", NOW - timedelta(minutes=5))
+    (entry,) = [a for a in store.audit_log() if a.action == "patrol_active"]
+    assert entry.at == NOW

@@ -350,8 +350,6 @@ def _to_utc(value: Any, fmt: str | None, tz: str) -> Any:
         if pd.isna(t):
             return pd.NaT
         t = pd.Timestamp(t)
-        if not 1678 <= t.year <= 2261:  # beyond what a timestamp holds ("2T" reads as the year 1)
-            return pd.NaT
         if t.tzinfo is None:
             t = t.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         return pd.NaT if pd.isna(t) else t.tz_convert("UTC")
@@ -383,7 +381,9 @@ def parse_times(values: pd.Series, fmt: str | None, tz: str) -> pd.Series:
         slow = pd.Series([_to_utc(v, fmt, tz) for v in text[todo]], index=text[todo].index, dtype=object)
         out = out.astype(object)
         out[todo] = slow
-        out = pd.to_datetime(out, utc=True)
+        # in microseconds: a year no nanosecond timestamp holds (9999, or the year 1 that pandas
+        # reads "2T" as) stays readable, for the plausibility window to refuse in words
+        out = pd.to_datetime(out.map(lambda v: v if pd.isna(v) else pd.Timestamp(v).as_unit("us")), utc=True)
     return out
 
 

@@ -385,11 +385,18 @@ def test_a_table_export_reads_in_words_in_the_chosen_language_and_local_time(fil
     assert list(en.columns[:3]) == ["Number", "Time", "Item"] and len(en) == n
 
 
-def test_a_time_pandas_reads_as_the_year_one_is_unreadable_not_a_crash_of_the_whole_file():
-    # "2T" was read as 0001-01-01, outside what a timestamp holds: the file failed on
-    # OutOfBoundsDatetime (found by the hostile-rows property test)
+def test_a_time_pandas_reads_as_the_year_one_is_refused_as_out_of_the_window_not_a_crash_of_the_file(
+    svc, tmp_path
+):
+    # "2T" is read as 0001-01-01, outside what a nanosecond timestamp holds: the whole file
+    # failed on OutOfBoundsDatetime (found by the hostile-rows property test); it is now
+    # refused in words like any other implausible time (the year 9999 always was)
     from patrol.importer import parse_times
 
     got = parse_times(pd.Series(["2T", "2026-11-20 08:30"]), None, "Asia/Shanghai")
-    assert got.isna().tolist() == [True, False]
-    assert got.iloc[1] == pd.Timestamp("2026-11-20 00:30", tz="UTC")
+    assert got.iloc[0].year == 1 and got.iloc[1] == pd.Timestamp("2026-11-20 00:30", tz="UTC")
+    report = import_incidents(
+        svc, IMPORTER, _csv(tmp_path / "t.csv", [GOOD, {**GOOD, "id": "E2", "time": "2T"}])
+    )
+    assert report.accepted == 1
+    assert [(line, reason.split(" 2000")[0]) for line, reason, _ in report.rejected] == [(3, "time outside")]

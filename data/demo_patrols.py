@@ -122,10 +122,10 @@ def generate_demo_patrols(store: Store, *, seed: int = 0, end: datetime, weeks: 
                 for c in dict.fromkeys(int(x) for x in walked):
                     at = started + timedelta(seconds=float(rng.uniform(0, span)))
                     visits.append(PatrolVisitRow(tid, team.id, township, c, at, "checkin"))
-    PatrolService(store, clock=lambda: end).add_history(IMPORTER, tasks, visits)
+    PatrolService(store, clock=lambda: end).add_history(IMPORTER, tasks, visits, "demo")
     premises = _premises(areas.villages, rng, context.code, context.h3_resolution)
     inspections = _inspections(rng, premises, end)
-    InspectionService(store, catalog, clock=lambda: end).add_history(IMPORTER, premises, inspections)
+    InspectionService(store, catalog, clock=lambda: end).add_history(IMPORTER, premises, inspections, "demo")
     return DemoPatrolsResult(len(tasks), len(visits), len(premises), len(inspections))
 
 

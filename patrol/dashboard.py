@@ -13,10 +13,25 @@ from geo.grid import cells_to_parents
 from geo.hotspots import HotSpots, emerging_classes, gi_star
 from patrol.catalog import Catalog
 from patrol.incident import OPEN_STATES, State
-from patrol.incidents import local_day, overdue_query
+from patrol.incidents import RUNNING, local_day
 from patrol.kpis import NEEDED_COLUMNS, compute_kpis
 from store.protocol import Store
 from store.rows import BUCKETS, IncidentQuery, IncidentRow, RollupQuery
+
+
+def overdue_query(
+    now: datetime, township_codes: tuple[str, ...] | None = None, limit: int = 500
+) -> IncidentQuery:
+    """Incidents overdue at ``now``: open, clock running (not held), past due; most overdue first."""
+    return IncidentQuery(
+        states=RUNNING,
+        due_before=now,
+        township_codes=township_codes,
+        limit=limit,
+        order_by="due_at",
+        newest_first=False,
+    )
+
 
 OPEN = tuple(sorted(s.value for s in OPEN_STATES))
 STATE_FILTERS = (

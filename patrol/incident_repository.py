@@ -15,7 +15,7 @@ from patrol.incident import Action, ConflictError, Event, Incident, Source, Stat
 from patrol.workdays import local_day
 from store.batch import IncidentBatch
 from store.protocol import Store, VersionConflict
-from store.rows import EventRow, IncidentQuery, IncidentRow
+from store.rows import AuditRow, EventRow, IncidentQuery, IncidentRow
 
 PAGE = 50_000  # rows read at a time when every matching incident is read (an export)
 
@@ -63,15 +63,15 @@ class IncidentRepository:
         self._store.insert_incidents(IncidentBatch.from_rows([to_row(inc, now)], events))
         inc.pending.clear()
 
-    def add_histories(self, incidents: Sequence[Incident]) -> None:
-        """Store incidents that carry their whole history as pending events, in one transaction.
+    def add_histories(self, incidents: Sequence[Incident], audit: Sequence[AuditRow] = ()) -> None:
+        """Store incidents that carry their whole history as pending events, and ``audit``, together.
 
         Each is stored as of its last event (its ``updated_at``): a case played through past
         months (the demo's) arrives with every event it went through.
         """
         rows = [to_row(inc, inc.pending[-1].at) for inc in incidents]
         events = [event_to_row(e, inc.district_code) for inc in incidents for e in inc.pending]
-        self._store.insert_incidents(IncidentBatch.from_rows(rows, events))
+        self._store.insert_incidents(IncidentBatch.from_rows(rows, events, audit))
         for inc in incidents:
             inc.pending.clear()
 

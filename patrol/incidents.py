@@ -18,7 +18,7 @@ import pandas as pd
 
 from geo.crs import to_wgs84
 from geo.grid import cells_to_latlng
-from patrol.audit import AuditService
+from patrol.audit import AuditService, audit_row
 from patrol.catalog import Catalog, load_catalog
 from patrol.consultation import Consultation, latest_consultation
 from patrol.district import DistrictContext, district_context
@@ -72,20 +72,6 @@ from store.rows import IncidentQuery as IncidentQuery  # the services' filter: p
 
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW_H = 72.0
-
-
-def overdue_query(
-    now: datetime, township_codes: tuple[str, ...] | None = None, limit: int = 500
-) -> IncidentQuery:
-    """Incidents overdue at ``now``: open, clock running (not held), past due; most overdue first."""
-    return IncidentQuery(
-        states=RUNNING,
-        due_before=now,
-        township_codes=township_codes,
-        limit=limit,
-        order_by="due_at",
-        newest_first=False,
-    )
 
 
 RUNNING = tuple(sorted(s.value for s in RUNNING_STATES))
@@ -599,11 +585,11 @@ class IncidentService:
             1
         ]
 
-    def add_histories(self, who: Principal, incidents: Sequence[Incident]) -> None:
+    def add_histories(self, who: Principal, incidents: Sequence[Incident], source: str) -> None:
         """Store cases made by the factory and played through their past (the demo's months).
 
         Each carries its creation and every later event as pending events; they are stored
-        together in one transaction.
+        together in one transaction with an audit row of the import from ``source``.
 
         Raises
         ------
@@ -616,4 +602,6 @@ class IncidentService:
             msg = f"cases of district {', '.join(sorted(foreign))} cannot be stored in {self.district.code}"
             raise ValueError(msg)
         if incidents:
-            self.incidents.add_histories(incidents)
+            after = {"incidents": len(incidents), "events": sum(len(inc.pending) for inc in incidents)}
+            record = audit_row(who, self.clock(), "import_history", "import", source, None, after)
+            self.incidents.add_histories(incidents, [record])

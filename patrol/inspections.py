@@ -159,9 +159,15 @@ class InspectionService:
         return row
 
     def add_history(
-        self, who: Principal, premises: Sequence[PremisesRow], inspections: Sequence[InspectionRow]
+        self,
+        who: Principal,
+        premises: Sequence[PremisesRow],
+        inspections: Sequence[InspectionRow],
+        source: str,
     ) -> None:
         """Store premises with their past and planned inspections (the demo's year).
+
+        They are stored together with an audit row of the import from ``source``.
 
         Raises
         ------
@@ -182,8 +188,9 @@ class InspectionService:
         if wrong:
             msg = f"premises of another district, or inspections of no premises or department: {wrong[:5]}"
             raise ValueError(msg)
-        self._store.insert_premises(premises)
-        self._store.insert_inspections(inspections)
+        after = {"premises": len(premises), "inspections": len(inspections)}
+        record = audit_row(who, self.clock(), "import_history", "import", source, None, after)
+        self._store.insert_premises(premises, inspections, [record])
 
     def merge(
         self, who: Principal, since: date, window_days: int = MERGE_WINDOW_DAYS

@@ -133,9 +133,11 @@ class PatrolService:
         return task
 
     def add_history(
-        self, who: Principal, tasks: Sequence[PatrolTaskRow], visits: Sequence[PatrolVisitRow]
+        self, who: Principal, tasks: Sequence[PatrolTaskRow], visits: Sequence[PatrolVisitRow], source: str
     ) -> None:
         """Store past patrols with the cells they covered (the demo's weeks, another system's record).
+
+        They are stored together with an audit row of the import from ``source``.
 
         Raises
         ------
@@ -156,8 +158,9 @@ class PatrolService:
         if wrong or unknown:
             msg = f"not this district's teams or statuses: {wrong[:5]}; visits of no patrol: {unknown[:5]}"
             raise ValueError(msg)
-        self._store.insert_patrol_tasks(tasks)
-        self._store.add_patrol_visits(visits)
+        after = {"patrols": len(tasks), "covered_cells": len(visits)}
+        record = audit_row(who, self.clock(), "import_history", "import", source, None, after)
+        self._store.insert_patrol_tasks(tasks, [record], visits)
 
     def current_for_team(
         self, team_id: int, now: datetime | None = None, chosen: str | None = None

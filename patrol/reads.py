@@ -16,8 +16,15 @@ import pandas as pd
 
 from patrol.areas import import_boundaries
 from patrol.coverage import coverage_for_week, stale_cells_for
-from patrol.dashboard import area_cells, emerging_hot_spots, heat_counts, hot_spots, kpi_tiles, live_feed
-from patrol.incidents import overdue_query
+from patrol.dashboard import (
+    area_cells,
+    emerging_hot_spots,
+    heat_counts,
+    hot_spots,
+    kpi_tiles,
+    live_feed,
+    overdue_query,
+)
 from patrol.scenarios import load_year
 from store.district_view import store_key
 from store.protocol import Store

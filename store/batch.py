@@ -103,14 +103,16 @@ class IncidentBatch:
     audit: tuple[AuditRow, ...] = ()  # written in the same transaction (an import's record of the batch)
 
     @classmethod
-    def from_rows(cls, rows: Sequence[IncidentRow], events: Sequence[EventRow]) -> IncidentBatch:
-        """Turn row tuples into a batch."""
+    def from_rows(
+        cls, rows: Sequence[IncidentRow], events: Sequence[EventRow], audit: Sequence[AuditRow] = ()
+    ) -> IncidentBatch:
+        """Turn row tuples into a batch (with the audit rows written in its transaction)."""
         inc: dict[str, Any] = {c: [getattr(r, c) for r in rows] for c in INCIDENT_COLUMNS}
         ev: dict[str, Any] = {c: [getattr(e, c) for e in events] for c in EVENT_COLUMNS}
         for cols in (inc, ev):
             for c in DATETIME_COLUMNS & set(cols):
                 cols[c] = to_datetime64(cols[c])
-        return cls(inc, ev, len(rows), len(events))
+        return cls(inc, ev, len(rows), len(events), None, tuple(audit))
 
     @classmethod
     def new_incidents(

@@ -35,11 +35,11 @@ class PatrolTables(SharedSql):
     """The patrol and inspection queries; mixed into each store."""
 
     def _insert_all(
-        self, sql: str, rows: Sequence[Sequence[Any]], refusal: str, audit: Sequence[AuditRow] = ()
+        self, batches: Sequence[tuple[str, Sequence[Sequence[Any]]]], refusal: str, audit: Sequence[AuditRow]
     ) -> None:
         """Insert all rows or none, with the audit rows; a key taken already is refused with ``refusal``."""
         try:
-            self._write_batches([(sql, rows)], audit)
+            self._write_batches([b for b in batches if b[1]], audit)
         except DuplicateError as exc:
             msg = f"{refusal}: {exc}"
             raise DuplicateError(msg) from exc
@@ -52,8 +52,13 @@ class PatrolTables(SharedSql):
             self._py_time(r[9]), r[10], self._opt_py_time(r[11]), self._opt_py_time(r[12]),
         )  # fmt: skip
 
-    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow], audit: Sequence[AuditRow] = ()) -> None:
-        """Store new patrol tasks and their audit rows in one transaction."""
+    def insert_patrol_tasks(
+        self,
+        tasks: Sequence[PatrolTaskRow],
+        audit: Sequence[AuditRow] = (),
+        visits: Sequence[PatrolVisitRow] = (),
+    ) -> None:
+        """Store new patrol tasks, cells they covered already (a past patrol's) and audit rows, together."""
         rows = [
             (
                 t.id, t.district_code, t.township_code, t.team_id, self._cells_in(t.cells),
@@ -64,7 +69,7 @@ class PatrolTables(SharedSql):
             for t in tasks
         ]  # fmt: skip
         sql = self._q(f"INSERT INTO patrol_tasks ({_PATROL_COLUMNS}) VALUES ({_marks(_PATROL_COLUMNS)})")
-        self._insert_all(sql, rows, "patrol task already stored", audit)
+        self._insert_all([(sql, rows), self._visits_batch(visits)], "patrol task already stored", audit)
 
     def transition_patrol(
         self, task_id: str, from_status: str, to_status: str, at: datetime, audit: Sequence[AuditRow] = ()
@@ -121,8 +126,7 @@ class PatrolTables(SharedSql):
             sql, params = sql + " LIMIT ?", (*params, limit)
         return [self._patrol(r) for r in self._read(self._q(sql), params)]
 
-    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
-        """Record covered cells; a cell already covered by the same task keeps its first time."""
+    def _visits_batch(self, visits: Sequence[PatrolVisitRow]) -> tuple[str, list[tuple[Any, ...]]]:
         sql = self._q(
             f"INSERT INTO patrol_visits ({_VISIT_COLUMNS}) VALUES ({_marks(_VISIT_COLUMNS)})"
             " ON CONFLICT (task_id, cell) DO NOTHING"
@@ -131,7 +135,11 @@ class PatrolTables(SharedSql):
             (v.task_id, v.team_id, v.township_code, int(v.cell), self._db_time(v.at), v.source)
             for v in visits
         ]
-        return self._write_many(sql, rows)
+        return sql, rows
+
+    def add_patrol_visits(self, visits: Sequence[PatrolVisitRow]) -> int:
+        """Record covered cells; a cell already covered by the same task keeps its first time."""
+        return self._write_many(*self._visits_batch(visits))
 
     def patrol_visits(
         self,
@@ -161,8 +169,13 @@ class PatrolTables(SharedSql):
         ]
 
     # -- premises and joint inspections ----------------------------------------------------------
-    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
-        """Store premises (an existing id raises DuplicateError; nothing is stored)."""
+    def insert_premises(
+        self,
+        premises: Sequence[PremisesRow],
+        inspections: Sequence[InspectionRow] = (),
+        audit: Sequence[AuditRow] = (),
+    ) -> None:
+        """Store premises with their inspections and audit rows, all or none (a stored id: DuplicateError)."""
         rows = [
             (
                 p.id, p.district_code, p.name, p.kind, p.lat, p.lng, int(p.cell), p.village_code,
@@ -171,7 +184,8 @@ class PatrolTables(SharedSql):
             for p in premises
         ]  # fmt: skip
         sql = self._q(f"INSERT INTO premises ({_PREMISES_COLUMNS}) VALUES ({_marks(_PREMISES_COLUMNS)})")
-        self._insert_all(sql, rows, "premises already stored")
+        refusal = "premises or inspection already stored (or an inspection of unknown premises)"
+        self._insert_all([(sql, rows), self._inspections_batch(inspections)], refusal, audit)
 
     def premises(
         self, *, township_code: str | None = None, district_code: str | None = None
@@ -189,10 +203,7 @@ class PatrolTables(SharedSql):
             for r in rows
         ]  # fmt: skip
 
-    def insert_inspections(
-        self, inspections: Sequence[InspectionRow], audit: Sequence[AuditRow] = ()
-    ) -> None:
-        """Store planned inspections and their audit rows in one transaction."""
+    def _inspections_batch(self, inspections: Sequence[InspectionRow]) -> tuple[str, list[tuple[Any, ...]]]:
         columns = "id, premises_id, department, planned_on, status, items, visit_id, created_by, created_at"
         rows = [
             (
@@ -201,8 +212,14 @@ class PatrolTables(SharedSql):
             )
             for i in inspections
         ]  # fmt: skip
-        sql = self._q(f"INSERT INTO inspections ({columns}) VALUES ({_marks(columns)})")
-        self._insert_all(sql, rows, "inspection not stored (duplicate id or unknown premises)", audit)
+        return self._q(f"INSERT INTO inspections ({columns}) VALUES ({_marks(columns)})"), rows
+
+    def insert_inspections(
+        self, inspections: Sequence[InspectionRow], audit: Sequence[AuditRow] = ()
+    ) -> None:
+        """Store planned inspections and their audit rows in one transaction."""
+        refusal = "inspection not stored (duplicate id or unknown premises)"
+        self._insert_all([self._inspections_batch(inspections)], refusal, audit)
 
     def inspections(
         self,

@@ -217,8 +217,13 @@ class Store(Protocol):
         """Number of incidents in each state."""
         ...
 
-    def insert_patrol_tasks(self, tasks: Sequence[PatrolTaskRow], audit: Sequence[AuditRow] = ()) -> None:
-        """Store new patrol tasks and their audit rows in one transaction (a stored id: DuplicateError)."""
+    def insert_patrol_tasks(
+        self,
+        tasks: Sequence[PatrolTaskRow],
+        audit: Sequence[AuditRow] = (),
+        visits: Sequence[PatrolVisitRow] = (),
+    ) -> None:
+        """Store new patrol tasks, cells covered and audit rows at once (stored id: DuplicateError)."""
         ...
 
     def transition_patrol(
@@ -270,8 +275,13 @@ class Store(Protocol):
         """Covered cells, oldest first, filtered by township, team, task, time and district."""
         ...
 
-    def insert_premises(self, premises: Sequence[PremisesRow]) -> None:
-        """Store premises (a premises with an existing id raises DuplicateError; nothing is stored)."""
+    def insert_premises(
+        self,
+        premises: Sequence[PremisesRow],
+        inspections: Sequence[InspectionRow] = (),
+        audit: Sequence[AuditRow] = (),
+    ) -> None:
+        """Store premises with their inspections and audit rows, all or none (a stored id: DuplicateError)."""
         ...
 
     def premises(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -253,17 +254,17 @@ def test_a_past_patrol_and_inspections_come_in_through_the_services_checked_as_a
     visit = PatrolVisitRow("PT-PAST", team, township, cell, NOW, "checkin")
 
     with pytest.raises(AccessDeniedError):
-        svc.add_history(Principal("巡查员", "inspector", team_id=team), [past], [visit])
+        svc.add_history(Principal("巡查员", "inspector", team_id=team), [past], [visit], "t")
     with pytest.raises(AccessDeniedError):  # a captain brings in only their own township's patrols
-        svc.add_history(Principal("队长", "captain", township_code=other_township), [past], [visit])
+        svc.add_history(Principal("队长", "captain", township_code=other_township), [past], [visit], "t")
     for wrong in ({"district_code": "330411"}, {"status": "lost"}, {"township_code": other_township}):
         with pytest.raises(ValueError, match="PT-PAST"):
-            svc.add_history(admin, [past.__class__(**{**past.__dict__, **wrong})], [])
+            svc.add_history(admin, [past.__class__(**{**past.__dict__, **wrong})], [], "t")
     with pytest.raises(ValueError, match="visits of no patrol"):
-        svc.add_history(admin, [], [visit])
+        svc.add_history(admin, [], [visit], "t")
     assert [t.id for t in store.patrol_tasks(limit=None)] == [task.id]  # nothing was stored
 
-    svc.add_history(captain, [past], [visit])
+    svc.add_history(captain, [past], [visit], "t")
     assert store.patrol_task("PT-PAST").status == "done"
     assert [v.cell for v in store.patrol_visits(task_id="PT-PAST")] == [cell]
 
@@ -273,11 +274,13 @@ def test_a_past_patrol_and_inspections_come_in_through_the_services_checked_as_a
     seen = InspectionRow("I-PAST", place.id, "zhzf", date(2026, 10, 1), "done", "队长", NOW, (), "V-PAST")
     with pytest.raises(ValueError, match="I-NOPE"):
         inspections.add_history(admin, [place], [seen, seen.__class__(**{**seen.__dict__, "id": "I-NOPE",
-                                                                           "premises_id": "NOPE"})])  # fmt: skip
+                                                                           "premises_id": "NOPE"})], "t")  # fmt: skip
     with pytest.raises(ValueError, match="P7"):
-        inspections.add_history(admin, [place.__class__(**{**place.__dict__, "district_code": "330411"})], [])
+        inspections.add_history(
+            admin, [place.__class__(**{**place.__dict__, "district_code": "330411"})], [], "t"
+        )
     assert store.premises() == []
-    inspections.add_history(admin, [place], [seen])
+    inspections.add_history(admin, [place], [seen], "t")
     assert [i.id for i in store.inspections(premises_ids=[place.id], since=date(2026, 9, 1))] == ["I-PAST"]
 
 
@@ -315,3 +318,43 @@ def test_a_patrol_or_inspection_change_and_its_audit_row_commit_together_or_not_
     assert (started.status, started.started_at) == ("active", NOW - timedelta(minutes=5))
     (entry,) = [a for a in store.audit_log() if a.action == "patrol_active"]
     assert entry.at == NOW
+
+
+def test_past_patrols_and_inspections_come_in_with_their_audit_row_or_not_at_all(
+    setup, district_store, monkeypatch
+):
+    svc, task, team, township, cell = setup
+    store = district_store
+    admin = Principal("系统导入", "admin")
+    past = task.__class__(**{**task.__dict__, "id": "PT-PAST", "status": "done", "started_at": NOW})
+    visit = PatrolVisitRow("PT-PAST", team, township, cell, NOW, "checkin")
+    inspections = InspectionService(store, load_catalog(), clock=lambda: NOW)
+    village = next(v.code for v in store.villages() if v.township_code == township)
+    place = _premises(store, township, village, cell, 7)
+    seen = InspectionRow("I-PAST", place.id, "zhzf", date(2026, 10, 1), "done", "队长", NOW, (), "V-PAST")
+    audit_before = len(store.audit_log())
+
+    def fail(cur, rows):  # the record of the import cannot be written
+        raise RuntimeError("audit_log is full")
+
+    monkeypatch.setattr(store, "_append_audit", fail)
+    with pytest.raises(RuntimeError, match="audit_log is full"):
+        svc.add_history(admin, [past], [visit], "旧系统")
+    with pytest.raises(RuntimeError, match="audit_log is full"):
+        inspections.add_history(admin, [place], [seen], "旧系统")
+    monkeypatch.undo()
+    assert store.patrol_task("PT-PAST") is None and store.patrol_visits(task_id="PT-PAST") == []
+    assert store.premises() == [] and store.inspections() == []
+    assert len(store.audit_log()) == audit_before
+
+    svc.add_history(admin, [past], [visit], "旧系统")
+    inspections.add_history(admin, [place], [seen], "旧系统")
+    records = [
+        (a.entity, a.entity_id, json.loads(a.after))
+        for a in store.audit_log()
+        if a.action == "import_history"
+    ]
+    assert sorted(records, key=str) == [
+        ("import", "旧系统", {"covered_cells": 1, "patrols": 1}),
+        ("import", "旧系统", {"inspections": 1, "premises": 1}),
+    ]

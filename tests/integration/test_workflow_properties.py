@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
+from patrol.dashboard import overdue_query
 from patrol.incident import Action, State
-from patrol.incidents import IncidentService, NewIncident, overdue_query
+from patrol.incidents import IncidentService, NewIncident
 from patrol.permissions import AccessDeniedError, allowed
 from patrol.roles import Principal
 

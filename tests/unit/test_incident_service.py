@@ -592,7 +592,34 @@ def test_cases_with_their_history_come_in_only_as_an_import_and_only_into_their_
     before = sqlite_store.count_incidents(IncidentQuery())
     copy = replace(inc, id="other", number="NH-X-1", pending=[])
     with pytest.raises(AccessDeniedError, match="may not import"):
-        svc.add_histories(Principal("网格员", "grid_member", team_id=inc.team_id), [copy])
+        svc.add_histories(Principal("网格员", "grid_member", team_id=inc.team_id), [copy], "t")
     with pytest.raises(ValueError, match="330411"):
-        svc.add_histories(Principal("系统导入", "admin"), [replace(copy, district_code="330411")])
+        svc.add_histories(Principal("系统导入", "admin"), [replace(copy, district_code="330411")], "t")
     assert sqlite_store.count_incidents(IncidentQuery()) == before
+
+
+def test_cases_with_their_history_come_in_with_one_audit_row_of_the_import_or_not_at_all(
+    svc, sqlite_store, monkeypatch
+):
+    from dataclasses import replace
+
+    inc = report(svc).incident
+    events = [replace(e, incident_id="NH-H-1") for e in svc.timeline(CC, inc.id)]
+    played = replace(inc, id="NH-H-1", number="NH-H-1", pending=events)
+    before = sqlite_store.count_incidents(IncidentQuery())
+
+    def fail(cur, rows):  # the record of the import cannot be written
+        raise RuntimeError("audit_log is full")
+
+    monkeypatch.setattr(sqlite_store, "_append_audit", fail)
+    with pytest.raises(RuntimeError, match="audit_log is full"):
+        svc.add_histories(Principal("系统导入", "admin"), [played], "旧系统")
+    monkeypatch.undo()
+    assert sqlite_store.count_incidents(IncidentQuery()) == before
+
+    svc.add_histories(Principal("系统导入", "admin"), [played], "旧系统")
+    assert sqlite_store.count_incidents(IncidentQuery()) == before + 1
+    records = [
+        (a.entity, a.entity_id, a.after) for a in sqlite_store.audit_log() if a.action == "import_history"
+    ]
+    assert records == [("import", "旧系统", '{"events": 1, "incidents": 1}')]

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from streamlit import config as st_config
 
-from geo.hotspots import preload
+from app_pages.startup import warm_up
 from patrol.tiles import TILE_ROUTE, TilePackageError, configured_package, tile_route
 
 
@@ -50,8 +50,8 @@ _ROUTES = sorted(
 
 @asynccontextmanager
 async def _lifespan(_app: st.App) -> AsyncIterator[None]:
-    """At start, import the slow statistics libraries in the background (no user waits for them)."""
-    threading.Thread(target=preload, name="gridpatrol-preload", daemon=True).start()
+    """At start, in the background, import what the pages use and freeze it (app_pages.startup)."""
+    threading.Thread(target=warm_up, name="gridpatrol-warm-up", daemon=True).start()
     yield None
 
 

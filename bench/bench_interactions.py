@@ -30,7 +30,6 @@ import pandas as pd
 
 from bench.common import Figure, Report
 from bench.stores import END, demo_store
-from geo.hotspots import preload
 from patrol.incidents import LOCAL_TZ
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -190,9 +189,10 @@ def replay(url: str) -> tuple[Timings, dict[str, float]]:
     from streamlit.testing.v1 import AppTest
 
     from app_pages.navigation import PAGE_FILES, PAGES_BY_ROLE
+    from app_pages.startup import warm_up
 
     os.environ["GRIDPATROL_DB"] = url
-    preload()  # as serve.py does in the background when the server starts
+    warm_up()  # as serve.py does in the background when the server starts
     timings, cold = Timings(), {}
     for role, who in _principals(url).items():
         at = AppTest.from_file(APP, default_timeout=600)

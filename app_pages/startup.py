@@ -11,6 +11,7 @@ the longest was 0.07 s (``bench/bench_interactions.py``, the replay calls this a
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import pkgutil
@@ -24,6 +25,7 @@ _PACKAGES = ("geo", "store", "patrol", "layers")
 _LIBRARIES = ("folium", "folium.plugins", "geopandas", "pyproj")
 
 
+@functools.cache  # once per process, as the server starts: what the pages cache later stays collectable
 def warm_up() -> int:
     """Import what the pages use, then freeze the objects made so far; the number frozen."""
     preload()

@@ -437,3 +437,17 @@ def test_no_command_prints_a_database_password(capsys):
     assert main(["init", "--db", url]) == 1
     out = capsys.readouterr()
     assert "hunter2" not in out.out + out.err and "gp:***@127.0.0.1" in out.err
+
+
+def test_the_bench_imports_a_suite_only_when_it_runs_it():
+    # a suite's figures (its garbage collections, the peak memory) must not carry what the others import
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, bench.__main__; print(sorted(m for m in sys.modules if m.startswith('bench.bench_')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"

@@ -18,9 +18,9 @@ import pkgutil
 
 from geo.hotspots import preload
 
-# the app's packages (every module) and the libraries the pages reach through them; nothing of
-# Streamlit's: a component declared before the server's runtime is up (streamlit_folium's map)
-# is not served, and the browser waits for a map that never comes
+# the app's packages (every module: imported, nothing of them used here) and the libraries the
+# pages reach through them; nothing of Streamlit's: with streamlit_folium imported in the warm-up
+# every map stayed blank in the browser (seen in the overview's browser test, not traced further)
 _PACKAGES = ("geo", "store", "patrol", "layers")
 _LIBRARIES = ("folium", "folium.plugins", "geopandas", "pyproj")
 

@@ -34,3 +34,18 @@ def test_an_unknown_field_is_shown_by_its_name_and_an_unknown_team_by_its_number
     names = _labels("en")
     assert names.details({"something_new": 3}) == "something_new：3"
     assert names.team(7) == "Team 7"
+
+
+def test_an_import_of_past_records_reads_as_labelled_counts_in_both_languages():
+    # the three import_history rows the demo writes (patrol.incidents / patrols / inspections)
+    rows = (
+        {"events": 16454, "incidents": 2876},
+        {"covered_cells": 19990, "patrols": 2647},
+        {"inspections": 543, "premises": 412},
+    )
+    assert [_labels().changes(None, r) for r in rows] == [
+        "事件记录数：16454；事件数：2876",
+        "覆盖网格数：19990；巡查任务数：2647",
+        "检查数：543；检查对象数：412",
+    ]
+    assert _labels("en").changes(None, rows[1]) == "Covered cells：19990；Patrols：2647"

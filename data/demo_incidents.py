@@ -40,6 +40,7 @@ from patrol.workdays import LOCAL_TZ_NAME
 
 # who brings the demo history in: the system importing it, as an admin
 IMPORTER = Principal("系统导入", "admin")
+DEMO_SOURCE = "演示数据"  # the source its audit rows name
 
 SOURCES = (
     (Source.PATROL, 0.38),
@@ -548,7 +549,9 @@ def generate_demo_incidents(
         )
         for inc, link in zip(batch, link_repeats(new, closed), strict=True):
             inc.repeat_of = link
-        svc.add_histories(IMPORTER, batch, "demo")  # each case with every event of its past, one transaction
+        svc.add_histories(
+            IMPORTER, batch, DEMO_SOURCE
+        )  # each case with every event of its past, one transaction
         created += len(batch)
         horizon = pd.Timestamp(max(c.reported_at for c in batch)) - pd.Timedelta(REPEAT_WINDOW)
         recent_closed = closed[closed["closed_at"] >= horizon]

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import shapely
 
-from data.demo_incidents import IMPORTER
+from data.demo_incidents import DEMO_SOURCE, IMPORTER
 from geo.grid import latlng_to_cells
 from patrol.catalog import load_catalog
 from patrol.dashboard import HeatFilter, heat_counts
@@ -122,10 +122,12 @@ def generate_demo_patrols(store: Store, *, seed: int = 0, end: datetime, weeks: 
                 for c in dict.fromkeys(int(x) for x in walked):
                     at = started + timedelta(seconds=float(rng.uniform(0, span)))
                     visits.append(PatrolVisitRow(tid, team.id, township, c, at, "checkin"))
-    PatrolService(store, clock=lambda: end).add_history(IMPORTER, tasks, visits, "demo")
+    PatrolService(store, clock=lambda: end).add_history(IMPORTER, tasks, visits, DEMO_SOURCE)
     premises = _premises(areas.villages, rng, context.code, context.h3_resolution)
     inspections = _inspections(rng, premises, end)
-    InspectionService(store, catalog, clock=lambda: end).add_history(IMPORTER, premises, inspections, "demo")
+    InspectionService(store, catalog, clock=lambda: end).add_history(
+        IMPORTER, premises, inspections, DEMO_SOURCE
+    )
     return DemoPatrolsResult(len(tasks), len(visits), len(premises), len(inspections))
 
 

@@ -9,12 +9,13 @@ Nothing here shows an id where a name is known, "None", or JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from patrol.audit import as_mapping
 from patrol.catalog import Catalog
+from patrol.composite import load_scheme
 from patrol.i18n import Lang, MissingMessageError, t
 from patrol.incident import CALLBACK_RESULTS, REQUEST_KINDS, SUPERVISION_LEVELS
 from patrol.workdays import local_minutes
@@ -25,18 +26,21 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Labels:
-    """Names for codes, in ``lang``; ``teams`` maps team id → name, ``townships`` code → name."""
+    """Names for codes, in ``lang``: ``teams`` id → name; ``townships`` and ``districts`` code → name."""
 
     lang: Lang
     catalog: Catalog
     teams: Mapping[int, str]
     townships: Mapping[str, str]
+    districts: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, svc: IncidentService, lang: Lang) -> Labels:
-        """The names a service knows (catalog, teams, townships), in ``lang``."""
+        """The names a service knows (catalog, teams, townships, its district), in ``lang``."""
         townships = {code: t.name for code, t in svc.areas.townships.items()}
-        return cls(lang, svc.catalog, {t.id: t.name for t in svc.teams.values()}, townships)
+        row = svc.district
+        districts = {row.code: row.name if lang == "zh" or not row.name_en else row.name_en}
+        return cls(lang, svc.catalog, {t.id: t.name for t in svc.teams.values()}, townships, districts)
 
     def tr(self, key: str, **values: object) -> str:
         """A message in this language."""
@@ -74,6 +78,13 @@ class Labels:
             return "—"
         name = self.teams.get(int(team_id))  # type: ignore[arg-type]
         return name if name else self.tr("app.team_n", id=team_id)
+
+    def scheme_item(self, code: str) -> str:
+        """A sub-item of the composite evaluation scheme by its name."""
+        found = {i.code: i for i in load_scheme().items}.get(code)
+        if found is None:
+            return code
+        return found.name_zh if self.lang == "zh" else found.name_en
 
     def township(self, code: str | None) -> str:
         """A township by its name."""
@@ -113,8 +124,12 @@ class Labels:
             return "—"
         if key == "team_id":
             return self.team(value)
-        if key == "township_code":
+        if key == "district_code":
+            return self.districts.get(value, value)
+        if key in ("township_code", "township"):  # "township": a score entry's (patrol.evaluation)
             return self.township(value)
+        if key == "item":  # a sub-item of the composite scheme (a score entry's)
+            return self.scheme_item(value)
         if key in ("department", "department_code"):
             return self.department(value)
         if key in ("departments", "consult_departments", "copies"):

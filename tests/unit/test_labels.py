@@ -49,3 +49,39 @@ def test_an_import_of_past_records_reads_as_labelled_counts_in_both_languages():
         "检查数：543；检查对象数：412",
     ]
     assert _labels("en").changes(None, rows[1]) == "Covered cells：19990；Patrols：2647"
+
+
+def test_every_field_of_every_audit_row_the_demo_writes_reads_as_words_in_both_languages(
+    demo_incidents_sqlite_url,
+):
+    import re
+
+    from patrol.audit import as_mapping
+    from store import open_store
+
+    store = open_store(demo_incidents_sqlite_url)
+    try:
+        rows = store.audit_log(limit=100_000)
+        townships = {t.code: t.name for t in store.townships()}
+        districts = {d.code: d.name for d in store.districts()}
+    finally:
+        store.close()
+    assert {r.action for r in rows} >= {
+        "create_user",
+        "evaluation.publish",
+        "evaluation.score",
+        "import_history",
+    }
+    for lang in ("zh", "en"):
+        names = Labels(lang, load_catalog(), {}, townships, districts)  # type: ignore[arg-type]
+        unnamed = {
+            (r.action, k)
+            for r in rows
+            for k in {*as_mapping(r.before or {}), *as_mapping(r.after or {})} - {"updated_at", "created_at"}
+            if names.field(k) == k
+        }
+        assert unnamed == set(), lang
+        shown = [names.changes(r.before, r.after) for r in rows]
+        assert not [
+            s for s in shown if re.search(r"：3304\d{2}(\d{3})?(；|$)", s)
+        ]  # places by name, not code

@@ -549,9 +549,8 @@ def generate_demo_incidents(
         )
         for inc, link in zip(batch, link_repeats(new, closed), strict=True):
             inc.repeat_of = link
-        svc.add_histories(
-            IMPORTER, batch, DEMO_SOURCE
-        )  # each case with every event of its past, one transaction
+        # each case with every event of its past, one transaction
+        svc.add_histories(IMPORTER, batch, DEMO_SOURCE)
         created += len(batch)
         horizon = pd.Timestamp(max(c.reported_at for c in batch)) - pd.Timedelta(REPEAT_WINDOW)
         recent_closed = closed[closed["closed_at"] >= horizon]

@@ -81,8 +81,9 @@ class Labels:
 
     def scheme_item(self, code: str) -> str:
         """A sub-item of the composite evaluation scheme by its name."""
-        found = {i.code: i for i in load_scheme().items}.get(code)
-        if found is None:
+        try:
+            found = load_scheme().item(code)
+        except StopIteration:  # a code the scheme no longer has: shown as it is
             return code
         return found.name_zh if self.lang == "zh" else found.name_en
 
